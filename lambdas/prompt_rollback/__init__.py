@@ -1,0 +1,1 @@
+"""prompt-rollback: automatic, audited rollback of LLM prompt versions."""

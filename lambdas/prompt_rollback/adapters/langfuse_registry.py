@@ -1,0 +1,98 @@
+"""Langfuse as the prompt registry, through the official `langfuse` SDK's REST client.
+
+`langfuse.api.LangfuseAPI` is the SDK's generated client: it retries 429 (honouring
+Retry-After), 408, 409 and 5xx by itself and, unlike `Langfuse()`, starts no tracing threads.
+The SDK is imported when the adapter is built, not when this module is, to keep the
+worker's cold start small.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from prompt_rollback.adapters.registry import NotFound, RegistryRejected, RegistryUnavailable
+from prompt_rollback.domain.policy import RegistryState
+
+if TYPE_CHECKING:
+    from langfuse.api.client import LangfuseAPI
+
+PRODUCTION_LABEL = "production"
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+
+def _path_segment(prompt_name: str) -> str:
+    # The SDK puts the name into the URL path as is; a folder name like "team/answer" must
+    # travel as one segment ("team%2Fanswer"), as the Langfuse API documents.
+    return quote(prompt_name, safe="")
+
+
+class LangfuseRegistry:
+    provider = "langfuse"
+
+    def __init__(
+        self,
+        host: str,
+        public_key: str,
+        secret_key: str,
+        timeout_seconds: float = 10.0,
+        max_retries: int = 2,
+    ) -> None:
+        from langfuse.api.client import LangfuseAPI  # deferred: see module docstring
+
+        self._api: LangfuseAPI = LangfuseAPI(
+            base_url=host.rstrip("/"),
+            username=public_key,
+            password=secret_key,
+            timeout=timeout_seconds,
+            x_langfuse_sdk_name="prompt-rollback",
+        )
+        self._request_options: Any = {"max_retries": max_retries}
+
+    def _call(self, what: str, call: Any) -> Any:
+        from langfuse.api.core.api_error import ApiError
+
+        try:
+            return call()
+        except ApiError as error:
+            status = error.status_code or 0
+            if status == 404:
+                raise NotFound(f"Langfuse {what}: HTTP 404") from error
+            if status >= 500 or status in _RETRYABLE_STATUS:
+                raise RegistryUnavailable(f"Langfuse {what}: HTTP {status}") from error
+            raise RegistryRejected(f"Langfuse {what}: HTTP {status}") from error
+        except httpx.HTTPError as error:
+            raise RegistryUnavailable(f"Langfuse {what}: {type(error).__name__}") from error
+
+    def read_state(self, prompt_name: str) -> RegistryState:
+        listing = self._call(
+            "list versions",
+            lambda: self._api.prompts.list(name=prompt_name, limit=50, request_options=self._request_options),
+        )
+        versions = frozenset(v for meta in listing.data if meta.name == prompt_name for v in meta.versions)
+        if not versions:
+            return RegistryState(production_version=None, versions=versions)
+        try:
+            prompt = self._call(
+                "get production",
+                lambda: self._api.prompts.get(
+                    _path_segment(prompt_name), label=PRODUCTION_LABEL, request_options=self._request_options
+                ),
+            )
+        except NotFound:
+            return RegistryState(production_version=None, versions=versions)
+        return RegistryState(production_version=int(prompt.version), versions=versions)
+
+    def move_production(self, prompt_name: str, version: int) -> str:
+        response = self._call(
+            "move label",
+            lambda: self._api.prompt_version.with_raw_response.update(
+                _path_segment(prompt_name),
+                version,
+                new_labels=[PRODUCTION_LABEL],
+                request_options=self._request_options,
+            ),
+        )
+        return str(response.headers.get("x-request-id", "") or "")

@@ -1,0 +1,49 @@
+"""The SQS FIFO queue between the webhook and the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+SQS_BATCH_LIMIT = 10
+
+
+class EnqueueFailed(Exception):
+    """Some requests did not reach the queue: the webhook answers 5xx so Alertmanager retries."""
+
+
+class RollbackQueue(Protocol):
+    def enqueue(self, requests: Sequence[RollbackRequest]) -> None: ...
+
+
+class SqsRollbackQueue:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
+        for start in range(0, len(requests), SQS_BATCH_LIMIT):
+            chunk = requests[start : start + SQS_BATCH_LIMIT]
+            response = self._client.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": request.model_dump_json(),
+                        "MessageGroupId": message_group_id(request.provider, request.prompt_name),
+                        # Same alert firing (fingerprint + startsAt) → same id: SQS drops re-deliveries
+                        # within its 5-minute window, the worker's idempotency record after that.
+                        "MessageDeduplicationId": request.request_id,
+                    }
+                    for index, request in enumerate(chunk)
+                ],
+            )
+            failed = response.get("Failed", [])
+            if failed:
+                codes = sorted({entry.get("Code", "?") for entry in failed})
+                raise EnqueueFailed(f"{len(failed)} of {len(chunk)} requests not queued ({', '.join(codes)})")

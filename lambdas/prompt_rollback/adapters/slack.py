@@ -1,0 +1,187 @@
+"""Slack: a Block Kit message per decision, posted to an incoming webhook.
+
+Everything that comes from an alert is untrusted: it is escaped so that `<!channel>` or a
+crafted link in an annotation is shown as text, never acted on. Slack failing is reported
+back as an outcome (for the audit record), never raised: a rollback is not undone or hidden
+because a chat message could not be sent.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_OUTCOME_TITLES = {
+    "rolled_back": ":rewind: Prompt rolled back",
+    "dry_run": ":test_tube: Dry run: prompt would be rolled back",
+    "skipped": ":double_vertical_bar: Rollback skipped",
+    "failed": ":rotating_light: Rollback FAILED",
+}
+
+
+@dataclass(frozen=True)
+class SlackOutcome:
+    status: str  # sent | failed | printed | not_configured
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RollbackNotice:
+    rollback_id: str
+    outcome: str
+    prompt_name: str
+    provider: str
+    from_version: int | None
+    to_version: int | None
+    reason: str
+    basis: str
+    actor: str
+    mode: str
+    when: datetime
+    stage: str = ""
+    environment: str = ""
+    alertname: str = ""
+    summary: str = ""
+    generator_url: str = ""
+    runbook_url: str = ""
+
+
+class Notifier(Protocol):
+    def notify(self, notice: RollbackNotice) -> SlackOutcome: ...
+
+
+def escape_text(text: str, limit: int = 500) -> str:
+    """Escape untrusted text for Slack mrkdwn: no mentions, no links, no formatting tricks."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Bare @channel/@here are only honoured with link_names, but a zero-width joiner makes sure.
+    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
+
+
+def safe_link(url: str, label: str) -> str:
+    """A mrkdwn link to an http(s) URL taken from an alert, or "" if it is not one."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    # `<`, `>` and `|` end a Slack link; spaces and controls have no place in a URL.
+    target = quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~-._")
+    return f"<{target}|{escape_text(label, 80)}>"
+
+
+def _version(version: int | None) -> str:
+    return f"v{version}" if version is not None else "—"
+
+
+def build_message(notice: RollbackNotice) -> dict[str, Any]:
+    """The Block Kit payload for one decision."""
+    title = _OUTCOME_TITLES.get(notice.outcome, notice.outcome)
+    prompt = escape_text(notice.prompt_name, 200)
+    what = f"*{prompt}* ({escape_text(notice.provider, 40)}): {_version(notice.from_version)} → {_version(notice.to_version)}"
+    why_parts = [f"*Why:* {escape_text(notice.reason, 1000)}"]
+    if notice.alertname:
+        why_parts.append(f"*Alert:* {escape_text(notice.alertname, 200)}")
+    if notice.summary:
+        why_parts.append(f"*Summary:* {escape_text(notice.summary, 1000)}")
+    if notice.basis:
+        why_parts.append(f"*Target chosen:* {escape_text(notice.basis, 300)}")
+    links = " · ".join(
+        link
+        for link in (safe_link(notice.generator_url, "Graph"), safe_link(notice.runbook_url, "Runbook"))
+        if link
+    )
+    context = [
+        f"*When:* {notice.when:%Y-%m-%d %H:%M:%S}Z",
+        f"*Who:* {escape_text(notice.actor, 100)} ({notice.mode})",
+        f"*Rollback id:* `{escape_text(notice.rollback_id, 128)}`",
+    ]
+    if notice.stage:
+        context.append(f"*Stage:* {escape_text(notice.stage, 40)}")
+    if notice.environment:
+        context.append(f"*Env:* {escape_text(notice.environment, 40)}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": what[:SECTION_TEXT_LIMIT]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(why_parts)[:SECTION_TEXT_LIMIT]}},
+    ]
+    if links:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links}})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": c} for c in context]})
+    fallback = f"{title}: {prompt} {_version(notice.from_version)} → {_version(notice.to_version)}"
+    return {"text": fallback, "blocks": blocks}
+
+
+class _CappedRetry(Retry):
+    """urllib3's Retry honours Retry-After; this caps the wait so a Lambda cannot sleep out its timeout."""
+
+    max_retry_after_seconds = 10.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        retry_after = super().get_retry_after(response)
+        if retry_after is None:
+            return None
+        return min(retry_after, self.max_retry_after_seconds)
+
+
+class SlackWebhookNotifier:
+    def __init__(self, webhook_url: str, timeout_seconds: float = 5.0, retries: int = 3) -> None:
+        self._url = webhook_url
+        self._timeout = timeout_seconds
+        self._session = requests.Session()
+        retry = _CappedRetry(
+            total=retries,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"POST"}),
+            backoff_factor=0.5,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+
+    def notify(self, notice: RollbackNotice) -> SlackOutcome:
+        try:
+            response = self._session.post(self._url, json=build_message(notice), timeout=self._timeout)
+        except requests.RequestException as error:
+            # str(error) would carry the webhook URL, which is a secret: keep only the kind.
+            return SlackOutcome("failed", type(error).__name__)
+        if 200 <= response.status_code < 300:
+            return SlackOutcome("sent", f"HTTP {response.status_code}")
+        return SlackOutcome("failed", f"HTTP {response.status_code}")
+
+
+class ConsoleNotifier:
+    """Local mode without a Slack webhook: show the message where the developer is looking."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+
+    def notify(self, notice: RollbackNotice) -> SlackOutcome:
+        stream = self._stream or sys.stdout
+        message = build_message(notice)
+        lines = ["", "──── Slack message (SLACK_WEBHOOK_URL not set) ────"]
+        for block in message["blocks"]:
+            if "text" in block:
+                lines.append(block["text"]["text"])
+            for element in block.get("elements", []):
+                lines.append(element["text"])
+        lines.append("───────────────────────────────────────────────────")
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
+        return SlackOutcome("printed", "console")
+
+

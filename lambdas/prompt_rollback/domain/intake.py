@@ -1,0 +1,107 @@
+"""Which alerts of a webhook body become rollback requests, and why the others do not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
+from prompt_rollback.domain.prompt_names import prompt_name_problem
+from prompt_rollback.domain.requests import (
+    SUPPORTED_PROVIDERS,
+    RollbackRequest,
+    Trigger,
+    alert_request_id,
+)
+
+PROVIDER_TARGET_LABEL_PREFIXES = ("bedrock_", "prompt_parameter")
+
+
+@dataclass(frozen=True)
+class SkippedAlert:
+    fingerprint: str
+    alertname: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Intake:
+    accepted: list[RollbackRequest]
+    skipped: list[SkippedAlert]
+
+
+def _positive_int(value: str) -> int | None:
+    stripped = value.strip()
+    if not stripped.isascii() or not stripped.isdigit():
+        return None
+    number = int(stripped)
+    return number if number >= 1 else None
+
+
+def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime) -> RollbackRequest | str:
+    """A rollback request for one firing alert, or the reason there is none."""
+    labels = alert.labels
+    prompt_name = labels.get("prompt_name", "")
+    if not prompt_name:
+        return "missing label prompt_name"
+    problem = prompt_name_problem(prompt_name)
+    if problem:
+        return f"invalid label: {problem}"
+    raw_version = labels.get("prompt_version", "")
+    if not raw_version:
+        return "missing label prompt_version"
+    alerted_version = _positive_int(raw_version)
+    if alerted_version is None:
+        return "invalid label: prompt_version must be a positive integer"
+    provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
+    if provider not in SUPPORTED_PROVIDERS:
+        return f"unsupported provider (supported: {', '.join(SUPPORTED_PROVIDERS)})"
+    raw_target = labels.get("rollback_to") or alert.annotations.get("rollback_to") or ""
+    rollback_to = _positive_int(raw_target) if raw_target else None
+    if raw_target and rollback_to is None:
+        return "invalid rollback_to: must be a positive integer"
+    trigger = Trigger(
+        alertname=labels.get("alertname", ""),
+        fingerprint=alert.fingerprint,
+        group_key=body.group_key,
+        starts_at=alert.starts_at,
+        labels=dict(labels),
+        summary=alert.annotations.get("summary", "") or alert.annotations.get("description", ""),
+        generator_url=alert.generator_url,
+        runbook_url=alert.annotations.get("runbook_url", ""),
+        external_url=body.external_url,
+    )
+    return RollbackRequest(
+        request_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
+        provider=provider,  # type: ignore[arg-type]  # checked against SUPPORTED_PROVIDERS above
+        prompt_name=prompt_name,
+        alerted_version=alerted_version,
+        rollback_to=rollback_to,
+        environment=labels.get("env", ""),
+        actor="alertmanager",
+        reason=trigger.summary or trigger.alertname,
+        trigger=trigger,
+        received_at=received_at,
+        provider_target={k: v for k, v in labels.items() if k.startswith(PROVIDER_TARGET_LABEL_PREFIXES)},
+    )
+
+
+def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
+    """Split a webhook body into rollback requests and skipped alerts (each with its reason)."""
+    accepted: list[RollbackRequest] = []
+    skipped: list[SkippedAlert] = []
+    seen: set[str] = set()
+    for alert in body.alerts:
+        alertname = alert.labels.get("alertname", "")
+        if alert.status == "resolved":
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, "resolved: recorded, never acted on"))
+            continue
+        outcome = _request_for(alert, body, received_at)
+        if isinstance(outcome, str):
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, outcome))
+        elif outcome.request_id in seen:
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, "duplicate alert in the same body"))
+        else:
+            seen.add(outcome.request_id)
+            accepted.append(outcome)
+    return Intake(accepted=accepted, skipped=skipped)

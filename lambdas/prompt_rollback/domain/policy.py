@@ -1,0 +1,158 @@
+"""The rollback policy: whether to act on a request and which version to go back to.
+
+Pure functions over plain data. The worker feeds them what the prompt registry says now and
+what our own audit ledger remembers (Langfuse keeps no label history we could ask).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from prompt_rollback.domain.policy_config import PolicyConfig
+
+
+class Outcome(StrEnum):
+    ROLLED_BACK = "rolled_back"
+    DRY_RUN = "dry_run"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RegistryState:
+    """What the prompt registry says right now."""
+
+    production_version: int | None
+    versions: frozenset[int]
+
+
+@dataclass(frozen=True)
+class PastDecision:
+    """One earlier decision about the same prompt, from the audit ledger (newest first)."""
+
+    outcome: Outcome
+    recorded_at: datetime
+    from_version: int | None
+    to_version: int | None
+    observed_production: int | None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The parts of a rollback request the policy looks at."""
+
+    prompt_name: str
+    alerted_version: int | None
+    rollback_to: int | None
+    forced: bool
+    dry_run: bool | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    from_version: int | None
+    to_version: int | None = None
+    basis: str = ""
+    # Skips that only restate what already happened (a re-sent or stale alert) are audited but
+    # not posted to Slack: people need to hear about guards that stopped a rollback, not echoes.
+    notify: bool = True
+
+    @property
+    def acts(self) -> bool:
+        return self.outcome is Outcome.ROLLED_BACK
+
+
+def _skip(reason: str, from_version: int | None, notify: bool = True) -> Decision:
+    return Decision(Outcome.SKIPPED, reason, from_version, notify=notify)
+
+
+def rolled_back_versions(history: Sequence[PastDecision]) -> frozenset[int]:
+    """Versions we once rolled away from: never a target again unless someone insists."""
+    return frozenset(
+        d.from_version for d in history if d.outcome is Outcome.ROLLED_BACK and d.from_version is not None
+    )
+
+
+def choose_target(
+    current: int,
+    explicit: int | None,
+    state: RegistryState,
+    history: Sequence[PastDecision],
+    forced: bool = False,
+) -> tuple[int, str] | str:
+    """The version to roll back to and why, or the reason there is none.
+
+    Order: an explicit `rollback_to`; else the version that held production before, as our own
+    ledger remembers it; else the highest lower version that exists and was not itself rolled
+    back. Never blindly `current - 1`, never a version that does not exist.
+    """
+    bad = rolled_back_versions(history) | {current}
+    if explicit is not None:
+        if explicit == current:
+            return f"rollback_to v{explicit} is the version already in production"
+        if explicit not in state.versions:
+            return f"rollback_to v{explicit} does not exist"
+        if explicit in bad and not forced:
+            return f"rollback_to v{explicit} was itself rolled back before"
+        return explicit, "rollback_to requested"
+    for past in history:
+        for candidate in (past.to_version if past.outcome is Outcome.ROLLED_BACK else None, past.observed_production):
+            if candidate is not None and candidate not in bad and candidate in state.versions:
+                return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
+    lower = [v for v in state.versions if v < current and v not in bad]
+    if lower:
+        return max(lower), "highest earlier version that was not rolled back"
+    return f"no known-good version to go back to from v{current}"
+
+
+def decide(
+    ask: Ask,
+    state: RegistryState,
+    history: Sequence[PastDecision],
+    config: PolicyConfig,
+    now: datetime,
+) -> Decision:
+    """Decide what to do about one rollback request. `history` is newest first."""
+    current = state.production_version
+    if not ask.forced and not config.allows(ask.prompt_name):
+        return _skip("prompt is not in the allow-list of automatic rollbacks", current)
+    if not state.versions:
+        return _skip("prompt does not exist in the registry", current)
+    if current is None:
+        return _skip("no version carries the production label", current)
+    if ask.alerted_version is not None and current != ask.alerted_version:
+        return _skip(
+            f"already moved: production is v{current}, the alert was about v{ask.alerted_version}",
+            current,
+            notify=False,
+        )
+    guards = config.guards_for(ask.prompt_name)
+    if not ask.forced:
+        rollbacks = [d for d in history if d.outcome is Outcome.ROLLED_BACK]
+        if rollbacks and now - rollbacks[0].recorded_at < guards.cooldown:
+            minutes = int(guards.cooldown.total_seconds() // 60)
+            return _skip(
+                f"cooldown: last rollback at {rollbacks[0].recorded_at:%Y-%m-%d %H:%M}Z, cooldown {minutes} min",
+                current,
+            )
+        today = [d for d in rollbacks if now - d.recorded_at < timedelta(days=1)]
+        if len(today) >= guards.max_rollbacks_per_day:
+            return _skip(
+                f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
+                current,
+            )
+    target = choose_target(current, ask.rollback_to, state, history, forced=ask.forced)
+    if isinstance(target, str):
+        return _skip(target, current)
+    to_version, basis = target
+    # A forced rollback is an on-call engineer insisting: it acts unless they ask for a dry run.
+    default_dry_run = False if ask.forced else guards.dry_run
+    dry_run = default_dry_run if ask.dry_run is None else ask.dry_run
+    if dry_run:
+        return Decision(Outcome.DRY_RUN, "dry-run: would roll back", current, to_version, basis)
+    return Decision(Outcome.ROLLED_BACK, "rolled back", current, to_version, basis)

@@ -1,0 +1,28 @@
+"""What a prompt name may be.
+
+Langfuse allows folders (`team/support-answer`), so `/` is fine, but a name reaches URL paths
+and Slack, so path-traversal segments, control characters and absurd lengths are refused.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_PROMPT_NAME_LENGTH = 200
+_ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:@+\-/]*$")
+
+
+def prompt_name_problem(name: str) -> str | None:
+    """Return why `name` is not an acceptable prompt name, or None when it is."""
+    if not name:
+        return "prompt_name is empty"
+    if len(name) > MAX_PROMPT_NAME_LENGTH:
+        return f"prompt_name is longer than {MAX_PROMPT_NAME_LENGTH} characters"
+    if not _ALLOWED.match(name):
+        return "prompt_name may only hold letters, digits, space and _ . : @ + - /"
+    segments = name.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return "prompt_name has an empty, '.' or '..' path segment"
+    if name != name.strip():
+        return "prompt_name has leading or trailing spaces"
+    return None

@@ -1,0 +1,167 @@
+"""The rollback worker: SQS FIFO batches from the webhook, or a forced rollback invoked by hand.
+
+Manual use (an on-call engineer):
+
+    aws lambda invoke --function-name <worker> --cli-binary-format raw-in-base64-out \\
+      --payload '{"prompt": "support-answer", "to_version": 6, "reason": "bad answers", "actor": "jane"}' out.json
+
+Retries are SQS's job: a retryable failure fails only its message (and, FIFO, the rest of its
+prompt's group); the last allowed attempt audits the request as failed before it moves to the
+dead-letter queue. Re-deliveries of one alert are absorbed by the idempotency record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prompt_rollback import wiring
+from prompt_rollback.adapters.registry import RegistryError
+from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.requests import Provider, RollbackRequest
+from prompt_rollback.service import RollbackInProgress
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+_OUTCOME_METRICS = {
+    Outcome.ROLLED_BACK.value: "RollbacksDone",
+    Outcome.SKIPPED.value: "RollbacksSkipped",
+    Outcome.FAILED.value: "RollbacksFailed",
+    Outcome.DRY_RUN.value: "RollbacksDryRun",
+}
+
+
+class ManualRollback(BaseModel):
+    """The payload of a forced rollback invoked by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str
+    to_version: int | None = Field(default=None, ge=1)
+    from_version: int | None = Field(default=None, ge=1, description="only act if production is still here")
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: str = Field(min_length=1, max_length=200)
+    provider: Provider = "langfuse"
+    dry_run: bool | None = None
+    request_id: str | None = Field(default=None, description="reuse to make a retried invocation safe")
+
+
+class _Rollback(Protocol):
+    def __call__(self, *, request: RollbackRequest, final_attempt: bool) -> dict[str, Any]: ...
+
+
+def _is_retryable(error: BaseException) -> bool:
+    if isinstance(error, RollbackInProgress):
+        return True
+    if isinstance(error, RegistryError):
+        return error.retryable
+    # AWS and network trouble (throttling, timeouts) is worth another try; our own bugs too,
+    # since the last attempt audits and parks the request anyway.
+    return True
+
+
+def _run(request: RollbackRequest, final_attempt: bool) -> dict[str, Any]:
+    service = wiring.rollback_service()
+    try:
+        result = service.handle(request)
+    except Exception as error:
+        if _is_retryable(error) and not final_attempt:
+            raise
+        logger.exception("rollback failed", extra={"rollback_id": request.request_id})
+        result = service.record_failure(request, error)
+    return result.as_dict()
+
+
+@cache
+def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
+    """The idempotent rollback, built on first use (it needs the table name from the environment)."""
+    settings = wiring.settings()
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table or wiring.required_setting("IDEMPOTENCY_TABLE_NAME"),
+        boto_config=wiring.AWS_CLIENT_CONFIG,
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="request_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def rollback(*, request: RollbackRequest, final_attempt: bool) -> dict[str, Any]:
+        return _run(request, final_attempt)
+
+    return config, rollback
+
+
+def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]:
+    metrics.add_metric(name=_OUTCOME_METRICS.get(result["outcome"], "RollbacksSkipped"), unit=MetricUnit.Count, value=1)
+    if result["outcome"] == Outcome.ROLLED_BACK.value and request.trigger is not None:
+        seconds = (datetime.now(UTC) - request.trigger.starts_at).total_seconds()
+        metrics.add_metric(name="AlertToRollbackSeconds", unit=MetricUnit.Seconds, value=max(seconds, 0.0))
+    if result.get("slack") == "failed":
+        metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)
+    logger.info("rollback decision", extra={"rollback_id": request.request_id, **result})
+    return result
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    request = RollbackRequest.model_validate_json(record.body)
+    attempt = int(record.attributes.approximate_receive_count or "1")
+    final_attempt = attempt >= wiring.settings().max_receive_count
+    logger.append_keys(rollback_id=request.request_id, prompt_name=request.prompt_name, attempt=attempt)
+    return _account(_idempotency()[1](request=request, final_attempt=final_attempt), request)
+
+
+def _manual(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        manual = ManualRollback.model_validate(event)
+        request = RollbackRequest(
+            request_id=manual.request_id or f"manual-{uuid.uuid4().hex[:20]}",
+            provider=manual.provider,
+            prompt_name=manual.prompt,
+            alerted_version=manual.from_version,
+            rollback_to=manual.to_version,
+            actor=manual.actor,
+            reason=manual.reason,
+            forced=True,
+            dry_run=manual.dry_run,
+            received_at=datetime.now(UTC),
+        )
+    except ValidationError as error:
+        details = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        return {"error": "invalid manual rollback request", "details": details}
+    # Nobody retries a manual invocation for us: the first failure is audited and reported.
+    return _account(_idempotency()[1](request=request, final_attempt=True), request)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _idempotency()[0].register_lambda_context(context)
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    return _manual(event)

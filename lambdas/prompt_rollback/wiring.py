@@ -1,0 +1,143 @@
+"""Composition root: read the environment once, build each adapter once per execution environment.
+
+Everything is built on first use, not at import, so a cold start only pays for what the
+invocation needs and tests can point the environment at moto before anything connects.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
+
+from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
+from prompt_rollback.adapters.slack import ConsoleNotifier, Notifier, SlackWebhookNotifier
+from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.service import RollbackService
+
+# botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+AWS_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=3,
+    read_timeout=10,
+)
+SECRET_CACHE_SECONDS = 300
+
+
+class ConfigurationError(Exception):
+    """A required setting is missing or malformed: a deployment problem, not a bad request."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    queue_url: str
+    audit_table: str
+    idempotency_table: str
+    webhook_token_secret: str
+    langfuse_secret: str
+    slack_webhook_secret: str
+    max_receive_count: int
+    idempotency_expiry_seconds: int
+    policy: PolicyConfig
+
+
+def required_setting(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+@cache
+def settings() -> Settings:
+    try:
+        policy = PolicyConfig.model_validate_json(os.environ.get("ROLLBACK_POLICY") or "{}")
+    except ValueError as error:
+        raise ConfigurationError(f"ROLLBACK_POLICY is invalid: {error}") from error
+    return Settings(
+        stage=os.environ.get("STAGE", ""),
+        queue_url=os.environ.get("ROLLBACK_QUEUE_URL", ""),
+        audit_table=os.environ.get("AUDIT_TABLE_NAME", ""),
+        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
+        webhook_token_secret=os.environ.get("WEBHOOK_TOKEN_SECRET_NAME", ""),
+        langfuse_secret=os.environ.get("LANGFUSE_SECRET_NAME", ""),
+        slack_webhook_secret=os.environ.get("SLACK_WEBHOOK_SECRET_NAME", ""),
+        max_receive_count=int(os.environ.get("MAX_RECEIVE_COUNT", "5")),
+        idempotency_expiry_seconds=int(os.environ.get("IDEMPOTENCY_EXPIRY_SECONDS", str(7 * 24 * 3600))),
+        policy=policy,
+    )
+
+
+def aws_client(service: str) -> Any:
+    return boto3.client(service, config=AWS_CLIENT_CONFIG)  # type: ignore[call-overload]
+
+
+def webhook_token() -> str:
+    """The Bearer token Alertmanager must present; cached, so rotation takes effect within minutes."""
+    name = settings().webhook_token_secret or required_setting("WEBHOOK_TOKEN_SECRET_NAME")
+    return str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS))
+
+
+@cache
+def rollback_queue() -> SqsRollbackQueue:
+    return SqsRollbackQueue(aws_client("sqs"), settings().queue_url or required_setting("ROLLBACK_QUEUE_URL"))
+
+
+@cache
+def audit_ledger() -> DynamoDBAuditLedger:
+    table_name = settings().audit_table or required_setting("AUDIT_TABLE_NAME")
+    return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
+
+
+def _langfuse_registry() -> LangfuseRegistry:
+    secret_name = settings().langfuse_secret
+    if secret_name:
+        credentials: Any = parameters.get_secret(secret_name, transform="json", max_age=SECRET_CACHE_SECONDS)
+        try:
+            return LangfuseRegistry(credentials["host"], credentials["public_key"], credentials["secret_key"])
+        except (KeyError, TypeError) as error:
+            raise ConfigurationError(
+                f"secret {secret_name} must be JSON with host, public_key and secret_key"
+            ) from error
+    return LangfuseRegistry(
+        os.environ.get("LANGFUSE_HOST", "https://cloud.langfuse.com"),
+        required_setting("LANGFUSE_PUBLIC_KEY"),
+        required_setting("LANGFUSE_SECRET_KEY"),
+    )
+
+
+def _notifier() -> Notifier:
+    secret_name = settings().slack_webhook_secret
+    url = (
+        str(parameters.get_secret(secret_name, max_age=SECRET_CACHE_SECONDS))
+        if secret_name
+        else os.environ.get("SLACK_WEBHOOK_URL", "")
+    )
+    return SlackWebhookNotifier(url) if url else ConsoleNotifier()
+
+
+@cache
+def rollback_service() -> RollbackService:
+    config = settings()
+    return RollbackService(
+        registry=_langfuse_registry(),
+        ledger=audit_ledger(),
+        notifier=_notifier(),
+        policy=config.policy,
+        stage=config.stage,
+    )
+
+
+def reset() -> None:
+    """Forget everything built so far (tests and local mode change the environment)."""
+    for factory in (settings, rollback_queue, audit_ledger, rollback_service):
+        factory.cache_clear()
+    parameters.clear_caches()
