@@ -1,0 +1,164 @@
+"""`python -m prompt_rollback.cli`: force a rollback, ask the audit trail, verify its hash chain.
+
+    rollback --prompt support-answer --to 6 --reason "bad answers" --actor jane [--function-name NAME]
+    audit    --prompt financial-analysis --since 2026-04-17T14:00Z --until 2026-04-17T15:00Z
+    verify   --prompt support-answer
+
+`audit` and `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS
+credentials; `rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME),
+or runs the worker in this process with --in-process (local mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prompt_rollback.domain.audit import parse_iso_utc, verify_chain
+
+_COLUMNS = ("recorded_at", "outcome", "from", "to", "actor", "mode", "reason", "trigger", "slack", "request_id")
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = parse_iso_utc(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _ledger(table: str | None) -> Any:
+    import boto3
+
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+
+    name = table or os.environ.get("AUDIT_TABLE_NAME")
+    if not name:
+        sys.exit("set AUDIT_TABLE_NAME or pass --table")
+    return DynamoDBAuditLedger(boto3.resource("dynamodb").Table(name))
+
+
+def _row(record: dict[str, Any]) -> dict[str, str]:
+    trigger = record.get("trigger") or {}
+    return {
+        "recorded_at": record["recorded_at"],
+        "outcome": record["outcome"] if record.get("kind") == "decision" else f"({record.get('kind')})",
+        "from": f"v{record['from_version']}" if record.get("from_version") is not None else "",
+        "to": f"v{record['to_version']}" if record.get("to_version") is not None else "",
+        "actor": str(record.get("actor", "")),
+        "mode": str(record.get("mode", "")),
+        "reason": "; ".join(p for p in (record.get("reason"), record.get("request_reason")) if p),
+        "trigger": f"{trigger.get('alertname', '')} {trigger.get('fingerprint', '')}".strip(),
+        "slack": (record.get("slack") or {}).get("status", ""),
+        "request_id": str(record.get("request_id", "")),
+    }
+
+
+def _audit(args: argparse.Namespace) -> int:
+    until = args.until or datetime.now(UTC)
+    since = args.since or until - timedelta(days=30)
+    records = [
+        r for r in _ledger(args.table).between(args.prompt, since, until) if args.all or r.get("kind") == "decision"
+    ]
+    if args.format == "json":
+        print(json.dumps(records, indent=2, default=str))
+        return 0
+    rows = [_row(r) for r in records]
+    print(f"{len(rows)} audit records for {args.prompt!r} from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z")
+    if rows:
+        widths = {c: min(60, max(len(c), *(len(r[c]) for r in rows))) for c in _COLUMNS}
+        print("  ".join(c.ljust(widths[c]) for c in _COLUMNS))
+        for row in rows:
+            print("  ".join(row[c][: widths[c]].ljust(widths[c]) for c in _COLUMNS))
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    records = list(_ledger(args.table).chain(f"{args.provider}#{args.prompt}"))
+    problems = verify_chain(records)
+    for problem in problems:
+        print(f"seq {problem.seq}: {problem.problem}")
+    print(f"{len(records)} records, {'chain intact' if not problems else f'{len(problems)} problems'}")
+    return 1 if problems else 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {"prompt": args.prompt, "reason": args.reason, "actor": args.actor,
+                               "provider": args.provider}
+    for key, value in (("to_version", args.to), ("from_version", args.from_version), ("request_id", args.request_id)):
+        if value is not None:
+            payload[key] = value
+    if args.dry_run:
+        payload["dry_run"] = True
+    if args.in_process:
+        from prompt_rollback.handlers.worker import lambda_handler
+
+        result = lambda_handler(payload, _CliContext())
+    else:
+        import boto3
+
+        function = args.function_name or os.environ.get("WORKER_FUNCTION_NAME")
+        if not function:
+            sys.exit("set WORKER_FUNCTION_NAME or pass --function-name (or --in-process for local mode)")
+        response = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+        result = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            print(json.dumps(result, indent=2))
+            return 1
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("outcome") in ("rolled_back", "dry_run") else 1
+
+
+class _CliContext:
+    function_name = "prompt-rollback-cli"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:prompt-rollback-cli"
+    aws_request_id = "cli"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prompt_rollback.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    audit = commands.add_parser("audit", help="who changed a prompt, when and why")
+    audit.add_argument("--prompt", required=True)
+    audit.add_argument("--since", type=_moment, help="ISO-8601, default 30 days before --until")
+    audit.add_argument("--until", type=_moment, help="ISO-8601 (exclusive), default now")
+    audit.add_argument("--format", choices=("table", "json"), default="table")
+    audit.add_argument("--all", action="store_true", help="also show intent records (the lock before a move)")
+    audit.add_argument("--table")
+    audit.set_defaults(run=_audit)
+
+    verify = commands.add_parser("verify", help="check a prompt's audit hash chain")
+    verify.add_argument("--prompt", required=True)
+    verify.add_argument("--provider", default="langfuse")
+    verify.add_argument("--table")
+    verify.set_defaults(run=_verify)
+
+    rollback = commands.add_parser("rollback", help="force a rollback now")
+    rollback.add_argument("--prompt", required=True)
+    rollback.add_argument("--to", type=int, help="target version (default: the policy's choice)")
+    rollback.add_argument("--from", dest="from_version", type=int, help="only if production is still this version")
+    rollback.add_argument("--reason", required=True)
+    rollback.add_argument("--actor", required=True, help="who is forcing it (shown in Slack and the audit)")
+    rollback.add_argument("--provider", default="langfuse")
+    rollback.add_argument("--dry-run", action="store_true")
+    rollback.add_argument("--request-id", help="reuse to make a retry safe")
+    rollback.add_argument("--function-name")
+    rollback.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
+    rollback.set_defaults(run=_rollback)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

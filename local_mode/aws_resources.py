@@ -1,0 +1,108 @@
+"""The AWS resources local mode needs, created on whatever endpoint boto3 points at.
+
+They mirror what the CDK stack deploys (same key schema, same FIFO queue with a DLQ), so the
+handlers run against the same shapes locally as in the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+BY_PROMPT_TIME_INDEX = "by_prompt_time"
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    audit_table: str
+    idempotency_table: str
+    queue_url: str
+    dlq_url: str
+    webhook_token_secret: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AUDIT_TABLE_NAME": self.audit_table,
+            "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
+            "ROLLBACK_QUEUE_URL": self.queue_url,
+            "WEBHOOK_TOKEN_SECRET_NAME": self.webhook_token_secret,
+        }
+
+
+def _create_table(dynamodb: Any, name: str, **spec: Any) -> None:
+    try:
+        dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **spec)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+
+def provision(
+    prefix: str = "prompt-rollback-local",
+    webhook_token: str = "local-dev-token",
+    max_receive_count: int = 5,
+    visibility_timeout_seconds: int = 10,
+) -> LocalResources:
+    dynamodb = boto3.client("dynamodb")
+    sqs = boto3.client("sqs")
+    secrets = boto3.client("secretsmanager")
+
+    audit_table = f"{prefix}-audit"
+    _create_table(
+        dynamodb,
+        audit_table,
+        AttributeDefinitions=[
+            {"AttributeName": "prompt_key", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+            {"AttributeName": "prompt_name", "AttributeType": "S"},
+            {"AttributeName": "recorded_at", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "prompt_key", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": BY_PROMPT_TIME_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "prompt_name", "KeyType": "HASH"},
+                    {"AttributeName": "recorded_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    idempotency_table = f"{prefix}-idempotency"
+    _create_table(
+        dynamodb,
+        idempotency_table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-dlq.fifo", Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{prefix}-requests.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+        },
+    )["QueueUrl"]
+
+    secret_name = f"{prefix}/webhook-token"
+    try:
+        secrets.create_secret(Name=secret_name, SecretString=webhook_token)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceExistsException":
+            raise
+        secrets.put_secret_value(SecretId=secret_name, SecretString=webhook_token)
+    return LocalResources(audit_table, idempotency_table, queue_url, dlq_url, secret_name)

@@ -1,0 +1,189 @@
+"""Local mode: the real webhook and worker handlers behind 127.0.0.1, with embedded defaults.
+
+Defaults, each replaced by the standard setting when it is present:
+- AWS: an in-process moto server (`AWS_ENDPOINT_URL` points at another endpoint instead);
+- Langfuse: a Langfuse-compatible prompt store seeded with a demo prompt
+  (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY` point at a real Langfuse);
+- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from local_mode.aws_resources import LocalResources, provision
+from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
+from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+
+API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
+DEMO_TOKEN = "local-dev-token"  # noqa: S105 - a documented local-only default, never deployed
+
+
+@dataclass
+class LocalSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    aws_port: int = 4566
+    webhook_token: str = DEMO_TOKEN
+    stage: str = "local"
+    verbose: bool = False
+    poll_wait_seconds: int = 1
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        """The webhook's own output says what happened."""
+
+
+class LocalService:
+    def __init__(self, settings: LocalSettings, out: IO[str] | None = None) -> None:
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.moto: Any = None
+        self.langfuse: LangfuseCompatibleServer | None = None
+        self.resources: LocalResources | None = None
+        self.poller: SqsPoller | None = None
+        self._http: BaseWSGIServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._printed: set[tuple[str, int]] = set()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalService:
+        env = os.environ
+        env.update(self.settings.environment)
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        env.setdefault("POWERTOOLS_SERVICE_NAME", "prompt-rollback")
+        env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PromptRollback")
+        env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if self.settings.verbose else "WARNING")
+        env["STAGE"] = self.settings.stage
+        if not env.get("AWS_ENDPOINT_URL"):
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+            self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.aws_port, verbose=False)
+            self.moto.start()
+            env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
+            env.setdefault("AWS_ACCESS_KEY_ID", "local")
+            env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        if not env.get("LANGFUSE_HOST"):
+            self.langfuse = LangfuseCompatibleServer(host=self.settings.host).start()
+            seed_demo_prompt(self.langfuse.store)
+            env["LANGFUSE_HOST"] = self.langfuse.url
+            env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
+            env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
+        self.resources = provision(webhook_token=self.settings.webhook_token)
+        env.update(self.resources.environment())
+
+        from prompt_rollback import wiring
+        from prompt_rollback.handlers import webhook, worker
+
+        wiring.reset()
+        worker._idempotency.cache_clear()
+        self._webhook = webhook.lambda_handler
+        self.poller = SqsPoller(
+            self.resources.queue_url, worker.lambda_handler, self._report, self.settings.poll_wait_seconds
+        ).start()
+        self._http = make_server(
+            self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
+        self._http_thread = threading.Thread(target=self._http.serve_forever, name="webhook-http", daemon=True)
+        self._http_thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http:
+            self._http.shutdown()
+            self._http.server_close()
+        if self.poller:
+            self.poller.stop()
+        if self.langfuse:
+            self.langfuse.stop()
+        if self.moto:
+            self.moto.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._http is not None
+        return f"http://{self.settings.host}:{self._http.port}"
+
+    # ---- HTTP → API Gateway event → webhook handler -----------------------------------------
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            return _respond(start_response, 200, {"status": "ok"})
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > API_GATEWAY_BODY_LIMIT:
+            return _respond(start_response, 413, {"message": "Request Too Long"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        event = api_gateway_event(environ["REQUEST_METHOD"], path, headers, body, stage=self.settings.stage)
+        result = self._webhook(event, LocalLambdaContext("webhook", timeout_seconds=10))
+        status = int(result.get("statusCode", 500))
+        payload = (result.get("body") or "").encode()
+        response_headers = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}", response_headers)
+        self._say_triage(status, payload)
+        return [payload]
+
+    # ---- what the developer sees -----------------------------------------------------------
+    def _say_triage(self, status: int, payload: bytes) -> None:
+        try:
+            body = json.loads(payload or b"{}")
+        except ValueError:
+            body = {}
+        if status == 202:
+            for item in body.get("accepted", []):
+                self._say(f"[webhook] 202 queued rollback {item['rollback_id']} for "
+                          f"{item['prompt_name']} v{item['prompt_version']}")
+            for item in body.get("skipped", []):
+                self._say(f"[webhook] 202 skipped alert {item['fingerprint']}: {item['reason']}")
+        else:
+            self._say(f"[webhook] {status} {body.get('error', '')}")
+
+    def _report(self, messages: list[dict[str, Any]]) -> None:
+        """After each batch, show the decisions the audit ledger now holds for it."""
+        from prompt_rollback import wiring
+
+        ledger = wiring.audit_ledger()
+        for message in messages:
+            request = json.loads(message["Body"])
+            key = f"{request['provider']}#{request['prompt_name']}"
+            for record in reversed(ledger.recent(key, 10)):
+                mark = (key, int(record["seq"]))
+                if record.get("request_id") != request["request_id"] or record.get("kind") != "decision":
+                    continue
+                if mark in self._printed:
+                    continue
+                self._printed.add(mark)
+                self._say(
+                    f"[worker] {record['outcome']}: {record['prompt_name']} "
+                    f"v{record.get('from_version')} -> v{record.get('to_version')} ({record['reason']}); "
+                    f"slack {record['slack']['status']}; audit seq {record['seq']} hash {record['hash'][:12]}"
+                )
+
+    def _say(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+
+def _respond(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(f"{status} {'OK' if status < 400 else 'Error'}", [("Content-Type", "application/json")])
+    return [payload]
