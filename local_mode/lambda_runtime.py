@@ -143,8 +143,13 @@ class SqsPoller:
         messages = response.get("Messages", [])
         if not messages:
             return 0
-        result = self._handler(sqs_event(messages, self._queue_arn, self._region), LocalLambdaContext("worker"))
-        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        try:
+            result = self._handler(sqs_event(messages, self._queue_arn, self._region), LocalLambdaContext("worker"))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            # A failed invocation (Powertools raises when every record failed): like Lambda,
+            # delete nothing and let the messages come back after the visibility timeout.
+            failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(

@@ -18,11 +18,11 @@ def prompt_name_problem(name: str) -> str | None:
         return "prompt_name is empty"
     if len(name) > MAX_PROMPT_NAME_LENGTH:
         return f"prompt_name is longer than {MAX_PROMPT_NAME_LENGTH} characters"
-    if not _ALLOWED.match(name):
-        return "prompt_name may only hold letters, digits, space and _ . : @ + - /"
     segments = name.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "prompt_name has an empty, '.' or '..' path segment"
+    if not _ALLOWED.match(name):
+        return "prompt_name may only hold letters, digits, space and _ . : @ + - /"
     if name != name.strip():
         return "prompt_name has leading or trailing spaces"
     return None

@@ -11,7 +11,6 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
@@ -19,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from prompt_rollback import wiring
+from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.adapters.rollback_queue import EnqueueFailed
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
@@ -26,9 +26,6 @@ from prompt_rollback.domain.intake import triage
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 app = APIGatewayRestResolver()
 
 

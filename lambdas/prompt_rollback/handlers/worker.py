@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -30,14 +29,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prompt_rollback import wiring
+from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.adapters.registry import RegistryError
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import Provider, RollbackRequest
 from prompt_rollback.service import RollbackInProgress
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 _OUTCOME_METRICS = {
@@ -64,7 +61,7 @@ class ManualRollback(BaseModel):
 
 
 class _Rollback(Protocol):
-    def __call__(self, *, request: RollbackRequest, final_attempt: bool) -> dict[str, Any]: ...
+    def __call__(self, *, request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dict[str, Any]: ...
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -77,15 +74,24 @@ def _is_retryable(error: BaseException) -> bool:
     return True
 
 
-def _run(request: RollbackRequest, final_attempt: bool) -> dict[str, Any]:
+class ParkedInDeadLetterQueue(Exception):
+    """Raised after the last attempt was audited as failed, so SQS moves the message to the DLQ."""
+
+
+def _run(request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dict[str, Any]:
     service = wiring.rollback_service()
     try:
         result = service.handle(request)
     except Exception as error:
-        if _is_retryable(error) and not final_attempt:
+        retryable = _is_retryable(error)
+        if retryable and not final_attempt:
             raise
-        logger.exception("rollback failed", extra={"rollback_id": request.request_id})
+        logger.exception("rollback failed", extra={"rollback_id": request.request_id, "retryable": retryable})
         result = service.record_failure(request, error)
+        if retryable and from_queue:
+            # Audited and announced; the message itself is kept in the DLQ for a redrive.
+            metrics.add_metric(name="RollbacksFailed", unit=MetricUnit.Count, value=1)
+            raise ParkedInDeadLetterQueue(result.reason) from error
     return result.as_dict()
 
 
@@ -104,8 +110,8 @@ def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
     )
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
-    def rollback(*, request: RollbackRequest, final_attempt: bool) -> dict[str, Any]:
-        return _run(request, final_attempt)
+    def rollback(*, request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dict[str, Any]:
+        return _run(request, final_attempt, from_queue)
 
     return config, rollback
 
@@ -127,7 +133,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     attempt = int(record.attributes.approximate_receive_count or "1")
     final_attempt = attempt >= wiring.settings().max_receive_count
     logger.append_keys(rollback_id=request.request_id, prompt_name=request.prompt_name, attempt=attempt)
-    return _account(_idempotency()[1](request=request, final_attempt=final_attempt), request)
+    return _account(_idempotency()[1](request=request, final_attempt=final_attempt, from_queue=True), request)
 
 
 def _manual(event: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +158,7 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
         ]
         return {"error": "invalid manual rollback request", "details": details}
     # Nobody retries a manual invocation for us: the first failure is audited and reported.
-    return _account(_idempotency()[1](request=request, final_attempt=True), request)
+    return _account(_idempotency()[1](request=request, final_attempt=True, from_queue=False), request)
 
 
 @logger.inject_lambda_context

@@ -1,0 +1,113 @@
+"""Integration fixtures: moto for AWS, the Langfuse-compatible server driven through the real
+`langfuse` SDK, and a Slack webhook server, all in this process or on loopback."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_mode.aws_resources import LocalResources, provision
+from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
+from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from prompt_rollback import wiring
+from prompt_rollback.handlers import webhook, worker
+from tests.integration.slack_server import SlackWebhookServer
+
+TOKEN = "test-token-0123456789abcdef"  # noqa: S105
+
+
+@dataclass
+class Stack:
+    resources: LocalResources
+    langfuse: LangfuseCompatibleServer
+    slack: SlackWebhookServer
+    monkeypatch: pytest.MonkeyPatch
+
+    # ---- driving it ------------------------------------------------------------------------
+    def post(self, body: Any, token: str | None = TOKEN, content_type: str = "application/json",
+             raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        headers = {"Content-Type": content_type}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = raw if raw is not None else json.dumps(body).encode()
+        result = webhook.lambda_handler(api_gateway_event("POST", "/alerts", headers, payload),
+                                        LocalLambdaContext("webhook"))
+        return int(result["statusCode"]), json.loads(result.get("body") or "{}")
+
+    def drain(self, max_batches: int = 50) -> int:
+        """Run the worker over the queue until it is empty (failures come back after visibility 0)."""
+        poller = SqsPoller(self.resources.queue_url, worker.lambda_handler, wait_seconds=0)
+        batches = 0
+        while batches < max_batches and poller.poll_once():
+            batches += 1
+        return batches
+
+    def invoke_worker(self, event: dict[str, Any]) -> dict[str, Any]:
+        return worker.lambda_handler(event, LocalLambdaContext("worker"))
+
+    def set_policy(self, **policy: Any) -> None:
+        self.monkeypatch.setenv("ROLLBACK_POLICY", json.dumps(policy))
+        reset_wiring()
+
+    # ---- looking at it ---------------------------------------------------------------------
+    def audit(self, prompt: str = "support-answer", provider: str = "langfuse") -> list[dict[str, Any]]:
+        return list(wiring.audit_ledger().chain(f"{provider}#{prompt}"))
+
+    def decisions(self, prompt: str = "support-answer") -> list[dict[str, Any]]:
+        return [r for r in self.audit(prompt) if r["kind"] == "decision"]
+
+    def production(self, prompt: str = "support-answer") -> int | None:
+        return self.langfuse.store.production_version(prompt)
+
+    def label_moves(self) -> int:
+        return sum(1 for method, _ in self.langfuse.app.requests if method == "PATCH")
+
+    def queue_depth(self, url: str) -> int:
+        attributes = boto3.client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def reset_wiring() -> None:
+    wiring.reset()
+    worker._idempotency.cache_clear()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LANGFUSE_SECRET_NAME", "SLACK_WEBHOOK_SECRET_NAME",
+                 "ROLLBACK_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "prompt-rollback")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PromptRollback")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("STAGE", "test")
+    monkeypatch.setenv("MAX_RECEIVE_COUNT", "3")
+    with mock_aws(), LangfuseCompatibleServer() as langfuse:
+        slack = SlackWebhookServer().start()
+        resources = provision(prefix=f"t-{uuid.uuid4().hex[:8]}", webhook_token=TOKEN, max_receive_count=3,
+                              visibility_timeout_seconds=0)
+        for key, value in resources.environment().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("LANGFUSE_HOST", langfuse.url)
+        monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", langfuse.public_key)
+        monkeypatch.setenv("LANGFUSE_SECRET_KEY", langfuse.secret_key)
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        seed_demo_prompt(langfuse.store)
+        reset_wiring()
+        try:
+            yield Stack(resources, langfuse, slack, monkeypatch)
+        finally:
+            slack.stop()
+            reset_wiring()

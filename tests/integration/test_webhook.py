@@ -1,0 +1,125 @@
+"""POST /alerts as Alertmanager sees it: status codes, what is queued, what is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import boto3
+
+from tests.integration.conftest import Stack
+
+
+def queued(stack: Stack) -> list[dict]:
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=stack.resources.queue_url, MaxNumberOfMessages=10,
+                                   MessageSystemAttributeNames=["All"]).get("Messages", [])
+    return messages
+
+
+def test_captured_firing_body_is_accepted_and_queued_once_per_prompt(stack: Stack, firing_body):
+    status, body = stack.post(firing_body)
+    assert status == 202
+    assert [a["prompt_name"] for a in body["accepted"]] == ["support-answer"]
+    [message] = queued(stack)
+    request = json.loads(message["Body"])
+    assert request["prompt_name"] == "support-answer"
+    assert request["alerted_version"] == 7
+    assert message["Attributes"]["MessageDeduplicationId"] == body["accepted"][0]["rollback_id"]
+
+
+def test_resolved_body_is_answered_202_and_queues_nothing(stack: Stack, resolved_body):
+    status, body = stack.post(resolved_body)
+    assert status == 202
+    assert body["accepted"] == []
+    assert body["skipped"][0]["reason"] == "resolved: recorded, never acted on"
+    assert queued(stack) == []
+
+
+def test_missing_or_wrong_token_is_401_and_queues_nothing(stack: Stack, firing_body):
+    assert stack.post(firing_body, token=None)[0] == 401
+    status, body = stack.post(firing_body, token="wrong")
+    assert (status, body["error"]) == (401, "invalid Bearer token")
+    assert stack.post(firing_body, token="test-token-0123456789abcdef-and-more")[0] == 401
+    assert queued(stack) == []
+
+
+def test_auth_is_checked_before_the_body_is_looked_at(stack: Stack):
+    assert stack.post(None, token="wrong", raw=b"{not json")[0] == 401
+
+
+def test_malformed_json_is_400_and_schema_errors_are_422_with_locations(stack: Stack, firing_body):
+    status, body = stack.post(None, raw=b'{"version": "4", "alerts": [')
+    assert (status, body["error"]) == (400, "body is not valid JSON")
+    broken = copy.deepcopy(firing_body)
+    del broken["alerts"][0]["fingerprint"]
+    broken["version"] = "3"
+    status, body = stack.post(broken)
+    assert status == 422
+    locations = {d["loc"] for d in body["details"]}
+    assert {"version", "alerts.0.fingerprint"} <= locations
+    assert queued(stack) == []
+
+
+def test_unprocessable_input_is_not_echoed_back(stack: Stack, firing_body):
+    broken = copy.deepcopy(firing_body)
+    broken["alerts"][0]["startsAt"] = "<!channel> not a time"
+    status, body = stack.post(broken)
+    assert status == 422
+    assert "<!channel>" not in json.dumps(body)
+
+
+def test_wrong_content_type_is_415(stack: Stack, firing_body):
+    assert stack.post(firing_body, content_type="text/plain")[0] == 415
+
+
+def test_oversized_body_is_413(stack: Stack):
+    assert stack.post(None, raw=b'{"pad": "' + b"x" * 1_100_000 + b'"}')[0] == 413
+
+
+def test_alerts_with_bad_labels_are_skipped_individually(stack: Stack, firing_body):
+    body = copy.deepcopy(firing_body)
+    traversal = copy.deepcopy(body["alerts"][0])
+    traversal["labels"]["prompt_name"] = "../../admin"
+    traversal["fingerprint"] = "aaaaaaaaaaaaaaaa"
+    unlabelled = copy.deepcopy(body["alerts"][0])
+    del unlabelled["labels"]["prompt_version"]
+    unlabelled["fingerprint"] = "bbbbbbbbbbbbbbbb"
+    folder = copy.deepcopy(body["alerts"][0])
+    folder["labels"]["prompt_name"] = "team/support-answer"
+    folder["fingerprint"] = "cccccccccccccccc"
+    body["alerts"] += [traversal, unlabelled, folder]
+    status, answer = stack.post(body)
+    assert status == 202
+    assert sorted(a["prompt_name"] for a in answer["accepted"]) == ["support-answer", "team/support-answer"]
+    assert {s["fingerprint"]: s["reason"] for s in answer["skipped"]} == {
+        "aaaaaaaaaaaaaaaa": "invalid label: prompt_name has an empty, '.' or '..' path segment",
+        "bbbbbbbbbbbbbbbb": "missing label prompt_version",
+    }
+    assert len(queued(stack)) == 2
+
+
+def test_unreachable_token_secret_is_503_so_alertmanager_retries(stack: Stack, firing_body, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_TOKEN_SECRET_NAME", "does-not-exist")
+    from tests.integration.conftest import reset_wiring
+
+    reset_wiring()
+    status, body = stack.post(firing_body)
+    assert status == 503
+    assert queued(stack) == []
+
+
+def test_unreachable_queue_is_503_so_alertmanager_retries(stack: Stack, firing_body, monkeypatch):
+    monkeypatch.setenv("ROLLBACK_QUEUE_URL", stack.resources.queue_url.replace("requests", "missing"))
+    from tests.integration.conftest import reset_wiring
+
+    reset_wiring()
+    assert stack.post(firing_body)[0] == 503
+
+
+def test_unknown_route_is_404(stack: Stack):
+    from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
+    from prompt_rollback.handlers import webhook
+
+    result = webhook.lambda_handler(api_gateway_event("GET", "/admin", {}, b""), LocalLambdaContext("webhook"))
+    assert result["statusCode"] == 404

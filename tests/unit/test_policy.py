@@ -1,0 +1,163 @@
+"""The rollback policy, as plain data in and decisions out: no mocks, no AWS, no HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from prompt_rollback.domain.policy import Ask, Outcome, PastDecision, RegistryState, choose_target, decide
+from prompt_rollback.domain.policy_config import PolicyConfig
+
+NOW = datetime(2026, 4, 17, 14, 30, tzinfo=UTC)
+
+
+def state(production: int | None, *versions: int) -> RegistryState:
+    return RegistryState(production_version=production, versions=frozenset(versions))
+
+
+def ask(alerted: int | None = 7, rollback_to: int | None = None, forced: bool = False,
+        dry_run: bool | None = None, name: str = "support-answer") -> Ask:
+    return Ask(prompt_name=name, alerted_version=alerted, rollback_to=rollback_to, forced=forced, dry_run=dry_run)
+
+
+def rolled_back(frm: int, to: int, ago: timedelta) -> PastDecision:
+    return PastDecision(Outcome.ROLLED_BACK, NOW - ago, frm, to, to)
+
+
+def observed(production: int, ago: timedelta) -> PastDecision:
+    return PastDecision(Outcome.SKIPPED, NOW - ago, production, None, production)
+
+
+def test_explicit_rollback_to_is_used_when_it_exists():
+    decision = decide(ask(rollback_to=5), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.ROLLED_BACK
+    assert (decision.from_version, decision.to_version) == (7, 5)
+    assert decision.basis == "rollback_to requested"
+
+
+def test_explicit_rollback_to_that_does_not_exist_is_refused_not_guessed():
+    decision = decide(ask(rollback_to=4), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.SKIPPED
+    assert "v4 does not exist" in decision.reason
+
+
+def test_previous_production_from_the_ledger_beats_version_minus_one():
+    # v6 was a bad version we rolled back from; v5 held production before v7 was promoted.
+    history = [rolled_back(6, 5, timedelta(days=3))]
+    decision = decide(ask(), state(7, 4, 5, 6, 7), history, PolicyConfig(), NOW)
+    assert decision.to_version == 5
+    assert "held production before" in decision.basis
+
+
+def test_observed_production_is_remembered_as_previous_production():
+    history = [observed(4, timedelta(days=2))]
+    decision = decide(ask(), state(7, 3, 4, 5, 6, 7), history, PolicyConfig(), NOW)
+    assert decision.to_version == 4
+
+
+def test_without_history_the_highest_lower_existing_version_is_chosen():
+    # Versions 5 and 6 were deleted: v4 is the highest that still exists.
+    decision = decide(ask(), state(7, 1, 2, 4, 7), [], PolicyConfig(), NOW)
+    assert decision.to_version == 4
+    assert decision.basis == "highest earlier version that was not rolled back"
+
+
+def test_versions_that_were_rolled_back_are_never_chosen_again():
+    history = [rolled_back(6, 5, timedelta(days=5)), rolled_back(5, 4, timedelta(days=4))]
+    target = choose_target(7, None, state(7, 3, 4, 5, 6, 7), history)
+    assert target == (4, "held production before (audit ledger, 2026-04-13 14:30Z)")
+
+
+def test_no_known_good_version_is_a_skip_with_reason():
+    decision = decide(ask(alerted=1), state(1, 1), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.SKIPPED
+    assert decision.reason == "no known-good version to go back to from v1"
+
+
+def test_stale_alert_is_skipped_as_already_moved_and_not_announced():
+    decision = decide(ask(alerted=7), state(6, 5, 6, 7), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.SKIPPED
+    assert decision.reason.startswith("already moved: production is v6")
+    assert decision.notify is False
+
+
+def test_unknown_prompt_and_missing_production_label_are_skipped():
+    assert decide(ask(), state(None), [], PolicyConfig(), NOW).reason == "prompt does not exist in the registry"
+    assert decide(ask(), state(None, 6, 7), [], PolicyConfig(), NOW).reason == (
+        "no version carries the production label"
+    )
+
+
+def test_allow_list_limits_automatic_rollbacks_but_not_forced_ones():
+    config = PolicyConfig(allowed_prompts=["support-*"])
+    assert decide(ask(name="billing"), state(7, 6, 7), [], config, NOW).outcome is Outcome.SKIPPED
+    assert decide(ask(name="support-answer"), state(7, 6, 7), [], config, NOW).outcome is Outcome.ROLLED_BACK
+    forced = decide(ask(name="billing", alerted=None, forced=True), state(7, 6, 7), [], config, NOW)
+    assert forced.outcome is Outcome.ROLLED_BACK
+
+
+def test_cooldown_blocks_a_second_automatic_rollback_too_soon():
+    history = [rolled_back(8, 7, timedelta(minutes=10))]
+    decision = decide(ask(), state(7, 6, 7, 8), history, PolicyConfig(cooldown_minutes=30), NOW)
+    assert decision.outcome is Outcome.SKIPPED
+    assert decision.reason.startswith("cooldown:")
+    later = decide(ask(), state(7, 6, 7, 8), history, PolicyConfig(cooldown_minutes=5), NOW)
+    assert later.outcome is Outcome.ROLLED_BACK
+
+
+def test_daily_limit_counts_only_the_last_24_hours():
+    history = [rolled_back(9, 8, timedelta(hours=2)), rolled_back(8, 7, timedelta(hours=5)),
+               rolled_back(10, 9, timedelta(hours=30))]
+    config = PolicyConfig(cooldown_minutes=0, max_rollbacks_per_day=2)
+    decision = decide(ask(), state(7, 5, 6, 7), history, config, NOW)
+    assert decision.reason == "daily limit: 2 rollbacks in 24 h, maximum 2"
+    assert decide(ask(), state(7, 5, 6, 7), history, config.model_copy(update={"max_rollbacks_per_day": 3}),
+                  NOW).outcome is Outcome.ROLLED_BACK
+
+
+def test_forced_rollback_ignores_cooldown_and_daily_limit():
+    history = [rolled_back(8, 7, timedelta(minutes=1))]
+    config = PolicyConfig(cooldown_minutes=60, max_rollbacks_per_day=1)
+    decision = decide(ask(alerted=None, rollback_to=6, forced=True), state(7, 6, 7, 8), history, config, NOW)
+    assert decision.outcome is Outcome.ROLLED_BACK
+    assert decision.to_version == 6
+
+
+def test_dry_run_per_prompt_decides_without_acting():
+    config = PolicyConfig(prompts={"financial-*": {"dry_run": True}})  # type: ignore[dict-item]
+    dry = decide(ask(name="financial-analysis"), state(7, 6, 7), [], config, NOW)
+    assert (dry.outcome, dry.to_version, dry.acts) == (Outcome.DRY_RUN, 6, False)
+    wet = decide(ask(name="support-answer"), state(7, 6, 7), [], config, NOW)
+    assert wet.outcome is Outcome.ROLLED_BACK
+
+
+def test_forced_rollback_acts_even_in_a_dry_run_deployment_unless_asked_not_to():
+    config = PolicyConfig(dry_run=True)
+    assert decide(ask(alerted=None, forced=True), state(7, 6, 7), [], config, NOW).outcome is Outcome.ROLLED_BACK
+    assert decide(ask(alerted=None, forced=True, dry_run=True), state(7, 6, 7), [], config,
+                  NOW).outcome is Outcome.DRY_RUN
+
+
+def test_explicit_target_that_was_rolled_back_needs_a_forced_request():
+    history = [rolled_back(6, 5, timedelta(days=1))]
+    automatic = decide(ask(rollback_to=6), state(7, 5, 6, 7), history, PolicyConfig(), NOW)
+    assert automatic.reason == "rollback_to v6 was itself rolled back before"
+    forced = decide(ask(alerted=None, rollback_to=6, forced=True), state(7, 5, 6, 7), history, PolicyConfig(), NOW)
+    assert forced.to_version == 6
+
+
+@pytest.mark.parametrize("bad", [{"cooldown_minutes": -1}, {"max_rollbacks_per_day": -2}, {"unknown": 1},
+                                 {"prompts": {"x": {"dry_run": "maybe"}}}])
+def test_bad_policy_configuration_is_rejected(bad):
+    with pytest.raises(ValidationError):
+        PolicyConfig.model_validate(bad)
+
+
+def test_first_matching_prompt_override_wins():
+    config = PolicyConfig.model_validate(
+        {"cooldown_minutes": 30, "prompts": {"fin-*": {"cooldown_minutes": 120}, "*": {"cooldown_minutes": 1}}}
+    )
+    assert config.guards_for("fin-report").cooldown == timedelta(minutes=120)
+    assert config.guards_for("support").cooldown == timedelta(minutes=1)
