@@ -14,36 +14,59 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
-                        help="port of the embedded moto server (ignored when AWS_ENDPOINT_URL is set)")
-    parser.add_argument("--token", default=os.environ.get("WEBHOOK_TOKEN", DEMO_TOKEN),
-                        help="Bearer token Alertmanager must send")
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=int(os.environ.get("LOCAL_AWS_PORT", "4566")),
+        help="port of the embedded moto server (ignored when AWS_ENDPOINT_URL is set)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("WEBHOOK_TOKEN", DEMO_TOKEN),
+        help="Bearer token Alertmanager must send",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
     args = parser.parse_args()
 
     service = LocalService(
-        LocalSettings(host=args.host, port=args.port, aws_port=args.aws_port, webhook_token=args.token,
-                      verbose=args.verbose)
+        LocalSettings(
+            host=args.host,
+            port=args.port,
+            aws_port=args.aws_port,
+            webhook_token=args.token,
+            verbose=args.verbose,
+        )
     ).start()
     assert service.resources is not None
-    langfuse = service.langfuse.url + " (embedded, demo prompt 'support-answer' v7 in production)" \
-        if service.langfuse else os.environ["LANGFUSE_HOST"]
-    print(f"""
+    langfuse = (
+        service.langfuse.url + " (embedded, demo prompt 'support-answer' v7 in production)"
+        if service.langfuse
+        else os.environ["LANGFUSE_HOST"]
+    )
+    slack = (
+        "SLACK_WEBHOOK_URL"
+        if os.environ.get("SLACK_WEBHOOK_URL")
+        else "printed here (SLACK_WEBHOOK_URL not set)"
+    )
+    print(
+        f"""
 prompt-rollback local mode
   webhook   POST {service.url}/alerts   (Authorization: Bearer {args.token})
-  AWS       {os.environ['AWS_ENDPOINT_URL']}{' (embedded moto)' if service.moto else ''}
+  AWS       {os.environ["AWS_ENDPOINT_URL"]}{" (embedded moto)" if service.moto else ""}
   Langfuse  {langfuse}
-  Slack     {'SLACK_WEBHOOK_URL' if os.environ.get('SLACK_WEBHOOK_URL') else 'printed here (SLACK_WEBHOOK_URL not set)'}
+  Slack     {slack}
 
 Fire the demo alert:
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
        --data @examples/alert-firing.json {service.url}/alerts
 Ask the audit trail (another terminal):
-  AWS_ENDPOINT_URL={os.environ['AWS_ENDPOINT_URL']} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
+  AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
   AWS_DEFAULT_REGION=us-east-1 AUDIT_TABLE_NAME={service.resources.audit_table} \\
   PYTHONPATH=lambdas python -m prompt_rollback.cli audit --prompt support-answer
 Ctrl-C stops.
-""", flush=True)
+""",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

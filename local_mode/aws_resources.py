@@ -44,7 +44,7 @@ def _create_table(dynamodb: Any, name: str, **spec: Any) -> None:
 
 def provision(
     prefix: str = "prompt-rollback-local",
-    webhook_token: str = "local-dev-token",
+    webhook_token: str = "local-dev-token",  # noqa: S107 - local mode's documented demo token
     max_receive_count: int = 5,
     visibility_timeout_seconds: int = 10,
 ) -> LocalResources:
@@ -88,13 +88,17 @@ def provision(
     dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-dlq.fifo", Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=f"{prefix}-requests.fifo",
         Attributes={
             "FifoQueue": "true",
             "VisibilityTimeout": str(visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+            ),
         },
     )["QueueUrl"]
 

@@ -140,11 +140,13 @@ class SqsPoller:
             WaitTimeSeconds=self._wait_seconds,
             MessageSystemAttributeNames=["All"],
         )
-        messages = response.get("Messages", [])
+        messages: list[Any] = list(response.get("Messages", []))
         if not messages:
             return 0
         try:
-            result = self._handler(sqs_event(messages, self._queue_arn, self._region), LocalLambdaContext("worker"))
+            result = self._handler(
+                sqs_event(messages, self._queue_arn, self._region), LocalLambdaContext("worker")
+            )
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception:
             # A failed invocation (Powertools raises when every record failed): like Lambda,
@@ -154,7 +156,10 @@ class SqsPoller:
         for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start:start + 10])],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
             )
         self.batches += 1
         if self._on_batch:

@@ -56,8 +56,15 @@ class PromptStore:
         self._prompts: dict[str, list[StoredVersion]] = {}
         self._tags: dict[str, list[str]] = {}
 
-    def create(self, name: str, prompt: str, labels: Iterable[str] = (), config: Any = None,
-               tags: Iterable[str] | None = None, commit_message: str | None = None) -> dict[str, Any]:
+    def create(
+        self,
+        name: str,
+        prompt: str,
+        labels: Iterable[str] = (),
+        config: Any = None,
+        tags: Iterable[str] | None = None,
+        commit_message: str | None = None,
+    ) -> dict[str, Any]:
         with self._lock:
             versions = self._prompts.setdefault(name, [])
             new_labels = [label for label in dict.fromkeys(labels) if label != RESERVED_LABEL]
@@ -100,15 +107,17 @@ class PromptStore:
                 matching = [v for v in versions if label is None or label in self._labels(prompt_name, v)]
                 if not matching:
                     continue
-                metas.append({
-                    "name": prompt_name,
-                    "type": "text",
-                    "versions": [v.version for v in matching],
-                    "labels": sorted({lb for v in matching for lb in self._labels(prompt_name, v)}),
-                    "tags": list(self._tags.get(prompt_name, [])),
-                    "lastUpdatedAt": matching[-1].created_at,
-                    "lastConfig": matching[-1].config,
-                })
+                metas.append(
+                    {
+                        "name": prompt_name,
+                        "type": "text",
+                        "versions": [v.version for v in matching],
+                        "labels": sorted({lb for v in matching for lb in self._labels(prompt_name, v)}),
+                        "tags": list(self._tags.get(prompt_name, [])),
+                        "lastUpdatedAt": matching[-1].created_at,
+                        "lastConfig": matching[-1].config,
+                    }
+                )
             return metas
 
     def production_version(self, name: str) -> int | None:
@@ -145,8 +154,13 @@ class LangfuseCompatibleApp:
         self.requests: list[tuple[str, str]] = []  # (method, raw path) seen, for tests
 
     # ---- fault switches ------------------------------------------------------------------
-    def fail_next(self, status: int, count: int = 1, retry_after: str | None = None,
-                  methods: Iterable[str] = ("GET", "PATCH", "POST")) -> None:
+    def fail_next(
+        self,
+        status: int,
+        count: int = 1,
+        retry_after: str | None = None,
+        methods: Iterable[str] = ("GET", "PATCH", "POST"),
+    ) -> None:
         with self._faults_lock:
             self._faults.extend(Fault(status, retry_after, frozenset(methods)) for _ in range(count))
 
@@ -181,8 +195,9 @@ class LangfuseCompatibleApp:
         )
         return [payload]
 
-    def _dispatch(self, method: str, path: str, query: str,
-                  environ: WSGIEnvironment) -> tuple[int, Any, list[tuple[str, str]]]:
+    def _dispatch(
+        self, method: str, path: str, query: str, environ: WSGIEnvironment
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
         fault, delay = self._take_fault(method)
         if delay:
             time.sleep(delay)
@@ -218,8 +233,14 @@ class LangfuseCompatibleApp:
         metas = self.store.list_meta(params.get("name"), params.get("label"))
         window = metas[(page - 1) * limit : page * limit]
         total_pages = (len(metas) + limit - 1) // limit
-        return 200, {"data": window, "meta": {"page": page, "limit": limit, "totalItems": len(metas),
-                                             "totalPages": total_pages}}, []
+        return (
+            200,
+            {
+                "data": window,
+                "meta": {"page": page, "limit": limit, "totalItems": len(metas), "totalPages": total_pages},
+            },
+            [],
+        )
 
     def _get(self, name: str, params: dict[str, str]) -> tuple[int, Any, list[tuple[str, str]]]:
         if "version" in params and "label" in params:
@@ -247,15 +268,23 @@ class LangfuseCompatibleApp:
         return 200, updated, []
 
     def _create(self, body: Any) -> tuple[int, Any, list[tuple[str, str]]]:
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(
-            body.get("prompt"), str
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("name"), str)
+            or not isinstance(body.get("prompt"), str)
         ):
             raise _BadRequest("name and prompt (text) are required")
         labels = body.get("labels") or []
         if RESERVED_LABEL in labels or not all(LABEL_PATTERN.match(label) for label in labels):
             raise _BadRequest("Invalid labels")
-        created = self.store.create(body["name"], body["prompt"], labels, body.get("config"), body.get("tags"),
-                                    body.get("commitMessage"))
+        created = self.store.create(
+            body["name"],
+            body["prompt"],
+            labels,
+            body.get("config"),
+            body.get("tags"),
+            body.get("commitMessage"),
+        )
         return 201, created, []
 
 
@@ -263,9 +292,19 @@ class _BadRequest(Exception):
     pass
 
 
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _int_param(params: dict[str, str], name: str, default: int) -> int:
@@ -294,8 +333,13 @@ class _QuietRequestHandler(WSGIRequestHandler):
 class LangfuseCompatibleServer:
     """The app on a loopback port, in a background thread."""
 
-    def __init__(self, public_key: str = "pk-lf-local", secret_key: str = "sk-lf-local",
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        public_key: str = "pk-lf-local",
+        secret_key: str = "sk-lf-local",  # noqa: S107 - the embedded store's documented local key
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.public_key = public_key
         self.secret_key = secret_key
         self.store = PromptStore()
@@ -303,7 +347,9 @@ class LangfuseCompatibleServer:
         self._server: BaseWSGIServer = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="langfuse-compatible", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="langfuse-compatible", daemon=True
+        )
 
     @property
     def url(self) -> str:

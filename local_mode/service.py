@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
+import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
@@ -73,7 +74,9 @@ class LocalService:
             from moto.server import ThreadedMotoServer
 
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
-            self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.aws_port, verbose=False)
+            self.moto = ThreadedMotoServer(
+                ip_address=self.settings.host, port=self.settings.aws_port, verbose=False
+            )
             self.moto.start()
             env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
             env.setdefault("AWS_ACCESS_KEY_ID", "local")
@@ -99,7 +102,9 @@ class LocalService:
         self._http = make_server(
             self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="webhook-http", daemon=True)
+        self._http_thread = threading.Thread(
+            target=self._http.serve_forever, name="webhook-http", daemon=True
+        )
         self._http_thread.start()
         return self
 
@@ -112,6 +117,8 @@ class LocalService:
         if self.langfuse:
             self.langfuse.stop()
         if self.moto:
+            # moto keeps its state per process, not per server: forget it, as a restart would.
+            requests.post(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=5)
             self.moto.stop()
 
     @property
@@ -129,7 +136,9 @@ class LocalService:
             return _respond(start_response, 413, {"message": "Request Too Long"})
         body = environ["wsgi.input"].read(length) if length else b""
         headers = {
-            key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -150,8 +159,10 @@ class LocalService:
             body = {}
         if status == 202:
             for item in body.get("accepted", []):
-                self._say(f"[webhook] 202 queued rollback {item['rollback_id']} for "
-                          f"{item['prompt_name']} v{item['prompt_version']}")
+                self._say(
+                    f"[webhook] 202 queued rollback {item['rollback_id']} for "
+                    f"{item['prompt_name']} v{item['prompt_version']}"
+                )
             for item in body.get("skipped", []):
                 self._say(f"[webhook] 202 skipped alert {item['fingerprint']}: {item['reason']}")
         else:

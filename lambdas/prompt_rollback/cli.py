@@ -20,7 +20,18 @@ from typing import Any
 
 from prompt_rollback.domain.audit import parse_iso_utc, verify_chain
 
-_COLUMNS = ("recorded_at", "outcome", "from", "to", "actor", "mode", "reason", "trigger", "slack", "request_id")
+_COLUMNS = (
+    "recorded_at",
+    "outcome",
+    "from",
+    "to",
+    "actor",
+    "mode",
+    "reason",
+    "trigger",
+    "slack",
+    "request_id",
+)
 
 
 def _moment(text: str) -> datetime:
@@ -62,13 +73,18 @@ def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
     records = [
-        r for r in _ledger(args.table).between(args.prompt, since, until) if args.all or r.get("kind") == "decision"
+        r
+        for r in _ledger(args.table).between(args.prompt, since, until)
+        if args.all or r.get("kind") == "decision"
     ]
     if args.format == "json":
         print(json.dumps(records, indent=2, default=str))
         return 0
     rows = [_row(r) for r in records]
-    print(f"{len(rows)} audit records for {args.prompt!r} from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z")
+    print(
+        f"{len(rows)} audit records for {args.prompt!r} "
+        f"from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z"
+    )
     if rows:
         widths = {c: min(60, max(len(c), *(len(r[c]) for r in rows))) for c in _COLUMNS}
         print("  ".join(c.ljust(widths[c]) for c in _COLUMNS))
@@ -87,9 +103,17 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    payload: dict[str, Any] = {"prompt": args.prompt, "reason": args.reason, "actor": args.actor,
-                               "provider": args.provider}
-    for key, value in (("to_version", args.to), ("from_version", args.from_version), ("request_id", args.request_id)):
+    payload: dict[str, Any] = {
+        "prompt": args.prompt,
+        "reason": args.reason,
+        "actor": args.actor,
+        "provider": args.provider,
+    }
+    for key, value in (
+        ("to_version", args.to),
+        ("from_version", args.from_version),
+        ("request_id", args.request_id),
+    ):
         if value is not None:
             payload[key] = value
     if args.dry_run:
@@ -124,8 +148,11 @@ class _CliContext:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prompt_rollback.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m prompt_rollback.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     audit = commands.add_parser("audit", help="who changed a prompt, when and why")
@@ -146,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     rollback = commands.add_parser("rollback", help="force a rollback now")
     rollback.add_argument("--prompt", required=True)
     rollback.add_argument("--to", type=int, help="target version (default: the policy's choice)")
-    rollback.add_argument("--from", dest="from_version", type=int, help="only if production is still this version")
+    rollback.add_argument(
+        "--from", dest="from_version", type=int, help="only if production is still this version"
+    )
     rollback.add_argument("--reason", required=True)
     rollback.add_argument("--actor", required=True, help="who is forcing it (shown in Slack and the audit)")
     rollback.add_argument("--provider", default="langfuse")

@@ -111,7 +111,9 @@ class RollbackService:
             slack = self._notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return self._record(request, decision, slack, head, observed=state.production_version)
         try:
-            intent = self._ledger.append(self._fields(request, decision, "intent", state.production_version), head)
+            intent = self._ledger.append(
+                self._fields(request, decision, "intent", state.production_version), head
+            )
         except LedgerConflict as conflict:
             raise RollbackInProgress(str(conflict)) from conflict
         return self._move(request, decision, intent)
@@ -120,7 +122,9 @@ class RollbackService:
         """Audit (and announce) a request we are giving up on; it then goes to the DLQ or is dropped."""
         records = self._ledger.recent(request.prompt_key, 1)
         head = records[0] if records else None
-        from_version = head.get("from_version") if head and head.get("request_id") == request.request_id else None
+        from_version = (
+            head.get("from_version") if head and head.get("request_id") == request.request_id else None
+        )
         to_version = head.get("to_version") if head and head.get("request_id") == request.request_id else None
         decision = Decision(
             Outcome.FAILED,
@@ -142,7 +146,12 @@ class RollbackService:
             )
         slack = self._notify(request, decision)
         return self._record(
-            request, decision, slack, intent, observed=after.production_version, registry_request_id=registry_request_id
+            request,
+            decision,
+            slack,
+            intent,
+            observed=after.production_version,
+            registry_request_id=registry_request_id,
         )
 
     def _resume(self, request: RollbackRequest, intent: AuditRecord) -> RollbackResult:

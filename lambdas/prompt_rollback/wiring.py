@@ -140,4 +140,4 @@ def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
     for factory in (settings, rollback_queue, audit_ledger, rollback_service):
         factory.cache_clear()
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

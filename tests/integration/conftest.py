@@ -12,15 +12,15 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from prompt_rollback import wiring
+from prompt_rollback.handlers import webhook, worker
 
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
-from prompt_rollback import wiring
-from prompt_rollback.handlers import webhook, worker
 from tests.integration.slack_server import SlackWebhookServer
 
-TOKEN = "test-token-0123456789abcdef"  # noqa: S105
+TOKEN = "test-token-0123456789abcdef"
 
 
 @dataclass
@@ -31,14 +31,20 @@ class Stack:
     monkeypatch: pytest.MonkeyPatch
 
     # ---- driving it ------------------------------------------------------------------------
-    def post(self, body: Any, token: str | None = TOKEN, content_type: str = "application/json",
-             raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    def post(
+        self,
+        body: Any,
+        token: str | None = TOKEN,
+        content_type: str = "application/json",
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         headers = {"Content-Type": content_type}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         payload = raw if raw is not None else json.dumps(body).encode()
-        result = webhook.lambda_handler(api_gateway_event("POST", "/alerts", headers, payload),
-                                        LocalLambdaContext("webhook"))
+        result = webhook.lambda_handler(
+            api_gateway_event("POST", "/alerts", headers, payload), LocalLambdaContext("webhook")
+        )
         return int(result["statusCode"]), json.loads(result.get("body") or "{}")
 
     def drain(self, max_batches: int = 50) -> int:
@@ -71,9 +77,12 @@ class Stack:
 
     def queue_depth(self, url: str) -> int:
         attributes = boto3.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
 
 
 def reset_wiring() -> None:
@@ -83,8 +92,13 @@ def reset_wiring() -> None:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LANGFUSE_SECRET_NAME", "SLACK_WEBHOOK_SECRET_NAME",
-                 "ROLLBACK_POLICY"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "LANGFUSE_SECRET_NAME",
+        "SLACK_WEBHOOK_SECRET_NAME",
+        "ROLLBACK_POLICY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -96,8 +110,12 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv("MAX_RECEIVE_COUNT", "3")
     with mock_aws(), LangfuseCompatibleServer() as langfuse:
         slack = SlackWebhookServer().start()
-        resources = provision(prefix=f"t-{uuid.uuid4().hex[:8]}", webhook_token=TOKEN, max_receive_count=3,
-                              visibility_timeout_seconds=0)
+        resources = provision(
+            prefix=f"t-{uuid.uuid4().hex[:8]}",
+            webhook_token=TOKEN,
+            max_receive_count=3,
+            visibility_timeout_seconds=0,
+        )
         for key, value in resources.environment().items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("LANGFUSE_HOST", langfuse.url)

@@ -26,7 +26,9 @@ class SlackWebhookServer:
         self.attempts = 0
         self._failures: list[tuple[int, str | None]] = []
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet)
+        self._server: BaseWSGIServer = make_server(
+            "127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

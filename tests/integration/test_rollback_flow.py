@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.handlers import worker
+
 from tests.integration.conftest import Stack
 
 
@@ -53,11 +53,18 @@ def test_redelivered_alert_rolls_back_once_and_audits_once(stack: Stack, firing_
     sqs = boto3.client("sqs")
     [first] = stack.decisions()
     original = RollbackRequest(
-        request_id=first["request_id"], prompt_name="support-answer", alerted_version=7, rollback_to=6,
+        request_id=first["request_id"],
+        prompt_name="support-answer",
+        alerted_version=7,
+        rollback_to=6,
         received_at=datetime.now(UTC),
     )
-    sqs.send_message(QueueUrl=stack.resources.queue_url, MessageBody=original.model_dump_json(),
-                     MessageGroupId="g", MessageDeduplicationId="redelivery-after-window")
+    sqs.send_message(
+        QueueUrl=stack.resources.queue_url,
+        MessageBody=original.model_dump_json(),
+        MessageGroupId="g",
+        MessageDeduplicationId="redelivery-after-window",
+    )
     stack.drain()
     assert stack.label_moves() == 1
     assert len(stack.decisions()) == 1
@@ -79,8 +86,12 @@ def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_bo
     # Two different alerts delivered to two worker instances at the same moment (the FIFO
     # group normally serialises them; a manual invocation or a second queue would not).
     requests = [
-        RollbackRequest(request_id=f"rb-concurrent-{i}", prompt_name="support-answer", alerted_version=7,
-                        received_at=datetime.now(UTC))
+        RollbackRequest(
+            request_id=f"rb-concurrent-{i}",
+            prompt_name="support-answer",
+            alerted_version=7,
+            received_at=datetime.now(UTC),
+        )
         for i in range(4)
     ]
     worker._idempotency()  # build once, before the threads race for it
@@ -90,8 +101,10 @@ def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_bo
     def run(request: RollbackRequest) -> None:
         barrier.wait()
         try:
-            outcomes.append(worker._idempotency()[1](request=request, final_attempt=False, from_queue=True)["outcome"])
-        except Exception as error:  # noqa: BLE001 - the retryable "in progress" is an expected answer
+            outcomes.append(
+                worker._idempotency()[1](request=request, final_attempt=False, from_queue=True)["outcome"]
+            )
+        except Exception as error:
             outcomes.append(type(error).__name__)
 
     threads = [threading.Thread(target=run, args=(r,)) for r in requests]
@@ -274,8 +287,14 @@ def test_cooldown_and_daily_limit_stop_a_flapping_prompt(stack: Stack, firing_bo
 
 
 def test_forced_manual_rollback_is_audited_with_the_actor(stack: Stack):
-    result = stack.invoke_worker({"prompt": "support-answer", "to_version": 5, "reason": "customers complain",
-                                  "actor": "jane@example.com"})
+    result = stack.invoke_worker(
+        {
+            "prompt": "support-answer",
+            "to_version": 5,
+            "reason": "customers complain",
+            "actor": "jane@example.com",
+        }
+    )
     assert result["outcome"] == "rolled_back"
     assert stack.production() == 5
     [decision] = stack.decisions()
@@ -293,7 +312,9 @@ def test_forced_manual_rollback_with_bad_input_changes_nothing(stack: Stack):
 
 
 def test_forced_rollback_to_a_missing_version_is_refused(stack: Stack):
-    result = stack.invoke_worker({"prompt": "support-answer", "to_version": 42, "reason": "r", "actor": "jane"})
+    result = stack.invoke_worker(
+        {"prompt": "support-answer", "to_version": 42, "reason": "r", "actor": "jane"}
+    )
     assert result["outcome"] == "skipped"
     assert result["reason"] == "rollback_to v42 does not exist"
     assert stack.production() == 7
@@ -302,8 +323,9 @@ def test_forced_rollback_to_a_missing_version_is_refused(stack: Stack):
 def test_folder_prompt_names_travel_encoded(stack: Stack, firing_body):
     stack.langfuse.store.create("team/support", "a", labels=["production"])
     stack.langfuse.store.create("team/support", "b", labels=["production"])
-    body = another_alert(firing_body, "9999999999999999", "PromptRegression", prompt_name="team/support",
-                         prompt_version="2")
+    body = another_alert(
+        firing_body, "9999999999999999", "PromptRegression", prompt_name="team/support", prompt_version="2"
+    )
     del body["alerts"][0]["annotations"]["rollback_to"]
     stack.post(body)
     stack.drain()
@@ -312,7 +334,11 @@ def test_folder_prompt_names_travel_encoded(stack: Stack, firing_body):
 
 
 def test_poison_message_is_parked_in_the_dlq(stack: Stack):
-    boto3.client("sqs").send_message(QueueUrl=stack.resources.queue_url, MessageBody="{not a request",
-                                     MessageGroupId="g", MessageDeduplicationId="poison")
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.resources.queue_url,
+        MessageBody="{not a request",
+        MessageGroupId="g",
+        MessageDeduplicationId="poison",
+    )
     stack.drain()
     assert stack.queue_depth(stack.resources.dlq_url) == 1

@@ -12,8 +12,9 @@ from tests.integration.conftest import Stack
 
 def queued(stack: Stack) -> list[dict]:
     sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=stack.resources.queue_url, MaxNumberOfMessages=10,
-                                   MessageSystemAttributeNames=["All"]).get("Messages", [])
+    messages = sqs.receive_message(
+        QueueUrl=stack.resources.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
     return messages
 
 
@@ -104,8 +105,7 @@ def test_unreachable_token_secret_is_503_so_alertmanager_retries(stack: Stack, f
     from tests.integration.conftest import reset_wiring
 
     reset_wiring()
-    status, body = stack.post(firing_body)
-    assert status == 503
+    assert stack.post(firing_body)[0] == 503
     assert queued(stack) == []
 
 
@@ -118,8 +118,11 @@ def test_unreachable_queue_is_503_so_alertmanager_retries(stack: Stack, firing_b
 
 
 def test_unknown_route_is_404(stack: Stack):
-    from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
     from prompt_rollback.handlers import webhook
 
-    result = webhook.lambda_handler(api_gateway_event("GET", "/admin", {}, b""), LocalLambdaContext("webhook"))
+    from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
+
+    result = webhook.lambda_handler(
+        api_gateway_event("GET", "/admin", {}, b""), LocalLambdaContext("webhook")
+    )
     assert result["statusCode"] == 404

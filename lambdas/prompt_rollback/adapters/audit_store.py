@@ -73,7 +73,10 @@ class DynamoDBAuditLedger:
 
     def chain(self, prompt_key: str) -> Iterator[AuditRecord]:
         """Every record of one prompt, oldest first (for verification)."""
-        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("prompt_key").eq(prompt_key), "ConsistentRead": True}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("prompt_key").eq(prompt_key),
+            "ConsistentRead": True,
+        }
         while True:
             response = self._table.query(**kwargs)
             yield from (_plain(item) for item in response.get("Items", []))
@@ -97,4 +100,3 @@ class DynamoDBAuditLedger:
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-

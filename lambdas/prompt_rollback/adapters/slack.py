@@ -91,7 +91,8 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
     """The Block Kit payload for one decision."""
     title = _OUTCOME_TITLES.get(notice.outcome, notice.outcome)
     prompt = escape_text(notice.prompt_name, 200)
-    what = f"*{prompt}* ({escape_text(notice.provider, 40)}): {_version(notice.from_version)} → {_version(notice.to_version)}"
+    versions = f"{_version(notice.from_version)} → {_version(notice.to_version)}"
+    what = f"*{prompt}* ({escape_text(notice.provider, 40)}): {versions}"
     why_parts = [f"*Why:* {escape_text(notice.reason, 1000)}"]
     if notice.alertname:
         why_parts.append(f"*Alert:* {escape_text(notice.alertname, 200)}")
@@ -183,5 +184,3 @@ class ConsoleNotifier:
         stream.write("\n".join(lines) + "\n")
         stream.flush()
         return SlackOutcome("printed", "console")
-
-

@@ -101,7 +101,10 @@ def choose_target(
             return f"rollback_to v{explicit} was itself rolled back before"
         return explicit, "rollback_to requested"
     for past in history:
-        for candidate in (past.to_version if past.outcome is Outcome.ROLLED_BACK else None, past.observed_production):
+        for candidate in (
+            past.to_version if past.outcome is Outcome.ROLLED_BACK else None,
+            past.observed_production,
+        ):
             if candidate is not None and candidate not in bad and candidate in state.versions:
                 return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
     lower = [v for v in state.versions if v < current and v not in bad]
@@ -136,8 +139,9 @@ def decide(
         rollbacks = [d for d in history if d.outcome is Outcome.ROLLED_BACK]
         if rollbacks and now - rollbacks[0].recorded_at < guards.cooldown:
             minutes = int(guards.cooldown.total_seconds() // 60)
+            last = rollbacks[0].recorded_at
             return _skip(
-                f"cooldown: last rollback at {rollbacks[0].recorded_at:%Y-%m-%d %H:%M}Z, cooldown {minutes} min",
+                f"cooldown: last rollback at {last:%Y-%m-%d %H:%M}Z, cooldown {minutes} min",
                 current,
             )
         today = [d for d in rollbacks if now - d.recorded_at < timedelta(days=1)]

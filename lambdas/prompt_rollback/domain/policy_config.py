@@ -54,7 +54,9 @@ class PolicyConfig(BaseModel):
         return Guards(
             dry_run=self.dry_run if override.dry_run is None else override.dry_run,
             cooldown=timedelta(
-                minutes=self.cooldown_minutes if override.cooldown_minutes is None else override.cooldown_minutes
+                minutes=self.cooldown_minutes
+                if override.cooldown_minutes is None
+                else override.cooldown_minutes
             ),
             max_rollbacks_per_day=(
                 self.max_rollbacks_per_day

@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.adapters.rollback_queue import EnqueueFailed
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
+from prompt_rollback.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")
@@ -30,7 +30,9 @@ app = APIGatewayRestResolver()
 
 
 def _problem(status: int, message: str, **extra: Any) -> Response[Any]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body={"error": message, **extra})
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body={"error": message, **extra}
+    )
 
 
 def require_bearer_token(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -97,7 +99,9 @@ def receive_alerts() -> Response[Any]:
         }
         for r in intake.accepted
     ]
-    skipped = [{"fingerprint": s.fingerprint, "alertname": s.alertname, "reason": s.reason} for s in intake.skipped]
+    skipped = [
+        {"fingerprint": s.fingerprint, "alertname": s.alertname, "reason": s.reason} for s in intake.skipped
+    ]
     logger.info(
         "alerts triaged",
         extra={"group_key": parsed.group_key, "accepted": accepted, "skipped": skipped},

@@ -3,7 +3,8 @@
 Manual use (an on-call engineer):
 
     aws lambda invoke --function-name <worker> --cli-binary-format raw-in-base64-out \\
-      --payload '{"prompt": "support-answer", "to_version": 6, "reason": "bad answers", "actor": "jane"}' out.json
+      --payload '{"prompt": "support-answer", "to_version": 6, "reason": "bad answers", "actor": "jane"}' \\
+      out.json
 
 Retries are SQS's job: a retryable failure fails only its message (and, FIFO, the rest of its
 prompt's group); the last allowed attempt audits the request as failed before it moves to the
@@ -29,10 +30,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.adapters.registry import RegistryError
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import Provider, RollbackRequest
+from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.service import RollbackInProgress
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -61,7 +62,9 @@ class ManualRollback(BaseModel):
 
 
 class _Rollback(Protocol):
-    def __call__(self, *, request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dict[str, Any]: ...
+    def __call__(
+        self, *, request: RollbackRequest, final_attempt: bool, from_queue: bool
+    ) -> dict[str, Any]: ...
 
 
 def _is_retryable(error: BaseException) -> bool:
@@ -109,7 +112,9 @@ def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
         expires_after_seconds=settings.idempotency_expiry_seconds,
     )
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", persistence_store=persistence, config=config
+    )
     def rollback(*, request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dict[str, Any]:
         return _run(request, final_attempt, from_queue)
 
@@ -117,7 +122,9 @@ def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
 
 
 def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]:
-    metrics.add_metric(name=_OUTCOME_METRICS.get(result["outcome"], "RollbacksSkipped"), unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=_OUTCOME_METRICS.get(result["outcome"], "RollbacksSkipped"), unit=MetricUnit.Count, value=1
+    )
     if result["outcome"] == Outcome.ROLLED_BACK.value and request.trigger is not None:
         seconds = (datetime.now(UTC) - request.trigger.starts_at).total_seconds()
         metrics.add_metric(name="AlertToRollbackSeconds", unit=MetricUnit.Seconds, value=max(seconds, 0.0))
@@ -167,7 +174,7 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _idempotency()[0].register_lambda_context(context)
     if "Records" in event:
-        return process_partial_response(
+        return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     return _manual(event)

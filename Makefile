@@ -1,0 +1,39 @@
+# The two commands the README opens with: `make run` and `make test`.
+# Both build .venv from requirements-dev.txt on first use (and when it changes).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := lambdas:.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: run test lint typecheck unit synth bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed  ## the service on http://127.0.0.1:8080 with embedded moto, Langfuse and Slack
+	$(PY) -m local_mode
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(PY) -m mypy lambdas local_mode regression_gate infra app.py
+
+test: lint typecheck  ## lint, types, then every test suite (unit, integration, CDK + cdk-nag, promtool, e2e)
+	$(PY) -m pytest
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q
+
+synth: $(VENV)/.installed
+	CDK_OUTDIR=cdk.out $(PY) app.py
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) cdk.out .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,136 @@
+"""The Langfuse-compatible test server answers in the shapes of Langfuse's official OpenAPI spec.
+
+Every integration test trusts this server to behave like Langfuse, so its responses are
+validated against the spec's own schemas (../shared/langfuse/openapi.yml)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import yaml
+
+from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "langfuse" / "openapi.yml"
+
+
+def _nullable_to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 `nullable: true` is not JSON Schema: turn it into a type union."""
+    if isinstance(node, dict):
+        converted = {k: _nullable_to_json_schema(v) for k, v in node.items() if k != "nullable"}
+        if node.get("nullable"):
+            if "type" in converted:
+                converted["type"] = [converted["type"], "null"]
+            else:
+                converted = {"anyOf": [converted, {"type": "null"}]}
+        return converted
+    if isinstance(node, list):
+        return [_nullable_to_json_schema(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    if not SPEC_PATH.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SPEC_PATH} missing: CI must run with shared/ beside the clone")
+        pytest.skip(f"{SPEC_PATH} not found")
+    return _nullable_to_json_schema(yaml.safe_load(SPEC_PATH.read_text()))
+
+
+def validate(spec: dict[str, Any], component: str, instance: Any) -> None:
+    schema = {"$ref": f"#/components/schemas/{component}", "components": spec["components"]}
+    jsonschema.validate(instance, schema)
+
+
+@pytest.fixture
+def langfuse():
+    with LangfuseCompatibleServer() as server:
+        seed_demo_prompt(server.store)
+        server.store.create("team/answer", "hi {{name}}", labels=["production", "staging"])
+        yield server, httpx.Client(base_url=server.url, auth=(server.public_key, server.secret_key))
+
+
+def test_routes_we_serve_are_routes_of_the_spec(spec):
+    paths = spec["paths"]
+    assert {"get", "post"} <= set(paths["/api/public/v2/prompts"])
+    assert "get" in paths["/api/public/v2/prompts/{promptName}"]
+    assert "patch" in paths["/api/public/v2/prompts/{name}/versions/{version}"]
+
+
+def test_get_by_label_and_version_match_the_prompt_schema(spec, langfuse):
+    server, client = langfuse
+    for params in ({"label": "production"}, {"version": 3}, {}):
+        response = client.get("/api/public/v2/prompts/support-answer", params=params)
+        assert response.status_code == 200
+        validate(spec, "Prompt", response.json())
+    assert client.get("/api/public/v2/prompts/support-answer", params={"version": 3}).json()["version"] == 3
+
+
+def test_list_matches_the_prompt_meta_list_schema(spec, langfuse):
+    _, client = langfuse
+    response = client.get("/api/public/v2/prompts", params={"name": "support-answer", "limit": 50})
+    assert response.status_code == 200
+    body = response.json()
+    validate(spec, "PromptMetaListResponse", body)
+    assert body["data"][0]["versions"] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_patch_moves_the_label_off_every_other_version(spec, langfuse):
+    server, client = langfuse
+    response = client.patch("/api/public/v2/prompts/support-answer/versions/4", json={"newLabels": ["production"]})
+    assert response.status_code == 200
+    validate(spec, "Prompt", response.json())
+    assert server.store.production_version("support-answer") == 4
+    labels = {v: server.store.get("support-answer", version=v)["labels"] for v in range(1, 8)}  # type: ignore[index]
+    assert [v for v, ls in labels.items() if "production" in ls] == [4]
+    assert "latest" in labels[7]
+
+
+def test_create_answers_201_with_a_new_version(spec, langfuse):
+    _, client = langfuse
+    response = client.post("/api/public/v2/prompts", json={"name": "support-answer", "prompt": "v8", "type": "text"})
+    assert response.status_code == 201
+    validate(spec, "Prompt", response.json())
+    assert response.json()["version"] == 8
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/api/public/v2/prompts/missing", None, 404),
+        ("GET", "/api/public/v2/prompts/support-answer?version=99", None, 404),
+        ("PATCH", "/api/public/v2/prompts/support-answer/versions/99", {"newLabels": ["production"]}, 404),
+        ("PATCH", "/api/public/v2/prompts/support-answer/versions/2", {"newLabels": ["latest"]}, 400),
+        ("PATCH", "/api/public/v2/prompts/support-answer/versions/2", {"newLabels": ["Prod!"]}, 400),
+        ("GET", "/api/public/v2/prompts/team/answer", None, 404),  # a folder must travel as %2F
+    ],
+)
+def test_errors_follow_langfuse(langfuse, method, path, body, status):
+    _, client = langfuse
+    assert client.request(method, path, json=body).status_code == status
+
+
+def test_encoded_folder_name_is_one_segment(langfuse):
+    _, client = langfuse
+    response = client.get("/api/public/v2/prompts/team%2Fanswer", params={"label": "staging"})
+    assert response.status_code == 200
+    assert response.json()["name"] == "team/answer"
+
+
+def test_basic_auth_is_required(langfuse):
+    server, _ = langfuse
+    assert httpx.get(f"{server.url}/api/public/v2/prompts").status_code == 401
+    assert httpx.get(f"{server.url}/api/public/v2/prompts", auth=(server.public_key, "wrong")).status_code == 401
+
+
+def test_injected_rate_limit_carries_retry_after(langfuse):
+    server, client = langfuse
+    server.app.fail_next(429, retry_after="3")
+    response = client.get("/api/public/v2/prompts")
+    assert (response.status_code, response.headers["retry-after"]) == (429, "3")

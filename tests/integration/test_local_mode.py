@@ -1,0 +1,92 @@
+"""The README's promise: start local mode, fire the demo alert, see the label move, the Slack
+message and the audit row. Runs the real local mode (moto server, embedded Langfuse-compatible
+store, console Slack) in this process, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+from prompt_rollback import cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def local_mode() -> Iterator[tuple[LocalService, io.StringIO]]:
+    saved = dict(os.environ)
+    for name in ("AWS_ENDPOINT_URL", "LANGFUSE_HOST", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY",
+                 "SLACK_WEBHOOK_URL", "ROLLBACK_POLICY", "AWS_PROFILE"):
+        os.environ.pop(name, None)
+    out = io.StringIO()
+    service = LocalService(LocalSettings(port=0, aws_port=0, poll_wait_seconds=1), out=out).start()
+    try:
+        yield service, out
+    finally:
+        service.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_mode, capsys):
+    service, out = local_mode
+    assert service.langfuse is not None
+    assert service.langfuse.store.production_version("support-answer") == 7
+    demo = (REPO / "examples" / "alert-firing.json").read_bytes()
+    response = requests.post(
+        f"{service.url}/alerts",
+        data=demo,
+        headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 202
+    assert response.json()["accepted"][0]["prompt_name"] == "support-answer"
+
+    assert wait_for(lambda: "[worker] rolled_back" in out.getvalue()), out.getvalue()
+    assert service.langfuse.store.production_version("support-answer") == 6
+    printed = capsys.readouterr().out
+    assert "Prompt rolled back" in printed and "v7 → v6" in printed  # the Slack message, on the console
+
+    assert cli.main(["audit", "--prompt", "support-answer", "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["outcome"], row["from_version"], row["to_version"]) == ("rolled_back", 7, 6)
+    assert cli.main(["verify", "--prompt", "support-answer"]) == 0
+    assert "chain intact" in capsys.readouterr().out
+
+
+def test_local_mode_refuses_a_wrong_token_over_http(local_mode):
+    service, _ = local_mode
+    response = requests.post(f"{service.url}/alerts", data=b"{}", timeout=10,
+                             headers={"Authorization": "Bearer nope", "Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert requests.get(f"{service.url}/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
+    service, _ = local_mode
+    code = cli.main(["rollback", "--prompt", "support-answer", "--to", "5", "--reason", "drill",
+                     "--actor", "oncall@example.com", "--in-process"])
+    assert code == 0
+    assert service.langfuse is not None
+    assert service.langfuse.store.production_version("support-answer") == 5
+    capsys.readouterr()
+    assert cli.main(["audit", "--prompt", "support-answer", "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["actor"], row["mode"], row["request_reason"]) == ("oncall@example.com", "manual", "drill")
