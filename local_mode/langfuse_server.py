@@ -348,7 +348,7 @@ class LangfuseCompatibleServer:
             host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="langfuse-compatible", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="langfuse-compatible", daemon=True
         )
 
     @property

@@ -103,7 +103,7 @@ class LocalService:
             self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
         self._http_thread = threading.Thread(
-            target=self._http.serve_forever, name="webhook-http", daemon=True
+            target=self._http.serve_forever, args=(0.05,), name="webhook-http", daemon=True
         )
         self._http_thread.start()
         return self

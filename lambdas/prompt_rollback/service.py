@@ -72,6 +72,17 @@ def _past_decisions(records: list[AuditRecord]) -> list[PastDecision]:
     ]
 
 
+def _open_intent(records_newest_first: list[AuditRecord]) -> AuditRecord | None:
+    """The newest intent whose request has not recorded its decision yet, if any."""
+    decided: set[str] = set()
+    for record in records_newest_first:
+        if record.get("kind") == "decision":
+            decided.add(str(record.get("request_id")))
+        elif record.get("kind") == "intent" and record.get("request_id") not in decided:
+            return record
+    return None
+
+
 class RollbackService:
     def __init__(
         self,
@@ -93,11 +104,14 @@ class RollbackService:
     def handle(self, request: RollbackRequest) -> RollbackResult:
         records = self._ledger.recent(request.prompt_key, HISTORY_DEPTH)
         head = records[0] if records else None
-        if head and head.get("kind") == "intent":
-            if head["request_id"] == request.request_id:
-                return self._resume(request, head)
-            if self._clock() - parse_iso_utc(head["recorded_at"]) < ABANDONED_INTENT_AFTER:
-                raise RollbackInProgress(f"{request.prompt_key} is being rolled back by {head['request_id']}")
+        pending = _open_intent(records)
+        if pending is not None:
+            if pending["request_id"] == request.request_id:
+                return self._resume(request, pending)
+            if self._clock() - parse_iso_utc(pending["recorded_at"]) < ABANDONED_INTENT_AFTER:
+                raise RollbackInProgress(
+                    f"{request.prompt_key} is being rolled back by {pending['request_id']}"
+                )
         state = self._registry.read_state(request.prompt_name)
         ask = Ask(
             prompt_name=request.prompt_name,

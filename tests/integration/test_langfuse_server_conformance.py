@@ -64,7 +64,7 @@ def test_routes_we_serve_are_routes_of_the_spec(spec):
 
 
 def test_get_by_label_and_version_match_the_prompt_schema(spec, langfuse):
-    server, client = langfuse
+    _, client = langfuse
     for params in ({"label": "production"}, {"version": 3}, {}):
         response = client.get("/api/public/v2/prompts/support-answer", params=params)
         assert response.status_code == 200
@@ -83,7 +83,9 @@ def test_list_matches_the_prompt_meta_list_schema(spec, langfuse):
 
 def test_patch_moves_the_label_off_every_other_version(spec, langfuse):
     server, client = langfuse
-    response = client.patch("/api/public/v2/prompts/support-answer/versions/4", json={"newLabels": ["production"]})
+    response = client.patch(
+        "/api/public/v2/prompts/support-answer/versions/4", json={"newLabels": ["production"]}
+    )
     assert response.status_code == 200
     validate(spec, "Prompt", response.json())
     assert server.store.production_version("support-answer") == 4
@@ -94,7 +96,9 @@ def test_patch_moves_the_label_off_every_other_version(spec, langfuse):
 
 def test_create_answers_201_with_a_new_version(spec, langfuse):
     _, client = langfuse
-    response = client.post("/api/public/v2/prompts", json={"name": "support-answer", "prompt": "v8", "type": "text"})
+    response = client.post(
+        "/api/public/v2/prompts", json={"name": "support-answer", "prompt": "v8", "type": "text"}
+    )
     assert response.status_code == 201
     validate(spec, "Prompt", response.json())
     assert response.json()["version"] == 8
@@ -126,7 +130,9 @@ def test_encoded_folder_name_is_one_segment(langfuse):
 def test_basic_auth_is_required(langfuse):
     server, _ = langfuse
     assert httpx.get(f"{server.url}/api/public/v2/prompts").status_code == 401
-    assert httpx.get(f"{server.url}/api/public/v2/prompts", auth=(server.public_key, "wrong")).status_code == 401
+    assert (
+        httpx.get(f"{server.url}/api/public/v2/prompts", auth=(server.public_key, "wrong")).status_code == 401
+    )
 
 
 def test_injected_rate_limit_carries_retry_after(langfuse):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from prompt_rollback import cli
 
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
-from prompt_rollback import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,8 +23,15 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def local_mode() -> Iterator[tuple[LocalService, io.StringIO]]:
     saved = dict(os.environ)
-    for name in ("AWS_ENDPOINT_URL", "LANGFUSE_HOST", "LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY",
-                 "SLACK_WEBHOOK_URL", "ROLLBACK_POLICY", "AWS_PROFILE"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "LANGFUSE_HOST",
+        "LANGFUSE_PUBLIC_KEY",
+        "LANGFUSE_SECRET_KEY",
+        "SLACK_WEBHOOK_URL",
+        "ROLLBACK_POLICY",
+        "AWS_PROFILE",
+    ):
         os.environ.pop(name, None)
     out = io.StringIO()
     service = LocalService(LocalSettings(port=0, aws_port=0, poll_wait_seconds=1), out=out).start()
@@ -73,16 +80,32 @@ def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_
 
 def test_local_mode_refuses_a_wrong_token_over_http(local_mode):
     service, _ = local_mode
-    response = requests.post(f"{service.url}/alerts", data=b"{}", timeout=10,
-                             headers={"Authorization": "Bearer nope", "Content-Type": "application/json"})
+    response = requests.post(
+        f"{service.url}/alerts",
+        data=b"{}",
+        timeout=10,
+        headers={"Authorization": "Bearer nope", "Content-Type": "application/json"},
+    )
     assert response.status_code == 401
     assert requests.get(f"{service.url}/healthz", timeout=5).json() == {"status": "ok"}
 
 
 def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
     service, _ = local_mode
-    code = cli.main(["rollback", "--prompt", "support-answer", "--to", "5", "--reason", "drill",
-                     "--actor", "oncall@example.com", "--in-process"])
+    code = cli.main(
+        [
+            "rollback",
+            "--prompt",
+            "support-answer",
+            "--to",
+            "5",
+            "--reason",
+            "drill",
+            "--actor",
+            "oncall@example.com",
+            "--in-process",
+        ]
+    )
     assert code == 0
     assert service.langfuse is not None
     assert service.langfuse.store.production_version("support-answer") == 5

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from local_mode.lambda_runtime import LocalLambdaContext
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.requests import RollbackRequest
@@ -94,7 +95,8 @@ def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_bo
         )
         for i in range(4)
     ]
-    worker._idempotency()  # build once, before the threads race for it
+    config, _ = worker._idempotency()  # build once, before the threads race for it
+    config.register_lambda_context(LocalLambdaContext("worker"))
     barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 
