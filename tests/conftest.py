@@ -13,7 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 # bodies for the README's demo, used when the checkout has no shared/ beside it.
 _SHARED_ALERTMANAGER = REPO.parent / "shared" / "alertmanager"
 FIXTURES = _SHARED_ALERTMANAGER if _SHARED_ALERTMANAGER.is_dir() else REPO / "examples"
-_NAMES = {"firing": ("firing-0.25.0.json", "alert-firing.json"), "resolved": ("resolved-0.25.0.json", "alert-resolved.json")}
+_NAMES = {
+    "firing": ("firing-0.25.0.json", "alert-firing.json"),
+    "resolved": ("resolved-0.25.0.json", "alert-resolved.json"),
+}
 
 
 def load_fixture(kind: str) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from local_mode.lambda_runtime import LocalLambdaContext
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.handlers import worker
 
+from local_mode.lambda_runtime import LocalLambdaContext
 from tests.integration.conftest import Stack
 
 

@@ -8,7 +8,9 @@ from prompt_rollback.domain.audit import GENESIS_HASH, seal, verify_chain
 def chain(n: int) -> list[dict]:
     records, prev = [], GENESIS_HASH
     for seq in range(1, n + 1):
-        record = seal({"seq": seq, "prompt_key": "langfuse#p", "outcome": "rolled_back", "to_version": seq}, prev)
+        record = seal(
+            {"seq": seq, "prompt_key": "langfuse#p", "outcome": "rolled_back", "to_version": seq}, prev
+        )
         records.append(record)
         prev = record["hash"]
     return records
@@ -35,7 +37,9 @@ def test_a_deleted_record_is_detected():
 
 def test_a_rewritten_record_with_a_fresh_hash_still_breaks_the_link():
     records = chain(3)
-    forged = seal({**{k: v for k, v in records[1].items() if k not in ("hash", "prev_hash")}, "to_version": 99},
-                  records[0]["hash"])
+    forged = seal(
+        {**{k: v for k, v in records[1].items() if k not in ("hash", "prev_hash")}, "to_version": 99},
+        records[0]["hash"],
+    )
     records[1] = forged
     assert [p.seq for p in verify_chain(records)] == [3]

@@ -6,11 +6,10 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
-from pydantic import ValidationError
-
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.requests import alert_request_id
+from pydantic import ValidationError
 
 RECEIVED = datetime(2026, 11, 25, 4, 56, tzinfo=UTC)
 
@@ -36,8 +35,9 @@ def test_captured_firing_body_becomes_one_request(firing_body):
     assert request.trigger is not None
     assert request.trigger.fingerprint == "ca5218b4a4ed9b61"
     assert request.trigger.runbook_url == "https://example.invalid/runbook"
-    assert request.request_id == alert_request_id("langfuse", "support-answer", "ca5218b4a4ed9b61",
-                                                  request.trigger.starts_at)
+    assert request.request_id == alert_request_id(
+        "langfuse", "support-answer", "ca5218b4a4ed9b61", request.trigger.starts_at
+    )
 
 
 def test_captured_resolved_body_is_recorded_never_acted_on(resolved_body):
@@ -52,7 +52,10 @@ def test_redelivery_of_the_same_firing_maps_to_the_same_request_id(firing_body):
     assert first.request_id == again.request_id
     refired = copy.deepcopy(firing_body)
     refired["alerts"][0]["startsAt"] = "2026-11-26T04:55:43Z"
-    assert triage(AlertmanagerWebhook.model_validate(refired), RECEIVED).accepted[0].request_id != first.request_id
+    assert (
+        triage(AlertmanagerWebhook.model_validate(refired), RECEIVED).accepted[0].request_id
+        != first.request_id
+    )
 
 
 def test_newer_alertmanager_fields_are_ignored(firing_body):
@@ -68,12 +71,21 @@ def test_newer_alertmanager_fields_are_ignored(firing_body):
         ({"prompt_version": None}, "missing label prompt_version"),
         ({"prompt_version": "seven"}, "invalid label: prompt_version must be a positive integer"),
         ({"prompt_version": "0"}, "invalid label: prompt_version must be a positive integer"),
-        ({"prompt_version": "٧"}, "invalid label: prompt_version must be a positive integer"),
+        ({"prompt_version": "٧"}, "invalid label: prompt_version must be a positive integer"),  # noqa: RUF001
         ({"prompt_name": ".."}, "invalid label: prompt_name has an empty, '.' or '..' path segment"),
-        ({"prompt_name": "team/../admin"}, "invalid label: prompt_name has an empty, '.' or '..' path segment"),
+        (
+            {"prompt_name": "team/../admin"},
+            "invalid label: prompt_name has an empty, '.' or '..' path segment",
+        ),
         ({"prompt_name": "/etc/passwd"}, "invalid label: prompt_name has an empty, '.' or '..' path segment"),
-        ({"prompt_name": "%2e%2e"}, "invalid label: prompt_name may only hold letters, digits, space and _ . : @ + - /"),
-        ({"prompt_name": "a\nb"}, "invalid label: prompt_name may only hold letters, digits, space and _ . : @ + - /"),
+        (
+            {"prompt_name": "%2e%2e"},
+            "invalid label: prompt_name may only hold letters, digits, space and _ . : @ + - /",
+        ),
+        (
+            {"prompt_name": "a\nb"},
+            "invalid label: prompt_name may only hold letters, digits, space and _ . : @ + - /",
+        ),
         ({"provider": "openai"}, "unsupported provider (supported: langfuse)"),
         ({"rollback_to": "-1"}, "invalid rollback_to: must be a positive integer"),
     ],
@@ -85,8 +97,10 @@ def test_alerts_without_usable_labels_are_skipped_with_the_reason(firing_body, l
 
 
 def test_folder_prompt_names_are_accepted(firing_body):
-    intake = triage(AlertmanagerWebhook.model_validate(with_labels(firing_body, prompt_name="team/support-answer")),
-                    RECEIVED)
+    intake = triage(
+        AlertmanagerWebhook.model_validate(with_labels(firing_body, prompt_name="team/support-answer")),
+        RECEIVED,
+    )
     assert intake.accepted[0].prompt_name == "team/support-answer"
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
-
 from prompt_rollback.domain.policy import Ask, Outcome, PastDecision, RegistryState, choose_target, decide
 from prompt_rollback.domain.policy_config import PolicyConfig
+from pydantic import ValidationError
 
 NOW = datetime(2026, 4, 17, 14, 30, tzinfo=UTC)
 
@@ -17,9 +16,16 @@ def state(production: int | None, *versions: int) -> RegistryState:
     return RegistryState(production_version=production, versions=frozenset(versions))
 
 
-def ask(alerted: int | None = 7, rollback_to: int | None = None, forced: bool = False,
-        dry_run: bool | None = None, name: str = "support-answer") -> Ask:
-    return Ask(prompt_name=name, alerted_version=alerted, rollback_to=rollback_to, forced=forced, dry_run=dry_run)
+def ask(
+    alerted: int | None = 7,
+    rollback_to: int | None = None,
+    forced: bool = False,
+    dry_run: bool | None = None,
+    name: str = "support-answer",
+) -> Ask:
+    return Ask(
+        prompt_name=name, alerted_version=alerted, rollback_to=rollback_to, forced=forced, dry_run=dry_run
+    )
 
 
 def rolled_back(frm: int, to: int, ago: timedelta) -> PastDecision:
@@ -84,7 +90,9 @@ def test_stale_alert_is_skipped_as_already_moved_and_not_announced():
 
 
 def test_unknown_prompt_and_missing_production_label_are_skipped():
-    assert decide(ask(), state(None), [], PolicyConfig(), NOW).reason == "prompt does not exist in the registry"
+    assert (
+        decide(ask(), state(None), [], PolicyConfig(), NOW).reason == "prompt does not exist in the registry"
+    )
     assert decide(ask(), state(None, 6, 7), [], PolicyConfig(), NOW).reason == (
         "no version carries the production label"
     )
@@ -108,13 +116,20 @@ def test_cooldown_blocks_a_second_automatic_rollback_too_soon():
 
 
 def test_daily_limit_counts_only_the_last_24_hours():
-    history = [rolled_back(9, 8, timedelta(hours=2)), rolled_back(8, 7, timedelta(hours=5)),
-               rolled_back(10, 9, timedelta(hours=30))]
+    history = [
+        rolled_back(9, 8, timedelta(hours=2)),
+        rolled_back(8, 7, timedelta(hours=5)),
+        rolled_back(10, 9, timedelta(hours=30)),
+    ]
     config = PolicyConfig(cooldown_minutes=0, max_rollbacks_per_day=2)
     decision = decide(ask(), state(7, 5, 6, 7), history, config, NOW)
     assert decision.reason == "daily limit: 2 rollbacks in 24 h, maximum 2"
-    assert decide(ask(), state(7, 5, 6, 7), history, config.model_copy(update={"max_rollbacks_per_day": 3}),
-                  NOW).outcome is Outcome.ROLLED_BACK
+    assert (
+        decide(
+            ask(), state(7, 5, 6, 7), history, config.model_copy(update={"max_rollbacks_per_day": 3}), NOW
+        ).outcome
+        is Outcome.ROLLED_BACK
+    )
 
 
 def test_forced_rollback_ignores_cooldown_and_daily_limit():
@@ -135,21 +150,34 @@ def test_dry_run_per_prompt_decides_without_acting():
 
 def test_forced_rollback_acts_even_in_a_dry_run_deployment_unless_asked_not_to():
     config = PolicyConfig(dry_run=True)
-    assert decide(ask(alerted=None, forced=True), state(7, 6, 7), [], config, NOW).outcome is Outcome.ROLLED_BACK
-    assert decide(ask(alerted=None, forced=True, dry_run=True), state(7, 6, 7), [], config,
-                  NOW).outcome is Outcome.DRY_RUN
+    assert (
+        decide(ask(alerted=None, forced=True), state(7, 6, 7), [], config, NOW).outcome is Outcome.ROLLED_BACK
+    )
+    assert (
+        decide(ask(alerted=None, forced=True, dry_run=True), state(7, 6, 7), [], config, NOW).outcome
+        is Outcome.DRY_RUN
+    )
 
 
 def test_explicit_target_that_was_rolled_back_needs_a_forced_request():
     history = [rolled_back(6, 5, timedelta(days=1))]
     automatic = decide(ask(rollback_to=6), state(7, 5, 6, 7), history, PolicyConfig(), NOW)
     assert automatic.reason == "rollback_to v6 was itself rolled back before"
-    forced = decide(ask(alerted=None, rollback_to=6, forced=True), state(7, 5, 6, 7), history, PolicyConfig(), NOW)
+    forced = decide(
+        ask(alerted=None, rollback_to=6, forced=True), state(7, 5, 6, 7), history, PolicyConfig(), NOW
+    )
     assert forced.to_version == 6
 
 
-@pytest.mark.parametrize("bad", [{"cooldown_minutes": -1}, {"max_rollbacks_per_day": -2}, {"unknown": 1},
-                                 {"prompts": {"x": {"dry_run": "maybe"}}}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cooldown_minutes": -1},
+        {"max_rollbacks_per_day": -2},
+        {"unknown": 1},
+        {"prompts": {"x": {"dry_run": "maybe"}}},
+    ],
+)
 def test_bad_policy_configuration_is_rejected(bad):
     with pytest.raises(ValidationError):
         PolicyConfig.model_validate(bad)
@@ -157,7 +185,10 @@ def test_bad_policy_configuration_is_rejected(bad):
 
 def test_first_matching_prompt_override_wins():
     config = PolicyConfig.model_validate(
-        {"cooldown_minutes": 30, "prompts": {"fin-*": {"cooldown_minutes": 120}, "*": {"cooldown_minutes": 1}}}
+        {
+            "cooldown_minutes": 30,
+            "prompts": {"fin-*": {"cooldown_minutes": 120}, "*": {"cooldown_minutes": 1}},
+        }
     )
     assert config.guards_for("fin-report").cooldown == timedelta(minutes=120)
     assert config.guards_for("support").cooldown == timedelta(minutes=1)

@@ -10,11 +10,23 @@ from prompt_rollback.adapters.slack import RollbackNotice, build_message, escape
 
 def notice(**overrides) -> RollbackNotice:
     fields = dict(
-        rollback_id="rb-123", outcome="rolled_back", prompt_name="support-answer", provider="langfuse",
-        from_version=7, to_version=6, reason="rolled back", basis="rollback_to requested", actor="alertmanager",
-        mode="automatic", when=datetime(2026, 4, 17, 14, 5, tzinfo=UTC), stage="prod", environment="prod",
-        alertname="PromptRegression", summary="Exact match dropped 7 points",
-        generator_url="http://prometheus:9090/graph?g0.expr=x", runbook_url="https://runbooks/prompt",
+        rollback_id="rb-123",
+        outcome="rolled_back",
+        prompt_name="support-answer",
+        provider="langfuse",
+        from_version=7,
+        to_version=6,
+        reason="rolled back",
+        basis="rollback_to requested",
+        actor="alertmanager",
+        mode="automatic",
+        when=datetime(2026, 4, 17, 14, 5, tzinfo=UTC),
+        stage="prod",
+        environment="prod",
+        alertname="PromptRegression",
+        summary="Exact match dropped 7 points",
+        generator_url="http://prometheus:9090/graph?g0.expr=x",
+        runbook_url="https://runbooks/prompt",
     )
     fields.update(overrides)
     return RollbackNotice(**fields)  # type: ignore[arg-type]
@@ -26,15 +38,28 @@ def all_text(message) -> str:
 
 def test_message_says_what_why_when_who_and_links():
     text = all_text(build_message(notice()))
-    for expected in ("support-answer", "v7 → v6", "PromptRegression", "Exact match dropped 7 points",
-                     "2026-04-17 14:05:00Z", "alertmanager (automatic)", "rb-123",
-                     "<http://prometheus:9090/graph?g0.expr=x|Graph>", "<https://runbooks/prompt|Runbook>"):
+    for expected in (
+        "support-answer",
+        "v7 → v6",
+        "PromptRegression",
+        "Exact match dropped 7 points",
+        "2026-04-17 14:05:00Z",
+        "alertmanager (automatic)",
+        "rb-123",
+        "<http://prometheus:9090/graph?g0.expr=x|Graph>",
+        "<https://runbooks/prompt|Runbook>",
+    ):
         assert expected in text
 
 
 def test_mentions_and_links_in_alert_text_are_neutralised():
-    message = build_message(notice(summary="<!channel> click <https://evil.example|here> @here & more",
-                                   alertname="<@U123>", prompt_name="x<!everyone>"))
+    message = build_message(
+        notice(
+            summary="<!channel> click <https://evil.example|here> @here & more",
+            alertname="<@U123>",
+            prompt_name="x<!everyone>",
+        )
+    )
     text = all_text(message)
     assert "<!channel>" not in text
     assert "<!everyone>" not in text

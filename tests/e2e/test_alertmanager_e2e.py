@@ -1,0 +1,147 @@
+"""The real Alertmanager drives local mode: one firing alert, one rollback, however often it is sent.
+
+Alertmanager delivers at least once: the same group comes again at every repeat_interval and
+once more when the alert resolves. Across all of those deliveries there must be exactly one
+label move in Langfuse, one Slack message and one audit decision (see conftest.py for the
+processes and the configuration).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import DEAD_LETTER_QUEUE, EndToEnd
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+PROMPT = "support-answer"
+LABELS = {
+    "alertname": "PromptRegression",
+    "prompt_name": PROMPT,
+    "prompt_version": "7",
+    "severity": "critical",
+    "env": "prod",
+}
+SUMMARY = "Faithfulness dropped below 0.80 for support-answer v7 (e2e)"
+REPEATS = 2  # re-sends at repeat_interval to sit through after the rollback
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _alert(starts_at: datetime, ends_at: datetime | None = None) -> dict[str, Any]:
+    alert: dict[str, Any] = {
+        "labels": LABELS,
+        "annotations": {"summary": SUMMARY},
+        "startsAt": _timestamp(starts_at),
+        "generatorURL": "http://prometheus.e2e.invalid/graph?g0.expr=prompt_eval_score",
+    }
+    if ends_at is not None:
+        alert["endsAt"] = _timestamp(ends_at)
+    return alert
+
+
+def _assert_exactly_one_rollback(
+    e2e: EndToEnd, audit_after_rollback: list[dict[str, Any]], when: str
+) -> None:
+    context = f"{when}\n{e2e.diagnostics()}"
+    assert e2e.production() == 6, context
+    assert len(e2e.label_moves()) == 1, context
+    assert len(e2e.slack_messages()) == 1, context
+    assert e2e.audit_records() == audit_after_rollback, context
+    assert e2e.chain_problems() == [], context
+    worker_lines = [line for line in e2e.console() if line.startswith("[worker] ")]
+    assert len(worker_lines) == 1, context
+    assert worker_lines[0].startswith(f"[worker] rolled_back: {PROMPT} v7 -> v6 "), context
+
+
+def _drained(e2e: EndToEnd) -> bool:
+    return e2e.queue_depth() == 0
+
+
+def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback(e2e: EndToEnd) -> None:
+    phases: dict[str, float] = dict(e2e.timings)
+    clock = [time.monotonic()]
+
+    def phase(name: str) -> None:
+        now = time.monotonic()
+        phases[name] = now - clock[0]
+        clock[0] = now
+
+    starts_at = datetime.now(UTC)
+    e2e.post_alerts([_alert(starts_at)])
+
+    # 1. The first notification (after group_wait) rolls production back from v7 to v6.
+    e2e.wait_for(
+        "the rollback: production v6, a Slack message and an audit decision",
+        lambda: e2e.production() == 6 and e2e.slack_messages() and e2e.decisions(),
+        timeout=20,
+    )
+    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
+    phase("alert to rollback")
+
+    (decision,) = e2e.decisions()
+    assert decision["outcome"] == "rolled_back"
+    assert (decision["from_version"], decision["to_version"]) == (7, 6)
+    assert decision["actor"] == "alertmanager"
+    assert decision["mode"] == "automatic"
+    assert decision["environment"] == "prod"
+    assert decision["slack"]["status"] == "sent"
+    assert decision["trigger"]["alertname"] == "PromptRegression"
+    assert decision["trigger"]["labels"] == LABELS
+    assert decision["trigger"]["summary"] == SUMMARY
+    # Grouped by the shipped route's group_by (the part before ":" names the route, it may change).
+    assert decision["trigger"]["group_key"].endswith(
+        f':{{alertname="PromptRegression", prompt_name="{PROMPT}"}}'
+    )
+    rollback_id = decision["request_id"]
+    fingerprint = decision["trigger"]["fingerprint"]
+    (label_move,) = e2e.label_moves()
+    assert label_move == f"/api/public/v2/prompts/{PROMPT}/versions/6"
+    (message,) = e2e.slack_messages()
+    assert PROMPT in str(message)
+    audit_after_rollback = e2e.audit_records()
+    first_deliveries = len(e2e.firing_deliveries())
+
+    # 2. While the alert keeps firing, Alertmanager re-sends the group at each repeat_interval.
+    e2e.wait_for(
+        f"{REPEATS} more firing deliveries (repeat_interval re-sends)",
+        lambda: len(e2e.firing_deliveries()) >= first_deliveries + REPEATS,
+        timeout=20,
+    )
+    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
+    phase("repeat re-sends")
+    _assert_exactly_one_rollback(e2e, audit_after_rollback, "after the repeat_interval re-sends")
+    firing = e2e.firing_deliveries()
+    assert len(firing) >= 1 + REPEATS
+    # Every delivery maps to the same rollback request: that id is what deduplicates them.
+    expected = f"[webhook] 202 queued rollback {rollback_id} for {PROMPT} v7"
+    assert all(line == expected for line in firing), firing
+
+    # 3. The resolved notification is received and acted on by nobody.
+    e2e.post_alerts([_alert(starts_at, ends_at=datetime.now(UTC))])
+    (resolved,) = e2e.wait_for("the resolved notification", e2e.resolved_deliveries, timeout=15)
+    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
+    phase("resolved notification")
+    assert resolved.startswith(f"[webhook] 202 skipped alert {fingerprint}: resolved"), resolved
+    _assert_exactly_one_rollback(e2e, audit_after_rollback, "after the resolved notification")
+
+    # Transport: every delivery was a 202 for Alertmanager, nothing was parked in the DLQ.
+    deliveries = e2e.webhook_lines()
+    assert all(line.startswith("[webhook] 202 ") for line in deliveries), deliveries
+    assert e2e.alertmanager_metric("alertmanager_notifications_failed_total") == 0, e2e.diagnostics()
+    # Alertmanager's own count of webhook notifications matches what local mode printed.
+    e2e.wait_for(
+        f"Alertmanager to count {len(deliveries)} webhook notifications",
+        lambda: e2e.alertmanager_metric("alertmanager_notifications_total") == len(deliveries),
+        timeout=5,
+    )
+    assert e2e.queue_depth(DEAD_LETTER_QUEUE) == 0
+
+    print(f"deliveries: {len(firing)} firing, {len(e2e.resolved_deliveries())} resolved")
+    print("phases: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items()))
