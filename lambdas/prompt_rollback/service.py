@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prompt_rollback.adapters.audit_store import AuditLedger, AuditRecord, LedgerConflict
-from prompt_rollback.adapters.registry import PromptRegistry, RegistryError
+from prompt_rollback.adapters.registry import PromptRef, PromptRegistry, RegistryError
 from prompt_rollback.adapters.slack import Notifier, RollbackNotice, SlackOutcome
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.policy import Ask, Decision, Outcome, PastDecision, decide
@@ -86,14 +86,14 @@ def _open_intent(records_newest_first: list[AuditRecord]) -> AuditRecord | None:
 class RollbackService:
     def __init__(
         self,
-        registry: PromptRegistry,
+        registries: Callable[[str], PromptRegistry],
         ledger: AuditLedger,
         notifier: Notifier,
         policy: PolicyConfig,
         stage: str = "",
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._registry = registry
+        self._registries = registries
         self._ledger = ledger
         self._notifier = notifier
         self._policy = policy
@@ -112,7 +112,8 @@ class RollbackService:
                 raise RollbackInProgress(
                     f"{request.prompt_key} is being rolled back by {pending['request_id']}"
                 )
-        state = self._registry.read_state(request.prompt_name)
+        registry, ref = self._registry_for(request)
+        state = registry.read_state(ref)
         ask = Ask(
             prompt_name=request.prompt_name,
             alerted_version=request.alerted_version,
@@ -152,8 +153,9 @@ class RollbackService:
     # ---- steps -------------------------------------------------------------------------
     def _move(self, request: RollbackRequest, decision: Decision, intent: AuditRecord) -> RollbackResult:
         assert decision.to_version is not None
-        registry_request_id = self._registry.move_production(request.prompt_name, decision.to_version)
-        after = self._registry.read_state(request.prompt_name)
+        registry, ref = self._registry_for(request)
+        registry_request_id = registry.move_production(ref, decision.to_version)
+        after = registry.read_state(ref)
         if after.production_version != decision.to_version:
             raise RollbackVerificationFailed(
                 f"production reads v{after.production_version} after moving it to v{decision.to_version}"
@@ -177,7 +179,8 @@ class RollbackService:
             intent.get("to_version"),
             str(intent.get("basis", "")),
         )
-        state = self._registry.read_state(request.prompt_name)
+        registry, ref = self._registry_for(request)
+        state = registry.read_state(ref)
         if state.production_version == decision.to_version:
             # The label moved before the crash: finish the paperwork, do not move it again.
             resumed = Decision(
@@ -199,6 +202,11 @@ class RollbackService:
         )
         slack = self._notify(request, moved)
         return self._record(request, moved, slack, intent, observed=state.production_version)
+
+    def _registry_for(self, request: RollbackRequest) -> tuple[PromptRegistry, PromptRef]:
+        return self._registries(request.provider), PromptRef(
+            request.prompt_name, dict(request.provider_target)
+        )
 
     def _notify(self, request: RollbackRequest, decision: Decision) -> SlackOutcome:
         trigger = request.trigger
@@ -254,6 +262,7 @@ class RollbackService:
             "received_at": iso_utc(request.received_at),
             "recorded_at": iso_utc(self._clock()),
             "trigger": trigger.model_dump(mode="json") if trigger else None,
+            "provider_target": dict(request.provider_target),
         }
 
     def _record(

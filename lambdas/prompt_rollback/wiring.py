@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+from prompt_rollback.adapters.registry import PromptRegistry
 from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
 from prompt_rollback.adapters.slack import ConsoleNotifier, Notifier, SlackWebhookNotifier
 from prompt_rollback.domain.policy_config import PolicyConfig
@@ -114,6 +115,14 @@ def _langfuse_registry() -> LangfuseRegistry:
     )
 
 
+@cache
+def registry_for(provider: str) -> PromptRegistry:
+    """One registry adapter per provider, built when the first request for it arrives."""
+    if provider == "langfuse":
+        return _langfuse_registry()
+    raise ConfigurationError(f"no registry adapter for provider {provider!r}")
+
+
 def _notifier() -> Notifier:
     secret_name = settings().slack_webhook_secret
     url = (
@@ -128,7 +137,7 @@ def _notifier() -> Notifier:
 def rollback_service() -> RollbackService:
     config = settings()
     return RollbackService(
-        registry=_langfuse_registry(),
+        registries=registry_for,
         ledger=audit_ledger(),
         notifier=_notifier(),
         policy=config.policy,
@@ -138,6 +147,6 @@ def rollback_service() -> RollbackService:
 
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
-    for factory in (settings, rollback_queue, audit_ledger, rollback_service):
+    for factory in (settings, rollback_queue, audit_ledger, registry_for, rollback_service):
         factory.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -192,3 +192,13 @@ def test_first_matching_prompt_override_wins():
     )
     assert config.guards_for("fin-report").cooldown == timedelta(minutes=120)
     assert config.guards_for("support").cooldown == timedelta(minutes=1)
+
+
+def test_registry_history_comes_before_the_ledger():
+    registry = RegistryState(
+        production_version=7, versions=frozenset({3, 4, 5, 6, 7}), previous_production=(4, 6)
+    )
+    history = [observed(5, timedelta(days=1))]
+    assert choose_target(7, None, registry, history) == (4, "held production before (registry history)")
+    history_bad = [rolled_back(4, 3, timedelta(days=2))]
+    assert choose_target(7, None, registry, history_bad)[0] == 6

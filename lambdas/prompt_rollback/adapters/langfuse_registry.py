@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from prompt_rollback.adapters.registry import NotFound, RegistryRejected, RegistryUnavailable
+from prompt_rollback.adapters.registry import NotFound, PromptRef, RegistryRejected, RegistryUnavailable
 from prompt_rollback.domain.policy import RegistryState
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ class LangfuseRegistry:
         except httpx.HTTPError as error:
             raise RegistryUnavailable(f"Langfuse {what}: {type(error).__name__}") from error
 
-    def read_state(self, prompt_name: str) -> RegistryState:
+    def read_state(self, ref: PromptRef) -> RegistryState:
+        prompt_name = ref.name
         listing = self._call(
             "list versions",
             lambda: self._api.prompts.list(name=prompt_name, limit=50, request_options=self._request_options),
@@ -85,7 +86,8 @@ class LangfuseRegistry:
             return RegistryState(production_version=None, versions=versions)
         return RegistryState(production_version=int(prompt.version), versions=versions)
 
-    def move_production(self, prompt_name: str, version: int) -> str:
+    def move_production(self, ref: PromptRef, version: int) -> str:
+        prompt_name = ref.name
         response = self._call(
             "move label",
             lambda: self._api.prompt_version.with_raw_response.update(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from prompt_rollback.domain.policy import RegistryState
+
+
+@dataclass(frozen=True)
+class PromptRef:
+    """Which production pointer: the prompt's name plus provider-specific coordinates
+    (for Bedrock: agent + alias, flow + alias, or the SSM parameter holding a prompt-version ARN)."""
+
+    name: str
+    target: Mapping[str, str] = field(default_factory=dict)
 
 
 class RegistryError(Exception):
@@ -30,10 +41,10 @@ class NotFound(RegistryRejected):
 class PromptRegistry(Protocol):
     provider: str
 
-    def read_state(self, prompt_name: str) -> RegistryState:
+    def read_state(self, ref: PromptRef) -> RegistryState:
         """Which version holds production now, and which versions exist."""
         ...
 
-    def move_production(self, prompt_name: str, version: int) -> str:
+    def move_production(self, ref: PromptRef, version: int) -> str:
         """Point production at `version`; return the registry's request id (or "" if it has none)."""
         ...

@@ -27,6 +27,9 @@ class RegistryState:
 
     production_version: int | None
     versions: frozenset[int]
+    # Versions that held production before, newest first, when the registry itself keeps that
+    # history (Bedrock alias history, SSM parameter history); Langfuse keeps none.
+    previous_production: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,10 @@ def choose_target(
 ) -> tuple[int, str] | str:
     """The version to roll back to and why, or the reason there is none.
 
-    Order: an explicit `rollback_to`; else the version that held production before, as our own
-    ledger remembers it; else the highest lower version that exists and was not itself rolled
-    back. Never blindly `current - 1`, never a version that does not exist.
+    Order: an explicit `rollback_to`; else the version that held production before, as the
+    registry's own history or else our ledger remembers it; else the highest lower version
+    that exists and was not itself rolled back. Never blindly `current - 1`, never a version
+    that does not exist.
     """
     bad = rolled_back_versions(history) | {current}
     if explicit is not None:
@@ -100,6 +104,9 @@ def choose_target(
         if explicit in bad and not forced:
             return f"rollback_to v{explicit} was itself rolled back before"
         return explicit, "rollback_to requested"
+    for earlier in state.previous_production:
+        if earlier not in bad and earlier in state.versions:
+            return earlier, "held production before (registry history)"
     for past in history:
         for candidate in (
             past.to_version if past.outcome is Outcome.ROLLED_BACK else None,
