@@ -1,0 +1,72 @@
+"""The audit ledger table (docs/architecture.md, "Tables") and the only access the worker gets to it."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+AUDIT_INDEX_NAME = "by_prompt_time"
+# What an append-only writer needs. No UpdateItem, DeleteItem, BatchWriteItem or PartiQL writes:
+# the hash chain makes tampering detectable, and these permissions make it impossible for the app.
+LEDGER_ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
+
+
+class AuditLedger(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="prompt-rollback audit ledger table",
+            enable_key_rotation=True,
+            # Without the key the retained table is unreadable.
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="prompt_key", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.table.add_global_secondary_index(
+            index_name=AUDIT_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name="prompt_name", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="recorded_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+
+    @property
+    def index_arn(self) -> str:
+        return f"{self.table.table_arn}/index/{AUDIT_INDEX_NAME}"
+
+    def append_only_statements(self) -> list[iam.PolicyStatement]:
+        """Written out by hand rather than grant_read_write_data, which would allow updates and deletes."""
+        return [
+            iam.PolicyStatement(
+                sid="AppendToAndReadAuditLedger",
+                actions=list(LEDGER_ITEM_ACTIONS),
+                resources=[self.table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="QueryAuditLedgerByPromptTime",
+                actions=["dynamodb:Query"],
+                resources=[self.index_arn],
+            ),
+            iam.PolicyStatement(
+                sid="UseAuditLedgerKeyThroughDynamoDB",
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]

@@ -1,0 +1,173 @@
+"""CloudTrail evidence: who wrote to the audit ledger, who invoked the functions, who read the secrets.
+
+Management events carry Secrets Manager GetSecretValue; data events carry DynamoDB item-level
+calls on the ledger and Lambda Invoke of the two functions (a forced rollback by hand shows up
+there). The log files go to an Object Lock (COMPLIANCE) bucket that nobody, root included,
+can shorten or delete before the retention ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+
+ARCHIVE_AFTER = Duration.days(90)
+ACCESS_LOG_EXPIRY = Duration.days(400)
+
+
+def _field(field: str, equals: Sequence[str]) -> cloudtrail.CfnTrail.AdvancedFieldSelectorProperty:
+    return cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field=field, equal_to=list(equals))
+
+
+class AuditTrail(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        ledger_table: dynamodb.ITable,
+        functions: Sequence[lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        trail_name = f"prompt-rollback-{config.stage}-audit"
+        # Built from the name, not taken from the trail: the key policy must exist before the trail.
+        trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description=f"prompt-rollback {config.stage} CloudTrail log files",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailEncryptsThisTrailsLogFiles",
+                principals=[cloudtrail_service],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceArn": trail_arn},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
+                        )
+                    },
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailDescribesKey",
+                principals=[cloudtrail_service],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
+            )
+        )
+
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            # S3 server access logging can only deliver to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=ACCESS_LOG_EXPIRY,
+                    noncurrent_version_expiration=Duration.days(30),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # No server access logging of its own (it would log every log delivery); cdk-nag's S1
+        # accepts that for a bucket that is the access-log target of another bucket.
+
+        self.bucket = s3.Bucket(
+            self,
+            "TrailBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            # Off on purpose: CloudTrail's key-policy condition is on the trail's encryption
+            # context, which an S3 Bucket Key would replace with the bucket's.
+            bucket_key_enabled=False,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=s3.ObjectLockRetention.compliance(
+                Duration.days(config.audit_log_retention_days)
+            ),
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="cloudtrail-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ArchiveTrailFiles",
+                    # Instant Retrieval, not Flexible: `aws cloudtrail validate-logs` must still be
+                    # able to read old log and digest files without a restore.
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=ARCHIVE_AFTER,
+                        )
+                    ],
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            trail_name=trail_name,
+            bucket=self.bucket,
+            encryption_key=self.key,
+            enable_file_validation=True,
+            include_global_service_events=True,
+            # The application and its secrets live in one region.
+            is_multi_region_trail=False,
+        )
+        # The L2 Trail only knows basic selectors for S3 objects and Lambda functions; DynamoDB
+        # data events need advanced selectors, and a trail cannot mix both kinds.
+        cfn_trail = self.trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.add_property_deletion_override("EventSelectors")
+        cfn_trail.advanced_event_selectors = [
+            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                name="Management events (includes Secrets Manager GetSecretValue)",
+                field_selectors=[_field("eventCategory", ["Management"])],
+            ),
+            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                name="Audit ledger item-level calls",
+                field_selectors=[
+                    _field("eventCategory", ["Data"]),
+                    _field("resources.type", ["AWS::DynamoDB::Table"]),
+                    _field("resources.ARN", [ledger_table.table_arn]),
+                ],
+            ),
+            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+                name="prompt-rollback function invocations",
+                field_selectors=[
+                    _field("eventCategory", ["Data"]),
+                    _field("resources.type", ["AWS::Lambda::Function"]),
+                    _field("resources.ARN", [function.function_arn for function in functions]),
+                ],
+            ),
+        ]

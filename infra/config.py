@@ -1,0 +1,194 @@
+"""Deployment configuration: read from CDK context (cdk.json or `-c key=value`), checked at synth.
+
+Every key is a top-level context key so one value can be overridden on the command line,
+e.g. `npx cdk deploy -c stage=prod -c dry_run=false`. Values given with `-c` arrive as
+strings; lists and objects may then be written as JSON (`-c allowed_prompts='["support-*"]'`),
+and lists also as comma-separated text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from aws_cdk import aws_logs as logs
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# The retentions CloudWatch Logs accepts, in days (CDK's enum names them, not their numbers).
+CLOUDWATCH_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+# Seven years (7 * 365 + 2 leap days): how long CloudTrail files are kept under Object Lock.
+SEVEN_YEARS_IN_DAYS = 2557
+# Same bounds as the worker's own model (lambdas/prompt_rollback/domain/policy_config.py), so a
+# value the worker would reject at its first invocation is rejected here, at synth, instead.
+MAX_COOLDOWN_MINUTES = 7 * 24 * 60
+MAX_ROLLBACKS_PER_DAY = 1000
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+NonEmptyPattern = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class InvalidDeploymentConfig(ValueError):
+    """The CDK context does not describe a deployable configuration."""
+
+
+class PromptOverrides(BaseModel):
+    """Per-prompt guard overrides (the `prompts` object of ROLLBACK_POLICY)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dry_run: bool | None = None
+    cooldown_minutes: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_MINUTES)
+    max_rollbacks_per_day: int | None = Field(default=None, ge=0, le=MAX_ROLLBACKS_PER_DAY)
+
+
+class DeploymentConfig(BaseModel):
+    """One deployment (stage) of prompt-rollback. Field names are the CDK context keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stage: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,19}$",
+        description="Stage name: API Gateway stage, resource names, Slack and audit text.",
+    )
+    allowed_prompts: list[NonEmptyPattern] = Field(
+        min_length=1, description="fnmatch patterns of the prompt names the worker may roll back."
+    )
+    prompt_overrides: dict[NonEmptyPattern, PromptOverrides] = Field(
+        default_factory=dict,
+        description="Per-prompt-pattern overrides of dry_run/cooldown_minutes/max_rollbacks_per_day.",
+    )
+    slack_channel: str = Field(
+        pattern=r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$",
+        description="Slack channel name (#ops-llm) or channel id, shown in messages.",
+    )
+    dry_run: bool = Field(default=True, description="Decide and audit, but never change a prompt label.")
+    alarm_email: str | None = Field(default=None, description="Address subscribed to the alarm topic.")
+    cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
+    max_rollbacks_per_day: int = Field(default=3, ge=0, le=MAX_ROLLBACKS_PER_DAY)
+    langfuse_host: str = Field(default="https://cloud.langfuse.com")
+    langfuse_secret_name: str | None = Field(
+        default=None, description="Use this existing secret instead of creating one."
+    )
+    slack_webhook_secret_name: str | None = Field(
+        default=None, description="Use this existing secret instead of creating one."
+    )
+    api_throttle_rate_limit: float = Field(default=10, gt=0, le=10_000)
+    api_throttle_burst_limit: int = Field(default=20, ge=1, le=5_000)
+    worker_max_concurrency: int = Field(default=5, ge=2, le=1_000)
+    log_retention_days: int = Field(default=90)
+    audit_log_retention_days: int = Field(default=SEVEN_YEARS_IN_DAYS, ge=1, le=36_500)
+    create_api_gateway_cloudwatch_role: bool = Field(
+        default=True,
+        description="Set the region's API Gateway CloudWatch Logs role (needed once per account and region).",
+    )
+
+    @field_validator("allowed_prompts", mode="before")
+    @classmethod
+    def _list_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("prompt_overrides", mode="before")
+    @classmethod
+    def _object_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("alarm_email", "langfuse_secret_name", "slack_webhook_secret_name", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_PATTERN.fullmatch(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("langfuse_host")
+    @classmethod
+    def _check_langfuse_host(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must be an https:// URL such as https://cloud.langfuse.com")
+        return value.strip().rstrip("/")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            allowed = ", ".join(str(days) for days in sorted(CLOUDWATCH_RETENTION_DAYS))
+            raise ValueError(f"{value} is not a CloudWatch Logs retention; use one of {allowed}")
+        return value
+
+    @classmethod
+    def context_keys(cls) -> list[str]:
+        return list(cls.model_fields)
+
+    @classmethod
+    def from_context(cls, node: Node) -> DeploymentConfig:
+        """Validate the context of `node` (usually the App); raise one readable error for all problems."""
+        raw = {key: node.try_get_context(key) for key in cls.context_keys()}
+        given = {key: value for key, value in raw.items() if value is not None}
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            raise InvalidDeploymentConfig(
+                "invalid prompt-rollback deployment configuration "
+                f"(CDK context in cdk.json or -c key=value):\n{error}"
+            ) from error
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return CLOUDWATCH_RETENTION_DAYS[self.log_retention_days]
+
+    def rollback_policy(self) -> dict[str, Any]:
+        """The worker's ROLLBACK_POLICY (shape of lambdas/prompt_rollback/domain/policy_config.py)."""
+        return {
+            "dry_run": self.dry_run,
+            "allowed_prompts": list(self.allowed_prompts),
+            "cooldown_minutes": self.cooldown_minutes,
+            "max_rollbacks_per_day": self.max_rollbacks_per_day,
+            # Insertion order matters: the worker applies the first matching pattern.
+            "prompts": {
+                pattern: override.model_dump(exclude_none=True)
+                for pattern, override in self.prompt_overrides.items()
+            },
+        }
+
+    def rollback_policy_json(self) -> str:
+        return json.dumps(self.rollback_policy(), separators=(",", ":"))

@@ -1,0 +1,86 @@
+"""One Lambda function the way this project wants every function: own role, own log group, traced."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import TargetPlatform
+from infra.nag import XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON, acknowledge
+
+# Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag L1 checks for exactly that).
+LAMBDA_TARGET = TargetPlatform(runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64)
+SERVICE_NAME = "prompt-rollback"
+METRICS_NAMESPACE = "PromptRollback"
+
+
+class AppFunction(Construct):
+    """A function of the shared asset with a role that starts empty: no managed policies.
+
+    The role gets only log writing to its own group here; each caller adds what its handler
+    needs, statement by statement. Active X-Ray tracing makes CDK add the X-Ray statement.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        handler: str,
+        code: lambda_.Code,
+        timeout: Duration,
+        memory_size: int,
+        environment: Mapping[str, str],
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=log_retention,
+            # Operational logs; the evidence lives in the audit table and CloudTrail, both retained.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{description} (Lambda execution role)",
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                # The log group's Arn attribute ends in ":*", which covers its log streams.
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=LAMBDA_TARGET.runtime,
+            architecture=LAMBDA_TARGET.architecture,
+            handler=handler,
+            code=code,
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                **environment,
+            },
+        )
+        acknowledge(self.role, XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON)
+
+    def allow(self, statement: iam.PolicyStatement) -> None:
+        self.role.add_to_principal_policy(statement)

@@ -1,0 +1,235 @@
+"""POST /alerts: the REST API Alertmanager calls and the webhook function behind it."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.nag import acknowledge
+from infra.secrets import AppSecret
+
+WEBHOOK_HANDLER = "prompt_rollback.handlers.webhook.lambda_handler"
+WEBHOOK_TIMEOUT = Duration.seconds(10)
+WEBHOOK_MEMORY_MB = 256
+ALERTS_PATH = "alerts"
+
+# Only what every Alertmanager webhook body carries; unknown keys are allowed, because newer
+# Alertmanager versions add fields (notification_reason in 0.32, routeLabels in 0.34).
+ALERTMANAGER_BODY_SCHEMA = apigateway.JsonSchema(
+    schema=apigateway.JsonSchemaVersion.DRAFT4,
+    title="AlertmanagerWebhook",
+    type=apigateway.JsonSchemaType.OBJECT,
+    required=["version", "alerts"],
+    properties={
+        "version": apigateway.JsonSchema(type=apigateway.JsonSchemaType.STRING),
+        "alerts": apigateway.JsonSchema(
+            type=apigateway.JsonSchemaType.ARRAY,
+            items=apigateway.JsonSchema(type=apigateway.JsonSchemaType.OBJECT),
+        ),
+    },
+)
+
+# One JSON object per request; no headers or bodies (the Bearer token must never reach a log).
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "requestTime": "$context.requestTime",
+        "ip": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "errorMessage": "$context.error.message",
+        "validationError": "$context.error.validationErrorString",
+        "xrayTraceId": "$context.xrayTraceId",
+    }
+)
+
+AUTHORIZATION_REASON = (
+    "Authorization is in the handler: Alertmanager sends one static Bearer token, which the webhook "
+    "compares in constant time with a Secrets Manager secret. A Lambda TOKEN authorizer would do the "
+    "same comparison at the cost of a second cold start and cached-policy complexity; Cognito does "
+    "not fit a machine caller with a static token. API Gateway still rejects requests without an "
+    "Authorization header before invoking the function."
+)
+
+
+class IngestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        code: lambda_.Code,
+        queue: sqs.IQueue,
+        queue_key: kms.IKey,
+        token_secret: AppSecret,
+        secrets_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = AppFunction(
+            self,
+            "Webhook",
+            description="prompt-rollback webhook: authenticates Alertmanager and queues rollback requests",
+            handler=WEBHOOK_HANDLER,
+            code=code,
+            timeout=WEBHOOK_TIMEOUT,
+            memory_size=WEBHOOK_MEMORY_MB,
+            log_retention=config.log_retention,
+            environment={
+                "STAGE": config.stage,
+                "WEBHOOK_TOKEN_SECRET_NAME": token_secret.name,
+                "ROLLBACK_QUEUE_URL": queue.queue_url,
+            },
+        )
+        self.function.allow(token_secret.read_statement("ReadWebhookToken"))
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="DecryptWebhookTokenThroughSecretsManager",
+                actions=["kms:Decrypt"],
+                resources=[secrets_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+            )
+        )
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="EncryptQueuedMessagesThroughSqs",
+                # SQS needs a data key to encrypt a message sent to a KMS-encrypted queue.
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[queue_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"prompt-rollback-{config.stage}",
+            description="Alertmanager webhook receiver of prompt-rollback",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # The account-level logging role is managed below (no AWS managed policy).
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name=config.stage,
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+                tracing_enabled=True,
+                # Execution logs for errors only; never request/response bodies.
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+            ),
+        )
+        self.validator = apigateway.RequestValidator(
+            self,
+            "Validator",
+            rest_api=self.api,
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        alertmanager_body = self.api.add_model(
+            "AlertmanagerWebhookModel",
+            content_type="application/json",
+            model_name="AlertmanagerWebhook",
+            schema=ALERTMANAGER_BODY_SCHEMA,
+        )
+        self.alerts_method = self.api.root.add_resource(ALERTS_PATH).add_method(
+            "POST",
+            apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False),
+            authorization_type=apigateway.AuthorizationType.NONE,
+            request_validator=self.validator,
+            request_models={"application/json": alertmanager_body},
+            request_parameters={"method.request.header.Authorization": True},
+        )
+        # Same {"error": ...} shape as the handler's own 4xx answers. The detailed validation
+        # message is in the access log: it is not JSON-escaped, so it cannot go into this body.
+        for response_type in (
+            apigateway.ResponseType.BAD_REQUEST_BODY,
+            apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
+        ):
+            self.api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                templates={"application/json": '{"error": $context.error.messageString}'},
+            )
+        acknowledge(self.alerts_method, "AwsSolutions-APIG4", AUTHORIZATION_REASON)
+        acknowledge(self.alerts_method, "AwsSolutions-COG4", AUTHORIZATION_REASON)
+        acknowledge(
+            self.api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL: the only route needs a valid Bearer token, the stage is throttled "
+            f"({config.api_throttle_rate_limit:g} req/s, burst {config.api_throttle_burst_limit}), and the "
+            "caller is one Alertmanager. A web ACL (about 6 USD a month) can be associated later.",
+        )
+        if config.create_api_gateway_cloudwatch_role:
+            self._manage_account_logging_role()
+
+    def _manage_account_logging_role(self) -> None:
+        """API Gateway writes execution and access logs with one role per account and region.
+
+        CDK's own `cloud_watch_role=True` attaches the AWS managed policy; this is the same
+        permission as an inline policy. It replaces whatever role the region had: the policy
+        must therefore serve every REST API in the region, not only this one.
+        """
+        role = iam.Role(
+            self,
+            "ApiGatewayLoggingRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway account setting: write REST API execution and access logs",
+            inline_policies={
+                "PushToCloudWatchLogs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=[
+                                "logs:CreateLogGroup",
+                                "logs:CreateLogStream",
+                                "logs:DescribeLogGroups",
+                                "logs:DescribeLogStreams",
+                                "logs:PutLogEvents",
+                                "logs:GetLogEvents",
+                                "logs:FilterLogEvents",
+                            ],
+                            resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"],
+                        )
+                    ]
+                )
+            },
+        )
+        # Other APIs in the account may depend on the setting: keep the role when this stack goes.
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        # A stage with logging cannot be created before the account has the role.
+        self.api.deployment_stage.node.add_dependency(account)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
+            "Account-wide API Gateway logging role: it is shared by every REST API in this account and "
+            "region, whose log group names are not known here (execution logs go to "
+            "API-Gateway-Execution-Logs_<api-id>/<stage>). Same scope as the AWS managed policy "
+            "AmazonAPIGatewayPushToCloudWatchLogs, kept inline to avoid managed policies.",
+        )

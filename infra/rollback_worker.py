@@ -1,0 +1,139 @@
+"""The rollback queue (SQS FIFO + dead-letter queue), the idempotency table and the worker function."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.audit_ledger import AuditLedger
+from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.secrets import AppSecrets
+
+WORKER_HANDLER = "prompt_rollback.handlers.worker.lambda_handler"
+WORKER_TIMEOUT = Duration.seconds(60)
+WORKER_MEMORY_MB = 512
+# Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is
+# still being retried inside Lambda is not handed to a second invocation meanwhile.
+QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * 60)
+# Passed to the worker as MAX_RECEIVE_COUNT: its last attempt audits the request as failed.
+MAX_RECEIVE_COUNT = 5
+SQS_BATCH_SIZE = 10
+
+
+class RollbackWorker(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        code: lambda_.Code,
+        key: kms.IKey,
+        ledger: AuditLedger,
+        secrets: AppSecrets,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            fifo=True,
+            content_based_deduplication=False,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            fifo=True,
+            # The webhook sends an explicit MessageDeduplicationId (one per alert and version).
+            content_based_deduplication=False,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+            ),
+        )
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            # Powertools idempotency defaults.
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Short-lived de-duplication records, rebuilt by use: nothing to keep.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.function = AppFunction(
+            self,
+            "Worker",
+            description=(
+                "prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger"
+            ),
+            handler=WORKER_HANDLER,
+            code=code,
+            timeout=WORKER_TIMEOUT,
+            memory_size=WORKER_MEMORY_MB,
+            log_retention=config.log_retention,
+            environment={
+                "STAGE": config.stage,
+                "SLACK_CHANNEL": config.slack_channel,
+                "AUDIT_TABLE_NAME": ledger.table.table_name,
+                "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
+                "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
+                "SLACK_WEBHOOK_SECRET_NAME": secrets.slack_webhook_url.name,
+                "ROLLBACK_POLICY": config.rollback_policy_json(),
+                "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+            },
+        )
+        for statement in ledger.append_only_statements():
+            self.function.allow(statement)
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="UseIdempotencyRecords",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[self.idempotency_table.table_arn],
+            )
+        )
+        self.function.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
+        self.function.allow(secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"))
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="DecryptSecretsThroughSecretsManager",
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        # Adds sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueueAttributes on this
+        # queue and kms:Decrypt on its key to the role.
+        self.function.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=SQS_BATCH_SIZE,
+                report_batch_item_failures=True,
+                # Caps the pollers instead of reserving concurrency, which would be taken
+                # from the account's pool even while the queue is empty.
+                max_concurrency=config.worker_max_concurrency,
+            )
+        )

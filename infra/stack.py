@@ -1,0 +1,110 @@
+"""The prompt-rollback stack: ingest API -> rollback worker -> audit, watched by monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.audit_ledger import AuditLedger
+from infra.audit_trail import AuditTrail
+from infra.bundling import lambda_code
+from infra.config import DeploymentConfig
+from infra.functions import LAMBDA_TARGET
+from infra.ingest_api import ALERTS_PATH, IngestApi
+from infra.monitoring import Monitoring
+from infra.rollback_worker import RollbackWorker
+from infra.secrets import AppSecrets
+
+
+def stack_name(config: DeploymentConfig) -> str:
+    return f"PromptRollback-{config.stage}"
+
+
+class PromptRollbackStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        Tags.of(self).add("project", "prompt-rollback")
+        Tags.of(self).add("stage", config.stage)
+
+        # Queues, the alarm topic and the secrets: application data that is not evidence.
+        self.app_key = kms.Key(
+            self,
+            "AppKey",
+            description=f"prompt-rollback {config.stage}: queues, alarm topic, secrets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            # As long as a deleted secret can still be restored (Secrets Manager's default window).
+            pending_window=Duration.days(30),
+        )
+        self.secrets = AppSecrets(self, "Secrets", config=config, key=self.app_key)
+        self.ledger = AuditLedger(self, "AuditLedger")
+        code = lambda_code(LAMBDA_TARGET)
+        self.worker = RollbackWorker(
+            self,
+            "RollbackWorker",
+            config=config,
+            code=code,
+            key=self.app_key,
+            ledger=self.ledger,
+            secrets=self.secrets,
+        )
+        self.ingest = IngestApi(
+            self,
+            "IngestApi",
+            config=config,
+            code=code,
+            queue=self.worker.queue,
+            queue_key=self.app_key,
+            token_secret=self.secrets.webhook_token,
+            secrets_key=self.app_key,
+        )
+        self.trail = AuditTrail(
+            self,
+            "AuditTrail",
+            config=config,
+            ledger_table=self.ledger.table,
+            functions=[self.ingest.function.function, self.worker.function.function],
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            key=self.app_key,
+            api=self.ingest.api,
+            webhook=self.ingest.function.function,
+            worker=self.worker.function.function,
+            queue=self.worker.queue,
+            dead_letter_queue=self.worker.dead_letter_queue,
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        outputs = {
+            "AlertsUrl": (
+                self.ingest.api.url_for_path(f"/{ALERTS_PATH}"),
+                "Alertmanager webhook_configs url",
+            ),
+            "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
+            "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
+            "SlackWebhookSecretName": (self.secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
+            "AuditTableName": (self.ledger.table.table_name, "Audit ledger (AUDIT_TABLE_NAME for the CLI)"),
+            "WorkerFunctionName": (
+                self.worker.function.function.function_name,
+                "Invoke for a forced rollback",
+            ),
+            "DeadLetterQueueUrl": (
+                self.worker.dead_letter_queue.queue_url,
+                "Requests that failed every attempt",
+            ),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe more endpoints here"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "TrailBucketName": (self.trail.bucket.bucket_name, "CloudTrail log files (Object Lock)"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
