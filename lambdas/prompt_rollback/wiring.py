@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
@@ -88,6 +89,25 @@ def webhook_token() -> str:
 
 
 @cache
+def _previous_secret_versions() -> parameters.SecretsProvider:
+    # A provider of its own: Powertools caches by secret name only, not by version stage.
+    return parameters.SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
+
+
+def previous_webhook_token() -> str | None:
+    """The token before the last rotation (AWSPREVIOUS), so Alertmanagers still holding it keep
+    working until their config is updated; None when the secret was never rotated."""
+    name = settings().webhook_token_secret or required_setting("WEBHOOK_TOKEN_SECRET_NAME")
+    try:
+        value = _previous_secret_versions().get(
+            name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
+        )
+    except parameters.exceptions.GetParameterError:
+        return None
+    return str(value) if value else None
+
+
+@cache
 def rollback_queue() -> SqsRollbackQueue:
     return SqsRollbackQueue(aws_client("sqs"), settings().queue_url or required_setting("ROLLBACK_QUEUE_URL"))
 
@@ -130,7 +150,19 @@ def _notifier() -> Notifier:
         if secret_name
         else os.environ.get("SLACK_WEBHOOK_URL", "")
     )
-    return SlackWebhookNotifier(url) if url else ConsoleNotifier()
+    if not url:
+        return ConsoleNotifier()
+    if not _usable_webhook_url(url):
+        # The deployed secret starts out as a random placeholder until someone stores the real
+        # URL: say so in the audit instead of posting decisions to wherever the placeholder points.
+        return ConsoleNotifier(status="not_configured")
+    return SlackWebhookNotifier(url)
+
+
+def _usable_webhook_url(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return bool(parts.netloc) and (parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
 @cache
@@ -147,6 +179,13 @@ def rollback_service() -> RollbackService:
 
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
-    for factory in (settings, rollback_queue, audit_ledger, registry_for, rollback_service):
+    for factory in (
+        settings,
+        rollback_queue,
+        audit_ledger,
+        registry_for,
+        rollback_service,
+        _previous_secret_versions,
+    ):
         factory.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -15,7 +15,7 @@ from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.handlers import worker
 
 from local_mode.lambda_runtime import LocalLambdaContext
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, reset_wiring
 
 
 def another_alert(body, fingerprint: str, alertname: str, **labels):
@@ -344,3 +344,15 @@ def test_poison_message_is_parked_in_the_dlq(stack: Stack):
     )
     stack.drain()
     assert stack.queue_depth(stack.resources.dlq_url) == 1
+
+
+def test_placeholder_slack_secret_is_reported_not_posted(stack: Stack, firing_body):
+    # What a fresh deployment holds until someone stores the real URL: a random string.
+    stack.monkeypatch.setenv("SLACK_WEBHOOK_URL", "q8Zr!x7Lw0Pp")
+    reset_wiring()
+    stack.post(firing_body)
+    stack.drain()
+    [decision] = stack.decisions()
+    assert decision["outcome"] == "rolled_back"
+    assert decision["slack"]["status"] == "not_configured"
+    assert stack.slack.attempts == 0

@@ -7,7 +7,7 @@ import json
 
 import boto3
 
-from tests.integration.conftest import Stack
+from tests.integration.conftest import TOKEN, Stack, reset_wiring
 
 
 def queued(stack: Stack) -> list[dict]:
@@ -102,8 +102,6 @@ def test_alerts_with_bad_labels_are_skipped_individually(stack: Stack, firing_bo
 
 def test_unreachable_token_secret_is_503_so_alertmanager_retries(stack: Stack, firing_body, monkeypatch):
     monkeypatch.setenv("WEBHOOK_TOKEN_SECRET_NAME", "does-not-exist")
-    from tests.integration.conftest import reset_wiring
-
     reset_wiring()
     assert stack.post(firing_body)[0] == 503
     assert queued(stack) == []
@@ -111,8 +109,6 @@ def test_unreachable_token_secret_is_503_so_alertmanager_retries(stack: Stack, f
 
 def test_unreachable_queue_is_503_so_alertmanager_retries(stack: Stack, firing_body, monkeypatch):
     monkeypatch.setenv("ROLLBACK_QUEUE_URL", stack.resources.queue_url.replace("requests", "missing"))
-    from tests.integration.conftest import reset_wiring
-
     reset_wiring()
     assert stack.post(firing_body)[0] == 503
 
@@ -126,3 +122,13 @@ def test_unknown_route_is_404(stack: Stack):
         api_gateway_event("GET", "/admin", {}, b""), LocalLambdaContext("webhook")
     )
     assert result["statusCode"] == 404
+
+
+def test_previous_token_keeps_working_during_a_rotation(stack: Stack, firing_body):
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.resources.webhook_token_secret, SecretString="rotated-token-abcdef0123456789"
+    )
+    reset_wiring()
+    assert stack.post(firing_body, token="rotated-token-abcdef0123456789")[0] == 202
+    assert stack.post(firing_body, token=TOKEN)[0] == 202  # the old one, now AWSPREVIOUS
+    assert stack.post(firing_body, token="never-issued")[0] == 401

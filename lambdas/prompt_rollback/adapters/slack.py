@@ -31,7 +31,7 @@ _OUTCOME_TITLES = {
 
 @dataclass(frozen=True)
 class SlackOutcome:
-    status: str  # sent | failed | printed | not_configured
+    status: str  # sent | failed | printed | not_configured | not_sent
     detail: str = ""
 
 
@@ -168,13 +168,15 @@ class SlackWebhookNotifier:
 class ConsoleNotifier:
     """Local mode without a Slack webhook: show the message where the developer is looking."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, status: str = "printed") -> None:
         self._stream = stream
+        self._status = status
 
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         stream = self._stream or sys.stdout
         message = build_message(notice)
-        lines = ["", "──── Slack message (SLACK_WEBHOOK_URL not set) ────"]
+        why = "SLACK_WEBHOOK_URL not set" if self._status == "printed" else "no usable Slack webhook URL"
+        lines = ["", f"──── Slack message ({why}) ────"]
         for block in message["blocks"]:
             if "text" in block:
                 lines.append(block["text"]["text"])
@@ -183,4 +185,4 @@ class ConsoleNotifier:
         lines.append("───────────────────────────────────────────────────")
         stream.write("\n".join(lines) + "\n")
         stream.flush()
-        return SlackOutcome("printed", "console")
+        return SlackOutcome(self._status, "console")

@@ -1,6 +1,7 @@
 """Guard configuration, per prompt: dry-run, allow-list, cooldown, daily maximum.
 
-Shape (JSON in the `ROLLBACK_POLICY` environment variable, also the CDK context `rollback_policy`):
+Shape (JSON in the `ROLLBACK_POLICY` environment variable; the CDK app builds it from the context
+keys `dry_run`, `allowed_prompts`, `cooldown_minutes`, `max_rollbacks_per_day`, `prompt_overrides`):
 
     {"dry_run": false, "allowed_prompts": ["*"], "cooldown_minutes": 30,
      "max_rollbacks_per_day": 3,

@@ -45,9 +45,21 @@ def require_bearer_token(app: APIGatewayRestResolver, next_middleware: NextMiddl
     except Exception:
         logger.exception("webhook token secret unavailable")
         return _problem(503, "authentication backend unavailable, retry later")
-    if not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+    if not hmac.compare_digest(presented.strip().encode(), expected.encode()) and not _matches_previous(
+        presented
+    ):
         return _problem(401, "invalid Bearer token")
     return next_middleware(app)
+
+
+def _matches_previous(presented: str) -> bool:
+    """During a token rotation, Alertmanagers may still send the previous token."""
+    try:
+        previous = wiring.previous_webhook_token()
+    except Exception:
+        logger.exception("previous webhook token unavailable")
+        return False
+    return previous is not None and hmac.compare_digest(presented.strip().encode(), previous.encode())
 
 
 def _parse_body() -> AlertmanagerWebhook | Response[Any]:
