@@ -112,7 +112,7 @@ def alertmanager_binary() -> str:
 
 def alertmanager_config(webhook_url: str, token_file: Path) -> dict[str, Any]:
     """The shipped configuration with the test's endpoint, token file and timers."""
-    config = yaml.safe_load(DEPLOYED_AM_CONFIG.read_text())
+    config: dict[str, Any] = yaml.safe_load(DEPLOYED_AM_CONFIG.read_text())
     route = next(r for r in config["route"]["routes"] if r["receiver"] == "prompt-rollback")
     route.update(group_wait=GROUP_WAIT, group_interval=GROUP_INTERVAL, repeat_interval=REPEAT_INTERVAL)
     receiver = next(r for r in config["receivers"] if r["name"] == "prompt-rollback")
@@ -335,9 +335,12 @@ def _start_aws_and_fakes(e2e: EndToEnd, stack: contextlib.ExitStack) -> None:
     stack.callback(moto.stop)
     host, port = moto.get_host_and_port()
     e2e.moto_url = f"http://{host}:{port}"
-    # moto's backends live in this process: forget whatever an earlier test left there.
-    status, _ = http("POST", f"{e2e.moto_url}/moto-api/reset")
+    # moto's backends are global to this process, shared with mock_aws and with local mode's
+    # embedded moto in other tests: start from nothing, and leave nothing behind.
+    reset_url = f"{e2e.moto_url}/moto-api/reset"
+    status, _ = http("POST", reset_url)
     assert status == 200, "could not reset the moto server"
+    stack.callback(http, "POST", reset_url)
 
     e2e.langfuse = LangfuseCompatibleServer().start()
     stack.callback(e2e.langfuse.stop)
