@@ -163,7 +163,10 @@ class SqsPoller:
             )
         self.batches += 1
         if self._on_batch:
-            self._on_batch(messages)
+            try:
+                self._on_batch(messages)
+            except Exception as error:  # reporting is a courtesy; the batch itself went through
+                print(f"[local] could not report the batch: {type(error).__name__}", flush=True)
         return len(messages)
 
     def _run(self) -> None:

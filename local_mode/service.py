@@ -58,9 +58,13 @@ class LocalService:
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self._printed: set[tuple[str, int]] = set()
+        self._saved_environment: dict[str, str] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalService:
+        # The handlers read their configuration from the environment, as in Lambda; what local
+        # mode sets is put back on stop, so an embedding process (tests) is left as it was.
+        self._saved_environment = dict(os.environ)
         env = os.environ
         env.update(self.settings.environment)
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -79,6 +83,7 @@ class LocalService:
             )
             self.moto.start()
             env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
+            self._reset_moto()  # moto keeps state per process, not per server: start empty
             env.setdefault("AWS_ACCESS_KEY_ID", "local")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         if not env.get("LANGFUSE_HOST"):
@@ -117,9 +122,15 @@ class LocalService:
         if self.langfuse:
             self.langfuse.stop()
         if self.moto:
-            # moto keeps its state per process, not per server: forget it, as a restart would.
-            requests.post(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=5)
+            self._reset_moto()
             self.moto.stop()
+        if self._saved_environment is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_environment)
+            self._saved_environment = None
+
+    def _reset_moto(self) -> None:
+        requests.post(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=5)
 
     @property
     def url(self) -> str:
