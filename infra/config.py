@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # The retentions CloudWatch Logs accepts, in days (CDK's enum names them, not their numbers).
 CLOUDWATCH_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
@@ -51,6 +51,15 @@ MAX_ROLLBACKS_PER_DAY = 1000
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 NonEmptyPattern = Annotated[str, Field(min_length=1, max_length=200)]
+# Bedrock's identifiers (botocore's bedrock-agent model): ten letters or digits. TSTALIASID,
+# the built-in test alias, always routes to DRAFT and is never a rollback pointer.
+BEDROCK_ID = r"[0-9A-Za-z]{10}"
+BedrockAliasRef = Annotated[str, Field(pattern=rf"^{BEDROCK_ID}/{BEDROCK_ID}$")]
+BedrockPromptId = Annotated[str, Field(pattern=rf"^{BEDROCK_ID}$")]
+# SSM parameter names as the worker checks them (lambdas/prompt_rollback/domain/bedrock_targets.py).
+SsmParameterName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-/]{1,2048}$")]
+RESERVED_PARAMETER_PREFIXES = ("aws", "ssm")
+TEST_ALIAS_ID = "TSTALIASID"
 
 
 class InvalidDeploymentConfig(ValueError):
@@ -107,8 +116,31 @@ class DeploymentConfig(BaseModel):
         default=True,
         description="Set the region's API Gateway CloudWatch Logs role (needed once per account and region).",
     )
+    bedrock_agent_aliases: list[BedrockAliasRef] = Field(
+        default_factory=list,
+        description="AGENTID/ALIASID of each Bedrock agent alias the worker may roll back.",
+    )
+    bedrock_flow_aliases: list[BedrockAliasRef] = Field(
+        default_factory=list,
+        description="FLOWID/ALIASID of each Bedrock flow alias the worker may roll back.",
+    )
+    prompt_parameters: list[SsmParameterName] = Field(
+        default_factory=list,
+        description="SSM parameters holding a production prompt-version ARN that the worker may rewrite.",
+    )
+    bedrock_prompt_ids: list[BedrockPromptId] = Field(
+        default_factory=list,
+        description="Ids of the Bedrock prompts those parameters point at (the worker lists their versions).",
+    )
 
-    @field_validator("allowed_prompts", mode="before")
+    @field_validator(
+        "allowed_prompts",
+        "bedrock_agent_aliases",
+        "bedrock_flow_aliases",
+        "prompt_parameters",
+        "bedrock_prompt_ids",
+        mode="before",
+    )
     @classmethod
     def _list_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -146,6 +178,33 @@ class DeploymentConfig(BaseModel):
         if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an https:// URL such as https://cloud.langfuse.com")
         return value.strip().rstrip("/")
+
+    @field_validator("bedrock_agent_aliases", "bedrock_flow_aliases")
+    @classmethod
+    def _no_test_alias(cls, value: list[str]) -> list[str]:
+        for reference in value:
+            if reference.endswith(f"/{TEST_ALIAS_ID}"):
+                raise ValueError(
+                    f"{reference!r}: {TEST_ALIAS_ID} is the test alias, which always routes to DRAFT"
+                )
+        return value
+
+    @field_validator("prompt_parameters")
+    @classmethod
+    def _check_parameter_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if "//" in name or name.lstrip("/").lower().startswith(RESERVED_PARAMETER_PREFIXES):
+                raise ValueError(f"{name!r} is not a parameter name the worker accepts")
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_parameters_need_their_prompts(self) -> DeploymentConfig:
+        if self.prompt_parameters and not self.bedrock_prompt_ids:
+            raise ValueError(
+                "prompt_parameters needs bedrock_prompt_ids: the ids of the prompts the parameters "
+                "point at, whose versions the worker must be allowed to list"
+            )
+        return self
 
     @field_validator("log_retention_days")
     @classmethod

@@ -12,6 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
+from infra.bedrock_access import bedrock_rollback_statements
 from infra.config import DeploymentConfig
 from infra.functions import AppFunction
 from infra.secrets import AppSecrets
@@ -115,6 +116,8 @@ class RollbackWorker(Construct):
                 resources=[self.idempotency_table.table_arn],
             )
         )
+        for statement in bedrock_rollback_statements(self, config):
+            self.function.allow(statement)
         self.function.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
         self.function.allow(secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"))
         self.function.allow(

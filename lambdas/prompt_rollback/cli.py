@@ -1,6 +1,7 @@
 """`python -m prompt_rollback.cli`: force a rollback, ask the audit trail, verify its hash chain.
 
     rollback --prompt support-answer --to 6 --reason "bad answers" --actor jane [--function-name NAME]
+             [--provider bedrock --target bedrock_agent_id=AGENT12345 --target bedrock_alias_id=ALIAS12345]
     audit    --prompt financial-analysis --since 2026-04-17T14:00Z --until 2026-04-17T15:00Z
     verify   --prompt support-answer
 
@@ -40,6 +41,13 @@ def _moment(text: str) -> datetime:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _label(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected LABEL=VALUE, got {text!r}")
+    return name.strip(), value.strip()
 
 
 def _ledger(table: str | None) -> Any:
@@ -116,6 +124,8 @@ def _rollback(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             payload[key] = value
+    if args.target:
+        payload["target"] = dict(args.target)
     if args.dry_run:
         payload["dry_run"] = True
     if args.in_process:
@@ -179,6 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--reason", required=True)
     rollback.add_argument("--actor", required=True, help="who is forcing it (shown in Slack and the audit)")
     rollback.add_argument("--provider", default="langfuse")
+    rollback.add_argument(
+        "--target",
+        action="append",
+        type=_label,
+        metavar="LABEL=VALUE",
+        help="bedrock: the pointer, e.g. --target prompt_parameter=/prompts/support/production (repeatable)",
+    )
     rollback.add_argument("--dry-run", action="store_true")
     rollback.add_argument("--request-id", help="reuse to make a retry safe")
     rollback.add_argument("--function-name")

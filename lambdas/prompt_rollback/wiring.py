@@ -17,6 +17,10 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
+from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
+from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
+from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
 from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
 from prompt_rollback.adapters.registry import PromptRegistry
 from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
@@ -31,6 +35,7 @@ AWS_CLIENT_CONFIG = Config(
     read_timeout=10,
 )
 SECRET_CACHE_SECONDS = 300
+DEFAULT_LANGFUSE_TIMEOUT_SECONDS = 10.0
 
 
 class ConfigurationError(Exception):
@@ -123,7 +128,12 @@ def _langfuse_registry() -> LangfuseRegistry:
     if secret_name:
         credentials: Any = parameters.get_secret(secret_name, transform="json", max_age=SECRET_CACHE_SECONDS)
         try:
-            return LangfuseRegistry(credentials["host"], credentials["public_key"], credentials["secret_key"])
+            return LangfuseRegistry(
+                credentials["host"],
+                credentials["public_key"],
+                credentials["secret_key"],
+                timeout_seconds=_langfuse_timeout_seconds(),
+            )
         except (KeyError, TypeError) as error:
             raise ConfigurationError(
                 f"secret {secret_name} must be JSON with host, public_key and secret_key"
@@ -132,6 +142,32 @@ def _langfuse_registry() -> LangfuseRegistry:
         os.environ.get("LANGFUSE_HOST", "https://cloud.langfuse.com"),
         required_setting("LANGFUSE_PUBLIC_KEY"),
         required_setting("LANGFUSE_SECRET_KEY"),
+        timeout_seconds=_langfuse_timeout_seconds(),
+    )
+
+
+def _langfuse_timeout_seconds() -> float:
+    """Per-request timeout of the Langfuse client (LANGFUSE_TIMEOUT_SECONDS, default 10 s)."""
+    raw = os.environ.get("LANGFUSE_TIMEOUT_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_LANGFUSE_TIMEOUT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"LANGFUSE_TIMEOUT_SECONDS must be a positive number, not {raw!r}")
+    return seconds
+
+
+def _bedrock_registry() -> BedrockRegistry:
+    # The targets live in the worker's own account and region (docs/bedrock.md); the role may
+    # touch only the ones named in the CDK context.
+    bedrock_agent = aws_client("bedrock-agent")
+    return BedrockRegistry(
+        agent_aliases=BedrockAgentAliasRegistry(bedrock_agent),
+        flow_aliases=BedrockFlowAliasRegistry(bedrock_agent),
+        prompt_pointers=BedrockPromptPointerRegistry(aws_client("ssm"), bedrock_agent),
     )
 
 
@@ -140,6 +176,8 @@ def registry_for(provider: str) -> PromptRegistry:
     """One registry adapter per provider, built when the first request for it arrives."""
     if provider == "langfuse":
         return _langfuse_registry()
+    if provider == "bedrock":
+        return _bedrock_registry()
     raise ConfigurationError(f"no registry adapter for provider {provider!r}")
 
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import boto3
@@ -58,6 +59,18 @@ class Stack:
     def invoke_worker(self, event: dict[str, Any]) -> dict[str, Any]:
         return worker.lambda_handler(event, LocalLambdaContext("worker"))
 
+    def use_registry(self, registry: Any) -> None:
+        """Serve `registry.provider` with this adapter (e.g. Bedrock over a stubbed client)."""
+        # The uncached builder: this cache is the one wiring.reset() clears.
+        built_by_wiring = wiring.registry_for.__wrapped__
+
+        @cache
+        def registry_for(provider: str) -> Any:
+            return registry if provider == registry.provider else built_by_wiring(provider)
+
+        self.monkeypatch.setattr(wiring, "registry_for", registry_for)
+        reset_wiring()
+
     def set_policy(self, **policy: Any) -> None:
         self.monkeypatch.setenv("ROLLBACK_POLICY", json.dumps(policy))
         reset_wiring()
@@ -66,8 +79,8 @@ class Stack:
     def audit(self, prompt: str = "support-answer", provider: str = "langfuse") -> list[dict[str, Any]]:
         return list(wiring.audit_ledger().chain(f"{provider}#{prompt}"))
 
-    def decisions(self, prompt: str = "support-answer") -> list[dict[str, Any]]:
-        return [r for r in self.audit(prompt) if r["kind"] == "decision"]
+    def decisions(self, prompt: str = "support-answer", provider: str = "langfuse") -> list[dict[str, Any]]:
+        return [r for r in self.audit(prompt, provider) if r["kind"] == "decision"]
 
     def production(self, prompt: str = "support-answer") -> int | None:
         return self.langfuse.store.production_version(prompt)

@@ -33,7 +33,7 @@ def test_resolved_body_is_answered_202_and_queues_nothing(stack: Stack, resolved
     status, body = stack.post(resolved_body)
     assert status == 202
     assert body["accepted"] == []
-    assert body["skipped"][0]["reason"] == "resolved: recorded, never acted on"
+    assert body["skipped"][0]["reason"] == "resolved: logged, never acted on"
     assert queued(stack) == []
 
 

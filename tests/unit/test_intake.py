@@ -43,7 +43,7 @@ def test_captured_firing_body_becomes_one_request(firing_body):
 def test_captured_resolved_body_is_recorded_never_acted_on(resolved_body):
     intake = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED)
     assert intake.accepted == []
-    assert [s.reason for s in intake.skipped] == ["resolved: recorded, never acted on"]
+    assert [s.reason for s in intake.skipped] == ["resolved: logged, never acted on"]
 
 
 def test_redelivery_of_the_same_firing_maps_to_the_same_request_id(firing_body):
@@ -86,7 +86,26 @@ def test_newer_alertmanager_fields_are_ignored(firing_body):
             {"prompt_name": "a\nb"},
             "invalid label: prompt_name may only hold letters, digits, space and _ . : @ + - /",
         ),
-        ({"provider": "openai"}, "unsupported provider (supported: langfuse)"),
+        ({"provider": "openai"}, "unsupported provider (supported: langfuse, bedrock)"),
+        (
+            {"provider": "bedrock"},
+            "missing target labels: name the Bedrock pointer with bedrock_agent_id + bedrock_alias_id, "
+            "bedrock_flow_id + bedrock_alias_id, or prompt_parameter",
+        ),
+        (
+            {"provider": "bedrock", "bedrock_agent_id": "AGENT12345"},
+            "missing label bedrock_alias_id (which alias of the agent to roll back)",
+        ),
+        (
+            {"provider": "bedrock", "bedrock_agent_id": "AGENT12345", "prompt_parameter": "/prompts/a"},
+            "contradictory target labels: prompt_parameter and bedrock_agent_id "
+            "name different pointers; keep one",
+        ),
+        (
+            {"prompt_parameter": "/prompts/support-answer/production"},
+            "Bedrock target labels (prompt_parameter) on a langfuse alert: "
+            'set provider="bedrock" or drop them',
+        ),
         ({"rollback_to": "-1"}, "invalid rollback_to: must be a positive integer"),
     ],
 )
@@ -94,6 +113,27 @@ def test_alerts_without_usable_labels_are_skipped_with_the_reason(firing_body, l
     intake = triage(AlertmanagerWebhook.model_validate(with_labels(firing_body, **labels)), RECEIVED)
     assert intake.accepted == []
     assert [s.reason for s in intake.skipped] == [reason]
+
+
+def test_bedrock_alerts_carry_their_target_labels(firing_body):
+    body = with_labels(
+        firing_body,
+        provider="Bedrock",
+        bedrock_agent_id="AGENT12345",
+        bedrock_alias_id="ALIAS12345",
+        bedrock_model_id="anthropic.claude",
+    )
+    [request] = triage(AlertmanagerWebhook.model_validate(body), RECEIVED).accepted
+    assert request.provider == "bedrock"
+    assert request.prompt_key == "bedrock#support-answer"
+    assert request.provider_target == {
+        "bedrock_agent_id": "AGENT12345",
+        "bedrock_alias_id": "ALIAS12345",
+        "bedrock_model_id": "anthropic.claude",
+    }
+    # The same alert about another provider is another rollback.
+    langfuse = triage(AlertmanagerWebhook.model_validate(firing_body), RECEIVED).accepted[0]
+    assert request.request_id != langfuse.request_id
 
 
 def test_folder_prompt_names_are_accepted(firing_body):

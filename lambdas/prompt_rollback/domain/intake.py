@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
+from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
     SUPPORTED_PROVIDERS,
@@ -56,6 +57,9 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
     provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
     if provider not in SUPPORTED_PROVIDERS:
         return f"unsupported provider (supported: {', '.join(SUPPORTED_PROVIDERS)})"
+    target_problem = target_labels_problem(provider, labels)
+    if target_problem:
+        return target_problem
     raw_target = labels.get("rollback_to") or alert.annotations.get("rollback_to") or ""
     rollback_to = _positive_int(raw_target) if raw_target else None
     if raw_target and rollback_to is None:
@@ -94,7 +98,7 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
     for alert in body.alerts:
         alertname = alert.labels.get("alertname", "")
         if alert.status == "resolved":
-            skipped.append(SkippedAlert(alert.fingerprint, alertname, "resolved: recorded, never acted on"))
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, "resolved: logged, never acted on"))
             continue
         outcome = _request_for(alert, body, received_at)
         if isinstance(outcome, str):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 
-SUPPORTED_PROVIDERS = ("langfuse",)
+SUPPORTED_PROVIDERS = ("langfuse", "bedrock")
 Provider = Literal["langfuse", "bedrock"]
 
 

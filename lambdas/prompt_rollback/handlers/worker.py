@@ -27,10 +27,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prompt_rollback import wiring
 from prompt_rollback.adapters.registry import RegistryError
+from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import Provider, RollbackRequest
 from prompt_rollback.observability import logger, metrics, tracer
@@ -59,6 +60,17 @@ class ManualRollback(BaseModel):
     provider: Provider = "langfuse"
     dry_run: bool | None = None
     request_id: str | None = Field(default=None, description="reuse to make a retried invocation safe")
+    target: dict[str, str] = Field(
+        default_factory=dict,
+        description="bedrock: the pointer, as the alert labels would name it (docs/bedrock.md)",
+    )
+
+    @model_validator(mode="after")
+    def _target_names_a_pointer(self) -> ManualRollback:
+        problem = target_labels_problem(self.provider, self.target)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class _Rollback(Protocol):
@@ -157,6 +169,7 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
             forced=True,
             dry_run=manual.dry_run,
             received_at=datetime.now(UTC),
+            provider_target=manual.target,
         )
     except ValidationError as error:
         details = [

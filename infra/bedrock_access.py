@@ -1,0 +1,81 @@
+"""What the worker may do in Amazon Bedrock and SSM: exactly the calls its adapters make, on
+exactly the pointers named in the CDK context (docs/bedrock.md). Nothing configured, no statement.
+
+Resource types per action, from the Service Authorization Reference for Amazon Bedrock:
+GetAgentAlias/UpdateAgentAlias on `agent-alias`, ListAgentVersions on `agent`,
+GetFlowAlias/UpdateFlowAlias on `flow-alias`, ListFlowVersions on `flow`, ListPrompts on
+`prompt` (the prompt named by promptIdentifier). The pointers live in the stack's own account
+and region, like the worker.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+
+AGENT_ALIAS_ACTIONS = ["bedrock:GetAgentAlias", "bedrock:UpdateAgentAlias"]
+AGENT_VERSION_ACTIONS = ["bedrock:ListAgentVersions"]
+FLOW_ALIAS_ACTIONS = ["bedrock:GetFlowAlias", "bedrock:UpdateFlowAlias"]
+FLOW_VERSION_ACTIONS = ["bedrock:ListFlowVersions"]
+PROMPT_VERSION_ACTIONS = ["bedrock:ListPrompts"]
+PROMPT_PARAMETER_ACTIONS = [
+    "ssm:GetParameter",
+    "ssm:GetParameterHistory",
+    "ssm:PutParameter",
+    "ssm:LabelParameterVersion",
+]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def bedrock_rollback_statements(scope: Construct, config: DeploymentConfig) -> list[iam.PolicyStatement]:
+    stack = Stack.of(scope)
+
+    def arn(service: str, resource: str, name: str) -> str:
+        return stack.format_arn(
+            service=service, resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+
+    statements: list[iam.PolicyStatement] = []
+
+    def allow(sid: str, actions: list[str], resources: list[str]) -> None:
+        if resources:
+            statements.append(iam.PolicyStatement(sid=sid, actions=actions, resources=_unique(resources)))
+
+    agent_aliases = [reference.split("/") for reference in config.bedrock_agent_aliases]
+    allow(
+        "RollBackBedrockAgentAliases",
+        AGENT_ALIAS_ACTIONS,
+        [arn("bedrock", "agent-alias", f"{agent}/{alias}") for agent, alias in agent_aliases],
+    )
+    allow(
+        "ListBedrockAgentVersions",
+        AGENT_VERSION_ACTIONS,
+        [arn("bedrock", "agent", a) for a, _ in agent_aliases],
+    )
+    flow_aliases = [reference.split("/") for reference in config.bedrock_flow_aliases]
+    allow(
+        "RollBackBedrockFlowAliases",
+        FLOW_ALIAS_ACTIONS,
+        [arn("bedrock", "flow", f"{flow}/alias/{alias}") for flow, alias in flow_aliases],
+    )
+    allow(
+        "ListBedrockFlowVersions", FLOW_VERSION_ACTIONS, [arn("bedrock", "flow", f) for f, _ in flow_aliases]
+    )
+    allow(
+        "RewriteBedrockPromptPointers",
+        PROMPT_PARAMETER_ACTIONS,
+        # The ARN of "/prompts/x" is ...:parameter/prompts/x (one slash), of "x" ...:parameter/x.
+        [arn("ssm", "parameter", name.removeprefix("/")) for name in config.prompt_parameters],
+    )
+    allow(
+        "ListBedrockPromptVersions",
+        PROMPT_VERSION_ACTIONS,
+        [arn("bedrock", "prompt", prompt_id) for prompt_id in config.bedrock_prompt_ids],
+    )
+    return statements

@@ -1,0 +1,145 @@
+"""A Bedrock managed prompt's production pointer: an SSM parameter holding a prompt-version ARN.
+
+Bedrock Prompt Management has versions but no aliases, so teams keep the production ARN
+(`arn:aws:bedrock:<region>:<account>:prompt/<id>:<n>`) in a String parameter and the
+application passes it to `Converse` as `modelId` (see `prompt_rollback.prompt_pointer`).
+Production is `<n>` of the parameter's current value; the parameter's version history says
+which prompt versions held production before; `ListPrompts` says which versions exist.
+
+A rollback writes the target ARN as a new parameter version (`PutParameter`, whose request id
+goes into the audit record) and moves the label `last-rollback` onto it. Like a Langfuse label,
+an SSM label sits on one version at a time, so it marks the version the latest rollback wrote;
+the earlier ones are in the audit ledger and in CloudTrail. One label, not one per rollback:
+SSM refuses every further PutParameter once the oldest of a parameter's 100 versions carries
+a label, and a label per rollback would get there by itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prompt_rollback.adapters.aws_errors import call_aws
+from prompt_rollback.adapters.registry import RegistryError, RegistryRejected
+from prompt_rollback.domain.bedrock_targets import (
+    PromptArn,
+    PromptParameterTarget,
+    parse_prompt_arn,
+    version_number,
+)
+from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_agent import AgentsforBedrockClient
+    from mypy_boto3_bedrock_agent.type_defs import ListPromptsRequestTypeDef
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import GetParameterHistoryRequestTypeDef, ParameterTypeDef
+
+ROLLBACK_LABEL = "last-rollback"
+_HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum
+_LIST_PAGE_SIZE = 100
+
+
+class BedrockPromptPointerRegistry:
+    def __init__(self, ssm: SSMClient, bedrock_agent: AgentsforBedrockClient) -> None:
+        self._ssm = ssm
+        self._bedrock_agent = bedrock_agent
+
+    def _pointer(self, target: PromptParameterTarget) -> tuple[ParameterTypeDef, PromptArn]:
+        name = target.parameter_name
+        parameter = call_aws(f"GetParameter {name}", self._ssm.get_parameter, Name=name)["Parameter"]
+        if parameter["Type"] != "String":
+            # A prompt ARN is no secret; a SecureString would also need kms:Decrypt we do not grant.
+            raise RegistryRejected(f"{target} is a {parameter['Type']}; the prompt pointer must be a String")
+        current = parse_prompt_arn(parameter["Value"])
+        if current is None:
+            raise RegistryRejected(f"{target} does not hold a Bedrock prompt ARN")
+        region = self._bedrock_agent.meta.region_name
+        if current.region != region:
+            raise RegistryRejected(
+                f"{target} points at a prompt in {current.region}; the worker runs in {region}"
+            )
+        return parameter, current
+
+    def _existing_versions(self, prompt_id: str) -> frozenset[int]:
+        versions: set[int] = set()
+        request: ListPromptsRequestTypeDef = {"promptIdentifier": prompt_id, "maxResults": _LIST_PAGE_SIZE}
+        while True:
+            page = call_aws(f"ListPrompts prompt {prompt_id}", self._bedrock_agent.list_prompts, **request)
+            for summary in page["promptSummaries"]:
+                version = version_number(summary["version"])  # None for DRAFT
+                if version is not None and summary["id"] == prompt_id:
+                    versions.add(version)
+            next_token = page.get("nextToken")
+            if not next_token:
+                return frozenset(versions)
+            request = {**request, "nextToken": next_token}
+
+    def _earlier_production(
+        self, target: PromptParameterTarget, current: PromptArn, current_parameter_version: int
+    ) -> tuple[int, ...]:
+        """Prompt versions that earlier versions of the parameter pointed at, newest first (each once)."""
+        request: GetParameterHistoryRequestTypeDef = {
+            "Name": target.parameter_name,
+            "MaxResults": _HISTORY_PAGE_SIZE,
+        }
+        history: list[tuple[int, int]] = []  # (parameter version, prompt version)
+        while True:
+            page = call_aws(
+                f"GetParameterHistory {target.parameter_name}", self._ssm.get_parameter_history, **request
+            )
+            for entry in page["Parameters"]:
+                pointed = parse_prompt_arn(entry.get("Value", ""))
+                # Another prompt's versions (the parameter was repointed) are no target here.
+                if (
+                    pointed is not None
+                    and pointed.prompt_id == current.prompt_id
+                    and pointed.version is not None
+                    and entry.get("Version") != current_parameter_version
+                ):
+                    history.append((entry.get("Version", 0), pointed.version))
+            next_token = page.get("NextToken")
+            if not next_token:
+                break
+            request = {**request, "NextToken": next_token}
+        earlier: list[int] = []
+        for _, version in sorted(history, reverse=True):
+            if version not in earlier:
+                earlier.append(version)
+        return tuple(earlier)
+
+    def read_state(self, target: PromptParameterTarget) -> RegistryState:
+        parameter, current = self._pointer(target)
+        return RegistryState(
+            production_version=current.version,
+            versions=self._existing_versions(current.prompt_id),
+            previous_production=self._earlier_production(target, current, parameter["Version"]),
+        )
+
+    def move_production(self, target: PromptParameterTarget, version: int) -> str:
+        name = target.parameter_name
+        _, current = self._pointer(target)
+        written = call_aws(
+            f"PutParameter {name}",
+            self._ssm.put_parameter,
+            Name=name,
+            Value=current.at_version(version),
+            Overwrite=True,
+        )
+        try:
+            labelled = call_aws(
+                f"LabelParameterVersion {name}",
+                self._ssm.label_parameter_version,
+                Name=name,
+                ParameterVersion=written["Version"],
+                Labels=[ROLLBACK_LABEL],
+            )
+            if labelled.get("InvalidLabels"):
+                logger.warning(
+                    "label refused", extra={"parameter": name, "labels": labelled["InvalidLabels"]}
+                )
+        except RegistryError as error:
+            # The pointer has moved, which is what matters; the label only makes the version easy
+            # to spot in the console. Failing here would retry a rollback that already happened.
+            logger.warning("could not label the rolled-back parameter version", extra={"error": str(error)})
+        return written["ResponseMetadata"]["RequestId"]

@@ -1,0 +1,58 @@
+"""Amazon Bedrock as one prompt registry (provider "bedrock") over its three kinds of pointer.
+
+The request's target labels say which pointer (domain/bedrock_targets.py); each kind has its own
+small adapter: agent aliases, flow aliases, and the SSM parameter that points at a managed
+prompt's version. All of them go through the same policy, Slack and audit path as Langfuse.
+"""
+
+from __future__ import annotations
+
+from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
+from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
+from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
+from prompt_rollback.adapters.registry import PromptRef, RegistryRejected
+from prompt_rollback.domain.bedrock_targets import (
+    AgentAliasTarget,
+    BedrockTarget,
+    FlowAliasTarget,
+    bedrock_target,
+)
+from prompt_rollback.domain.policy import RegistryState
+
+
+def target_of(ref: PromptRef) -> BedrockTarget:
+    target = bedrock_target(ref.target)
+    if isinstance(target, str):
+        # The webhook skips such alerts; this is a forced rollback (or an old message) without them.
+        raise RegistryRejected(f"{ref.name}: {target}")
+    return target
+
+
+class BedrockRegistry:
+    provider = "bedrock"
+
+    def __init__(
+        self,
+        agent_aliases: BedrockAgentAliasRegistry,
+        flow_aliases: BedrockFlowAliasRegistry,
+        prompt_pointers: BedrockPromptPointerRegistry,
+    ) -> None:
+        self._agent_aliases = agent_aliases
+        self._flow_aliases = flow_aliases
+        self._prompt_pointers = prompt_pointers
+
+    def read_state(self, ref: PromptRef) -> RegistryState:
+        target = target_of(ref)
+        if isinstance(target, AgentAliasTarget):
+            return self._agent_aliases.read_state(target)
+        if isinstance(target, FlowAliasTarget):
+            return self._flow_aliases.read_state(target)
+        return self._prompt_pointers.read_state(target)
+
+    def move_production(self, ref: PromptRef, version: int) -> str:
+        target = target_of(ref)
+        if isinstance(target, AgentAliasTarget):
+            return self._agent_aliases.move_production(target, version)
+        if isinstance(target, FlowAliasTarget):
+            return self._flow_aliases.move_production(target, version)
+        return self._prompt_pointers.move_production(target, version)
