@@ -15,6 +15,19 @@ from urllib.parse import urlsplit
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
+from prompt_rollback.domain.bedrock_targets import (
+    PARAMETER_NAME,
+    RESERVED_PARAMETER_PREFIXES,
+    RESOURCE_ID,
+    RESOURCE_ID_TEXT,
+    TEST_ALIAS_ID,
+)
+from prompt_rollback.domain.policy_config import (
+    MAX_COOLDOWN_MINUTES,
+    MAX_ROLLBACKS_PER_DAY,
+    PolicyConfig,
+    PromptOverrides,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # The retentions CloudWatch Logs accepts, in days (CDK's enum names them, not their numbers).
@@ -44,36 +57,15 @@ CLOUDWATCH_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
 }
 # Seven years (7 * 365 + 2 leap days): how long CloudTrail files are kept under Object Lock.
 SEVEN_YEARS_IN_DAYS = 2557
-# Same bounds as the worker's own model (lambdas/prompt_rollback/domain/policy_config.py), so a
-# value the worker would reject at its first invocation is rejected here, at synth, instead.
-MAX_COOLDOWN_MINUTES = 7 * 24 * 60
-MAX_ROLLBACKS_PER_DAY = 1000
-
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 NonEmptyPattern = Annotated[str, Field(min_length=1, max_length=200)]
-# Bedrock's identifiers (botocore's bedrock-agent model): ten letters or digits. TSTALIASID,
-# the built-in test alias, always routes to DRAFT and is never a rollback pointer.
-BEDROCK_ID = r"[0-9A-Za-z]{10}"
-BedrockAliasRef = Annotated[str, Field(pattern=rf"^{BEDROCK_ID}/{BEDROCK_ID}$")]
-BedrockPromptId = Annotated[str, Field(pattern=rf"^{BEDROCK_ID}$")]
-# SSM parameter names as the worker checks them (lambdas/prompt_rollback/domain/bedrock_targets.py).
-SsmParameterName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-/]{1,2048}$")]
-RESERVED_PARAMETER_PREFIXES = ("aws", "ssm")
-TEST_ALIAS_ID = "TSTALIASID"
+BedrockAliasRef = Annotated[str, Field(pattern=rf"^{RESOURCE_ID_TEXT}/{RESOURCE_ID_TEXT}$")]
+BedrockPromptId = Annotated[str, Field(pattern=RESOURCE_ID.pattern)]
+SsmParameterName = Annotated[str, Field(pattern=PARAMETER_NAME.pattern)]
 
 
 class InvalidDeploymentConfig(ValueError):
     """The CDK context does not describe a deployable configuration."""
-
-
-class PromptOverrides(BaseModel):
-    """Per-prompt guard overrides (the `prompts` object of ROLLBACK_POLICY)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dry_run: bool | None = None
-    cooldown_minutes: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_MINUTES)
-    max_rollbacks_per_day: int | None = Field(default=None, ge=0, le=MAX_ROLLBACKS_PER_DAY)
 
 
 class DeploymentConfig(BaseModel):
@@ -235,19 +227,16 @@ class DeploymentConfig(BaseModel):
     def log_retention(self) -> logs.RetentionDays:
         return CLOUDWATCH_RETENTION_DAYS[self.log_retention_days]
 
-    def rollback_policy(self) -> dict[str, Any]:
-        """The worker's ROLLBACK_POLICY (shape of lambdas/prompt_rollback/domain/policy_config.py)."""
-        return {
-            "dry_run": self.dry_run,
-            "allowed_prompts": list(self.allowed_prompts),
-            "cooldown_minutes": self.cooldown_minutes,
-            "max_rollbacks_per_day": self.max_rollbacks_per_day,
+    def rollback_policy(self) -> PolicyConfig:
+        """The worker's ROLLBACK_POLICY, built and checked by the worker's own model."""
+        return PolicyConfig(
+            dry_run=self.dry_run,
+            allowed_prompts=list(self.allowed_prompts),
+            cooldown_minutes=self.cooldown_minutes,
+            max_rollbacks_per_day=self.max_rollbacks_per_day,
             # Insertion order matters: the worker applies the first matching pattern.
-            "prompts": {
-                pattern: override.model_dump(exclude_none=True)
-                for pattern, override in self.prompt_overrides.items()
-            },
-        }
+            prompts=dict(self.prompt_overrides),
+        )
 
     def rollback_policy_json(self) -> str:
-        return json.dumps(self.rollback_policy(), separators=(",", ":"))
+        return self.rollback_policy().model_dump_json(exclude_none=True)

@@ -27,12 +27,13 @@ TARGET_LABELS = (AGENT_ID_LABEL, FLOW_ID_LABEL, ALIAS_ID_LABEL, PROMPT_PARAMETER
 
 # Bedrock's own patterns (botocore's service model): agent, flow and alias ids are ten
 # letters or digits. TSTALIASID is the built-in test alias; it always routes to DRAFT.
-_RESOURCE_ID = re.compile(r"^[0-9A-Za-z]{10}$")
+RESOURCE_ID_TEXT = r"[0-9A-Za-z]{10}"
+RESOURCE_ID = re.compile(rf"^{RESOURCE_ID_TEXT}$")
 TEST_ALIAS_ID = "TSTALIASID"
 # SSM parameter names: letters, digits and _ . - /, at most 2048 characters with the path;
 # names starting with "aws" or "ssm" are reserved by AWS.
-_PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
-_RESERVED_PARAMETER_PREFIXES = ("aws", "ssm")
+PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,2048}$")
+RESERVED_PARAMETER_PREFIXES = ("aws", "ssm")
 # A prompt ARN, with a version (arn:aws:bedrock:<region>:<account>:prompt/<id>:<n>) or without
 # one (the DRAFT).
 _PROMPT_ARN = re.compile(
@@ -98,16 +99,16 @@ def _alias_problem(alias_id: str) -> str | None:
         return (
             f"invalid label: {ALIAS_ID_LABEL} {TEST_ALIAS_ID} is the test alias, which always routes to DRAFT"
         )
-    if not _RESOURCE_ID.match(alias_id):
+    if not RESOURCE_ID.match(alias_id):
         return f"invalid label: {ALIAS_ID_LABEL} must be 10 letters or digits"
     return None
 
 
 def parameter_name_problem(name: str) -> str | None:
     """Why `name` is not an SSM parameter name, or None when it is one."""
-    if not _PARAMETER_NAME.match(name) or "//" in name:
+    if not PARAMETER_NAME.match(name) or "//" in name:
         return "must be an SSM parameter name (letters, digits and _ . - /, e.g. /prompts/support/production)"
-    if name.lstrip("/").lower().startswith(_RESERVED_PARAMETER_PREFIXES):
+    if name.lstrip("/").lower().startswith(RESERVED_PARAMETER_PREFIXES):
         return "must not start with aws or ssm (reserved by AWS)"
     return None
 
@@ -138,7 +139,7 @@ def bedrock_target(labels: Mapping[str, str]) -> BedrockTarget | str:
     if agent_id or flow_id:
         owner_label, owner_id = (AGENT_ID_LABEL, agent_id) if agent_id else (FLOW_ID_LABEL, flow_id)
         kind = "agent" if agent_id else "flow"
-        if not _RESOURCE_ID.match(owner_id):
+        if not RESOURCE_ID.match(owner_id):
             return f"invalid label: {owner_label} must be 10 letters or digits"
         if not alias_id:
             return f"missing label {ALIAS_ID_LABEL} (which alias of the {kind} to roll back)"

@@ -27,12 +27,18 @@ class Guards:
     max_rollbacks_per_day: int
 
 
+MAX_COOLDOWN_MINUTES = 7 * 24 * 60
+MAX_ROLLBACKS_PER_DAY = 1000
+
+
 class PromptOverrides(BaseModel):
+    """Per-prompt-pattern overrides of the defaults below (the `prompts` object)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dry_run: bool | None = None
-    cooldown_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
-    max_rollbacks_per_day: int | None = Field(default=None, ge=0, le=1000)
+    cooldown_minutes: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_MINUTES)
+    max_rollbacks_per_day: int | None = Field(default=None, ge=0, le=MAX_ROLLBACKS_PER_DAY)
 
 
 class PolicyConfig(BaseModel):
@@ -40,8 +46,8 @@ class PolicyConfig(BaseModel):
 
     dry_run: bool = False
     allowed_prompts: list[str] = Field(default_factory=lambda: ["*"])
-    cooldown_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
-    max_rollbacks_per_day: int = Field(default=3, ge=0, le=1000)
+    cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
+    max_rollbacks_per_day: int = Field(default=3, ge=0, le=MAX_ROLLBACKS_PER_DAY)
     prompts: dict[str, PromptOverrides] = Field(default_factory=dict)
 
     def allows(self, prompt_name: str) -> bool:
