@@ -228,6 +228,7 @@ class RollbackService:
             summary=trigger.summary if trigger else "",
             generator_url=trigger.generator_url if trigger else "",
             runbook_url=trigger.runbook_url if trigger else "",
+            target=", ".join(f"{key}={value}" for key, value in sorted(request.provider_target.items())),
         )
         try:
             return self._notifier.notify(notice)

@@ -89,3 +89,9 @@ def test_failed_and_skipped_decisions_have_their_own_headline():
     skipped = all_text(build_message(notice(outcome="skipped", to_version=None, reason="cooldown: ...")))
     assert "Rollback skipped" in skipped
     assert "v7 → —" in skipped
+
+
+def test_a_provider_target_is_named_and_escaped():
+    text = all_text(build_message(notice(provider="bedrock", target="bedrock_agent_id=<!here>AGENT")))
+    assert "*Target:* bedrock_agent_id=&lt;!here&gt;AGENT" in text
+    assert "*Target:*" not in all_text(build_message(notice()))
