@@ -8,6 +8,7 @@ because a chat message could not be sent.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class RollbackNotice:
     summary: str = ""
     generator_url: str = ""
     runbook_url: str = ""
+    target: str = ""  # the provider's pointer when a name is not enough (a Bedrock alias, an SSM parameter)
 
 
 class Notifier(Protocol):
@@ -93,6 +95,8 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
     prompt = escape_text(notice.prompt_name, 200)
     versions = f"{_version(notice.from_version)} → {_version(notice.to_version)}"
     what = f"*{prompt}* ({escape_text(notice.provider, 40)}): {versions}"
+    if notice.target:
+        what += f"\n*Target:* {escape_text(notice.target, 300)}"
     why_parts = [f"*Why:* {escape_text(notice.reason, 1000)}"]
     if notice.alertname:
         why_parts.append(f"*Alert:* {escape_text(notice.alertname, 200)}")
@@ -138,8 +142,43 @@ class _CappedRetry(Retry):
         return min(retry_after, self.max_retry_after_seconds)
 
 
+class _RedactWebhookPaths(logging.Filter):
+    """urllib3 logs request paths, at WARNING when it retries a broken connection or a timeout
+    ("Retrying (...) after connection broken by ...: /services/T…/B…/<token>"). An incoming
+    webhook's path is its secret, and WARNING records reach CloudWatch through the Lambda
+    runtime's root handler: replace the paths of our webhooks in urllib3's records."""
+
+    REPLACEMENT = "/<slack webhook path>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for path in self.paths:
+            redacted = redacted.replace(path, self.REPLACEMENT)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
+_redact_webhook_paths = _RedactWebhookPaths()
+
+
+def _keep_out_of_logs(webhook_url: str) -> None:
+    path = urlsplit(webhook_url.strip()).path
+    if len(path) > 1:
+        _redact_webhook_paths.paths.add(path)
+        for name in _URLLIB3_LOGGERS:
+            logging.getLogger(name).addFilter(_redact_webhook_paths)  # no-op when already added
+
+
 class SlackWebhookNotifier:
     def __init__(self, webhook_url: str, timeout_seconds: float = 5.0, retries: int = 3) -> None:
+        _keep_out_of_logs(webhook_url)
         self._url = webhook_url
         self._timeout = timeout_seconds
         self._session = requests.Session()
