@@ -20,7 +20,7 @@ METRICS_NAMESPACE = "PromptRollback"
 
 
 class AppFunction(Construct):
-    """A function of the shared asset with a role that starts empty: no managed policies.
+    """A function of the project's package with a role that starts empty: no managed policies.
 
     The role gets only log writing to its own group here; each caller adds what its handler
     needs, statement by statement. Active X-Ray tracing makes CDK add the X-Ray statement.

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.audit_trail import AuditTrail
-from infra.bundling import lambda_code
+from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
 from infra.config import DeploymentConfig
 from infra.functions import LAMBDA_TARGET
 from infra.ingest_api import ALERTS_PATH, IngestApi
@@ -44,12 +44,14 @@ class PromptRollbackStack(Stack):
         )
         self.secrets = AppSecrets(self, "Secrets", config=config, key=self.app_key)
         self.ledger = AuditLedger(self, "AuditLedger")
-        code = lambda_code(LAMBDA_TARGET)
+        # One asset per function: the webhook's leaves out the worker's Langfuse and Slack clients.
+        worker_code = lambda_code(LAMBDA_TARGET)
+        webhook_code = lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE)
         self.worker = RollbackWorker(
             self,
             "RollbackWorker",
             config=config,
-            code=code,
+            code=worker_code,
             key=self.app_key,
             ledger=self.ledger,
             secrets=self.secrets,
@@ -58,7 +60,7 @@ class PromptRollbackStack(Stack):
             self,
             "IngestApi",
             config=config,
-            code=code,
+            code=webhook_code,
             queue=self.worker.queue,
             queue_key=self.app_key,
             token_secret=self.secrets.webhook_token,

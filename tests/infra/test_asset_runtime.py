@@ -1,0 +1,162 @@
+"""The assets work where Lambda runs them, with nothing but what they bundle.
+
+They are built the way the bundler builds them, but for this machine's platform and Python so
+they can be run here, and each is run in a fresh interpreter whose path holds only the asset
+and what the Lambda runtime provides (boto3 and its dependencies): a missing dependency, or one
+that should not be there, shows up as it would in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from infra.bundling import (
+    NO_DEPS_MARKER,
+    REQUIREMENTS_FILE,
+    WEBHOOK_REQUIREMENTS_FILE,
+    LocalPipBundler,
+    TargetPlatform,
+)
+from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+
+REPO = Path(__file__).resolve().parents[2]
+needs_pypi = pytest.mark.skipif(
+    os.environ.get("SKIP_BUNDLING_TEST") == "1", reason="SKIP_BUNDLING_TEST=1 (needs PyPI)"
+)
+
+
+def pins(requirements_file: Path) -> dict[str, str]:
+    found = {}
+    for line in requirements_file.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s#]+)", line)
+        if match:
+            found[match.group(1).lower()] = line.split("#", 1)[0].strip()
+    return found
+
+
+def test_the_webhook_pins_are_the_workers():
+    webhook, worker = pins(WEBHOOK_REQUIREMENTS_FILE), pins(REQUIREMENTS_FILE)
+    assert set(webhook) == {"aws-lambda-powertools", "pydantic"}
+    for name, pin in webhook.items():
+        assert worker[name] == pin
+
+
+def test_only_langfuse_is_installed_without_its_dependencies():
+    marked = [line for line in REQUIREMENTS_FILE.read_text().splitlines() if NO_DEPS_MARKER in line]
+    assert [line.split("#", 1)[0].strip() for line in marked] == [pins(REQUIREMENTS_FILE)["langfuse"]]
+    # What langfuse.api imports must be bundled in its own right.
+    assert {"httpx", "pydantic"} <= set(pins(REQUIREMENTS_FILE))
+
+
+def _here() -> TargetPlatform:
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    runtime = lambda_.Runtime(version, lambda_.RuntimeFamily.PYTHON)
+    arm = platform.machine() in ("aarch64", "arm64")
+    return TargetPlatform(runtime, lambda_.Architecture.ARM_64 if arm else lambda_.Architecture.X86_64)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("assets")
+    target = _here()
+    LocalPipBundler(target).bundle_into(root / "worker")
+    LocalPipBundler(target, requirements_file=WEBHOOK_REQUIREMENTS_FILE).bundle_into(root / "webhook")
+    # What the Lambda runtime brings: boto3 (the version development pins) with its dependencies.
+    dev_requirements = (REPO / "requirements-dev.txt").read_text().splitlines()
+    boto3_pin = next(line.strip() for line in dev_requirements if line.startswith("boto3=="))
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--no-warn-conflicts", "--target", str(root / "runtime"), boto3_pin], check=True)
+    return {"worker": root / "worker", "webhook": root / "webhook", "runtime": root / "runtime"}
+
+
+def run_isolated(paths: list[Path], code: str, *arguments: str) -> dict:
+    """Run `code` in an interpreter that sees the standard library and `paths`, nothing else."""
+    prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}\n"
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", prelude + code, *arguments],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result: dict = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+WEBHOOK_CODE = """
+import importlib.util, json
+from prompt_rollback.handlers import webhook
+
+class Context:
+    function_name = "webhook"; memory_limit_in_mb = 256; aws_request_id = "r"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:webhook"
+    def get_remaining_time_in_millis(self): return 10000
+
+def post(path, headers):
+    context = {"requestId": "r", "stage": "prod", "path": "/prod" + path, "resourcePath": path,
+               "httpMethod": "POST", "identity": {"sourceIp": "127.0.0.1"}}
+    event = {"resource": path, "path": path, "httpMethod": "POST", "headers": headers, "body": "{}",
+             "multiValueHeaders": {k: [v] for k, v in headers.items()}, "isBase64Encoded": False,
+             "requestContext": context}
+    return webhook.lambda_handler(event, Context())["statusCode"]
+
+modules = ("langfuse", "httpx", "requests", "pydantic")
+print(json.dumps({
+    "unauthenticated": post("/alerts", {"Content-Type": "application/json"}),
+    "unknown_route": post("/admin", {}),
+    "present": {m: importlib.util.find_spec(m) is not None for m in modules},
+}))
+"""
+
+WORKER_CODE = """
+import importlib.util, json, sys
+from prompt_rollback.handlers import worker
+from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+from prompt_rollback.adapters.registry import PromptRef
+
+registry = LangfuseRegistry(sys.argv[1], sys.argv[2], sys.argv[3], timeout_seconds=5)
+ref = PromptRef("support-answer")
+before = registry.read_state(ref)
+registry.move_production(ref, 6)
+after = registry.read_state(ref)
+print(json.dumps({
+    "before": before.production_version,
+    "after": after.production_version,
+    "versions": sorted(after.versions),
+    "tracing_stack_installed": importlib.util.find_spec("opentelemetry") is not None,
+    "tracing_stack_loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("opentelemetry", "google")),
+}))
+"""
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_webhook_asset_serves_without_the_workers_clients(built):
+    result = run_isolated([built["webhook"], built["runtime"]], WEBHOOK_CODE)
+    assert result["unauthenticated"] == 401
+    assert result["unknown_route"] == 404
+    assert result["present"] == {"langfuse": False, "httpx": False, "requests": False, "pydantic": True}
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_worker_asset_moves_a_langfuse_label_without_the_tracing_stack(built):
+    with LangfuseCompatibleServer() as langfuse:
+        seed_demo_prompt(langfuse.store)
+        credentials = (langfuse.url, langfuse.public_key, langfuse.secret_key)
+        result = run_isolated([built["worker"], built["runtime"]], WORKER_CODE, *credentials)
+        assert langfuse.store.production_version("support-answer") == 6
+    assert (result["before"], result["after"]) == (7, 6)
+    assert result["versions"] == [1, 2, 3, 4, 5, 6, 7]
+    assert result["tracing_stack_installed"] is False
+    assert result["tracing_stack_loaded"] == []
