@@ -1,7 +1,9 @@
 """Composition root: read the environment once, build each adapter once per execution environment.
 
 Everything is built on first use, not at import, so a cold start only pays for what the
-invocation needs and tests can point the environment at moto before anything connects.
+invocation needs and tests can point the environment at moto before anything connects. The
+adapters are imported the same way: the webhook never loads the worker's (requests for Slack,
+httpx for Langfuse, the Bedrock clients), and a worker loads only the registries it is asked for.
 """
 
 from __future__ import annotations
@@ -9,24 +11,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
-from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
-from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
-from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
-from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
-from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
-from prompt_rollback.adapters.registry import PromptRegistry
 from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
-from prompt_rollback.adapters.slack import ConsoleNotifier, Notifier, SlackWebhookNotifier
 from prompt_rollback.domain.policy_config import PolicyConfig
-from prompt_rollback.service import RollbackService
+
+if TYPE_CHECKING:  # imported where they are built (see the module docstring)
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+    from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
+    from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+    from prompt_rollback.adapters.registry import PromptRegistry
+    from prompt_rollback.adapters.slack import Notifier
+    from prompt_rollback.service import RollbackService
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
 AWS_CLIENT_CONFIG = Config(
@@ -119,11 +120,15 @@ def rollback_queue() -> SqsRollbackQueue:
 
 @cache
 def audit_ledger() -> DynamoDBAuditLedger:
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+
     table_name = settings().audit_table or required_setting("AUDIT_TABLE_NAME")
     return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
 
 
 def _langfuse_registry() -> LangfuseRegistry:
+    from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+
     secret_name = settings().langfuse_secret
     if secret_name:
         credentials: Any = parameters.get_secret(secret_name, transform="json", max_age=SECRET_CACHE_SECONDS)
@@ -161,6 +166,11 @@ def _langfuse_timeout_seconds() -> float:
 
 
 def _bedrock_registry() -> BedrockRegistry:
+    from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
+    from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
+    from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
+    from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
+
     # The targets live in the worker's own account and region (docs/bedrock.md); the role may
     # touch only the ones named in the CDK context.
     bedrock_agent = aws_client("bedrock-agent")
@@ -182,6 +192,8 @@ def registry_for(provider: str) -> PromptRegistry:
 
 
 def _notifier() -> Notifier:
+    from prompt_rollback.adapters.slack import ConsoleNotifier, SlackWebhookNotifier
+
     secret_name = settings().slack_webhook_secret
     url = (
         str(parameters.get_secret(secret_name, max_age=SECRET_CACHE_SECONDS))
@@ -205,6 +217,8 @@ def _usable_webhook_url(url: str) -> bool:
 
 @cache
 def rollback_service() -> RollbackService:
+    from prompt_rollback.service import RollbackService
+
     config = settings()
     return RollbackService(
         registries=registry_for,

@@ -181,7 +181,9 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
     return _account(_idempotency()[1](request=request, final_attempt=True, from_queue=False), request)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(
+    clear_state=True
+)  # keys appended per record must not leak into the next invocation
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
