@@ -23,7 +23,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
-from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
+from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
@@ -58,6 +58,8 @@ class LocalService:
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self._printed: set[tuple[str, int]] = set()
+        # One invocation at a time, see _one_at_a_time.
+        self._invocations = threading.Lock()
         self._saved_environment: dict[str, str] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -100,9 +102,12 @@ class LocalService:
 
         wiring.reset()
         worker._idempotency.cache_clear()
-        self._webhook = webhook.lambda_handler
+        self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self.poller = SqsPoller(
-            self.resources.queue_url, worker.lambda_handler, self._report, self.settings.poll_wait_seconds
+            self.resources.queue_url,
+            self._one_at_a_time(worker.lambda_handler),
+            self._report,
+            self.settings.poll_wait_seconds,
         ).start()
         self._http = make_server(
             self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
@@ -131,6 +136,19 @@ class LocalService:
 
     def _reset_moto(self) -> None:
         requests.post(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=5)
+
+    def _one_at_a_time(self, handler: WorkerHandler) -> WorkerHandler:
+        """Lambda runs one invocation per execution environment, and the handlers rely on it:
+        Powertools keeps the current event (`BaseRouter.current_event`), the appended log keys
+        and the metrics per process. Local mode is one process for both functions, serving HTTP
+        from many threads, so it runs one invocation at a time; concurrent posts would
+        otherwise be answered (and queued) with each other's bodies."""
+
+        def invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with self._invocations:
+                return handler(event, context)
+
+        return invoke
 
     @property
     def url(self) -> str:

@@ -67,7 +67,10 @@ def _parse_body() -> AlertmanagerWebhook | Response[Any]:
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in JSON_CONTENT_TYPES:
         return _problem(415, "Content-Type must be application/json")
-    body = event.decoded_body or ""
+    try:
+        body = event.decoded_body or ""
+    except ValueError:  # a base64 body (binary media type, local mode) that is not UTF-8
+        return _problem(400, "body is not valid JSON")
     if len(body.encode()) > MAX_BODY_BYTES:
         return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
     try:
