@@ -1,0 +1,75 @@
+"""Slack rate limiting with a Retry-After longer than the worker can afford to wait.
+
+urllib3 honours Retry-After; the notifier caps each wait (`_CappedRetry.max_retry_after_seconds`)
+so a Slack asking for an hour cannot make the worker sleep out its Lambda timeout. The waits are
+recorded instead of slept, so the real cap is checked without spending it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import urllib3.util.retry
+from prompt_rollback.adapters.slack import SlackWebhookNotifier, _CappedRetry
+
+from tests.faults.nothing_lost import assert_rolled_back_once
+from tests.integration.conftest import Stack
+
+HOUR = "3600"
+CAP = _CappedRetry.max_retry_after_seconds
+SLACK_RETRIES = 3  # SlackWebhookNotifier's default
+
+
+class _RecordedSleeps:
+    """Stands in for the `time` module inside urllib3's retry logic only."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@pytest.fixture
+def urllib3_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    clock = _RecordedSleeps()
+    monkeypatch.setattr(urllib3.util.retry, "time", clock)
+    return clock.sleeps
+
+
+def test_defaults_are_what_these_tests_assume():
+    assert CAP == 10.0
+    adapter = SlackWebhookNotifier("https://hooks.slack.invalid/x")._session.adapters["https://"]
+    assert adapter.max_retries.total == SLACK_RETRIES
+
+
+def test_a_retry_after_beyond_the_cap_is_waited_for_the_cap_only_then_sent(
+    stack: Stack, firing_body, urllib3_sleeps, production_moves
+):
+    stack.slack.fail_next(429, count=1, retry_after=HOUR)
+    stack.post(firing_body)
+    started = time.monotonic()
+    stack.drain()
+    assert time.monotonic() - started < 5
+    assert urllib3_sleeps == [CAP]
+    decision = assert_rolled_back_once(stack, production_moves)
+    assert decision["slack"] == {"status": "sent", "detail": "HTTP 200"}
+    assert stack.slack.attempts == 2
+    assert len(stack.slack.messages) == 1
+
+
+def test_slack_rate_limiting_past_every_retry_is_audited_and_the_rollback_stands(
+    stack: Stack, firing_body, urllib3_sleeps, production_moves
+):
+    stack.slack.fail_next(429, count=50, retry_after=HOUR)
+    stack.post(firing_body)
+    stack.drain()
+    # Worst case for the worker: SLACK_RETRIES capped waits, not hours.
+    assert urllib3_sleeps == [CAP] * SLACK_RETRIES
+    decision = assert_rolled_back_once(stack, production_moves)
+    assert decision["slack"] == {"status": "failed", "detail": "HTTP 429"}
+    assert stack.slack.attempts == 1 + SLACK_RETRIES
+    assert stack.slack.messages == []

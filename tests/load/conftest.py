@@ -1,0 +1,1 @@
+from tests.integration.conftest import stack  # noqa: F401  (re-exported fixture)
