@@ -1,0 +1,443 @@
+"""`python -m bench` (or `make bench`): the figures behind the README's Performance section.
+
+Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails the run):
+
+1. cold import time of each handler module, as a ratio to `import boto3` measured in the same
+   run (fresh interpreter per measurement, median of N; the runs are interleaved);
+2. warm p50/p99 latency of the webhook handler in-process (moto, the captured Alertmanager body);
+3. warm p50/p99 of the worker handling one SQS record in-process (moto, the Langfuse-compatible
+   server over loopback, Slack printed), each record a first rollback of its own prompt;
+4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists);
+5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder.
+
+Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "lambdas"), str(REPO)]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+SHARED_FIXTURE = REPO.parent / "shared" / "alertmanager" / "firing-0.25.0.json"
+EXAMPLE_FIXTURE = REPO / "examples" / "alert-firing.json"
+MB = 1_000_000
+NOTES: list[str] = []  # printed under the table
+
+
+@dataclass
+class Row:
+    metric: str
+    figure: str
+    target: str = ""
+    verdict: str = ""
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("PASS" if ok else "MISS")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def firing_body() -> dict[str, Any]:
+    path = SHARED_FIXTURE if SHARED_FIXTURE.is_file() else EXAMPLE_FIXTURE
+    body: dict[str, Any] = json.loads(path.read_text())
+    return body
+
+
+@contextlib.contextmanager
+def stdout_discarded() -> Iterator[None]:
+    """The handlers log and emit metrics to stdout (bound at import): keep the cost, drop the text."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+# ---- 1. cold imports ----------------------------------------------------------------------------
+WEBHOOK, WORKER = "prompt_rollback.handlers.webhook", "prompt_rollback.handlers.worker"
+# What if the handlers' Powertools Tracer came without the X-Ray SDK (whose recorder builds two
+# botocore clients when it is imported): its provider replaced by a stand-in before the import.
+WITHOUT_XRAY = (
+    "import aws_lambda_powertools.tracing.tracer as t\n"
+    "class P:\n    def patch(self, *a, **k): pass\n    def patch_all(self, *a, **k): pass\n"
+    "t.Tracer._patch_xray_provider = lambda self: P()\n"
+)
+# The worker's first Langfuse request also pays for the client (langfuse.api, httpx).
+LANGFUSE_CLIENT = (
+    "\nfrom prompt_rollback.adapters.langfuse_registry import LangfuseRegistry\n"
+    "LangfuseRegistry('http://127.0.0.1:9', 'pk', 'sk')"
+)
+
+
+@dataclass(frozen=True)
+class ImportCase:
+    label: str
+    statement: str
+    prelude: str = ""
+    target_ratio: float | None = None
+
+
+IMPORT_CASES = (
+    ImportCase("cold import boto3 (baseline)", "import boto3"),
+    ImportCase("cold import webhook handler", f"import {WEBHOOK}", target_ratio=1.5),
+    ImportCase("cold import worker handler", f"import {WORKER}", target_ratio=2.5),
+    ImportCase("  what if: webhook without the X-Ray SDK", f"import {WEBHOOK}", WITHOUT_XRAY, 1.5),
+    ImportCase("  what if: worker without the X-Ray SDK", f"import {WORKER}", WITHOUT_XRAY, 2.5),
+    ImportCase("cold import worker + its Langfuse client", f"import {WORKER}{LANGFUSE_CLIENT}"),
+)
+
+
+def cold_import_seconds(case: ImportCase) -> float:
+    timed = f"{case.prelude}{case.statement}"
+    code = f"import time\n_s = time.perf_counter()\n{timed}\nprint(time.perf_counter() - _s)"
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "POWERTOOLS_", "LANGFUSE_", "SLACK_"))
+    }
+    environment["PYTHONPATH"] = os.pathsep.join([str(REPO / "lambdas"), str(REPO)])
+    environment["AWS_DEFAULT_REGION"] = "us-east-1"
+    completed = subprocess.run(  # noqa: PLW1510 - checked below
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=REPO
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr)
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def bench_imports(runs: int) -> list[Row]:
+    for case in IMPORT_CASES:  # warm the bytecode cache; not measured
+        cold_import_seconds(case)
+    samples: dict[str, list[float]] = {case.label: [] for case in IMPORT_CASES}
+    for _ in range(runs):  # interleaved, so a noisy moment spreads over all of them
+        for case in IMPORT_CASES:
+            samples[case.label].append(cold_import_seconds(case))
+    medians = {label: statistics.median(values) for label, values in samples.items()}
+    baseline = medians[IMPORT_CASES[0].label]
+    rows = []
+    for case in IMPORT_CASES:
+        seconds = medians[case.label]
+        ratio = seconds / baseline
+        figure = f"{seconds * 1000:.0f} ms" + ("" if case is IMPORT_CASES[0] else f" = {ratio:.2f}x boto3")
+        limit = case.target_ratio
+        rows.append(
+            Row(
+                case.label,
+                figure,
+                f"<= {limit}x boto3" if limit else "",
+                verdict(ratio <= limit) if limit else "",
+            )
+        )
+    return rows
+
+
+# ---- 2./3. warm in-process latency --------------------------------------------------------------
+def _aws_test_environment() -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "LANGFUSE_SECRET_NAME", "SLACK_WEBHOOK_SECRET_NAME"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        POWERTOOLS_SERVICE_NAME="prompt-rollback",
+        POWERTOOLS_METRICS_NAMESPACE="PromptRollback",
+        POWERTOOLS_TRACE_DISABLED="true",
+        STAGE="bench",
+    )
+
+
+def _timed(call: Callable[[], Any], count: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
+    from moto import mock_aws
+
+    from local_mode.aws_resources import provision
+    from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
+    from local_mode.langfuse_server import LangfuseCompatibleServer
+
+    _aws_test_environment()
+    token = uuid.uuid4().hex
+    rows: list[Row] = []
+    with mock_aws(), LangfuseCompatibleServer() as langfuse:
+        resources = provision(prefix="bench", webhook_token=token, visibility_timeout_seconds=0)
+        os.environ.update(resources.environment())
+        os.environ.update(
+            LANGFUSE_HOST=langfuse.url,
+            LANGFUSE_PUBLIC_KEY=langfuse.public_key,
+            LANGFUSE_SECRET_KEY=langfuse.secret_key,
+        )
+        os.environ.pop("SLACK_WEBHOOK_URL", None)
+        from prompt_rollback import wiring
+        from prompt_rollback.domain.requests import RollbackRequest
+        from prompt_rollback.handlers import webhook, worker
+
+        wiring.reset()
+        worker._idempotency.cache_clear()
+
+        # The webhook: the same captured body each time (SQS de-duplicates the repeats, which keeps
+        # moto's queue, whose cost grows with its depth, as small as a drained production queue).
+        event = api_gateway_event(
+            "POST",
+            "/alerts",
+            {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            json.dumps(firing_body()).encode(),
+        )
+
+        def post() -> None:
+            result = webhook.lambda_handler(event, LocalLambdaContext("webhook"))
+            assert result["statusCode"] == 202, result
+
+        samples = _timed(post, webhook_calls, warmup=20)
+        p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+        rows.append(
+            Row(
+                f"webhook handler warm, in-process ({webhook_calls} calls)",
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                "p99 < 10 ms",
+                verdict(p99 < 10),
+            )
+        )
+
+        # The worker: one SQS record per invocation, each the first rollback of its own prompt
+        # (v3 in production, back to v2): the full path, not an idempotent replay or a skip.
+        warmup = 5
+        for index in range(worker_records + warmup):
+            for version in (1, 2, 3):
+                langfuse.store.create(f"bench-{index}", f"v{version}", labels=["production"])
+        counter = iter(range(worker_records + warmup))
+
+        def handle_one() -> None:
+            index = next(counter)
+            request = RollbackRequest(
+                request_id=f"rb-bench-{index}",
+                prompt_name=f"bench-{index}",
+                alerted_version=3,
+                received_at=datetime.now(UTC),
+            )
+            record = {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "bench",
+                "body": request.model_dump_json(),
+                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": f"bench-{index}"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
+                "awsRegion": "us-east-1",
+            }
+            result = worker.lambda_handler({"Records": [record]}, LocalLambdaContext("worker"))
+            assert result == {"batchItemFailures": []}, result
+
+        samples = _timed(handle_one, worker_records, warmup=warmup)
+        store = langfuse.store
+        assert all(store.production_version(f"bench-{i}") == 2 for i in range(worker_records + warmup))
+        p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+        rows.append(
+            Row(
+                f"worker, one SQS record (a rollback) warm, in-process ({worker_records} records)",
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            )
+        )
+        wiring.reset()
+    return rows
+
+
+# ---- 4. local mode ------------------------------------------------------------------------------
+def bench_local_mode(alerts: int) -> list[Row]:
+    import requests
+
+    from local_mode.langfuse_server import seed_demo_prompt
+    from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+
+    for name in ("AWS_ENDPOINT_URL", "LANGFUSE_HOST", "SLACK_WEBHOOK_URL", "ROLLBACK_POLICY"):
+        os.environ.pop(name, None)
+    with open(os.devnull, "w") as quiet:
+        service = LocalService(
+            LocalSettings(port=0, aws_port=0, poll_wait_seconds=1),
+            out=quiet,
+        )
+        service.start()
+        try:
+            from prompt_rollback import wiring
+
+            assert service.langfuse is not None
+            ledger = wiring.audit_ledger()
+            session = requests.Session()
+            samples: list[float] = []
+            for index in range(alerts + 2):
+                prompt = f"local-bench-{index}"
+                seed_demo_prompt(service.langfuse.store, prompt)  # v7 in production, as the demo
+                body = copy.deepcopy(firing_body())
+                alert = body["alerts"][0]
+                alert["labels"]["prompt_name"] = prompt
+                alert["fingerprint"] = uuid.uuid4().hex[:16]
+                payload = json.dumps(body).encode()
+                started = time.perf_counter()
+                response = session.post(
+                    f"{service.url}/alerts",
+                    data=payload,
+                    headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
+                    timeout=30,
+                )
+                rollback_id = response.json()["accepted"][0]["rollback_id"]
+                deadline = started + 30
+                decided = False
+                while not decided and time.perf_counter() < deadline:
+                    decided = any(
+                        r.get("kind") == "decision" and r.get("request_id") == rollback_id
+                        for r in ledger.recent(f"langfuse#{prompt}", 5)
+                    )
+                    if not decided:
+                        time.sleep(0.002)
+                elapsed = time.perf_counter() - started
+                if not decided:
+                    raise RuntimeError(f"no decision for {rollback_id} within 30 s")
+                if index >= 2:  # the first two warm the poller, the clients and langfuse's import
+                    samples.append(elapsed)
+        finally:
+            service.stop()
+    p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+    return [
+        Row(
+            f"alert to rollback, local mode over HTTP ({alerts} alerts)",
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+        )
+    ]
+
+
+# ---- 5. assets ----------------------------------------------------------------------------------
+def bench_assets() -> list[Row]:
+    from infra import bundling
+    from infra.functions import LAMBDA_TARGET
+
+    rows = []
+    for name, bundler in _asset_bundlers(bundling, LAMBDA_TARGET):
+        with tempfile.TemporaryDirectory(prefix="bench-asset-") as folder:
+            output = Path(folder) / "asset"
+            started = time.monotonic()
+            try:
+                with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet):
+                    bundler.bundle_into(output)
+            except Exception as error:
+                rows.append(Row(f"asset {name}, unzipped", f"not built: {type(error).__name__}", "< 15 MB"))
+                continue
+            size = bundling.directory_size_bytes(output) / MB
+            has_bytecode = any(output.rglob("*.pyc"))
+            biggest = _biggest_distributions(output)
+            rows.append(
+                Row(
+                    f"asset {name}, unzipped ({'with' if has_bytecode else 'no'} .pyc; "
+                    f"built in {time.monotonic() - started:.0f}s)",
+                    f"{size:.1f} MB",
+                    "< 15 MB",
+                    verdict(size < 15),
+                )
+            )
+            NOTES.append(f"largest in the {name} asset: {biggest}")
+    return rows
+
+
+def _asset_bundlers(bundling: Any, target: Any) -> list[tuple[str, Any]]:
+    """Every asset the CDK app builds: one per function, or the one both share (older layouts)."""
+    webhook_requirements = getattr(bundling, "WEBHOOK_REQUIREMENTS_FILE", None)
+    if webhook_requirements is None:
+        return [("shared by webhook + worker", bundling.LocalPipBundler(target))]
+    return [
+        ("webhook", bundling.LocalPipBundler(target, requirements_file=webhook_requirements)),
+        ("worker", bundling.LocalPipBundler(target)),
+    ]
+
+
+def _biggest_distributions(site: Path, top: int = 5) -> str:
+    sizes: dict[str, int] = {}
+    for entry in site.iterdir():
+        if entry.name.endswith((".dist-info", "__pycache__")):
+            continue
+        key = entry.name.removesuffix(".py")
+        files = [entry] if entry.is_file() else [p for p in entry.rglob("*") if p.is_file()]
+        sizes[key] = sizes.get(key, 0) + sum(p.stat().st_size for p in files)
+    ranked = sorted(sizes.items(), key=lambda item: -item[1])[:top]
+    return ", ".join(f"{name} {size / MB:.1f}" for name, size in ranked) + " (MB)"
+
+
+# ---- report -------------------------------------------------------------------------------------
+def machine() -> str:
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    widths = [max(len(getattr(r, field)) for r in rows) for field in ("metric", "figure", "target")]
+    header = Row("metric", "figure", "target", "")
+    for row in [header, Row("-" * widths[0], "-" * widths[1], "-" * widths[2], "----"), *rows]:
+        cells = (row.metric.ljust(widths[0]), row.figure.ljust(widths[1]), row.target.ljust(widths[2]))
+        print("  ".join((*cells, row.verdict)).rstrip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test of the bench)")
+    parser.add_argument("--skip-asset", action="store_true", help="do not build the Lambda assets (no pip)")
+    args = parser.parse_args()
+    runs, calls, records, alerts = (2, 100, 20, 5) if args.quick else (5, 1000, 200, 50)
+
+    print(f"prompt-rollback benchmark: {machine()}", flush=True)
+    rows = bench_imports(runs)
+    # The handlers log and emit metrics to stdout, local mode's worker from its own thread.
+    with stdout_discarded():
+        rows += bench_in_process(calls, records)
+        rows += bench_local_mode(alerts)
+    if not args.skip_asset:
+        rows += bench_assets()
+    print()
+    print_table(rows)
+    print()
+    for note in (
+        f"imports: fresh interpreter, median of {runs}; the X-Ray tracer is off outside Lambda (no patching)",
+        "latencies include moto's in-process AWS",
+        *NOTES,
+    ):
+        print(f"- {note}")
+
+
+if __name__ == "__main__":
+    main()
