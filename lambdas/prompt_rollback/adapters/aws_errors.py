@@ -8,7 +8,7 @@ carry the error code and our own hint, never AWS's free-text message: they end u
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
@@ -69,3 +69,15 @@ def call_aws(what: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
         # Connection refused, read timeout, no credentials yet (a cold start racing the role):
         # nothing the request itself got wrong.
         raise RegistryUnavailable(f"{what}: {type(error).__name__}") from error
+
+
+def all_items(
+    what: str, client: Any, operation: str, result_key: str, page_size: int, **params: Any
+) -> list[Any]:
+    """Every item of a paginated AWS listing, through botocore's paginator for `operation`."""
+
+    def collect() -> list[Any]:
+        pages = client.get_paginator(operation).paginate(**params, PaginationConfig={"PageSize": page_size})
+        return [item for page in pages for item in page[result_key]]
+
+    return call_aws(what, collect)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from prompt_rollback.adapters.aws_errors import call_aws
+from prompt_rollback.adapters.aws_errors import all_items, call_aws
 from prompt_rollback.adapters.registry import RegistryRejected, RegistryUnavailable
 from prompt_rollback.domain.bedrock_targets import AgentAliasTarget, version_number
 from prompt_rollback.domain.policy import RegistryState
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from mypy_boto3_bedrock_agent.type_defs import (
         AgentAliasRoutingConfigurationListItemTypeDef,
         AgentAliasTypeDef,
-        ListAgentVersionsRequestTypeDef,
         UpdateAgentAliasRequestTypeDef,
     )
 
@@ -89,20 +88,20 @@ class BedrockAgentAliasRegistry:
         return response["agentAlias"]
 
     def _servable_versions(self, target: AgentAliasTarget) -> frozenset[int]:
-        versions: set[int] = set()
-        request: ListAgentVersionsRequestTypeDef = {"agentId": target.agent_id, "maxResults": _LIST_PAGE_SIZE}
-        while True:
-            page = call_aws(
-                f"ListAgentVersions agent {target.agent_id}", self._client.list_agent_versions, **request
-            )
-            for summary in page["agentVersionSummaries"]:
-                version = version_number(summary["agentVersion"])
-                if version is not None and summary["agentStatus"] == SERVABLE_VERSION_STATUS:
-                    versions.add(version)
-            next_token = page.get("nextToken")
-            if not next_token:
-                return frozenset(versions)
-            request = {**request, "nextToken": next_token}
+        summaries = all_items(
+            f"ListAgentVersions agent {target.agent_id}",
+            self._client,
+            "list_agent_versions",
+            "agentVersionSummaries",
+            _LIST_PAGE_SIZE,
+            agentId=target.agent_id,
+        )
+        return frozenset(
+            version
+            for summary in summaries
+            if (version := version_number(summary["agentVersion"])) is not None
+            and summary["agentStatus"] == SERVABLE_VERSION_STATUS
+        )
 
     def read_state(self, target: AgentAliasTarget) -> RegistryState:
         alias = self._alias(target)

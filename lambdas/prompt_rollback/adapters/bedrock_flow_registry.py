@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prompt_rollback.adapters.aws_errors import call_aws
+from prompt_rollback.adapters.aws_errors import all_items, call_aws
 from prompt_rollback.domain.bedrock_targets import FlowAliasTarget, version_number
 from prompt_rollback.domain.policy import RegistryState
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from mypy_boto3_bedrock_agent import AgentsforBedrockClient
     from mypy_boto3_bedrock_agent.type_defs import (
         GetFlowAliasResponseTypeDef,
-        ListFlowVersionsRequestTypeDef,
         UpdateFlowAliasRequestTypeDef,
     )
 
@@ -44,23 +43,20 @@ class BedrockFlowAliasRegistry:
         )
 
     def _servable_versions(self, target: FlowAliasTarget) -> frozenset[int]:
-        versions: set[int] = set()
-        request: ListFlowVersionsRequestTypeDef = {
-            "flowIdentifier": target.flow_id,
-            "maxResults": _LIST_PAGE_SIZE,
-        }
-        while True:
-            page = call_aws(
-                f"ListFlowVersions flow {target.flow_id}", self._client.list_flow_versions, **request
-            )
-            for summary in page["flowVersionSummaries"]:
-                version = version_number(summary["version"])
-                if version is not None and summary["status"] == SERVABLE_VERSION_STATUS:
-                    versions.add(version)
-            next_token = page.get("nextToken")
-            if not next_token:
-                return frozenset(versions)
-            request = {**request, "nextToken": next_token}
+        summaries = all_items(
+            f"ListFlowVersions flow {target.flow_id}",
+            self._client,
+            "list_flow_versions",
+            "flowVersionSummaries",
+            _LIST_PAGE_SIZE,
+            flowIdentifier=target.flow_id,
+        )
+        return frozenset(
+            version
+            for summary in summaries
+            if (version := version_number(summary["version"])) is not None
+            and summary["status"] == SERVABLE_VERSION_STATUS
+        )
 
     def read_state(self, target: FlowAliasTarget) -> RegistryState:
         alias = self._alias(target)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prompt_rollback.adapters.aws_errors import call_aws
+from prompt_rollback.adapters.aws_errors import all_items, call_aws
 from prompt_rollback.adapters.registry import RegistryError, RegistryRejected
 from prompt_rollback.domain.bedrock_targets import (
     PromptArn,
@@ -31,9 +31,8 @@ from prompt_rollback.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_agent import AgentsforBedrockClient
-    from mypy_boto3_bedrock_agent.type_defs import ListPromptsRequestTypeDef
     from mypy_boto3_ssm import SSMClient
-    from mypy_boto3_ssm.type_defs import GetParameterHistoryRequestTypeDef, ParameterTypeDef
+    from mypy_boto3_ssm.type_defs import ParameterHistoryTypeDef, ParameterTypeDef
 
 ROLLBACK_LABEL = "last-rollback"
 _HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum
@@ -62,46 +61,44 @@ class BedrockPromptPointerRegistry:
         return parameter, current
 
     def _existing_versions(self, prompt_id: str) -> frozenset[int]:
-        versions: set[int] = set()
-        request: ListPromptsRequestTypeDef = {"promptIdentifier": prompt_id, "maxResults": _LIST_PAGE_SIZE}
-        while True:
-            page = call_aws(f"ListPrompts prompt {prompt_id}", self._bedrock_agent.list_prompts, **request)
-            for summary in page["promptSummaries"]:
-                version = version_number(summary["version"])  # None for DRAFT
-                if version is not None and summary["id"] == prompt_id:
-                    versions.add(version)
-            next_token = page.get("nextToken")
-            if not next_token:
-                return frozenset(versions)
-            request = {**request, "nextToken": next_token}
+        summaries = all_items(
+            f"ListPrompts prompt {prompt_id}",
+            self._bedrock_agent,
+            "list_prompts",
+            "promptSummaries",
+            _LIST_PAGE_SIZE,
+            promptIdentifier=prompt_id,
+        )
+        return frozenset(
+            version
+            for summary in summaries
+            # None for DRAFT; ListPrompts with an identifier lists that prompt's versions only.
+            if (version := version_number(summary["version"])) is not None and summary["id"] == prompt_id
+        )
 
     def _earlier_production(
         self, target: PromptParameterTarget, current: PromptArn, current_parameter_version: int
     ) -> tuple[int, ...]:
         """Prompt versions that earlier versions of the parameter pointed at, newest first (each once)."""
-        request: GetParameterHistoryRequestTypeDef = {
-            "Name": target.parameter_name,
-            "MaxResults": _HISTORY_PAGE_SIZE,
-        }
+        entries: list[ParameterHistoryTypeDef] = all_items(
+            f"GetParameterHistory {target.parameter_name}",
+            self._ssm,
+            "get_parameter_history",
+            "Parameters",
+            _HISTORY_PAGE_SIZE,
+            Name=target.parameter_name,
+        )
         history: list[tuple[int, int]] = []  # (parameter version, prompt version)
-        while True:
-            page = call_aws(
-                f"GetParameterHistory {target.parameter_name}", self._ssm.get_parameter_history, **request
-            )
-            for entry in page["Parameters"]:
-                pointed = parse_prompt_arn(entry.get("Value", ""))
-                # Another prompt's versions (the parameter was repointed) are no target here.
-                if (
-                    pointed is not None
-                    and pointed.prompt_id == current.prompt_id
-                    and pointed.version is not None
-                    and entry.get("Version") != current_parameter_version
-                ):
-                    history.append((entry.get("Version", 0), pointed.version))
-            next_token = page.get("NextToken")
-            if not next_token:
-                break
-            request = {**request, "NextToken": next_token}
+        for entry in entries:
+            pointed = parse_prompt_arn(entry.get("Value", ""))
+            # Another prompt's versions (the parameter was repointed) are no target here.
+            if (
+                pointed is not None
+                and pointed.prompt_id == current.prompt_id
+                and pointed.version is not None
+                and entry.get("Version") != current_parameter_version
+            ):
+                history.append((entry.get("Version", 0), pointed.version))
         earlier: list[int] = []
         for _, version in sorted(history, reverse=True):
             if version not in earlier:
