@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
 
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
@@ -62,7 +63,7 @@ Fire the demo alert:
 Ask the audit trail (another terminal):
   AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
   AWS_DEFAULT_REGION=us-east-1 AUDIT_TABLE_NAME={service.resources.audit_table} \\
-  PYTHONPATH=lambdas python -m prompt_rollback.cli audit --prompt support-answer
+  PYTHONPATH=lambdas {sys.executable} -m prompt_rollback.cli audit --prompt support-answer
 Ctrl-C stops.
 """,
         flush=True,
