@@ -67,56 +67,40 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
 
         notify = cloudwatch_actions.SnsAction(self.topic)
+        # Each fires on the first occurrence: any of these means a rollback may not have happened.
+        alarm_on_any: dict[str, tuple[str, cloudwatch.IMetric]] = {
+            "DeadLetterQueueNotEmpty": (
+                "A rollback request failed every attempt and is parked in the dead-letter queue "
+                "(its last attempt is audited as failed). Inspect it, then redrive or delete it.",
+                dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", period=Duration.minutes(1)
+                ),
+            ),
+            "WorkerErrors": (
+                "The rollback worker raised (a whole batch failed, or a bug).",
+                worker.metric_errors(statistic="Sum", period=FIVE_MINUTES),
+            ),
+            "WebhookErrors": (
+                "The webhook raised: Alertmanager retries, but alerts may be delayed or lost.",
+                webhook.metric_errors(statistic="Sum", period=FIVE_MINUTES),
+            ),
+            "RollbacksFailed": (
+                "A rollback was attempted and failed: the bad prompt version may still be live.",
+                app_metric("RollbacksFailed"),
+            ),
+        }
         self.alarms: list[cloudwatch.Alarm] = [
             cloudwatch.Alarm(
                 self,
-                "DeadLetterQueueNotEmpty",
-                alarm_description=(
-                    "A rollback request failed every attempt and is parked in the dead-letter queue "
-                    "(its last attempt is audited as failed). Inspect it, then redrive or delete it."
-                ),
-                metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    statistic="Maximum", period=Duration.minutes(1)
-                ),
+                alarm_id,
+                alarm_description=description,
+                metric=metric,
                 threshold=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "WorkerErrors",
-                alarm_description="The rollback worker raised (a whole batch failed, or a bug).",
-                metric=worker.metric_errors(statistic="Sum", period=FIVE_MINUTES),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "WebhookErrors",
-                alarm_description=(
-                    "The webhook raised: Alertmanager retries, but alerts may be delayed or lost."
-                ),
-                metric=webhook.metric_errors(statistic="Sum", period=FIVE_MINUTES),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
-                "RollbacksFailed",
-                alarm_description=(
-                    "A rollback was attempted and failed: the bad prompt version may still be live."
-                ),
-                metric=app_metric("RollbacksFailed"),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
+            )
+            for alarm_id, (description, metric) in alarm_on_any.items()
         ]
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)
