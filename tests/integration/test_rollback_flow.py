@@ -356,3 +356,25 @@ def test_placeholder_slack_secret_is_reported_not_posted(stack: Stack, firing_bo
     assert decision["outcome"] == "rolled_back"
     assert decision["slack"]["status"] == "not_configured"
     assert stack.slack.attempts == 0
+
+
+def test_a_redelivery_is_not_counted_as_a_second_rollback_in_metrics(stack: Stack, firing_body, capsys):
+    stack.post(firing_body)
+    stack.drain()
+    [decision] = stack.decisions()
+    redelivered = RollbackRequest(
+        request_id=decision["request_id"],
+        prompt_name="support-answer",
+        alerted_version=7,
+        received_at=datetime.now(UTC),
+    )
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.resources.queue_url,
+        MessageBody=redelivered.model_dump_json(),
+        MessageGroupId="g",
+        MessageDeduplicationId="after-the-window",
+    )
+    stack.drain()
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert sum(len(m.get("RollbacksDone", [])) for m in emitted) == 1
+    assert stack.label_moves() == 1

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -110,6 +111,11 @@ def _run(request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dic
     return result.as_dict()
 
 
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    """A re-delivery answered from the idempotency record: nothing was decided now."""
+    return {**response, "replayed": True}
+
+
 @cache
 def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
     """The idempotent rollback, built on first use (it needs the table name from the environment)."""
@@ -122,6 +128,7 @@ def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
         event_key_jmespath="request_id",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=settings.idempotency_expiry_seconds,
+        response_hook=_mark_replayed,
     )
 
     @idempotent_function(  # type: ignore[untyped-decorator]
@@ -134,6 +141,10 @@ def _idempotency() -> tuple[IdempotencyConfig, _Rollback]:
 
 
 def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]:
+    if result.get("replayed"):
+        # Counted when it was decided; a re-delivery must not count a rollback twice.
+        logger.info("re-delivered request answered from the idempotency record", extra=result)
+        return result
     metrics.add_metric(
         name=_OUTCOME_METRICS.get(result["outcome"], "RollbacksSkipped"), unit=MetricUnit.Count, value=1
     )
