@@ -135,20 +135,36 @@ class RollbackService:
 
     def record_failure(self, request: RollbackRequest, error: BaseException) -> RollbackResult:
         """Audit (and announce) a request we are giving up on; it then goes to the DLQ or is dropped."""
-        records = self._ledger.recent(request.prompt_key, 1)
+        records = self._ledger.recent(request.prompt_key, HISTORY_DEPTH)
         head = records[0] if records else None
-        from_version = (
-            head.get("from_version") if head and head.get("request_id") == request.request_id else None
-        )
-        to_version = head.get("to_version") if head and head.get("request_id") == request.request_id else None
-        decision = Decision(
-            Outcome.FAILED,
-            f"rollback failed: {_describe(error)}",
-            from_version if from_version is not None else request.alerted_version,
-            to_version,
-        )
+        pending = _open_intent(records)
+        intent = pending if pending is not None and pending["request_id"] == request.request_id else None
+        if intent is not None and self._label_is_at(request, intent.get("to_version")):
+            # The label did move; what failed came after it (the audit write, say): say so, not "FAILED".
+            decision = Decision(
+                Outcome.ROLLED_BACK,
+                f"rolled back, but the audit could not be completed: {_describe(error)}",
+                intent.get("from_version"),
+                intent.get("to_version"),
+                str(intent.get("basis", "")),
+            )
+        else:
+            decision = Decision(
+                Outcome.FAILED,
+                f"rollback failed: {_describe(error)}",
+                intent.get("from_version") if intent else request.alerted_version,
+                intent.get("to_version") if intent else None,
+            )
         slack = self._notify(request, decision)
         return self._record(request, decision, slack, head, observed=None, error=_describe(error))
+
+    def _label_is_at(self, request: RollbackRequest, version: int | None) -> bool:
+        """Whether production already points at `version`; False when the registry cannot tell."""
+        try:
+            registry, ref = self._registry_for(request)
+            return version is not None and registry.read_state(ref).production_version == version
+        except Exception:  # the registry may be what is failing: then we cannot claim a move
+            return False
 
     # ---- steps -------------------------------------------------------------------------
     def _move(self, request: RollbackRequest, decision: Decision, intent: AuditRecord) -> RollbackResult:

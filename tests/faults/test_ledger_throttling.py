@@ -122,6 +122,10 @@ def test_ledger_refusing_the_decision_after_the_move_parks_the_request_and_redri
     assert [r["kind"] for r in records] == ["intent"]
     assert production_moves == [(PROMPT, 7, 6)]
     assert stack.label_moves() == 1  # retries found production at the target and did not PATCH again
+    # The last attempt could not audit, but it tells people what is true: the label moved.
+    last_message = json.dumps(stack.slack.messages[-1], ensure_ascii=False)
+    assert "Prompt rolled back" in last_message
+    assert "the audit could not be completed" in last_message
 
     throttle.stop()
     assert redrive_dead_letters(stack) == 1

@@ -104,7 +104,7 @@ def _run(request: RollbackRequest, final_attempt: bool, from_queue: bool) -> dic
             raise
         logger.exception("rollback failed", extra={"rollback_id": request.request_id, "retryable": retryable})
         result = service.record_failure(request, error)
-        if retryable and from_queue:
+        if retryable and from_queue and result.outcome == Outcome.FAILED.value:
             # Audited and announced; the message itself is kept in the DLQ for a redrive.
             metrics.add_metric(name="RollbacksFailed", unit=MetricUnit.Count, value=1)
             raise ParkedInDeadLetterQueue(result.reason) from error
