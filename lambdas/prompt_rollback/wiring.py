@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.service import RollbackService
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
+# `max_attempts` counts retries, so a call makes at most 6 requests before its error reaches us.
 AWS_CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=3,
