@@ -1,0 +1,186 @@
+"""CloudWatch alarms: an EventBridge `CloudWatch Alarm State Change` event as one alert.
+
+The convention (docs/sources.md#cloudwatch-alarms): the alarm's metric carries the prompt in
+its dimensions, `PromptName` and `PromptVersion`, the way an app publishes per-version metrics
+with EMF. Dimensions were chosen over alarm tags because they are in the event itself: tags
+would cost a ListTagsForResource call per event (and IAM for it), and an alarm's tags can
+drift from the metric it watches, while a metric's dimensions cannot.
+
+Optional dimensions name the rest of what an Alertmanager alert's labels would:
+`Provider` (langfuse | bedrock), `Environment`, and for Bedrock `BedrockAgentId`,
+`BedrockFlowId`, `BedrockAliasId`, `PromptParameter` (see domain/bedrock_targets.py).
+
+- `ALARM` is a firing alert, `OK` a resolved one (logged, never acted on, as for Alertmanager);
+  `INSUFFICIENT_DATA` is ignored (skipped with a reason, which the handler logs).
+- The fingerprint is a hash of the alarm ARN and the state-change time: EventBridge may deliver
+  an event more than once, and every delivery of one state change maps to the same rollback id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote as url_quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
+from prompt_rollback.domain.intake import SkippedAlert
+from prompt_rollback.domain.sources import Converted, problem_locations, quoted
+
+DETAIL_TYPE = "CloudWatch Alarm State Change"
+EVENT_SOURCE = "aws.cloudwatch"
+PROMPT_NAME_DIMENSION = "PromptName"
+PROMPT_VERSION_DIMENSION = "PromptVersion"
+# Metric dimension → the alert label intake reads.
+DIMENSION_LABELS = {
+    PROMPT_NAME_DIMENSION: "prompt_name",
+    PROMPT_VERSION_DIMENSION: "prompt_version",
+    "Provider": "provider",
+    "Environment": "env",
+    "BedrockAgentId": "bedrock_agent_id",
+    "BedrockFlowId": "bedrock_flow_id",
+    "BedrockAliasId": "bedrock_alias_id",
+    "PromptParameter": "prompt_parameter",
+}
+CONVENTION_HINT = "docs/sources.md#cloudwatch-alarms"
+MAX_TEXT = 4096
+
+
+class _EventModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class AlarmMetric(_EventModel):
+    namespace: str = ""
+    name: str = ""
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class AlarmMetricStat(_EventModel):
+    metric: AlarmMetric
+
+
+class AlarmMetricQuery(_EventModel):
+    id: str = ""
+    metric_stat: AlarmMetricStat | None = Field(default=None, alias="metricStat")
+    expression: str = ""
+
+
+class AlarmConfiguration(_EventModel):
+    description: str = Field(default="", max_length=MAX_TEXT)
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list, max_length=100)
+
+
+class AlarmState(_EventModel):
+    value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+    reason: str = ""
+    timestamp: datetime
+
+
+class AlarmDetail(_EventModel):
+    alarm_name: str = Field(alias="alarmName", min_length=1, max_length=MAX_TEXT)
+    state: AlarmState
+    previous_state: AlarmState | None = Field(default=None, alias="previousState")
+    configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)
+
+
+class AlarmStateChangeEvent(_EventModel):
+    """The EventBridge event (AWS's documented shape: docs CloudWatch "Alarm events and EventBridge")."""
+
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    source: Literal["aws.cloudwatch"]
+    account: str = ""
+    region: str = ""
+    time: datetime
+    resources: list[str] = Field(min_length=1)
+    detail: AlarmDetail
+
+    @property
+    def alarm_arn(self) -> str:
+        return self.resources[0]
+
+
+def alarm_fingerprint(alarm_arn: str, changed_at: datetime) -> str:
+    """Stable across re-deliveries of one state change, different for the next one."""
+    material = f"{alarm_arn}\x1f{changed_at.astimezone(UTC).isoformat()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def _dimensions(detail: AlarmDetail) -> dict[str, str] | str:
+    """The prompt dimensions of the alarm's metrics, or why they do not name one prompt."""
+    found: dict[str, str] = {}
+    for query in detail.configuration.metrics:
+        if query.metric_stat is None:
+            continue
+        for name, value in query.metric_stat.metric.dimensions.items():
+            if name not in DIMENSION_LABELS:
+                continue
+            if name in found and found[name] != value:
+                return (
+                    f"the alarm's metrics disagree on dimension {name} "
+                    f"({quoted(found[name])} vs {quoted(value)}): alarm on one prompt version"
+                )
+            found[name] = value
+    return found
+
+
+def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
+    """One alarm state change: a one-alert webhook body to triage, or why there is none."""
+    detail = event.detail
+    state = detail.state
+    fingerprint = alarm_fingerprint(event.alarm_arn, state.timestamp)
+    alarm_name = quoted(detail.alarm_name)
+    if state.value == "INSUFFICIENT_DATA":
+        reason = "INSUFFICIENT_DATA: ignored (only ALARM rolls back; OK is logged as resolved)"
+        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+    dimensions = _dimensions(detail)
+    if isinstance(dimensions, str):
+        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, dimensions)])
+    missing = [d for d in (PROMPT_NAME_DIMENSION, PROMPT_VERSION_DIMENSION) if not dimensions.get(d)]
+    if missing:
+        kind = "alarm" if detail.configuration.metrics else "composite alarm (no metric)"
+        reason = (
+            f"{kind} has no {' or '.join(missing)} dimension on its metric: publish the metric with "
+            f"dimensions {PROMPT_NAME_DIMENSION} and {PROMPT_VERSION_DIMENSION} ({CONVENTION_HINT})"
+        )
+        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+    labels = {"alertname": detail.alarm_name, "alarm_arn": event.alarm_arn}
+    labels.update({DIMENSION_LABELS[name]: value for name, value in dimensions.items()})
+    summary = detail.configuration.description or state.reason
+    try:
+        body = AlertmanagerWebhook.model_validate(
+            {
+                "version": "4",
+                "groupKey": f"cloudwatch:{event.alarm_arn}"[:MAX_TEXT],
+                "status": "firing" if state.value == "ALARM" else "resolved",
+                "receiver": "eventbridge",
+                "externalURL": _console_url(event),
+                "alerts": [
+                    {
+                        "status": "firing" if state.value == "ALARM" else "resolved",
+                        "labels": labels,
+                        "annotations": {"summary": summary[:MAX_TEXT], "reason": state.reason[:MAX_TEXT]},
+                        "startsAt": state.timestamp.astimezone(UTC).isoformat(),
+                        "generatorURL": _console_url(event),
+                        "fingerprint": fingerprint,
+                    }
+                ],
+            }
+        )
+    except ValidationError as error:
+        reason = (
+            f"alarm does not fit the Alertmanager webhook model (problems at: {problem_locations(error)})"
+        )
+        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+    return Converted("cloudwatch", body)
+
+
+def _console_url(event: AlarmStateChangeEvent) -> str:
+    if not event.region:
+        return ""
+    return (
+        f"https://{event.region}.console.aws.amazon.com/cloudwatch/home?region={event.region}"
+        f"#alarmsV2:alarm/{url_quote(event.detail.alarm_name, safe='')}"
+    )[:MAX_TEXT]

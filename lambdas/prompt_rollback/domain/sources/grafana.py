@@ -1,0 +1,154 @@
+"""Grafana-managed alerting (Grafana Cloud included): the webhook contact point's body.
+
+Grafana posts an Alertmanager-like body with `"version": "1"` and its own fields (`orgId`,
+`state`, `title`, `message`; per alert `values`, `valueString`, `silenceURL`, `dashboardURL`,
+`panelURL`). It is told apart from Alertmanager's by that shape, not by User-Agent, and
+everything read from it is validated as strictly as an Alertmanager body.
+
+Optional HMAC signing (the contact point's "HMAC Signature" settings, Grafana 12+): Grafana
+puts hex(HMAC-SHA256(secret, body)) in a header, `X-Grafana-Alerting-Signature` unless
+configured otherwise. With a "Timestamp Header" configured it sends the Unix time (seconds) in
+that header and signs `"{timestamp}:{body}"` instead; only then can a replay be refused.
+(Sources: Grafana's webhook notifier docs, "HMAC signature"; grafana/alerting http/hmac.go.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompt_rollback.domain.alertmanager import MAX_LABEL_VALUE_LENGTH, AlertmanagerWebhook
+
+DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
+# Grafana signs when it sends; five minutes allows for clock skew and its own retries' delay.
+MAX_SIGNATURE_AGE_SECONDS = 300
+_HEX_SHA256_LENGTH = 64
+
+
+class _GrafanaModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class GrafanaAlert(_GrafanaModel):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime = Field(alias="startsAt")
+    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    fingerprint: str = Field(pattern=r"^[0-9A-Za-z]{1,64}$")
+    silence_url: str = Field(default="", alias="silenceURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    dashboard_url: str = Field(default="", alias="dashboardURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    panel_url: str = Field(default="", alias="panelURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    values: dict[str, float] | None = None
+    value_string: str = Field(default="", alias="valueString", max_length=MAX_LABEL_VALUE_LENGTH)
+
+
+class GrafanaWebhook(_GrafanaModel):
+    """Grafana's webhook body, version 1 (grafana/alerting receivers/webhook: webhookMessage)."""
+
+    version: Literal["1"]
+    org_id: int = Field(alias="orgId", ge=0)
+    state: Literal["alerting", "ok"]
+    title: str = Field(default="", max_length=MAX_LABEL_VALUE_LENGTH)
+    message: str = ""
+    group_key: str = Field(alias="groupKey", max_length=MAX_LABEL_VALUE_LENGTH)
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    alerts: list[GrafanaAlert]
+    truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
+
+    def as_alertmanager(self) -> AlertmanagerWebhook:
+        """The same alerts as the Alertmanager body intake triages."""
+        return AlertmanagerWebhook.model_validate(
+            {
+                "version": "4",
+                "groupKey": self.group_key,
+                "status": self.status,
+                "receiver": self.receiver,
+                "groupLabels": self.group_labels,
+                "commonLabels": self.common_labels,
+                "commonAnnotations": self.common_annotations,
+                "externalURL": self.external_url,
+                "truncatedAlerts": self.truncated_alerts,
+                "alerts": [
+                    {
+                        "status": alert.status,
+                        "labels": alert.labels,
+                        "annotations": alert.annotations,
+                        "startsAt": alert.starts_at.isoformat(),
+                        # Grafana, like Alertmanager, sends Go's zero time for a firing alert.
+                        "endsAt": alert.ends_at.isoformat()
+                        if alert.ends_at and alert.ends_at.year > 1
+                        else None,
+                        # The rule's view, else the panel: where a person looks first.
+                        "generatorURL": alert.generator_url or alert.panel_url or alert.dashboard_url,
+                        "fingerprint": alert.fingerprint,
+                    }
+                    for alert in self.alerts
+                ],
+            }
+        )
+
+
+def is_grafana_shape(document: Any) -> bool:
+    """Grafana's body: version "1" and an orgId, which Alertmanager's (version "4") never has."""
+    return isinstance(document, dict) and document.get("version") == "1" and "orgId" in document
+
+
+def parse_alert_body(raw: str) -> AlertmanagerWebhook:
+    """An Alertmanager or a Grafana webhook body, told apart by shape.
+
+    Raises pydantic's ValidationError as AlertmanagerWebhook.model_validate_json does (with
+    `json_invalid` for text that is not JSON), so a caller answers both the same way.
+    """
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return AlertmanagerWebhook.model_validate_json(raw)  # raises the json_invalid error
+    if is_grafana_shape(document):
+        return GrafanaWebhook.model_validate(document).as_alertmanager()
+    return AlertmanagerWebhook.model_validate(document)
+
+
+@dataclass(frozen=True)
+class GrafanaSigning:
+    """The contact point's HMAC settings, as configured on both sides."""
+
+    secret: str
+    signature_header: str = DEFAULT_SIGNATURE_HEADER
+    timestamp_header: str = ""
+
+    def problem(self, body: bytes, headers: Mapping[str, str], now: datetime) -> str | None:
+        """Why this request is not signed by Grafana with our secret, or None if it is.
+
+        `headers` must be looked up case-insensitively (HTTP header names are).
+        """
+        presented = (headers.get(self.signature_header) or "").strip().lower()
+        if not presented:
+            return f"missing {self.signature_header} header"
+        if len(presented) != _HEX_SHA256_LENGTH:
+            return "malformed Grafana signature"
+        signed = body
+        if self.timestamp_header:
+            timestamp = (headers.get(self.timestamp_header) or "").strip()
+            if not timestamp.isascii() or not timestamp.isdigit():
+                return f"missing or malformed {self.timestamp_header} header"
+            if abs(now.timestamp() - int(timestamp)) > MAX_SIGNATURE_AGE_SECONDS:
+                return "Grafana signature expired (timestamp more than 5 minutes away)"
+            signed = timestamp.encode() + b":" + body
+        expected = hmac.new(self.secret.encode(), signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(presented.encode(), expected.encode()):
+            return "invalid Grafana signature"
+        return None
