@@ -1,0 +1,101 @@
+"""Alerts that arrive as AWS events: AMP's alert manager (SNS) and CloudWatch alarms (EventBridge).
+
+Each event is converted by its source's parser (domain/sources/), triaged by the same `triage`
+as POST /alerts, and the accepted requests go to the same FIFO queue. SNS and EventBridge both
+invoke this function asynchronously, so a failure raises: Lambda retries the event twice, then
+parks it in the function's failure dead-letter queue, which has an alarm. Nothing is lost.
+
+What is skipped (AMP's text format, a truncated message, an alarm without the prompt's
+dimensions, INSUFFICIENT_DATA, ...) is logged with its reason and counted in AlertsSkipped;
+the function's result carries the same lists, for `aws lambda invoke` replays.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import SnsModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from prompt_rollback import wiring
+from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.sources import Converted
+from prompt_rollback.domain.sources.amp_sns import convert_amp_message
+from prompt_rollback.domain.sources.cloudwatch_alarm import (
+    EVENT_SOURCE,
+    AlarmStateChangeEvent,
+    convert_alarm_event,
+)
+from prompt_rollback.observability import logger, metrics, tracer
+
+
+class UnrecognisedEvent(ValueError):
+    """Neither an SNS notification nor a CloudWatch alarm state change: a wiring mistake."""
+
+
+def _converted(event: dict[str, Any]) -> list[Converted]:
+    if "Records" in event:
+        notification = parse(event=event, model=SnsModel)
+        return [
+            convert_amp_message(
+                str(record.Sns.Message),
+                {name: attribute.Value for name, attribute in (record.Sns.MessageAttributes or {}).items()},
+                record.Sns.MessageId,
+            )
+            for record in notification.Records
+        ]
+    if event.get("source") == EVENT_SOURCE:
+        return [convert_alarm_event(AlarmStateChangeEvent.model_validate(event))]
+    raise UnrecognisedEvent("expected an SNS notification or a CloudWatch Alarm State Change event")
+
+
+@tracer.capture_method
+def handle(event: dict[str, Any]) -> dict[str, Any]:
+    received_at = datetime.now(UTC)
+    accepted: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    for converted in _converted(event):
+        intake = triage(converted.body, received_at=received_at) if converted.body else None
+        requests = intake.accepted if intake else []
+        if requests:
+            # Raises on failure: the event is retried, then dead-lettered (see the module docstring).
+            wiring.rollback_queue().enqueue(requests)
+        metrics.add_metric(
+            name="AlertsReceived",
+            unit=MetricUnit.Count,
+            value=len(converted.body.alerts) if converted.body else len(converted.skipped),
+        )
+        metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(requests))
+        set_aside = converted.skipped + (intake.skipped if intake else [])
+        metrics.add_metric(name="AlertsSkipped", unit=MetricUnit.Count, value=len(set_aside))
+        accepted += [
+            {
+                "source": converted.source,
+                "rollback_id": r.request_id,
+                "fingerprint": r.trigger.fingerprint if r.trigger else "",
+                "prompt_name": r.prompt_name,
+                "prompt_version": str(r.alerted_version),
+            }
+            for r in requests
+        ]
+        skipped += [
+            {
+                "source": converted.source,
+                "fingerprint": s.fingerprint,
+                "alertname": s.alertname,
+                "reason": s.reason,
+            }
+            for s in set_aside
+        ]
+    logger.info("alerts triaged", extra={"accepted": accepted, "skipped": skipped})
+    return {"accepted": accepted, "skipped": skipped}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(event)
