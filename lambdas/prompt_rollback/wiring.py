@@ -20,6 +20,7 @@ from botocore.config import Config
 
 from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
 from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.sources.grafana import DEFAULT_SIGNATURE_HEADER, GrafanaSigning
 
 if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
@@ -112,6 +113,21 @@ def previous_webhook_token() -> str | None:
     except parameters.exceptions.GetParameterError:
         return None
     return str(value) if value else None
+
+
+def grafana_signing() -> GrafanaSigning | None:
+    """Grafana's contact-point HMAC settings (docs/sources.md#grafana-alerting), or None when unset.
+
+    GRAFANA_HMAC_SECRET_NAME names the secret; the two header names must match the contact point.
+    """
+    name = os.environ.get("GRAFANA_HMAC_SECRET_NAME", "")
+    if not name:
+        return None
+    return GrafanaSigning(
+        secret=str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)),
+        signature_header=os.environ.get("GRAFANA_SIGNATURE_HEADER") or DEFAULT_SIGNATURE_HEADER,
+        timestamp_header=os.environ.get("GRAFANA_TIMESTAMP_HEADER", ""),
+    )
 
 
 @cache

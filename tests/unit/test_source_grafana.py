@@ -21,7 +21,7 @@ SECRET = "grafana-hmac-secret-for-tests"
 
 
 def test_grafana_documented_body_is_accepted_and_its_alerts_skipped_for_want_of_a_prompt():
-    body = parse_alert_body((SOURCES / "grafana-documented.json").read_text())
+    body = parse_alert_body((SOURCES / "grafana-documented.json").read_text()).body
     assert [a.fingerprint for a in body.alerts] == ["c6eadffa33fcdf37", "bc97ff14869b13e3"]
     assert all(a.ends_at is None for a in body.alerts)
     intake = triage(body, received_at=RECEIVED)
@@ -30,7 +30,8 @@ def test_grafana_documented_body_is_accepted_and_its_alerts_skipped_for_want_of_
 
 
 def test_grafana_rule_on_a_prompt_becomes_a_rollback_request():
-    body = parse_alert_body((SOURCES / "grafana-prompt-firing.json").read_text())
+    source, body = parse_alert_body((SOURCES / "grafana-prompt-firing.json").read_text())
+    assert source == "grafana"
     [request] = triage(body, received_at=RECEIVED).accepted
     assert (request.prompt_name, request.alerted_version) == ("support-answer", 7)
     assert request.trigger is not None
@@ -43,13 +44,14 @@ def test_grafana_rule_on_a_prompt_becomes_a_rollback_request():
 
 
 def test_zero_alerts_is_a_valid_body_with_nothing_to_do():
-    body = parse_alert_body((SOURCES / "grafana-zero-alerts.json").read_text())
+    body = parse_alert_body((SOURCES / "grafana-zero-alerts.json").read_text()).body
     intake = triage(body, received_at=RECEIVED)
     assert (intake.accepted, intake.skipped) == ([], [])
 
 
 def test_alertmanager_bodies_are_read_as_before(firing_body):
-    body = parse_alert_body(json.dumps(firing_body))
+    source, body = parse_alert_body(json.dumps(firing_body))
+    assert source == "alertmanager"
     assert body.version == "4"
     assert body.alerts
 
@@ -92,7 +94,7 @@ def test_unknown_grafana_fields_are_ignored():
     body = source_fixture("grafana-prompt-firing.json")
     body["alerts"][0]["imageURL"] = "https://example.grafana.net/render/1.png"
     body["someFutureField"] = {"x": 1}
-    assert len(parse_alert_body(json.dumps(body)).alerts) == 1
+    assert len(parse_alert_body(json.dumps(body)).body.alerts) == 1
 
 
 # ---- HMAC signing ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from prompt_rollback import wiring
 from prompt_rollback.adapters.rollback_queue import EnqueueFailed
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.sources.grafana import parse_alert_body
 from prompt_rollback.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 1_048_576
@@ -73,8 +74,21 @@ def _parse_body() -> AlertmanagerWebhook | Response[Any]:
         return _problem(400, "body is not valid JSON")
     if len(body.encode()) > MAX_BODY_BYTES:
         return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    try:  # Grafana's optional HMAC signature, checked before the body is parsed
+        signing = wiring.grafana_signing()
+    except Exception:
+        logger.exception("Grafana signing secret unavailable")
+        return _problem(503, "authentication backend unavailable, retry later")
+    signed = signing is not None and bool(event.headers.get(signing.signature_header))
+    if signing is not None and signed:
+        problem = signing.problem(body.encode(), event.headers, datetime.now(UTC))
+        if problem:
+            return _problem(401, problem)
     try:
-        return AlertmanagerWebhook.model_validate_json(body)
+        source, parsed = parse_alert_body(body)
+        if source == "grafana" and signing is not None and not signed:
+            return _problem(401, f"Grafana body without its {signing.signature_header} signature")
+        return parsed
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             return _problem(400, "body is not valid JSON")
@@ -83,7 +97,11 @@ def _parse_body() -> AlertmanagerWebhook | Response[Any]:
             {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
             for e in error.errors(include_url=False, include_input=False)
         ]
-        return _problem(422, "body is not an Alertmanager webhook (version 4)", details=details[:20])
+        return _problem(
+            422,
+            "body is not an Alertmanager (version 4) or Grafana (version 1) webhook",
+            details=details[:20],
+        )
 
 
 @app.post("/alerts", middlewares=[require_bearer_token])

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,7 +107,12 @@ def is_grafana_shape(document: Any) -> bool:
     return isinstance(document, dict) and document.get("version") == "1" and "orgId" in document
 
 
-def parse_alert_body(raw: str) -> AlertmanagerWebhook:
+class ParsedBody(NamedTuple):
+    source: Literal["alertmanager", "grafana"]
+    body: AlertmanagerWebhook
+
+
+def parse_alert_body(raw: str) -> ParsedBody:
     """An Alertmanager or a Grafana webhook body, told apart by shape.
 
     Raises pydantic's ValidationError as AlertmanagerWebhook.model_validate_json does (with
@@ -116,10 +121,11 @@ def parse_alert_body(raw: str) -> AlertmanagerWebhook:
     try:
         document = json.loads(raw)
     except ValueError:
-        return AlertmanagerWebhook.model_validate_json(raw)  # raises the json_invalid error
+        AlertmanagerWebhook.model_validate_json(raw)  # raises the json_invalid error
+        raise
     if is_grafana_shape(document):
-        return GrafanaWebhook.model_validate(document).as_alertmanager()
-    return AlertmanagerWebhook.model_validate(document)
+        return ParsedBody("grafana", GrafanaWebhook.model_validate(document).as_alertmanager())
+    return ParsedBody("alertmanager", AlertmanagerWebhook.model_validate(document))
 
 
 @dataclass(frozen=True)
