@@ -62,6 +62,8 @@ NonEmptyPattern = Annotated[str, Field(min_length=1, max_length=200)]
 BedrockAliasRef = Annotated[str, Field(pattern=rf"^{RESOURCE_ID_TEXT}/{RESOURCE_ID_TEXT}$")]
 BedrockPromptId = Annotated[str, Field(pattern=RESOURCE_ID.pattern)]
 SsmParameterName = Annotated[str, Field(pattern=PARAMETER_NAME.pattern)]
+AMP_WORKSPACE_ARN = r"^arn:aws[a-z-]*:aps:[a-z0-9-]{1,20}:[0-9]{12}:workspace/ws-[0-9a-zA-Z-]{1,64}$"
+HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
 
 
 class InvalidDeploymentConfig(ValueError):
@@ -124,6 +126,21 @@ class DeploymentConfig(BaseModel):
         default_factory=list,
         description="Ids of the Bedrock prompts those parameters point at (the worker lists their versions).",
     )
+    amp_workspace_arn: str | None = Field(
+        default=None,
+        pattern=AMP_WORKSPACE_ARN,
+        description="Only this AMP workspace may publish to the AMP alert topic (else any in the account).",
+    )
+    grafana_hmac: bool = Field(
+        default=False,
+        description="Create a secret for Grafana's contact-point HMAC signing and verify it on POST /alerts.",
+    )
+    grafana_signature_header: str = Field(default="X-Grafana-Alerting-Signature", pattern=HEADER_NAME)
+    grafana_timestamp_header: str = Field(
+        default="X-Grafana-Alerting-Timestamp",
+        pattern=r"^[A-Za-z0-9-]{0,64}$",
+        description="Grafana's Timestamp Header setting; empty turns off the 5-minute replay window.",
+    )
 
     @field_validator(
         "allowed_prompts",
@@ -149,7 +166,9 @@ class DeploymentConfig(BaseModel):
             return json.loads(value) if value.strip() else {}
         return value
 
-    @field_validator("alarm_email", "langfuse_secret_name", "slack_webhook_secret_name", mode="before")
+    @field_validator(
+        "alarm_email", "langfuse_secret_name", "slack_webhook_secret_name", "amp_workspace_arn", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra.alert_sources import AlertSources
 from infra.audit_ledger import AuditLedger
 from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
@@ -84,6 +85,17 @@ class PromptRollbackStack(Stack):
             queue=self.worker.queue,
             dead_letter_queue=self.worker.dead_letter_queue,
         )
+        self.sources = AlertSources(
+            self,
+            "AlertSources",
+            config=config,
+            code=webhook_code,
+            queue=self.worker.queue,
+            queue_key=self.app_key,
+            alarm_topic=self.monitoring.topic,
+            webhook=self.ingest.function,
+            secrets_key=self.app_key,
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -107,6 +119,18 @@ class PromptRollbackStack(Stack):
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe more endpoints here"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
             "TrailBucketName": (self.trail.bucket.bucket_name, "CloudTrail log files (Object Lock)"),
+            "AmpAlertTopicArn": (
+                self.sources.amp_topic.topic_arn,
+                "topic_arn of deploy/amp/alertmanager.yaml",
+            ),
+            "AlertEventsFunctionName": (
+                self.sources.function.function.function_name,
+                "Replay an SNS or EventBridge event (docs/sources.md)",
+            ),
+            "AlertEventsDeadLetterQueueUrl": (
+                self.sources.dead_letter_queue.queue_url,
+                "AMP and CloudWatch events that failed every attempt",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,258 @@
+"""Alert sources besides Alertmanager: AMP through SNS, CloudWatch alarms through EventBridge,
+and the Grafana HMAC secret of POST /alerts (docs/sources.md).
+
+The alert-events function triages both AWS sources with the same code as the webhook and
+queues on the same FIFO queue. SNS and EventBridge invoke it asynchronously: Lambda retries a
+failed event twice, then sends it to the dead-letter queue below, as do SNS and EventBridge for
+deliveries they could not make at all. The queue has an alarm on the alarm topic.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.nag import acknowledge
+from infra.secrets import ROTATION_REASON
+
+ALERT_EVENTS_HANDLER = "prompt_rollback.handlers.alert_events.lambda_handler"
+ALERT_EVENTS_TIMEOUT = Duration.seconds(30)
+ALERT_EVENTS_MEMORY_MB = 256
+AMP_PRINCIPAL = "aps.amazonaws.com"
+# Lambda's own retries of a failed asynchronous invocation (its maximum), before the DLQ.
+ASYNC_RETRY_ATTEMPTS = 2
+# CloudWatch's alarm state change events, for alarms whose metric names a prompt (the
+# PromptName dimension; domain/sources/cloudwatch_alarm.py explains the convention).
+ALARM_STATE_CHANGE_PATTERN = events.EventPattern(
+    source=["aws.cloudwatch"],
+    detail_type=["CloudWatch Alarm State Change"],
+    detail={
+        "configuration": {
+            "metrics": {"metricStat": {"metric": {"dimensions": {"PromptName": [{"exists": True}]}}}}
+        }
+    },
+)
+
+
+def amp_topic_name(config: DeploymentConfig) -> str:
+    """Fixed, so deploy/amp/alertmanager.yaml can name the topic before the first deploy."""
+    return f"prompt-rollback-{config.stage}-amp-alerts"
+
+
+class AlertSources(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        code: lambda_.Code,
+        queue: sqs.IQueue,
+        queue_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        webhook: AppFunction,
+        secrets_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            # SQS-managed encryption: SNS and EventBridge can write to it without a key policy for
+            # them, and it holds alert payloads, not secrets.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the alert-events function, its SNS "
+            "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
+        )
+        self.function = AppFunction(
+            self,
+            "AlertEvents",
+            description="prompt-rollback alert events: AMP (SNS) and CloudWatch alarms (EventBridge)",
+            handler=ALERT_EVENTS_HANDLER,
+            code=code,
+            timeout=ALERT_EVENTS_TIMEOUT,
+            memory_size=ALERT_EVENTS_MEMORY_MB,
+            log_retention=config.log_retention,
+            environment={"STAGE": config.stage, "ROLLBACK_QUEUE_URL": queue.queue_url},
+        )
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+            )
+        )
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="EncryptQueuedMessagesThroughSqs",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[queue_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+        # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "AsyncInvokeConfig",
+            function_name=self.function.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=int(Duration.hours(6).to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=self.dead_letter_queue.queue_arn
+                )
+            ),
+        )
+        self.function.allow(
+            iam.PolicyStatement(
+                sid="ParkFailedEvents",
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+            )
+        )
+        self._amp_topic(config)
+        self.alarm_rule = events.Rule(
+            self,
+            "AlarmStateChangeRule",
+            description="CloudWatch alarm state changes of alarms on a metric with a PromptName dimension",
+            event_pattern=ALARM_STATE_CHANGE_PATTERN,
+            targets=[
+                targets.LambdaFunction(
+                    self.function.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(6),
+                )
+            ],
+        )
+        self.grafana_hmac_secret = self._grafana_signing(config, webhook, secrets_key)
+        self._alarms(alarm_topic)
+
+    def _amp_topic(self, config: DeploymentConfig) -> None:
+        # Its own key: the AMP service principal may use it, and nothing else of the app's.
+        self.amp_key = kms.Key(
+            self,
+            "AmpTopicKey",
+            description=f"prompt-rollback {config.stage}: AMP alert topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        scope = self._amp_conditions(config)
+        self.amp_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AmpPublishesToEncryptedTopic",
+                principals=[iam.ServicePrincipal(AMP_PRINCIPAL)],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=scope,
+            )
+        )
+        self.amp_topic = sns.Topic(
+            self,
+            "AmpAlertTopic",
+            topic_name=amp_topic_name(config),
+            display_name=f"prompt-rollback {config.stage} AMP alerts",
+            master_key=self.amp_key,
+            enforce_ssl=True,
+        )
+        self.amp_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AmpAlertManagerPublishes",
+                principals=[iam.ServicePrincipal(AMP_PRINCIPAL)],
+                actions=["sns:Publish", "sns:GetTopicAttributes"],
+                resources=[self.amp_topic.topic_arn],
+                conditions=scope,
+            )
+        )
+        self.amp_topic.add_subscription(
+            subscriptions.LambdaSubscription(self.function.function, dead_letter_queue=self.dead_letter_queue)
+        )
+
+    @staticmethod
+    def _amp_conditions(config: DeploymentConfig) -> dict[str, dict[str, str]]:
+        conditions = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+        if config.amp_workspace_arn:
+            return {**conditions, "ArnEquals": {"aws:SourceArn": config.amp_workspace_arn}}
+        return conditions
+
+    def _grafana_signing(
+        self, config: DeploymentConfig, webhook: AppFunction, key: kms.IKey
+    ) -> secretsmanager.Secret | None:
+        if not config.grafana_hmac:
+            return None
+        name = f"prompt-rollback/{config.stage}/grafana-hmac"
+        secret = secretsmanager.Secret(
+            self,
+            "GrafanaHmacSecret",
+            secret_name=name,
+            description="HMAC secret of Grafana's webhook contact point (generated; copy it to Grafana).",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            encryption_key=key,
+        )
+        acknowledge(
+            secret, "AwsSolutions-SMG4", ROTATION_REASON.format(what="the secret is pasted into Grafana")
+        )
+        webhook.allow(
+            iam.PolicyStatement(
+                sid="ReadGrafanaHmacSecret",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[secret.secret_arn],
+            )
+        )
+        webhook.function.add_environment("GRAFANA_HMAC_SECRET_NAME", name)
+        webhook.function.add_environment("GRAFANA_SIGNATURE_HEADER", config.grafana_signature_header)
+        webhook.function.add_environment("GRAFANA_TIMESTAMP_HEADER", config.grafana_timestamp_header)
+        return secret
+
+    def _alarms(self, alarm_topic: sns.ITopic) -> None:
+        notify = cloudwatch_actions.SnsAction(alarm_topic)
+        self.alarms = [
+            cloudwatch.Alarm(
+                self,
+                "DeadLetterQueueNotEmpty",
+                alarm_description=(
+                    "An AMP notification or a CloudWatch alarm event could not be queued after every "
+                    "retry and is parked in the alert-events dead-letter queue. Inspect it, then "
+                    "replay it (docs/sources.md#replaying-an-event)."
+                ),
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", period=Duration.minutes(1)
+                ),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            cloudwatch.Alarm(
+                self,
+                "AlertEventsErrors",
+                alarm_description="The alert-events function raised: the event is retried, then parked.",
+                metric=self.function.function.metric_errors(statistic="Sum", period=Duration.minutes(5)),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
