@@ -229,7 +229,7 @@ def test_rollback_queue_is_fifo_with_a_fifo_dead_letter_queue(synthesized: Synth
     assert queue["VisibilityTimeout"] >= 6 * worker_timeout
 
 
-def test_both_queues_refuse_plain_http(synthesized: Synthesized) -> None:
+def test_every_queue_refuses_plain_http(synthesized: Synthesized) -> None:
     guarded = set()
     for policy in synthesized.resources("AWS::SQS::QueuePolicy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -240,6 +240,7 @@ def test_both_queues_refuse_plain_http(synthesized: Synthesized) -> None:
     assert guarded == {
         synthesized.logical_id(synthesized.stack.worker.queue),
         synthesized.logical_id(synthesized.stack.worker.dead_letter_queue),
+        synthesized.logical_id(synthesized.stack.sources.dead_letter_queue),
     }
 
 
@@ -464,8 +465,11 @@ def test_alarm_topic_is_encrypted_and_ssl_only(synthesized: Synthesized) -> None
             },
         },
     )
-    # No alarm_email in cdk.json: no subscription.
-    assert synthesized.resources("AWS::SNS::Subscription") == {}
+    # No alarm_email in cdk.json: no subscription (the AMP alert topic's is the alert-events function).
+    subscribed = [
+        s["Properties"]["TopicArn"] for s in synthesized.resources("AWS::SNS::Subscription").values()
+    ]
+    assert {"Ref": topic_id} not in subscribed
 
 
 def test_dashboard_shows_the_rollback_flow(synthesized: Synthesized) -> None:
