@@ -22,6 +22,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local_mode.alert_events_route import EVENTS_PATH, replay_event
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
@@ -98,11 +99,12 @@ class LocalService:
         env.update(self.resources.environment())
 
         from prompt_rollback import wiring
-        from prompt_rollback.handlers import webhook, worker
+        from prompt_rollback.handlers import alert_events, webhook, worker
 
         wiring.reset()
         worker._idempotency.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
+        self._alert_events = self._one_at_a_time(alert_events.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
             self._one_at_a_time(worker.lambda_handler),
@@ -171,6 +173,9 @@ class LocalService:
         }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if path == EVENTS_PATH and environ["REQUEST_METHOD"] == "POST":  # SNS/EventBridge replays
+            status, answer = replay_event(headers, body, self.settings.webhook_token, self._alert_events)
+            return _respond(start_response, status, answer)
         event = api_gateway_event(environ["REQUEST_METHOD"], path, headers, body, stage=self.settings.stage)
         result = self._webhook(event, LocalLambdaContext("webhook", timeout_seconds=10))
         status = int(result.get("statusCode", 500))
