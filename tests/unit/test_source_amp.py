@@ -120,6 +120,7 @@ def test_go_escapes_beyond_json_are_read():
         ('{"receiver": "r", "status": "firing"}', "alerts"),
         ('{"receiver": "r", "status": "boiling", "alerts": []}', "status"),
         ("[1, 2, 3]", "not an alert notification"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
     ],
 )
 def test_other_messages_are_skipped_with_a_reason(message: str, expected_in_reason: str):

@@ -90,6 +90,11 @@ def test_not_json_raises_the_json_invalid_error():
     assert raised.value.errors()[0]["type"] == "json_invalid"
 
 
+def test_absurd_nesting_is_a_validation_error_not_a_crash():
+    with pytest.raises(ValidationError):
+        parse_alert_body("[" * 100_000 + "]" * 100_000)
+
+
 def test_unknown_grafana_fields_are_ignored():
     body = source_fixture("grafana-prompt-firing.json")
     body["alerts"][0]["imageURL"] = "https://example.grafana.net/render/1.png"

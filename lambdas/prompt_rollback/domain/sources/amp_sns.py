@@ -154,7 +154,7 @@ def _load_json(message: str) -> Any:
     for candidate in (message, _go_escapes_as_json(message)):
         try:
             return json.loads(candidate, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurd nesting, still untrusted input
             continue
     return None
 

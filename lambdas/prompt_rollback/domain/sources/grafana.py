@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import from_json
 
 from prompt_rollback.domain.alertmanager import MAX_LABEL_VALUE_LENGTH, AlertmanagerWebhook
 
@@ -118,8 +118,8 @@ def parse_alert_body(raw: str) -> ParsedBody:
     Raises pydantic's ValidationError as AlertmanagerWebhook.model_validate_json does (with
     `json_invalid` for text that is not JSON), so a caller answers both the same way.
     """
-    try:
-        document = json.loads(raw)
+    try:  # pydantic's parser: bounded nesting, unlike json.loads (RecursionError)
+        document = from_json(raw)
     except ValueError:
         AlertmanagerWebhook.model_validate_json(raw)  # raises the json_invalid error
         raise
