@@ -69,8 +69,8 @@ class AlarmMetricQuery(_EventModel):
 
 
 class AlarmConfiguration(_EventModel):
-    description: str = Field(default="", max_length=MAX_TEXT)
-    metrics: list[AlarmMetricQuery] = Field(default_factory=list, max_length=100)
+    description: str = ""
+    metrics: list[AlarmMetricQuery] = Field(default_factory=list)
 
 
 class AlarmState(_EventModel):
@@ -80,7 +80,7 @@ class AlarmState(_EventModel):
 
 
 class AlarmDetail(_EventModel):
-    alarm_name: str = Field(alias="alarmName", min_length=1, max_length=MAX_TEXT)
+    alarm_name: str = Field(alias="alarmName", min_length=1)
     state: AlarmState
     previous_state: AlarmState | None = Field(default=None, alias="previousState")
     configuration: AlarmConfiguration = Field(default_factory=AlarmConfiguration)

@@ -3,7 +3,8 @@
 Grafana posts an Alertmanager-like body with `"version": "1"` and its own fields (`orgId`,
 `state`, `title`, `message`; per alert `values`, `valueString`, `silenceURL`, `dashboardURL`,
 `panelURL`). It is told apart from Alertmanager's by that shape, not by User-Agent, and
-everything read from it is validated as strictly as an Alertmanager body.
+everything read from it is validated as strictly as an Alertmanager body: types and values, not
+lengths (intake cuts long texts to fit, as for Alertmanager).
 
 Optional HMAC signing (the contact point's "HMAC Signature" settings, Grafana 12+): Grafana
 puts hex(HMAC-SHA256(secret, body)) in a header, `X-Grafana-Alerting-Signature` unless
@@ -24,7 +25,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 
-from prompt_rollback.domain.alertmanager import MAX_LABEL_VALUE_LENGTH, AlertmanagerWebhook
+from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
 # Grafana signs when it sends; five minutes allows for clock skew and its own retries' delay.
@@ -42,13 +43,13 @@ class GrafanaAlert(_GrafanaModel):
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: datetime = Field(alias="startsAt")
     ends_at: datetime | None = Field(default=None, alias="endsAt")
-    generator_url: str = Field(default="", alias="generatorURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    generator_url: str = Field(default="", alias="generatorURL")
     fingerprint: str = Field(pattern=r"^[0-9A-Za-z]{1,64}$")
-    silence_url: str = Field(default="", alias="silenceURL", max_length=MAX_LABEL_VALUE_LENGTH)
-    dashboard_url: str = Field(default="", alias="dashboardURL", max_length=MAX_LABEL_VALUE_LENGTH)
-    panel_url: str = Field(default="", alias="panelURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    silence_url: str = Field(default="", alias="silenceURL")
+    dashboard_url: str = Field(default="", alias="dashboardURL")
+    panel_url: str = Field(default="", alias="panelURL")
     values: dict[str, float] | None = None
-    value_string: str = Field(default="", alias="valueString", max_length=MAX_LABEL_VALUE_LENGTH)
+    value_string: str = Field(default="", alias="valueString")
 
 
 class GrafanaWebhook(_GrafanaModel):
@@ -57,15 +58,15 @@ class GrafanaWebhook(_GrafanaModel):
     version: Literal["1"]
     org_id: int = Field(alias="orgId", ge=0)
     state: Literal["alerting", "ok"]
-    title: str = Field(default="", max_length=MAX_LABEL_VALUE_LENGTH)
+    title: str = Field(default="")
     message: str = ""
-    group_key: str = Field(alias="groupKey", max_length=MAX_LABEL_VALUE_LENGTH)
+    group_key: str = Field(alias="groupKey")
     status: Literal["firing", "resolved"]
     receiver: str = ""
     group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
     common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
     common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field(default="", alias="externalURL", max_length=MAX_LABEL_VALUE_LENGTH)
+    external_url: str = Field(default="", alias="externalURL")
     alerts: list[GrafanaAlert]
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
 
