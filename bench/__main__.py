@@ -209,7 +209,6 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         from prompt_rollback.handlers import webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
 
         # The webhook: the same captured body each time (SQS de-duplicates the repeats, which keeps
         # moto's queue, whose cost grows with its depth, as small as a drained production queue).

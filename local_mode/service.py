@@ -101,7 +101,6 @@ class LocalService:
         from prompt_rollback.handlers import webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
@@ -206,16 +205,19 @@ class LocalService:
             request = json.loads(message["Body"])
             key = f"{request['provider']}#{request['prompt_name']}"
             for record in reversed(ledger.recent(key, 10)):
-                mark = (key, int(record["seq"]))
-                if record.get("request_id") != request["request_id"] or record.get("kind") != "decision":
-                    continue
-                if mark in self._printed:
+                mark = (key, record.seq)
+                if (
+                    record.request_id != request["request_id"]
+                    or not record.is_decision
+                    or mark in self._printed
+                ):
                     continue
                 self._printed.add(mark)
+                slack = record.slack.status if record.slack else ""
                 self._say(
-                    f"[worker] {record['outcome']}: {record['prompt_name']} "
-                    f"v{record.get('from_version')} -> v{record.get('to_version')} ({record['reason']}); "
-                    f"slack {record['slack']['status']}; audit seq {record['seq']} hash {record['hash'][:12]}"
+                    f"[worker] {record.outcome.value}: {record.prompt_name} "
+                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:

@@ -18,9 +18,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.adapters.rollback_queue import EnqueueFailed
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
+from prompt_rollback.errors import ConfigurationError, EnqueueFailed
 from prompt_rollback.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 1_048_576
@@ -97,7 +97,7 @@ def receive_alerts() -> Response[Any]:
     try:
         if intake.accepted:
             wiring.rollback_queue().enqueue(intake.accepted)
-    except (EnqueueFailed, wiring.ConfigurationError) as error:
+    except (EnqueueFailed, ConfigurationError) as error:
         logger.error("could not queue rollback requests", extra={"error": str(error)})
         return _problem(503, "could not queue rollback requests, retry later")
     except Exception as error:
