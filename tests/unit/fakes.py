@@ -65,7 +65,9 @@ class InMemoryLedger:
     def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
         for stored in self.items.values():
             for item in stored:
-                if item["prompt_name"] == prompt_name and iso_utc(start) <= item["recorded_at"] < iso_utc(end):
+                if item["prompt_name"] == prompt_name and iso_utc(start) <= item["recorded_at"] < iso_utc(
+                    end
+                ):
                     yield AuditRecord.from_item(item)
 
     def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:

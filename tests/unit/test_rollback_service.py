@@ -9,7 +9,12 @@ import pytest
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.errors import RegistryRejected, RegistryUnavailable, RollbackInProgress, VerificationFailed
+from prompt_rollback.errors import (
+    RegistryRejected,
+    RegistryUnavailable,
+    RollbackInProgress,
+    VerificationFailed,
+)
 from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLetterQueue, run_attempt
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.service import RollbackService
@@ -62,6 +67,15 @@ def service(registry, ledger, notifier, clock) -> RollbackService:
     )
 
 
+def raising(error: Exception):
+    """A fault for the fakes' hooks: every call raises `error`."""
+
+    def hook(*_: object) -> None:
+        raise error
+
+    return hook
+
+
 def request(request_id: str = "rb-1", **fields) -> RollbackRequest:
     return RollbackRequest(
         request_id=request_id,
@@ -76,7 +90,9 @@ def kinds(ledger: InMemoryLedger) -> list[tuple[str, str, str]]:
     return [(r.kind, r.request_id, r.outcome.value) for r in ledger.records()]
 
 
-def test_a_rollback_takes_the_lock_moves_reads_back_announces_and_records(service, registry, ledger, notifier):
+def test_a_rollback_takes_the_lock_moves_reads_back_announces_and_records(
+    service, registry, ledger, notifier
+):
     result = run_attempt(service, request(), FIRST)
     assert (result.outcome, result.from_version, result.to_version) == ("rolled_back", 7, 6)
     assert registry.moves == [6]
@@ -86,9 +102,11 @@ def test_a_rollback_takes_the_lock_moves_reads_back_announces_and_records(servic
     assert verify_chain(ledger.chain("langfuse#support-answer")) == []
 
 
-def test_lock_contention_another_request_holding_the_intent_is_retried_not_moved(service, registry, ledger, clock):
+def test_lock_contention_another_request_holding_the_intent_is_retried_not_moved(
+    service, registry, ledger, clock
+):
     # rb-1's worker wrote its intent and stopped (say, mid-move); rb-2 arrives a minute later.
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse timed out"))
+    registry.before_move = raising(RegistryUnavailable("Langfuse timed out"))
     with pytest.raises(RegistryUnavailable):
         run_attempt(service, request("rb-1"), FIRST)
     clock.now += timedelta(minutes=1)
@@ -98,8 +116,10 @@ def test_lock_contention_another_request_holding_the_intent_is_retried_not_moved
     assert kinds(ledger) == [("intent", "rb-1", "rolled_back")]
 
 
-def test_lock_lost_on_the_last_attempt_is_recorded_as_skipped_not_failed(service, registry, ledger, notifier, clock):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse timed out"))
+def test_lock_lost_on_the_last_attempt_is_recorded_as_skipped_not_failed(
+    service, registry, ledger, notifier, clock
+):
+    registry.before_move = raising(RegistryUnavailable("Langfuse timed out"))
     with pytest.raises(RegistryUnavailable):
         run_attempt(service, request("rb-1"), FIRST)
     clock.now += timedelta(minutes=1)
@@ -111,7 +131,7 @@ def test_lock_lost_on_the_last_attempt_is_recorded_as_skipped_not_failed(service
 
 
 def test_an_abandoned_intent_no_longer_blocks_the_prompt(service, registry, ledger, clock):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse timed out"))
+    registry.before_move = raising(RegistryUnavailable("Langfuse timed out"))
     with pytest.raises(RegistryUnavailable):
         run_attempt(service, request("rb-1"), FIRST)
     registry.before_move = lambda version: None
@@ -141,7 +161,7 @@ def test_resume_after_a_crash_between_the_move_and_the_audit_finishes_without_mo
 
 
 def test_resume_when_the_move_never_happened_moves_once(service, registry, ledger):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse timed out"))
+    registry.before_move = raising(RegistryUnavailable("Langfuse timed out"))
     with pytest.raises(RegistryUnavailable):
         run_attempt(service, request(), FIRST)
     registry.before_move = lambda version: None
@@ -150,7 +170,7 @@ def test_resume_when_the_move_never_happened_moves_once(service, registry, ledge
 
 
 def test_the_last_attempts_failure_is_audited_announced_and_parked(service, registry, ledger, notifier):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse: HTTP 503"))
+    registry.before_move = raising(RegistryUnavailable("Langfuse: HTTP 503"))
     with pytest.raises(RegistryUnavailable):
         run_attempt(service, request(), FIRST)
     with pytest.raises(ParkedInDeadLetterQueue) as parked:
@@ -165,7 +185,7 @@ def test_the_last_attempts_failure_is_audited_announced_and_parked(service, regi
 
 
 def test_a_failure_no_retry_can_fix_is_audited_at_once_and_not_parked(service, registry, ledger):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryRejected("Langfuse move label: HTTP 404"))
+    registry.before_move = raising(RegistryRejected("Langfuse move label: HTTP 404"))
     result = run_attempt(service, request(), FIRST)
     assert result.outcome == "failed"
     assert kinds(ledger)[-1] == ("decision", "rb-1", "failed")
@@ -192,7 +212,7 @@ def test_a_redelivery_gets_the_first_decision_back_and_changes_nothing(service, 
 
 
 def test_a_failed_request_redriven_from_the_dlq_is_tried_again(service, registry, ledger):
-    registry.before_move = lambda version: (_ for _ in ()).throw(RegistryUnavailable("Langfuse: HTTP 503"))
+    registry.before_move = raising(RegistryUnavailable("Langfuse: HTTP 503"))
     with pytest.raises(ParkedInDeadLetterQueue):
         run_attempt(service, request(), LAST)
     registry.before_move = lambda version: None
