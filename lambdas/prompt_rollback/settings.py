@@ -17,8 +17,8 @@ from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.errors import ConfigurationError
 
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
-# A channel name (#llm-ops, llm-ops) or a channel id (C0123456789).
-_SLACK_CHANNEL = re.compile(r"^(#?[a-z0-9][a-z0-9_\-]{0,79}|[CGD][A-Z0-9]{8,})$")
+# A channel name (#llm-ops, llm-ops) or a channel id (C0123456789): what infra/config.py accepts.
+_SLACK_CHANNEL = re.compile(r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$")
 
 
 class Settings(BaseModel):

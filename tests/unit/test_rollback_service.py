@@ -3,6 +3,7 @@ after a crash, and what the last attempt records. No AWS, no HTTP."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import (
+    ConfigurationError,
     RegistryRejected,
     RegistryUnavailable,
     RollbackInProgress,
@@ -202,6 +204,27 @@ def test_a_verify_mismatch_is_retried_and_audited_as_failed_on_the_last_attempt(
     assert decision.outcome.value == "failed"
     assert "production reads v7 after moving it to v6" in decision.reason
     assert verify_chain(ledger.chain("langfuse#support-answer")) == []
+
+
+def test_a_configuration_error_changes_nothing_by_hand_and_is_parked_from_the_queue(
+    service, registry, ledger, notifier
+):
+    missing = ConfigurationError("LANGFUSE_PUBLIC_KEY", "is not set")
+
+    def unconfigured(provider: str):
+        raise missing
+
+    service.journal = replace(service.journal, registries=unconfigured)
+    with pytest.raises(ConfigurationError):
+        run_attempt(service, request(forced=True, actor="jane"), MANUAL)
+    with pytest.raises(ConfigurationError):
+        run_attempt(service, request(), FIRST)
+    assert ledger.records() == [] and notifier.notices == []
+    with pytest.raises(ParkedInDeadLetterQueue):
+        run_attempt(service, request(), LAST)
+    [decision] = ledger.records()
+    assert decision.outcome.value == "failed"
+    assert decision.error == "LANGFUSE_PUBLIC_KEY is not set"
 
 
 def test_a_redelivery_gets_the_first_decision_back_and_changes_nothing(service, registry, ledger, notifier):

@@ -1,7 +1,9 @@
 """The one place that decides what a failed attempt becomes: retried, audited, or parked.
 
-- a configuration error is never a rollback failure: it propagates unaudited (the person is
-  told at once; a queued message is retried and then parked, and the DLQ alarm fires);
+- a configuration error (a variable or secret to fix) in a manual invocation propagates
+  unaudited: the person is told at once, with the variable's name, and nothing changes; from
+  the queue it is retried (someone may fix it meanwhile), and the last attempt audits and
+  announces it naming the variable, then parks the message for a redrive once it is fixed;
 - another rollback holding the lock: retried while attempts remain; on the last one audited as
   skipped ("another rollback is in progress"), not as failed;
 - a retryable error (errors.can_retry) with attempts left: raised, so SQS delivers again;
@@ -45,8 +47,10 @@ class ParkedInDeadLetterQueue(Exception):
 def run_attempt(service: RollbackService, request: RollbackRequest, attempt: Attempt) -> RollbackResult:
     try:
         return service.handle(request)
-    except ConfigurationError:
-        raise
+    except ConfigurationError as error:
+        if not (attempt.from_queue and attempt.final):
+            raise
+        raise ParkedInDeadLetterQueue(service.record_failure(request, error)) from error
     except RollbackInProgress as error:
         if not attempt.final:
             raise
