@@ -9,8 +9,7 @@ request can always be written.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -192,7 +191,9 @@ class AuditRecord:
         return record
 
 
-def _bounded_trigger(trigger: Mapping[str, Any], fit: Any, cuts: list[str]) -> dict[str, Any]:
+def _bounded_trigger(
+    trigger: Mapping[str, Any], fit: Callable[[str, str, int], str], cuts: list[str]
+) -> dict[str, Any]:
     bounded: dict[str, Any] = {}
     for key, value in trigger.items():
         if key == "labels" and isinstance(value, Mapping):
@@ -206,7 +207,7 @@ def _bounded_trigger(trigger: Mapping[str, Any], fit: Any, cuts: list[str]) -> d
                 for name, text in labels[:MAX_LABELS]
             }
         elif isinstance(value, str):
-            bounded[key] = fit(f"trigger.{key}", value)
+            bounded[key] = fit(f"trigger.{key}", value, TEXT_LIMIT)
         else:
             bounded[key] = value
     return bounded
@@ -214,8 +215,3 @@ def _bounded_trigger(trigger: Mapping[str, Any], fit: Any, cuts: list[str]) -> d
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """Roughly DynamoDB's size of an item (names + values as UTF-8); used by tests and budgets."""
-    return len(json.dumps(item, default=str, ensure_ascii=False).encode())

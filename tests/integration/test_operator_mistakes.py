@@ -106,8 +106,10 @@ def test_reusing_a_manual_request_id_with_other_parameters_is_refused(stack: Sta
     assert stack.production() == 5 and len(stack.decisions()) == 1
     capsys.readouterr()
     code = cli.main(
-        ["rollback", "--prompt", "support-answer", "--to", "4", "--reason", "drill", "--actor", "jane"]
-        + ["--request-id", "drill-7", "--in-process"]
+        [
+            *("rollback", "--prompt", "support-answer", "--to", "4", "--reason", "drill", "--actor", "jane"),
+            *("--request-id", "drill-7", "--in-process"),
+        ]
     )
     assert code == 1
     assert "already used for a different rollback" in capsys.readouterr().out

@@ -4,6 +4,7 @@ configured, reset(), and configuration errors reported by name without changing 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import boto3
@@ -70,7 +71,7 @@ def test_rotated_slack_url_and_langfuse_keys_are_used_once_the_cache_expires(sta
 def test_slack_channel_is_validated_and_named_where_messages_go(stack: Stack, monkeypatch, capsys):
     monkeypatch.setenv("SLACK_CHANNEL", "not a channel!")
     reset_wiring()
-    with pytest.raises(ConfigurationError, match="^SLACK_CHANNEL is invalid"):
+    with pytest.raises(ConfigurationError, match=r"^SLACK_CHANNEL is invalid"):
         wiring.settings()
     monkeypatch.setenv("SLACK_CHANNEL", "#llm-ops")
     monkeypatch.delenv("SLACK_WEBHOOK_URL")  # the console notifier shows where it would post
@@ -117,7 +118,7 @@ def test_reset_forgets_the_idempotency_table_too(stack: Stack, monkeypatch):
     ],
 )
 def test_settings_errors_name_the_variable(variable: str, value: str, message: str):
-    with pytest.raises(ConfigurationError, match=f"^{message}") as error:
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}") as error:
         Settings.from_environment({variable: value})
     assert error.value.variable == variable
 
