@@ -9,7 +9,6 @@ What a failed attempt becomes (retry, audit, dead-letter queue) is decided in ro
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,38 +22,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.handlers.accounting import account
 from prompt_rollback.handlers.manual import ManualRollback
 from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.rollback.attempts import Attempt, ParkedInDeadLetterQueue, run_attempt
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-_OUTCOME_METRICS = {
-    "rolled_back": "RollbacksDone",
-    "skipped": "RollbacksSkipped",
-    "failed": "RollbacksFailed",
-    "dry_run": "RollbacksDryRun",
-}
-# Both mean "people were not told": an alarm watches SlackFailures (infra/monitoring.py).
-_SLACK_NOT_DELIVERED = frozenset({"failed", "not_configured"})
-
-
-def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]:
-    if result.get("replayed"):  # counted when it was decided
-        logger.info("repeated request answered from its first decision", extra=result)
-        return result
-    metrics.add_metric(
-        name=_OUTCOME_METRICS.get(result["outcome"], "RollbacksSkipped"), unit=MetricUnit.Count, value=1
-    )
-    if result["outcome"] == Outcome.ROLLED_BACK.value and request.trigger is not None:
-        seconds = (datetime.now(UTC) - request.trigger.starts_at).total_seconds()
-        metrics.add_metric(name="AlertToRollbackSeconds", unit=MetricUnit.Seconds, value=max(seconds, 0.0))
-    if result.get("slack") in _SLACK_NOT_DELIVERED:
-        metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)
-    logger.info("rollback decision", extra={"rollback_id": request.request_id, **result})
-    return result
 
 
 @tracer.capture_method
@@ -69,7 +44,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         logger.error("rollback failed on its last attempt: parked in the DLQ", extra=parked.result.as_dict())
         metrics.add_metric(name="RollbacksFailed", unit=MetricUnit.Count, value=1)
         raise
-    return _account(result.as_dict(), request)
+    return account(result.as_dict(), request)
 
 
 def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -85,7 +60,7 @@ def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         wiring.registry_for(request.provider)  # a configuration error is reported before anything is written
         manual = wiring.manual_rollbacks()
         manual.config.register_lambda_context(context)
-        return _account(manual.run(request), request)
+        return account(manual.run(request), request)
     except ConfigurationError as error:
         return {"error": "configuration error", "variable": error.variable, "detail": str(error)}
     except IdempotencyValidationError:
