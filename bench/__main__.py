@@ -320,7 +320,7 @@ def bench_local_mode(alerts: int) -> list[Row]:
                 decided = False
                 while not decided and time.perf_counter() < deadline:
                     decided = any(
-                        r.get("kind") == "decision" and r.get("request_id") == rollback_id
+                        r.is_decision and r.request_id == rollback_id
                         for r in ledger.recent(f"langfuse#{prompt}", 5)
                     )
                     if not decided:

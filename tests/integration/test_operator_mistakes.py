@@ -163,3 +163,14 @@ def test_a_blank_actor_or_reason_is_refused(stack: Stack, blank: str, capsys):
     assert exit_.value.code == 2
     assert "must not be blank" in capsys.readouterr().err
     assert stack.audit() == [] and stack.production() == 7
+
+
+@pytest.mark.parametrize(
+    "version",
+    [10**4300, 1_000_000_001, "9" * 5000],
+    ids=["4301-digit int", "above the bound", "digit string"],
+)
+def test_a_huge_version_number_is_refused_not_a_crash(stack: Stack, version):
+    assert force(stack, to_version=version)["error"] == "invalid manual rollback request"
+    assert force(stack, from_version=version)["error"] == "invalid manual rollback request"
+    assert stack.audit() == [] and stack.production() == 7

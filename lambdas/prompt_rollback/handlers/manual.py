@@ -11,12 +11,18 @@ from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.requests import Provider, RollbackRequest
 
 
+# Far above any real version; bounds what a hand-typed number may be (no 4,301-digit ints).
+MAX_VERSION = 1_000_000_000
+
+
 class ManualRollback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str
-    to_version: int | None = Field(default=None, ge=1)
-    from_version: int | None = Field(default=None, ge=1, description="only act if production is still here")
+    to_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    from_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="only act if production is still here"
+    )
     reason: str = Field(min_length=1, max_length=2000)
     actor: str = Field(min_length=1, max_length=200)
     provider: Provider = "langfuse"
