@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.requests import Provider, RollbackRequest
 
-
 # Far above any real version; bounds what a hand-typed number may be (no 4,301-digit ints).
 MAX_VERSION = 1_000_000_000
 
