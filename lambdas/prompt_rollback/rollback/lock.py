@@ -49,5 +49,5 @@ def take(
         return journal.ledger.append(intent, head)
     except LedgerConflict as conflict:
         raise RollbackInProgress(
-            f"another rollback of {request.prompt_key} is in progress ({conflict})"
+            f"{request.prompt_key} was locked by another request first ({conflict})"
         ) from conflict
