@@ -120,6 +120,7 @@ class RollbackService:
             rollback_to=request.rollback_to,
             forced=request.forced,
             dry_run=request.dry_run,
+            allow_forward=request.allow_forward,
         )
         decision = decide(ask, state, _past_decisions(records), self._policy, self._clock())
         if not decision.acts:

@@ -60,6 +60,7 @@ class ManualRollback(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     provider: Provider = "langfuse"
     dry_run: bool | None = None
+    allow_forward: bool = Field(default=False, description="let to_version be newer than production")
     request_id: str | None = Field(default=None, description="reuse to make a retried invocation safe")
     target: dict[str, str] = Field(
         default_factory=dict,
@@ -178,6 +179,7 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
             actor=manual.actor,
             reason=manual.reason,
             forced=True,
+            allow_forward=manual.allow_forward,
             dry_run=manual.dry_run,
             received_at=datetime.now(UTC),
             provider_target=manual.target,
