@@ -16,6 +16,7 @@ import pytest
 import requests
 from prompt_rollback import cli
 
+from local_mode.lambda_runtime import request_body
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,3 +160,20 @@ def test_a_content_length_that_is_not_a_number_is_400_not_a_crash(local_mode):
         )
         status_line = connection.makefile("rb").readline()
     assert status_line.split()[1] == b"400", status_line
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"wsgi.input_terminated": True}, b"x" * 10),  # chunked, de-chunked by werkzeug's server
+        ({"CONTENT_LENGTH": "10"}, b"x" * 10),
+        ({"CONTENT_LENGTH": "9"}, b"x" * 9),
+    ],
+)
+def test_request_body_reads_up_to_the_limit(environ, expected):
+    assert request_body({**environ, "wsgi.input": io.BytesIO(b"x" * 10)}, limit=10) == expected
+
+
+@pytest.mark.parametrize("environ", [{"wsgi.input_terminated": True}, {"CONTENT_LENGTH": "11"}])
+def test_request_body_past_the_limit_is_refused_not_cut(environ):
+    assert request_body({**environ, "wsgi.input": io.BytesIO(b"x" * 11)}, limit=10) is None

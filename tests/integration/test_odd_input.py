@@ -121,25 +121,35 @@ def test_a_450_kb_label_still_queues_a_bounded_request(stack: Stack, firing_body
     assert decision["trigger"]["labels"]["team"].endswith(CUT_MARK)
 
 
-def test_ten_alerts_of_maximal_multibyte_text_are_all_queued(stack: Stack, firing_body):
-    """The queue's batch limit is bytes; cut text is counted in characters, some of 3 bytes."""
+def test_ten_alerts_of_maximal_escaped_text_are_all_queued(stack: Stack, firing_body):
+    """Cut text is counted in characters, the queue's limits in bytes: ten requests with every
+    field at its limit, in characters JSON writes as 6 bytes (\\u0001), are more than one SQS
+    batch may carry (1 MiB), though their body is not."""
     body = copy.deepcopy(firing_body)
     template = body["alerts"][0]
-    wide = "\u2603" * 2100  # ☃: 3 bytes in UTF-8; longer than any field is kept
+    wide = "\x01" * 2100  # longer than any field is kept
     body["alerts"] = [
         {
             **copy.deepcopy(template),
             "fingerprint": f"{n:016x}",
             "generatorURL": "https://p.example/?" + wide,
-            "labels": {**template["labels"], "prompt_name": f"p-{n}", **{f"l{i}": wide[:1100] for i in range(8)}},
+            "labels": {
+                **template["labels"],
+                "prompt_name": f"p-{n}",
+                "provider": "bedrock",
+                "prompt_parameter": f"/prompts/p-{n}/production",
+                # Other bedrock_* labels travel twice: in the trigger's labels and the target.
+                **{f"bedrock_extra_{i}": wide[:1100] for i in range(8)},
+            },
             "annotations": {"summary": wide, "runbook_url": "https://r.example/" + wide},
         }
         for n in range(10)
     ]
     body["groupKey"] = wide
     body["externalURL"] = "https://am.example/" + wide
-    assert len(json.dumps(body, ensure_ascii=False).encode()) < 1_048_576
-    status, answer = stack.post(body)
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    assert len(raw) < 1_048_576
+    status, answer = stack.post(None, raw=raw)
     assert status == 202, answer
     assert len(answer["accepted"]) == 10
     assert stack.queue_depth(stack.resources.queue_url) == 10
