@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from pathlib import Path
 
 import boto3
+import yaml
 
 from tests.integration.conftest import TOKEN, Stack, reset_wiring
 
@@ -198,3 +201,13 @@ def test_alerts_of_a_misconfigured_rule_are_counted_for_the_alarm(stack: Stack, 
     documents = emitted_metrics(capsys)
     assert metric_total(documents, "AlertsMisconfigured") == 1
     assert metric_total(documents, "AlertsSkipped") == 2
+
+
+def test_the_shipped_alertmanager_config_and_the_deploy_guide_send_every_alert():
+    """Alerts beyond max_alerts are never sent: both say 0 (every alert), and agree."""
+    repo = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((repo / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    [receiver] = [r for r in config["receivers"] if r["name"] == "prompt-rollback"]
+    assert [w["max_alerts"] for w in receiver["webhook_configs"]] == [0]
+    guide = (repo / "docs" / "deploy.md").read_text()
+    assert re.findall(r"^\s*max_alerts:\s*(\d+)", guide, flags=re.MULTILINE) == ["0"]
