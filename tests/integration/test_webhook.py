@@ -193,7 +193,10 @@ def test_alerts_of_a_misconfigured_rule_are_counted_for_the_alarm(stack: Stack, 
     unlabelled = copy.deepcopy(body["alerts"][0])
     del unlabelled["labels"]["prompt_version"]
     unlabelled["fingerprint"] = "bbbbbbbbbbbbbbbb"
-    body["alerts"] += [unlabelled, copy.deepcopy(body["alerts"][0])]  # and a duplicate: not a misconfiguration
+    body["alerts"] += [
+        unlabelled,
+        copy.deepcopy(body["alerts"][0]),
+    ]  # and a duplicate: not a misconfiguration
     capsys.readouterr()
     status, answer = stack.post(body)
     assert status == 202

@@ -253,10 +253,26 @@ def test_a_long_alertname_without_summary_or_description_is_cut(firing_body):
     ("where", "read", "limit"),
     [
         ({"labels": {"env": "e" * 5000}}, lambda r: r.environment, MAX_NAME_LENGTH),
-        ({"generatorURL": "https://p.example/g?" + "q" * 9000}, lambda r: r.trigger.generator_url, MAX_URL_LENGTH),
-        ({"annotations": {"runbook_url": "https://r.example/" + "r" * 9000}}, lambda r: r.trigger.runbook_url, MAX_URL_LENGTH),
-        ({"externalURL": "https://am.example/" + "x" * 9000}, lambda r: r.trigger.external_url, MAX_URL_LENGTH),
-        ({"groupKey": "{}:{prompt_name=\"" + "g" * 9000 + "\"}"}, lambda r: r.trigger.group_key, MAX_URL_LENGTH),
+        (
+            {"generatorURL": "https://p.example/g?" + "q" * 9000},
+            lambda r: r.trigger.generator_url,
+            MAX_URL_LENGTH,
+        ),
+        (
+            {"annotations": {"runbook_url": "https://r.example/" + "r" * 9000}},
+            lambda r: r.trigger.runbook_url,
+            MAX_URL_LENGTH,
+        ),
+        (
+            {"externalURL": "https://am.example/" + "x" * 9000},
+            lambda r: r.trigger.external_url,
+            MAX_URL_LENGTH,
+        ),
+        (
+            {"groupKey": '{}:{prompt_name="' + "g" * 9000 + '"}'},
+            lambda r: r.trigger.group_key,
+            MAX_URL_LENGTH,
+        ),
     ],
 )
 def test_every_other_text_field_from_the_alert_is_cut_to_fit(firing_body, where, read, limit):

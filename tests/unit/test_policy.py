@@ -56,7 +56,9 @@ def test_an_alert_naming_a_missing_rollback_to_falls_back_to_the_normal_choice()
 
 def test_a_forced_rollback_to_a_missing_version_is_refused_not_guessed():
     # A person named that version and is there to hear about the typo: do not pick another.
-    decision = decide(ask(alerted=None, rollback_to=99, forced=True), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+    decision = decide(
+        ask(alerted=None, rollback_to=99, forced=True), state(7, 5, 6, 7), [], PolicyConfig(), NOW
+    )
     assert decision.outcome is Outcome.SKIPPED
     assert decision.reason == "rollback_to v99 does not exist"
 
@@ -82,8 +84,7 @@ def test_a_forced_rollback_forward_needs_allow_forward():
     refused = decide(forced, state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
     assert refused.outcome is Outcome.SKIPPED
     assert refused.reason == (
-        "rollback_to v9 is newer than production v7 (a rollback never moves forward); "
-        "allow_forward to insist"
+        "rollback_to v9 is newer than production v7 (a rollback never moves forward); allow_forward to insist"
     )
     allowed = decide(replace(forced, allow_forward=True), state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
     assert (allowed.outcome, allowed.from_version, allowed.to_version) == (Outcome.ROLLED_BACK, 7, 9)
@@ -103,7 +104,9 @@ def test_the_automatic_choice_never_picks_a_newer_version_either():
         6,
         "highest earlier version that was not rolled back",
     )
-    registry = RegistryState(production_version=7, versions=frozenset({5, 6, 7, 9}), previous_production=(9, 5))
+    registry = RegistryState(
+        production_version=7, versions=frozenset({5, 6, 7, 9}), previous_production=(9, 5)
+    )
     assert choose_target(7, None, registry, []) == (5, "held production before (registry history)")
 
 

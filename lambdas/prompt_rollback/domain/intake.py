@@ -33,7 +33,15 @@ from prompt_rollback.domain.requests import (
 
 PROVIDER_TARGET_LABEL_PREFIXES = ("bedrock_", "prompt_parameter")
 # Kept first when an alert's labels must be cut: the ones that say what to roll back.
-ESSENTIAL_LABELS = ("alertname", "prompt_name", "prompt_version", "provider", "rollback_to", "env", *TARGET_LABELS)
+ESSENTIAL_LABELS = (
+    "alertname",
+    "prompt_name",
+    "prompt_version",
+    "provider",
+    "rollback_to",
+    "env",
+    *TARGET_LABELS,
+)
 # SSM parameter names go up to 2048 characters; Bedrock ids are 10.
 MAX_TARGET_VALUE_LENGTH = 2048
 
@@ -113,7 +121,8 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
         labels=kept_labels,
         labels_cut=labels_cut,
         summary=cut(
-            alert.annotations.get("summary", "") or alert.annotations.get("description", ""), MAX_REASON_LENGTH
+            alert.annotations.get("summary", "") or alert.annotations.get("description", ""),
+            MAX_REASON_LENGTH,
         ),
         generator_url=cut(alert.generator_url, MAX_URL_LENGTH),
         runbook_url=cut(alert.annotations.get("runbook_url", ""), MAX_URL_LENGTH),
@@ -143,7 +152,9 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
     )
 
 
-def _request_or_reason(alert: Alert, body: AlertmanagerWebhook, received_at: datetime) -> RollbackRequest | str:
+def _request_or_reason(
+    alert: Alert, body: AlertmanagerWebhook, received_at: datetime
+) -> RollbackRequest | str:
     try:
         return _request_for(alert, body, received_at)
     except ValidationError as error:
