@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from prompt_rollback.adapters.rollback_queue import SQS_BATCH_BYTES
 from prompt_rollback.domain.alertmanager import MAX_TRUNCATED_ALERTS, AlertmanagerWebhook
 from prompt_rollback.domain.intake import SkipKind, triage
 from prompt_rollback.domain.requests import (
@@ -388,3 +389,26 @@ def test_an_absurd_truncated_alerts_count_is_kept_bounded_not_refused(firing_bod
     intake = triage(AlertmanagerWebhook.model_validate_json(raw), RECEIVED)
     assert len(intake.accepted) == 1
     assert intake.truncated_alerts == kept
+
+
+def test_a_request_with_every_field_at_its_limit_fits_one_sqs_message(firing_body):
+    """Limits count characters, SQS bytes: a control character is 6 bytes of JSON (\\u0001)."""
+    escaped = "\x01" * 20_000
+    body = body_with(
+        firing_body,
+        labels={
+            "alertname": escaped,
+            "env": escaped,
+            "provider": "bedrock",
+            "prompt_parameter": "/prompts/" + "p" * 2000,
+            **{f"bedrock_extra_{n}": escaped for n in range(20)},
+            **{f"other_{n}": escaped for n in range(20)},
+        },
+        annotations={"summary": escaped, "runbook_url": escaped},
+        generatorURL=escaped,
+        groupKey=escaped,
+        externalURL=escaped,
+    )
+    request = only_request(body)
+    assert request.trigger is not None and request.trigger.labels_cut > 0
+    assert len(request.model_dump_json().encode()) <= SQS_BATCH_BYTES  # 256 KiB, the default message size

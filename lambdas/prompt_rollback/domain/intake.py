@@ -61,7 +61,7 @@ class SkippedAlert:
     fingerprint: str
     alertname: str
     reason: str
-    kind: SkipKind = SkipKind.MISCONFIGURED
+    kind: SkipKind
 
 
 @dataclass(frozen=True)
