@@ -412,3 +412,19 @@ def test_a_request_with_every_field_at_its_limit_fits_one_sqs_message(firing_bod
     request = only_request(body)
     assert request.trigger is not None and request.trigger.labels_cut > 0
     assert len(request.model_dump_json().encode()) <= SQS_BATCH_BYTES  # 256 KiB, the default message size
+
+
+def test_if_a_cut_and_its_model_limit_ever_disagree_the_alert_is_skipped_not_a_crash(
+    firing_body, monkeypatch
+):
+    """The last guard: a future field whose cut is longer than its model allows."""
+    from prompt_rollback.domain import intake as intake_module
+
+    monkeypatch.setattr(intake_module, "MAX_NAME_LENGTH", MAX_NAME_LENGTH * 2)
+    body = body_with(firing_body, labels={"env": "e" * 5000, "alertname": "<!channel>" * 100})
+    result = triage(AlertmanagerWebhook.model_validate(body), RECEIVED)
+    assert result.accepted == []
+    [skipped] = result.skipped
+    assert skipped.kind is SkipKind.MISCONFIGURED
+    assert skipped.reason == "could not build a rollback request (alertname out of bounds)"
+    assert "<!channel>" not in skipped.reason
