@@ -35,7 +35,7 @@ from prompt_rollback.adapters.registry import RegistryError
 from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import Provider, RollbackRequest
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 from prompt_rollback.service import RollbackInProgress
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -157,7 +157,6 @@ def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]
     return result
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     request = RollbackRequest.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or "1")
@@ -195,7 +194,6 @@ def _manual(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(
     clear_state=True
 )  # keys appended per record must not leak into the next invocation
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _idempotency()[0].register_lambda_context(context)
