@@ -8,17 +8,28 @@ because a chat message could not be sent.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 from typing import IO, Any, Protocol
+from urllib.error import URLError
 from urllib.parse import quote, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from slack_sdk.errors import SlackRequestError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryState,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
 
 SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -130,75 +141,103 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
     return {"text": fallback, "blocks": blocks}
 
 
-class _CappedRetry(Retry):
-    """urllib3's Retry honours Retry-After; this caps the wait so a Lambda cannot sleep out its timeout."""
+class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, with its wait capped so a Lambda cannot sleep out its timeout.
 
-    max_retry_after_seconds = 10.0
+    slack_sdk sleeps whatever Retry-After asks (an hour, if Slack says so); a Retry-After over
+    the cap is waited for the cap only, and the retry count still bounds the worst case."""
 
-    def get_retry_after(self, response: Any) -> float | None:
-        retry_after = super().get_retry_after(response)
-        if retry_after is None:
-            return None
-        return min(retry_after, self.max_retry_after_seconds)
+    def __init__(self, max_retry_count: int, max_wait_seconds: float = 10.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def wait_seconds(self, response: HttpResponse) -> float:
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
+        try:
+            asked = float(values[0]) if values else 1.0
+        except ValueError:  # an HTTP date, or garbage: wait as if none was given
+            asked = 1.0
+        return min(max(asked, 0.0), self.max_wait_seconds)
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:  # only called for a 429 response (see _can_retry)
+            raise error or RuntimeError("a rate-limit retry without a response")
+        state.next_attempt_requested = True
+        time.sleep(self.wait_seconds(response))
+        state.increment_current_attempt()
 
 
-class _RedactWebhookPaths(logging.Filter):
-    """urllib3 logs request paths, at WARNING when it retries a broken connection or a timeout
-    ("Retrying (...) after connection broken by ...: /services/T…/B…/<token>"). An incoming
-    webhook's path is its secret, and WARNING records reach CloudWatch through the Lambda
-    runtime's root handler: replace the paths of our webhooks in urllib3's records."""
+class _RedactWebhookPath(logging.Filter):
+    """WebhookClient logs the request URL: at INFO when it retries a broken connection ("Going to
+    retry the same request: POST https://hooks.slack.com/services/T…/B…/<token>"), at DEBUG with
+    every request. An incoming webhook's path is its secret, and records reach CloudWatch through
+    the Lambda runtime's root handler: the path is replaced in every record of the client's logger."""
 
     REPLACEMENT = "/<slack webhook path>"
 
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
         super().__init__()
-        self.paths: set[str] = set()
+        self.path = path
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = message
-        for path in self.paths:
-            redacted = redacted.replace(path, self.REPLACEMENT)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        if self.path in message:
+            record.msg, record.args = message.replace(self.path, self.REPLACEMENT), None
         return True
 
 
-_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
-_redact_webhook_paths = _RedactWebhookPaths()
+# The logger each SlackWebhookNotifier gives its WebhookClient (one child per webhook path).
+TRANSPORT_LOGGER_NAME = "prompt_rollback.slack_webhook"
+_SEND_ERRORS = (OSError, HTTPException, SlackRequestError)  # URLError and timeouts are OSErrors
 
 
-def _keep_out_of_logs(webhook_url: str) -> None:
+def _transport_logger(webhook_url: str) -> logging.Logger:
     path = urlsplit(webhook_url.strip()).path
-    if len(path) > 1:
-        _redact_webhook_paths.paths.add(path)
-        for name in _URLLIB3_LOGGERS:
-            logging.getLogger(name).addFilter(_redact_webhook_paths)  # no-op when already added
+    digest = hashlib.sha256(path.encode()).hexdigest()[:12]  # a name that does not carry the secret
+    transport = logging.getLogger(f"{TRANSPORT_LOGGER_NAME}.{digest}")
+    if len(path) > 1 and not transport.filters:
+        transport.addFilter(_RedactWebhookPath(path))
+    return transport
+
+
+def _failure_kind(error: Exception) -> str:
+    """What went wrong, by exception type: urllib's URLError says more in its reason
+    ("ConnectionRefusedError", "TimeoutError")."""
+    if isinstance(error, URLError) and isinstance(error.reason, Exception):
+        return type(error.reason).__name__
+    return type(error).__name__
 
 
 class SlackWebhookNotifier:
-    def __init__(self, webhook_url: str, timeout_seconds: float = 5.0, retries: int = 3) -> None:
-        _keep_out_of_logs(webhook_url)
-        self._url = webhook_url
-        self._timeout = timeout_seconds
-        self._session = requests.Session()
-        retry = _CappedRetry(
-            total=retries,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"POST"}),
-            backoff_factor=0.5,
-            respect_retry_after_header=True,
-            raise_on_status=False,
+    """Posts to a Slack incoming webhook with slack_sdk's WebhookClient. Retries, sharing one
+    budget of `retries`: connection errors (slack_sdk's handler), 500/503 (its server-error
+    handler, exponential backoff) and 429 (Retry-After, capped)."""
+
+    def __init__(self, webhook_url: str, timeout_seconds: int = 5, retries: int = 3) -> None:
+        self._client = WebhookClient(
+            webhook_url,
+            timeout=timeout_seconds,
+            logger=_transport_logger(webhook_url),
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=retries),
+                ServerErrorRetryHandler(max_retry_count=retries),
+                CappedRateLimitRetryHandler(max_retry_count=retries),
+            ],
         )
-        self._session.mount("https://", HTTPAdapter(max_retries=retry))
-        self._session.mount("http://", HTTPAdapter(max_retries=retry))
 
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         try:
-            response = self._session.post(self._url, json=build_message(notice), timeout=self._timeout)
-        except requests.RequestException as error:
-            # str(error) would carry the webhook URL, which is a secret: keep only the kind.
-            return SlackOutcome("failed", type(error).__name__)
+            response = self._client.send_dict(build_message(notice))
+        except _SEND_ERRORS as error:
+            # str(error) may carry the webhook URL, which is a secret: keep only the kind.
+            return SlackOutcome("failed", _failure_kind(error))
         if 200 <= response.status_code < 300:
             return SlackOutcome("sent", f"HTTP {response.status_code}")
         return SlackOutcome("failed", f"HTTP {response.status_code}")
