@@ -37,8 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "lambdas"), str(REPO)]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-SHARED_FIXTURE = REPO.parent / "shared" / "alertmanager" / "firing-0.25.0.json"
-EXAMPLE_FIXTURE = REPO / "examples" / "alert-firing.json"
+FIRING_FIXTURE = REPO / "tests" / "fixtures" / "alertmanager" / "firing-0.25.0.json"
 MB = 1_000_000
 NOTES: list[str] = []  # printed under the table
 
@@ -61,8 +60,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 
 def firing_body() -> dict[str, Any]:
-    path = SHARED_FIXTURE if SHARED_FIXTURE.is_file() else EXAMPLE_FIXTURE
-    body: dict[str, Any] = json.loads(path.read_text())
+    body: dict[str, Any] = json.loads(FIRING_FIXTURE.read_text())
     return body
 
 
