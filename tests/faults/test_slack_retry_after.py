@@ -11,8 +11,9 @@ import time
 
 import pytest
 import slack_sdk.http_retry.handler
-from prompt_rollback.adapters import slack
-from prompt_rollback.adapters.slack import CappedRateLimitRetryHandler, SlackWebhookNotifier
+from prompt_rollback.adapters import slack_webhook
+from prompt_rollback.adapters.slack import SlackWebhookNotifier
+from prompt_rollback.adapters.slack_webhook import CappedRateLimitRetryHandler
 
 from tests.faults.nothing_lost import assert_rolled_back_once
 from tests.integration.conftest import Stack
@@ -37,7 +38,7 @@ class _RecordedSleeps:
 @pytest.fixture
 def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     clock = _RecordedSleeps()
-    monkeypatch.setattr(slack, "time", clock)  # the capped 429 handler
+    monkeypatch.setattr(slack_webhook, "time", clock)  # the capped 429 handler
     monkeypatch.setattr(slack_sdk.http_retry.handler, "time", clock)  # slack_sdk's backoff
     return clock.sleeps
 

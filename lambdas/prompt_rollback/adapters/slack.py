@@ -8,28 +8,12 @@ because a chat message could not be sent.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import re
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime
-from http.client import HTTPException
 from typing import IO, Any, Protocol
-from urllib.error import URLError
 from urllib.parse import quote, urlsplit
-
-from slack_sdk.errors import SlackRequestError
-from slack_sdk.http_retry import (
-    ConnectionErrorRetryHandler,
-    HttpRequest,
-    HttpResponse,
-    RateLimitErrorRetryHandler,
-    RetryState,
-)
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-from slack_sdk.webhook import WebhookClient
 
 SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -141,103 +125,25 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
     return {"text": fallback, "blocks": blocks}
 
 
-class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler, with its wait capped so a Lambda cannot sleep out its timeout.
-
-    slack_sdk sleeps whatever Retry-After asks (an hour, if Slack says so); a Retry-After over
-    the cap is waited for the cap only, and the retry count still bounds the worst case."""
-
-    def __init__(self, max_retry_count: int, max_wait_seconds: float = 10.0) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait_seconds = max_wait_seconds
-
-    def wait_seconds(self, response: HttpResponse) -> float:
-        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
-        try:
-            asked = float(values[0]) if values else 1.0
-        except ValueError:  # an HTTP date, or garbage: wait as if none was given
-            asked = 1.0
-        return min(max(asked, 0.0), self.max_wait_seconds)
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if response is None:  # only called for a 429 response (see _can_retry)
-            raise error or RuntimeError("a rate-limit retry without a response")
-        state.next_attempt_requested = True
-        time.sleep(self.wait_seconds(response))
-        state.increment_current_attempt()
-
-
-class _RedactWebhookPath(logging.Filter):
-    """WebhookClient logs the request URL: at INFO when it retries a broken connection ("Going to
-    retry the same request: POST https://hooks.slack.com/services/T…/B…/<token>"), at DEBUG with
-    every request. An incoming webhook's path is its secret, and records reach CloudWatch through
-    the Lambda runtime's root handler: the path is replaced in every record of the client's logger."""
-
-    REPLACEMENT = "/<slack webhook path>"
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.path in message:
-            record.msg, record.args = message.replace(self.path, self.REPLACEMENT), None
-        return True
-
-
-# The logger each SlackWebhookNotifier gives its WebhookClient (one child per webhook path).
-TRANSPORT_LOGGER_NAME = "prompt_rollback.slack_webhook"
-_SEND_ERRORS = (OSError, HTTPException, SlackRequestError)  # URLError and timeouts are OSErrors
-
-
-def _transport_logger(webhook_url: str) -> logging.Logger:
-    path = urlsplit(webhook_url.strip()).path
-    digest = hashlib.sha256(path.encode()).hexdigest()[:12]  # a name that does not carry the secret
-    transport = logging.getLogger(f"{TRANSPORT_LOGGER_NAME}.{digest}")
-    if len(path) > 1 and not transport.filters:
-        transport.addFilter(_RedactWebhookPath(path))
-    return transport
-
-
-def _failure_kind(error: Exception) -> str:
-    """What went wrong, by exception type: urllib's URLError says more in its reason
-    ("ConnectionRefusedError", "TimeoutError")."""
-    if isinstance(error, URLError) and isinstance(error.reason, Exception):
-        return type(error.reason).__name__
-    return type(error).__name__
-
-
 class SlackWebhookNotifier:
-    """Posts to a Slack incoming webhook with slack_sdk's WebhookClient. Retries, sharing one
-    budget of `retries`: connection errors (slack_sdk's handler), 500/503 (its server-error
-    handler, exponential backoff) and 429 (Retry-After, capped)."""
+    """Posts to a Slack incoming webhook with slack_sdk's WebhookClient (adapters/slack_webhook.py).
+
+    slack_sdk is imported where the notifier is built, not with this module: its package import
+    loads its Web API client and models too (~200 ms), which the handlers' cold start would pay
+    whether or not a message is ever sent."""
 
     def __init__(self, webhook_url: str, timeout_seconds: int = 5, retries: int = 3) -> None:
-        self._client = WebhookClient(
-            webhook_url,
-            timeout=timeout_seconds,
-            logger=_transport_logger(webhook_url),
-            retry_handlers=[
-                ConnectionErrorRetryHandler(max_retry_count=retries),
-                ServerErrorRetryHandler(max_retry_count=retries),
-                CappedRateLimitRetryHandler(max_retry_count=retries),
-            ],
-        )
+        from prompt_rollback.adapters import slack_webhook
+
+        self._transport = slack_webhook
+        self._client = slack_webhook.webhook_client(webhook_url, timeout_seconds, retries)
 
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         try:
             response = self._client.send_dict(build_message(notice))
-        except _SEND_ERRORS as error:
+        except self._transport.SEND_ERRORS as error:
             # str(error) may carry the webhook URL, which is a secret: keep only the kind.
-            return SlackOutcome("failed", _failure_kind(error))
+            return SlackOutcome("failed", self._transport.failure_kind(error))
         if 200 <= response.status_code < 300:
             return SlackOutcome("sent", f"HTTP {response.status_code}")
         return SlackOutcome("failed", f"HTTP {response.status_code}")
