@@ -21,7 +21,7 @@ from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
 from prompt_rollback.errors import ConfigurationError, EnqueueFailed
 from prompt_rollback.handlers.bearer_auth import problem, require_bearer_token
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")
@@ -54,7 +54,6 @@ def _parse_body() -> AlertmanagerWebhook | Response[Any]:
 
 
 @app.post("/alerts", middlewares=[require_bearer_token])
-@tracer.capture_method
 def receive_alerts() -> Response[Any]:
     parsed = _parse_body()
     if isinstance(parsed, Response):
@@ -104,7 +103,6 @@ def receive_alerts() -> Response[Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
