@@ -76,6 +76,8 @@ def test_amp_messages_that_cannot_be_read_queue_nothing_and_say_why(
     assert result["accepted"] == []
     assert result["skipped"]
     assert all(expected_in_reason in s["reason"] for s in result["skipped"])
+    # Counted in AlertsMisconfigured, whose alarm tells someone the AMP side needs fixing.
+    assert {s["kind"] for s in result["skipped"]} == {"misconfigured"}
     assert queued_bodies(stack) == []
     # The reason is in the function's log line too, where an operator looks.
     [triaged] = [r for r in caplog.records if r.getMessage() == "alerts triaged"]

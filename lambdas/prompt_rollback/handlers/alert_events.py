@@ -6,8 +6,9 @@ invoke this function asynchronously, so a failure raises: Lambda retries the eve
 parks it in the function's failure dead-letter queue, which has an alarm. Nothing is lost.
 
 What is skipped (AMP's text format, a truncated message, an alarm without the prompt's
-dimensions, INSUFFICIENT_DATA, ...) is logged with its reason and counted in AlertsSkipped;
-the function's result carries the same lists, for `aws lambda invoke` replays.
+dimensions, INSUFFICIENT_DATA, ...) is logged with its reason and counted in AlertsSkipped, and
+what only a configuration change can fix also in AlertsMisconfigured, which has an alarm; the
+function's result carries the same lists, for `aws lambda invoke` replays.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompt_rollback import wiring
-from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.intake import SkipKind, triage
 from prompt_rollback.domain.sources import Converted
 from prompt_rollback.domain.sources.amp_sns import convert_amp_message
 from prompt_rollback.domain.sources.cloudwatch_alarm import (
@@ -29,7 +30,7 @@ from prompt_rollback.domain.sources.cloudwatch_alarm import (
     AlarmStateChangeEvent,
     convert_alarm_event,
 )
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 
 class UnrecognisedEvent(ValueError):
@@ -52,7 +53,6 @@ def _converted(event: dict[str, Any]) -> list[Converted]:
     raise UnrecognisedEvent("expected an SNS notification or a CloudWatch Alarm State Change event")
 
 
-@tracer.capture_method
 def handle(event: dict[str, Any]) -> dict[str, Any]:
     received_at = datetime.now(UTC)
     accepted: list[dict[str, Any]] = []
@@ -71,6 +71,9 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(requests))
         set_aside = converted.skipped + (intake.skipped if intake else [])
         metrics.add_metric(name="AlertsSkipped", unit=MetricUnit.Count, value=len(set_aside))
+        # The webhook's alarm on misconfigured alerts counts these too: same metric, same dimension.
+        misconfigured = sum(1 for s in set_aside if s.kind is SkipKind.MISCONFIGURED)
+        metrics.add_metric(name="AlertsMisconfigured", unit=MetricUnit.Count, value=misconfigured)
         accepted += [
             {
                 "source": converted.source,
@@ -87,6 +90,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
                 "fingerprint": s.fingerprint,
                 "alertname": s.alertname,
                 "reason": s.reason,
+                "kind": s.kind.value,
             }
             for s in set_aside
         ]
@@ -95,7 +99,6 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
-from prompt_rollback.domain.intake import SkippedAlert
+from prompt_rollback.domain.intake import SkipKind, SkippedAlert
 from prompt_rollback.domain.sources import Converted, problem_locations, quoted
 
 TEMPLATE_HINT = (
@@ -190,12 +190,10 @@ def _all_skipped(message_id: str, reason: str, message: str) -> list[SkippedAler
     found = _text_format_alerts(message) or _json_fragment_alerts(message)
     named = [labels for labels in found if labels.get("alertname")]
     if not named:
-        return [SkippedAlert(fingerprint=message_id, alertname="", reason=reason)]
+        return [SkippedAlert(message_id, "", reason, SkipKind.MISCONFIGURED)]
     return [
         SkippedAlert(
-            fingerprint=message_id,
-            alertname=quoted(labels["alertname"]),
-            reason=reason + _prompt_named(labels),
+            message_id, quoted(labels["alertname"]), reason + _prompt_named(labels), SkipKind.MISCONFIGURED
         )
         for labels in named
     ]
@@ -250,7 +248,9 @@ def convert_amp_message(message: str, attributes: Mapping[str, str], message_id:
             f"AMP message is JSON but not an alert notification (problems at: {problem_locations(error)}); "
             f"{TEMPLATE_HINT}"
         )
-        return Converted(source="amp", body=None, skipped=[SkippedAlert(message_id, "", reason)])
+        return Converted(
+            source="amp", body=None, skipped=[SkippedAlert(message_id, "", reason, SkipKind.MISCONFIGURED)]
+        )
     return _as_webhook(parsed, message_id)
 
 
@@ -284,5 +284,7 @@ def _as_webhook(parsed: AmpMessage, message_id: str) -> Converted:
         reason = (
             f"AMP alerts do not fit the Alertmanager webhook model (problems at: {problem_locations(error)})"
         )
-        return Converted(source="amp", body=None, skipped=[SkippedAlert(message_id, "", reason)])
+        return Converted(
+            source="amp", body=None, skipped=[SkippedAlert(message_id, "", reason, SkipKind.MISCONFIGURED)]
+        )
     return Converted(source="amp", body=body)

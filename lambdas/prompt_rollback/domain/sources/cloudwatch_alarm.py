@@ -26,7 +26,7 @@ from urllib.parse import quote as url_quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
-from prompt_rollback.domain.intake import SkippedAlert
+from prompt_rollback.domain.intake import SkipKind, SkippedAlert
 from prompt_rollback.domain.sources import Converted, problem_locations, quoted
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
@@ -134,10 +134,14 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
     alarm_name = quoted(detail.alarm_name)
     if state.value == "INSUFFICIENT_DATA":
         reason = "INSUFFICIENT_DATA: ignored (only ALARM rolls back; OK is logged as resolved)"
-        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+        return Converted(
+            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.NOTHING_TO_DO)]
+        )
     dimensions = _dimensions(detail)
     if isinstance(dimensions, str):
-        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, dimensions)])
+        return Converted(
+            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, dimensions, SkipKind.MISCONFIGURED)]
+        )
     missing = [d for d in (PROMPT_NAME_DIMENSION, PROMPT_VERSION_DIMENSION) if not dimensions.get(d)]
     if missing:
         kind = "alarm" if detail.configuration.metrics else "composite alarm (no metric)"
@@ -145,7 +149,9 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
             f"{kind} has no {' or '.join(missing)} dimension on its metric: publish the metric with "
             f"dimensions {PROMPT_NAME_DIMENSION} and {PROMPT_VERSION_DIMENSION} ({CONVENTION_HINT})"
         )
-        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+        return Converted(
+            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)]
+        )
     labels = {"alertname": detail.alarm_name, "alarm_arn": event.alarm_arn}
     labels.update({DIMENSION_LABELS[name]: value for name, value in dimensions.items()})
     summary = detail.configuration.description or state.reason
@@ -173,7 +179,9 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
         reason = (
             f"alarm does not fit the Alertmanager webhook model (problems at: {problem_locations(error)})"
         )
-        return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason)])
+        return Converted(
+            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)]
+        )
     return Converted("cloudwatch", body)
 
 
