@@ -108,7 +108,23 @@ class Watcher(Construct):
             )
         )
 
-        # The target's role may invoke this function and nothing else (LambdaInvoke builds it).
+        # The Scheduler's role may invoke this function (not its versions or aliases) and nothing
+        # else, and only for schedules of this account (confused-deputy guard).
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description="prompt-rollback: EventBridge Scheduler invokes the watcher",
+        )
+        self.scheduler_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="InvokeWatcher",
+                actions=["lambda:InvokeFunction"],
+                resources=[self.function.function.function_arn],
+            )
+        )
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -119,6 +135,8 @@ class Watcher(Construct):
             time_window=scheduler.TimeWindow.off(),
             target=targets.LambdaInvoke(
                 self.function.function,
+                # Immutable for the target: its own grant would add `<function arn>:*` as well.
+                role=self.scheduler_role.without_policy_updates(),
                 # A missed run is replaced by the next one; a late retry would only overlap it.
                 retry_attempts=0,
                 max_event_age=Duration.minutes(config.watcher_schedule_minutes),

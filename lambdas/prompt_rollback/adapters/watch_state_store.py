@@ -111,7 +111,10 @@ class DynamoDBWatchStateStore:
     def save(self, state: WatchState, expected_revision: int) -> WatchState:
         revision = expected_revision + 1
         condition = (
-            {"ConditionExpression": "attribute_not_exists(#id)", "ExpressionAttributeNames": {"#id": PARTITION_KEY}}
+            {
+                "ConditionExpression": "attribute_not_exists(#id)",
+                "ExpressionAttributeNames": {"#id": PARTITION_KEY},
+            }
             if expected_revision == 0
             else {
                 "ConditionExpression": "#revision = :expected",
