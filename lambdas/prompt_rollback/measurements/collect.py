@@ -265,7 +265,7 @@ def _translate(endpoint: str, error: Any) -> MeasurementError:
         return _BadRequest(_message(error.body))
     if status == 404 and endpoint == METRICS_ENDPOINT:
         return MetricsEndpointMissing()
-    return LangfuseUnavailable(f"{endpoint} answered HTTP {status}: {_message(error.body)}")
+    return LangfuseUnavailable(f"{endpoint} answered HTTP {status}: {_message(error.body)}", status)
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:

@@ -38,3 +38,7 @@ class MetricsEndpointMissing(MeasurementError):
 
 class LangfuseUnavailable(MeasurementError):
     """Any other failure: a 5xx, 401/403, a timeout, a connection error, an unreadable body."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, None when there was no answer
