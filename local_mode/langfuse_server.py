@@ -50,6 +50,7 @@ class Fault:
     status: int
     retry_after: str | None
     methods: frozenset[str]
+    path_prefix: str = "/"
 
 
 class PromptStore:
@@ -169,9 +170,12 @@ class LangfuseCompatibleApp:
         count: int = 1,
         retry_after: str | None = None,
         methods: Iterable[str] = ("GET", "PATCH", "POST"),
+        path_prefix: str = "/",
     ) -> None:
         with self._faults_lock:
-            self._faults.extend(Fault(status, retry_after, frozenset(methods)) for _ in range(count))
+            self._faults.extend(
+                Fault(status, retry_after, frozenset(methods), path_prefix) for _ in range(count)
+            )
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         with self._faults_lock:
@@ -182,11 +186,11 @@ class LangfuseCompatibleApp:
             self._faults.clear()
             self._delays.clear()
 
-    def _take_fault(self, method: str) -> tuple[Fault | None, float]:
+    def _take_fault(self, method: str, path: str) -> tuple[Fault | None, float]:
         with self._faults_lock:
             delay = self._delays.pop(0) if self._delays else 0.0
             for index, fault in enumerate(self._faults):
-                if method in fault.methods:
+                if method in fault.methods and path.startswith(fault.path_prefix):
                     return self._faults.pop(index), delay
             return None, delay
 
@@ -207,7 +211,7 @@ class LangfuseCompatibleApp:
     def _dispatch(
         self, method: str, path: str, query: str, environ: WSGIEnvironment
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        fault, delay = self._take_fault(method)
+        fault, delay = self._take_fault(method, path)
         if delay:
             time.sleep(delay)
         if fault is not None:

@@ -261,7 +261,7 @@ def _translate(endpoint: str, error: Any) -> MeasurementError:
     status = error.status_code
     if status == 429:
         return LangfuseRateLimited(endpoint, _retry_after(error.headers or {}))
-    if status == 400:
+    if status == 400 and endpoint == METRICS_ENDPOINT:
         return _BadRequest(_message(error.body))
     if status == 404 and endpoint == METRICS_ENDPOINT:
         return MetricsEndpointMissing()
