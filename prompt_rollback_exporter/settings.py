@@ -42,7 +42,7 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 def _listen(value: Any) -> Any:
     if isinstance(value, str):
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
             raise ValueError(f"expected HOST:PORT, e.g. 0.0.0.0:9464, got {value!r}")
     return value
 
