@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import start_http_server
 from prometheus_client.parser import text_string_to_metric_families
-from prompt_rollback_exporter.__main__ import build
-from prompt_rollback_exporter.refresher import Refresher
-from prompt_rollback_exporter.settings import ExporterSettings
 
 from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from prompt_rollback_exporter.__main__ import build
+from prompt_rollback_exporter.refresher import Refresher
+from prompt_rollback_exporter.settings import ExporterSettings
 
 REPO = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
