@@ -1,14 +1,15 @@
 """A Langfuse-compatible prompt store speaking the public API (`/api/public/v2/prompts...`).
 
 It implements the endpoints and behaviour a rollback relies on, as documented in Langfuse's
-OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one URL-
-encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404 when
-nothing matches, paginated PromptMeta listing, label PATCH that moves a label off every other
-version in one step, the reserved `latest` label, the label character set, and 201 on create,
-the prompts list's limit of 100 a page. It also answers `GET /api/public/v2/metrics` over seeded
-generations and scores (local_mode/langfuse_metrics.py). It backs local mode (seeded with a demo
-prompt) and the integration tests, which also use its fault switches (`fail_next`, `delay_next`)
-to play a Langfuse that is down, slow or rate limiting. """
+OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one
+URL-encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404
+when nothing matches, paginated PromptMeta listing (at most 100 a page), label PATCH that moves
+a label off every other version in one step, the reserved `latest` label, the label character
+set, and 201 on create. It also answers `GET /api/public/v2/metrics` over seeded generations
+and scores (local_mode/langfuse_metrics.py). It backs local mode (seeded with a demo prompt)
+and the integration tests, which also use its fault switches (`fail_next`, `delay_next`) to
+play a Langfuse that is down, slow or rate limiting.
+"""
 
 from __future__ import annotations
 
