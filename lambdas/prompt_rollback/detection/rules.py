@@ -72,14 +72,13 @@ def expression(trigger: Trigger) -> str:
         guard = f"{_observations()} >= {trigger.min_samples}"
     elif trigger.name == "error_rate":
         condition = (
-            f'(\n  {_observations(errors)}\n'
-            f"  / on ({KEYS})\n  {_observations()}\n) > {trigger.threshold:g}"
+            f"(\n  {_observations(errors)}\n  / on ({KEYS})\n  {_observations()}\n) > {trigger.threshold:g}"
         )
         guard = f"{_observations()} >= {trigger.min_samples}"
     elif trigger.name == "thumbs_down":
         condition = (
-            f"(\n  {_by(m.FEEDBACK_DOWN_COUNT, feedback)}\n  / on ({KEYS})\n  {_by(m.SCORE_COUNT, feedback)}\n)"
-            f" > {trigger.threshold:g}"
+            f"(\n  {_by(m.FEEDBACK_DOWN_COUNT, feedback)}\n  / on ({KEYS})\n"
+            f"  {_by(m.SCORE_COUNT, feedback)}\n) > {trigger.threshold:g}"
         )
         guard = f"{_by(m.SCORE_COUNT, feedback)} >= {trigger.min_samples}"
     else:
@@ -145,9 +144,7 @@ def _alert(trigger: Trigger) -> str:
 
 
 def _exporter_alerts() -> str:
-    stale = (
-        f"(time() - {m.LAST_SUCCESS})\n> {EXPORTER_STALE_INTERVALS} * {m.REFRESH_INTERVAL}"
-    )
+    stale = f"(time() - {m.LAST_SUCCESS})\n> {EXPORTER_STALE_INTERVALS} * {m.REFRESH_INTERVAL}"
     down = f'up{{job="{EXPORTER_JOB}"}} == 0\nor\nabsent(up{{job="{EXPORTER_JOB}"}})'
     for_ = duration(EXPORTER_ALERT_FOR)
     return "\n".join(
