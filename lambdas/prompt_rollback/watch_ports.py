@@ -7,9 +7,27 @@ rollback queue, through the webhook's intake).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from prompt_rollback.domain.watch import Signal, WatchState
+from prompt_rollback.domain.watch import Observation, Signal, WatchState
+
+
+class NoData(Exception):
+    """Langfuse did not answer usefully (down, 429, 5xx, rejected query): this run decides nothing."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    observations: list[Observation]
+    langfuse_calls: int
+
+
+class Observer(Protocol):
+    def observe(self, now: datetime) -> Observed:
+        """Every trigger of every production prompt version at `now`, or NoData."""
+        ...
 
 
 class StateConflict(Exception):

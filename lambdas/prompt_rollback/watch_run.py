@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from prompt_rollback.adapters.rollback_queue import RollbackQueue
 from prompt_rollback.domain.intake import SkippedAlert, triage
@@ -25,22 +24,13 @@ from prompt_rollback.domain.watch import (
     plan_run,
 )
 from prompt_rollback.domain.watch_alerts import WATCHER_ACTOR, as_webhook_body
-from prompt_rollback.watch_ports import StateConflict, WatchStateStore
-
-
-class NoData(Exception):
-    """Langfuse did not answer usefully (down, 429, 5xx): this run decides nothing."""
-
-
-class Observer(Protocol):
-    def observe(self, now: datetime) -> list[Observation]:
-        """Every trigger of every production prompt version, or NoData."""
-        ...
+from prompt_rollback.watch_ports import NoData, Observer, StateConflict, WatchStateStore
 
 
 @dataclass
 class RunReport:
     no_data_reason: str | None = None
+    langfuse_calls: int = 0
     pending: int = 0
     firing: int = 0
     fired: list[Signal] = field(default_factory=list)
@@ -78,7 +68,9 @@ def run_once(
     states = store.load_all()
     observations: list[Observation] | None
     try:
-        observations = observer.observe(now)
+        observed = observer.observe(now)
+        observations = observed.observations
+        report.langfuse_calls = observed.langfuse_calls
     except NoData as error:
         observations = None
         report.no_data_reason = str(error) or type(error).__name__

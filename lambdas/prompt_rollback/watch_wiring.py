@@ -18,7 +18,12 @@ from aws_lambda_powertools.utilities import parameters
 from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
 from prompt_rollback.domain.watch_config import WatcherConfig
-from prompt_rollback.watch_run import IntakeSignalSender, Observer
+from prompt_rollback.watch_ports import Observer
+from prompt_rollback.watch_run import IntakeSignalSender
+
+# Per request; the measurement code turns the SDK's own retries off and a run is at most a few
+# calls, so the function's 2-minute timeout covers a slow Langfuse.
+LANGFUSE_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,20 @@ def signal_sender() -> IntakeSignalSender:
 
 @cache
 def observer() -> Observer:
-    raise NotImplementedError("wired to the exporter's measurements once they land")
+    from langfuse.api.client import LangfuseAPI
+
+    from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
+
+    credentials = langfuse_credentials()
+    api = LangfuseAPI(
+        base_url=credentials.host.rstrip("/"),
+        username=credentials.public_key,
+        password=credentials.secret_key,
+        x_langfuse_public_key=credentials.public_key,
+        x_langfuse_sdk_name="prompt-rollback-watcher",
+        timeout=LANGFUSE_TIMEOUT_SECONDS,
+    )
+    return LangfuseWatchObserver(api, watcher_config())
 
 
 def reset() -> None:

@@ -30,11 +30,13 @@ def _account(report: RunReport) -> dict[str, Any]:
         "WatcherSendFailures": report.send_failures,
         "WatcherPending": report.pending,
         "WatcherFiring": report.firing,
+        "WatcherLangfuseCalls": report.langfuse_calls,
     }
     for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     summary: dict[str, Any] = {
         "no_data": report.no_data_reason,
+        "langfuse_calls": report.langfuse_calls,
         "pending": report.pending,
         "firing": report.firing,
         "fired": [f"{s.key.prompt_name} v{s.key.prompt_version} {s.key.trigger}" for s in report.fired],
