@@ -87,7 +87,7 @@ def _summary(prompt: PromptMeasurement, trigger: Trigger, value: float) -> str:
         return f"{head} {value:+.3f} vs the previous version"
     if trigger.comparison is Comparison.RATIO_ABOVE_BASELINE:
         return f"{head} {value:.2f}x the previous version"
-    return f"{head} {value:.1%}"
+    return f"{head} {value * 100:.4g}%"  # as Prometheus' humanizePercentage
 
 
 def observations(
