@@ -146,21 +146,23 @@ class Watcher(Construct):
         # N runs in a row without data (Langfuse down, 429) or failing outright: no detection.
         period = Duration.minutes(config.watcher_schedule_minutes)
         failed_runs = cloudwatch.MathExpression(
-            expression="FILL(nodata, 0) + FILL(errors, 0)",
+            expression="FILL(nodata, 0) + FILL(sendfailures, 0) + FILL(errors, 0)",
             using_metrics={
                 "nodata": app_metric("WatcherNoData").with_(period=period),
+                "sendfailures": app_metric("WatcherSendFailures").with_(period=period),
                 "errors": self.function.function.metric_errors(statistic="Sum", period=period),
             },
             period=period,
-            label="watcher runs without data or failed",
+            label="watcher runs without data, unable to queue, or failed",
         )
         runs = config.watcher_failed_runs_alarm
         self.failed_runs_alarm = cloudwatch.Alarm(
             self,
             "FailedRuns",
             alarm_description=(
-                f"The watcher had no data from Langfuse or failed for {runs} runs in a row: prompt "
-                "regressions are not being detected. See its logs for the Langfuse error."
+                f"For {runs} runs in a row the watcher had no data from Langfuse, could not queue a "
+                "request, or failed: prompt regressions are not being detected or acted on. Its "
+                "logs say why (the Langfuse error, the queue error)."
             ),
             metric=failed_runs,
             threshold=1,

@@ -126,7 +126,7 @@ def test_alarm_after_three_failed_runs_notifies_the_alarm_topic(with_watcher: Sy
     assert alarm["TreatMissingData"] == "notBreaching"
     metrics: list[dict[str, Any]] = alarm["Metrics"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
-    assert names == {"WatcherNoData", "Errors"}
+    assert names == {"WatcherNoData", "WatcherSendFailures", "Errors"}
     assert all(m["MetricStat"]["Period"] == 300 for m in metrics if "MetricStat" in m)
     topic_id = with_watcher.logical_id(with_watcher.stack.monitoring.topic)
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]

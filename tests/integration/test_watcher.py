@@ -186,6 +186,7 @@ def test_langfuse_outage_and_429_neither_fire_nor_clear(watch: Watch, capsys):
     assert watch.states()[("support-answer", 7, "exact_match")].phase is Phase.FIRING
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [record.get("WatcherNoData") for record in emitted] == [[1.0]], emitted
+    assert "WatcherFired" not in emitted[0], "zero counts are not published (no metric cost)"
 
 
 def test_flapping_error_rate_never_fires(watch: Watch):

@@ -20,20 +20,20 @@ from prompt_rollback.observability import logger, metrics, tracer
 from prompt_rollback.watch_run import RunReport, run_once
 
 
+# Event counters, published only when non-zero: CloudWatch bills a custom metric for every hour
+# it receives data, and a quiet watcher (the usual case) then costs no metrics at all. The
+# failed-runs alarm reads missing points as zero.
 def _account(report: RunReport) -> dict[str, Any]:
-    counts = {
+    events = {
         "WatcherNoData": int(report.no_data),
         "WatcherFired": len(report.fired),
         "WatcherResolved": len(report.resolved),
-        "WatcherRequestsQueued": len(report.queued_request_ids),
-        "WatcherStateConflicts": report.conflicts,
         "WatcherSendFailures": report.send_failures,
-        "WatcherPending": report.pending,
-        "WatcherFiring": report.firing,
-        "WatcherLangfuseCalls": report.langfuse_calls,
+        "WatcherStateConflicts": report.conflicts,
     }
-    for name, value in counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for name, count in events.items():
+        if count:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     summary: dict[str, Any] = {
         "no_data": report.no_data_reason,
         "langfuse_calls": report.langfuse_calls,
