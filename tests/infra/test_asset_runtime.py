@@ -160,3 +160,38 @@ def test_worker_asset_moves_a_langfuse_label_without_the_tracing_stack(built):
     assert result["versions"] == [1, 2, 3, 4, 5, 6, 7]
     assert result["tracing_stack_installed"] is False
     assert result["tracing_stack_loaded"] == []
+
+
+WATCHER_CODE = """
+import json, sys
+from datetime import datetime, UTC
+from langfuse.api.client import LangfuseAPI
+from prompt_rollback.handlers import watcher
+from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
+from prompt_rollback.domain.watch_config import WatcherConfig
+
+api = LangfuseAPI(base_url=sys.argv[1], username=sys.argv[2], password=sys.argv[3], timeout=5)
+observed = LangfuseWatchObserver(api, WatcherConfig()).observe(datetime.now(UTC))
+print(json.dumps({
+    "breaching": sorted(f"{o.key.prompt_name} v{o.key.prompt_version} {o.key.trigger}"
+                        for o in observed.observations if o.breaching),
+    "langfuse_calls": observed.langfuse_calls,
+    "tracing_stack_loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("opentelemetry", "google")),
+}))
+"""
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_worker_asset_runs_the_watcher_measurements(built):
+    """The watcher is deployed with the worker's asset: its measurement code needs nothing more."""
+    from local_mode.langfuse_metrics import seed_demo_traffic
+
+    with LangfuseCompatibleServer() as langfuse:
+        seed_demo_prompt(langfuse.store)
+        seed_demo_traffic(langfuse.metrics)
+        credentials = (langfuse.url, langfuse.public_key, langfuse.secret_key)
+        result = run_isolated([built["worker"], built["runtime"]], WATCHER_CODE, *credentials)
+    assert result["breaching"] == ["support-answer v7 exact_match"]
+    assert result["langfuse_calls"] == 7
+    assert result["tracing_stack_loaded"] == []
