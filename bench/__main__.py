@@ -8,7 +8,8 @@ Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails 
 3. warm p50/p99 of the worker handling one SQS record in-process (moto, the Langfuse-compatible
    server over loopback, Slack printed), each record a first rollback of its own prompt;
 4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists);
-5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder.
+5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder;
+6. the Langfuse exporter: API calls per refresh for 1 and 500 prompts, refresh time, RSS (bench/exporter.py).
 
 Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline).
 """
@@ -426,6 +427,12 @@ def main() -> None:
     with stdout_discarded():
         rows += bench_in_process(calls, records)
         rows += bench_local_mode(alerts)
+        from bench.exporter import bench_exporter
+
+        rows += [
+            Row(metric, figure, target, verdict(ok))
+            for metric, figure, target, ok in bench_exporter(2 if args.quick else 5)
+        ]
     if not args.skip_asset:
         rows += bench_assets()
     print()

@@ -40,7 +40,8 @@ def main() -> None:
     ).start()
     assert service.resources is not None
     langfuse = (
-        service.langfuse.url + " (embedded, demo prompt 'support-answer' v7 in production)"
+        service.langfuse.url
+        + " (embedded, demo prompt 'support-answer' v7 in production; its exact match fell vs v6)"
         if service.langfuse
         else os.environ["LANGFUSE_HOST"]
     )

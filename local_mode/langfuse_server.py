@@ -1,14 +1,15 @@
 """A Langfuse-compatible prompt store speaking the public API (`/api/public/v2/prompts...`).
 
 It implements the endpoints and behaviour a rollback relies on, as documented in Langfuse's
-OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one
-URL-encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404
-when nothing matches, paginated PromptMeta listing (at most 100 a page), label PATCH that moves
-a label off every other version in one step, the reserved `latest` label, the label character
-set, and 201 on create. It also answers `GET /api/public/v2/metrics` over seeded generations
-and scores (local_mode/langfuse_metrics.py). It backs local mode (seeded with a demo prompt)
-and the integration tests, which also use its fault switches (`fail_next`, `delay_next`) to
-play a Langfuse that is down, slow or rate limiting.
+OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one URL-
+encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404 when
+nothing matches, paginated PromptMeta listing (at most 100 a page), label PATCH that moves a
+label off every other version in one step, the reserved `latest` label, the label character set,
+and 201 on create. It also answers `GET /api/public/v2/metrics` over seeded generations and
+scores (local_mode/langfuse_metrics.py) and the datasets, experiment items and observation list
+the regression gate reads (local_mode/langfuse_experiments.py). It backs local mode (seeded with
+a demo prompt) and the integration tests, which also use its fault switches (`fail_next`,
+`delay_next`) to play a Langfuse that is down, slow or rate limiting.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local_mode.langfuse_experiments import ExperimentStore, ListQueryError
 from local_mode.langfuse_metrics import MetricsQueryError, MetricsStore
 
 LABEL_PATTERN = re.compile(r"^[a-z0-9_\-.]+$")
 RESERVED_LABEL = "latest"
 API_PREFIX = ("api", "public", "v2", "prompts")
 METRICS_V2 = ("api", "public", "v2", "metrics")
+EXPERIMENT_ITEMS = ("api", "public", "experiment-items")
+OBSERVATIONS_V2 = ("api", "public", "v2", "observations")
+DATASETS_V2 = ("api", "public", "v2", "datasets")
 MAX_PROMPT_PAGE = 100  # the server's limit for the prompts list (GetPromptsMetaSchema)
 
 
@@ -156,6 +161,7 @@ class LangfuseCompatibleApp:
     ) -> None:
         self.store = store
         self.metrics = metrics or MetricsStore()
+        self.experiments = ExperimentStore(self.metrics)
         # False plays a self-hosted Langfuse before v4, which answers 404 there.
         self.metrics_v2_available = True
         self._credentials = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
@@ -224,6 +230,10 @@ class LangfuseCompatibleApp:
         segments = path.strip("/").split("/")
         if tuple(segments) == METRICS_V2:
             return self._metrics(method, query)
+        if tuple(segments) in (EXPERIMENT_ITEMS, OBSERVATIONS_V2) or (
+            tuple(segments[:4]) == DATASETS_V2 and len(segments) == 5
+        ):
+            return self._read_only(method, segments, query)
         if tuple(segments[:4]) != API_PREFIX:
             return 404, {"message": "Not found"}, []
         rest = segments[4:]
@@ -253,6 +263,24 @@ class LangfuseCompatibleApp:
             return 200, {"data": self.metrics.query(params.get("query"))}, []
         except MetricsQueryError as error:
             return 400, {"message": str(error)}, []
+
+    def _read_only(
+        self, method: str, segments: list[str], query: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        if method != "GET":
+            return 405, {"message": "Method not allowed"}, []
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            if tuple(segments) == EXPERIMENT_ITEMS:
+                return 200, self.experiments.experiment_items(params), []
+            if tuple(segments) == OBSERVATIONS_V2:
+                return 200, self.experiments.observations(params), []
+        except ListQueryError as error:
+            return 400, {"message": str(error)}, []
+        dataset = self.experiments.dataset(unquote(segments[4]))
+        if dataset is None:
+            return 404, {"message": f"Dataset not found: '{unquote(segments[4])}'"}, []
+        return 200, dataset, []
 
     def _list(self, params: dict[str, str]) -> tuple[int, Any, list[tuple[str, str]]]:
         page = _int_param(params, "page", 1)
@@ -374,6 +402,7 @@ class LangfuseCompatibleServer:
         self.store = PromptStore()
         self.metrics = MetricsStore()
         self.app = LangfuseCompatibleApp(self.store, public_key, secret_key, self.metrics)
+        self.experiments = self.app.experiments
         self._server: BaseWSGIServer = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
         )

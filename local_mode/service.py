@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
+from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
@@ -91,6 +92,8 @@ class LocalService:
         if not env.get("LANGFUSE_HOST"):
             self.langfuse = LangfuseCompatibleServer(host=self.settings.host).start()
             seed_demo_prompt(self.langfuse.store)
+            # v7's generations lost exact match against v6's: what the Langfuse exporter detects.
+            seed_demo_traffic(self.langfuse.metrics)
             env["LANGFUSE_HOST"] = self.langfuse.url
             env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
             env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key

@@ -38,7 +38,8 @@ def build(settings: ExporterSettings) -> tuple[CollectorRegistry, Refresher]:
         timeout=settings.request_timeout.total_seconds(),
     )
     measurement_settings = settings.measurement_settings()
-    disable_created_metrics()  # `*_created` series only add noise to an exporter's counters
+    # `*_created` series only add noise to an exporter's counters.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     registry = CollectorRegistry()
     health = HealthMetrics(registry, settings.refresh_interval.total_seconds())
 

@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -38,6 +39,7 @@ from prompt_rollback.measurements.records import (
 
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI
+    from langfuse.api.core.request_options import RequestOptions
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ Key = tuple[str, int]  # (prompt name, version)
 
 METRICS_ENDPOINT = "GET /api/public/v2/metrics"
 PROMPTS_ENDPOINT = "GET /api/public/v2/prompts"
-NO_RETRIES: dict[str, Any] = {"max_retries": 0}
+NO_RETRIES: RequestOptions = {"max_retries": 0}
 
 
 def measure(
@@ -170,7 +172,8 @@ class _Reader:
         while page <= pages:
             response = self._call(
                 PROMPTS_ENDPOINT,
-                lambda page=page: self._api.prompts.list(  # type: ignore[misc]
+                partial(
+                    self._api.prompts.list,
                     label="production",
                     page=page,
                     limit=self._settings.prompt_page_size,
@@ -224,7 +227,7 @@ class _Reader:
         try:
             response = self._call(
                 METRICS_ENDPOINT,
-                lambda: self._api.metrics.metrics(query=body, request_options=NO_RETRIES),  # type: ignore[arg-type]
+                partial(self._api.metrics.metrics, query=body, request_options=NO_RETRIES),
             )
         except _BadRequest as error:
             raise LangfuseQueryRejected(query.view, error.message) from None
