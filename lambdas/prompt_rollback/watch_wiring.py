@@ -78,12 +78,13 @@ def signal_sender() -> IntakeSignalSender:
 
 @cache
 def observer() -> Observer:
-    from langfuse.api.client import LangfuseAPI
-
+    from prompt_rollback.adapters.langfuse_registry import rest_client_module
     from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
 
+    # The SDK's REST client without langfuse/__init__.py (its tracing stack is not in the
+    # asset), loaded the way the worker's registry loads it.
     credentials = langfuse_credentials()
-    api = LangfuseAPI(
+    api = rest_client_module("client").LangfuseAPI(
         base_url=credentials.host.rstrip("/"),
         username=credentials.public_key,
         password=credentials.secret_key,
@@ -91,7 +92,9 @@ def observer() -> Observer:
         x_langfuse_sdk_name="prompt-rollback-watcher",
         timeout=LANGFUSE_TIMEOUT_SECONDS,
     )
-    return LangfuseWatchObserver(api, watcher_config())
+    return LangfuseWatchObserver(
+        api, watcher_config(), api_error=rest_client_module("core.api_error").ApiError
+    )
 
 
 def reset() -> None:

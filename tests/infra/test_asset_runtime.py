@@ -165,13 +165,12 @@ def test_worker_asset_moves_a_langfuse_label_without_the_tracing_stack(built):
 WATCHER_CODE = """
 import json, sys
 from datetime import datetime, UTC
-from langfuse.api.client import LangfuseAPI
+import os
+os.environ.update(LANGFUSE_HOST=sys.argv[1], LANGFUSE_PUBLIC_KEY=sys.argv[2], LANGFUSE_SECRET_KEY=sys.argv[3])
 from prompt_rollback.handlers import watcher
-from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
-from prompt_rollback.domain.watch_config import WatcherConfig
+from prompt_rollback import watch_wiring
 
-api = LangfuseAPI(base_url=sys.argv[1], username=sys.argv[2], password=sys.argv[3], timeout=5)
-observed = LangfuseWatchObserver(api, WatcherConfig()).observe(datetime.now(UTC))
+observed = watch_wiring.observer().observe(datetime.now(UTC))
 print(json.dumps({
     "breaching": sorted(f"{o.key.prompt_name} v{o.key.prompt_version} {o.key.trigger}"
                         for o in observed.observations if o.breaching),
