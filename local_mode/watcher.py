@@ -4,6 +4,7 @@ EventBridge Scheduler (the real handler, invoked every few seconds instead of ev
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -75,3 +76,42 @@ class WatcherSchedule:
             except Exception as error:  # a failed run is logged; the next one tries again
                 self._report({"error": f"{type(error).__name__}: {error}"})
             self._stop.wait(self._every)
+
+
+def start_watcher(
+    every_seconds: float,
+    one_at_a_time: Callable[[Handler], Handler],
+    say: Callable[[str], None],
+    prefix: str,
+) -> WatcherSchedule:
+    """Local mode's watcher: its table, the demo `for:` of one minute unless WATCHER_CONFIG is
+    set, and the real handler on a schedule, one invocation at a time with the other handlers."""
+    os.environ["WATCH_STATE_TABLE_NAME"] = provision_state_table(f"{prefix}-watch")
+    os.environ.setdefault("WATCHER_CONFIG", DEMO_WATCHER_CONFIG)
+    from prompt_rollback import watch_wiring
+    from prompt_rollback.handlers import watcher
+
+    watch_wiring.reset()
+    return WatcherSchedule(one_at_a_time(watcher.lambda_handler), every_seconds, _reporter(say)).start()
+
+
+def _reporter(say: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
+    """One line per run that changed something: what a developer watching the terminal wants."""
+    last: dict[str, Any] = {}
+
+    def report(summary: dict[str, Any]) -> None:
+        if "error" in summary:
+            say(f"[watcher] run failed: {summary['error']}")
+            return
+        if summary.get("no_data"):
+            say(f"[watcher] no data from Langfuse, nothing changed: {summary['no_data']}")
+        for what in summary.get("fired", []):
+            say(f"[watcher] firing: {what} (rollback queued)")
+        for what in summary.get("resolved", []):
+            say(f"[watcher] resolved: {what}")
+        pending = summary.get("pending", 0)
+        if pending != last.get("pending", 0) and not summary.get("fired"):
+            say(f"[watcher] {pending} trigger(s) pending ({summary.get('langfuse_calls')} Langfuse calls)")
+        last["pending"] = pending
+
+    return report
