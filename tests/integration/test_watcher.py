@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-from prompt_rollback import watch_wiring
+from prompt_rollback import watch_wiring, wiring
 from prompt_rollback.domain.watch import Phase, WatchState
 from prompt_rollback.handlers import watcher
 from prompt_rollback.watch_run import RunReport, run_once
@@ -275,3 +275,31 @@ def test_overlapping_runs_act_once(watch: Watch):
     assert len(first.fired) == 1 and first.queued_request_ids
     assert second.fired == [] and second.queued_request_ids == [] and second.conflicts == 1
     assert len(watch.queued()) == 1
+
+
+def test_a_request_the_queue_refused_is_sent_by_the_next_run(watch: Watch):
+    """Nothing lost: the firing is written with its signal, and a failed send leaves it owed."""
+    stack = watch.stack
+    good_history(stack)
+    seed(stack, 7, T0 - timedelta(minutes=30), T0 + timedelta(minutes=30), exact_match_rate=0.55)
+    for n in range(3):
+        watch.run(T0 + n * RUN)
+
+    missing_queue = stack.resources.queue_url.replace("-requests.fifo", "-gone.fifo")
+    stack.monkeypatch.setenv("ROLLBACK_QUEUE_URL", missing_queue)
+    wiring.reset()
+    watch_wiring.reset()
+    refused = watch.run(T0 + 3 * RUN)
+    assert len(refused.fired) == 1 and refused.send_failures == 1 and refused.queued_request_ids == []
+    (owed,) = watch.states().values()
+    assert owed.phase is Phase.FIRING and [s.kind.value for s in owed.outbox] == ["firing"]
+
+    stack.monkeypatch.setenv("ROLLBACK_QUEUE_URL", stack.resources.queue_url)
+    wiring.reset()
+    watch_wiring.reset()
+    stack.langfuse.app.fail_next(503, count=1, path_prefix=METRICS_PATH)
+    retried = watch.run(T0 + 4 * RUN)  # no data from Langfuse, but the decision was already made
+    assert retried.no_data and len(retried.queued_request_ids) == 1
+    (request,) = watch.queued()
+    assert request["trigger"]["starts_at"].startswith("2026-06-01T12:15:00")
+    assert not watch.states()[("support-answer", 7, "exact_match")].outbox
