@@ -7,6 +7,7 @@ the foreground so a server without the v2 metrics API or with wrong keys is repo
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import sys
@@ -52,7 +53,15 @@ def build(settings: ExporterSettings) -> tuple[CollectorRegistry, Refresher]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    del argv  # every setting is an environment variable (see settings.py)
+    parser = argparse.ArgumentParser(
+        prog="prompt-rollback-exporter",
+        description="Serve Langfuse's per-prompt-version measurements as Prometheus metrics.",
+        epilog="Settings are environment variables: LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY "
+        "and PROMPT_ROLLBACK_EXPORTER_* (LISTEN, REFRESH_INTERVAL, EXACT_MATCH_SCORE, FEEDBACK_SCORE, "
+        "THUMBS_DOWN_VALUE, OBSERVATION_WINDOW, SCORE_WINDOW, BASELINE_WINDOW, ENVIRONMENT, "
+        "REQUEST_TIMEOUT); see docs/detection.md. Exit 2: bad settings; 3: Langfuse cannot serve it.",
+    )
+    parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = ExporterSettings()  # type: ignore[call-arg]  # fields come from the environment

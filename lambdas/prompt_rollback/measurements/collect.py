@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from prompt_rollback.detection import metric_names
 from prompt_rollback.measurements.baseline import previous_version_baseline
 from prompt_rollback.measurements.errors import (
     LangfuseQueryRejected,
@@ -100,7 +101,7 @@ def measure(
         average, count = number(row.get("avg_value")), int(number(row.get("count_count")) or 0)
         if key is None or label is None or average is None:
             continue
-        is_feedback = label == settings.score_label(settings.feedback_score)
+        is_feedback = label == metric_names.FEEDBACK_SCORE
         score_values[key][label] = ScoreMeasurement(
             score=label,
             average=average,
