@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prompt_rollback.adapters.rollback_queue import RollbackQueue
 from prompt_rollback.domain.intake import SkippedAlert, triage
 from prompt_rollback.domain.watch import (
     Observation,
@@ -24,6 +23,7 @@ from prompt_rollback.domain.watch import (
     plan_run,
 )
 from prompt_rollback.domain.watch_alerts import WATCHER_ACTOR, as_webhook_body
+from prompt_rollback.ports import RollbackQueue
 from prompt_rollback.watch_ports import NoData, Observer, StateConflict, WatchStateStore
 
 

@@ -1,36 +1,27 @@
 """Composition root of the watcher function: its settings and adapters, each built once.
 
 Kept apart from wiring.py (the webhook's and the worker's) so the watcher loads only what it
-uses; it shares the AWS client configuration and the rollback queue with them.
+uses; it shares the AWS client configuration, the Langfuse credentials (secret or variables) and
+the rollback queue with them.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities import parameters
 
 from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
 from prompt_rollback.domain.watch_config import WatcherConfig
+from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.watch_ports import Observer
 from prompt_rollback.watch_run import IntakeSignalSender
 
-# Per request; the measurement code turns the SDK's own retries off and a run is at most a few
-# calls, so the function's 2-minute timeout covers a slow Langfuse.
-LANGFUSE_TIMEOUT_SECONDS = 15.0
-
-
-@dataclass(frozen=True)
-class LangfuseCredentials:
-    host: str
-    public_key: str
-    secret_key: str
+STATE_TABLE_VARIABLE = "WATCH_STATE_TABLE_NAME"
+CONFIG_VARIABLE = "WATCHER_CONFIG"
 
 
 def utc_now() -> datetime:
@@ -40,32 +31,16 @@ def utc_now() -> datetime:
 @cache
 def watcher_config() -> WatcherConfig:
     try:
-        return WatcherConfig.model_validate_json(os.environ.get("WATCHER_CONFIG") or "{}")
+        return WatcherConfig.model_validate_json(os.environ.get(CONFIG_VARIABLE) or "{}")
     except ValueError as error:
-        raise wiring.ConfigurationError(f"WATCHER_CONFIG is invalid: {error}") from error
-
-
-def langfuse_credentials() -> LangfuseCredentials:
-    """From the Langfuse secret (deployed) or LANGFUSE_HOST/_PUBLIC_KEY/_SECRET_KEY (local)."""
-    secret_name = os.environ.get("LANGFUSE_SECRET_NAME", "")
-    if secret_name:
-        data: Any = parameters.get_secret(secret_name, transform="json", max_age=wiring.SECRET_CACHE_SECONDS)
-        try:
-            return LangfuseCredentials(data["host"], data["public_key"], data["secret_key"])
-        except (KeyError, TypeError) as error:
-            raise wiring.ConfigurationError(
-                f"secret {secret_name} must be JSON with host, public_key and secret_key"
-            ) from error
-    return LangfuseCredentials(
-        os.environ.get("LANGFUSE_HOST", "https://cloud.langfuse.com"),
-        wiring.required_setting("LANGFUSE_PUBLIC_KEY"),
-        wiring.required_setting("LANGFUSE_SECRET_KEY"),
-    )
+        raise ConfigurationError(CONFIG_VARIABLE, f"is invalid: {error}") from error
 
 
 @cache
 def state_store() -> DynamoDBWatchStateStore:
-    table_name = wiring.required_setting("WATCH_STATE_TABLE_NAME")
+    table_name = os.environ.get(STATE_TABLE_VARIABLE, "").strip()
+    if not table_name:
+        raise ConfigurationError(STATE_TABLE_VARIABLE, "is not set")
     return DynamoDBWatchStateStore(
         boto3.resource("dynamodb", config=wiring.AWS_CLIENT_CONFIG).Table(table_name)
     )
@@ -78,23 +53,22 @@ def signal_sender() -> IntakeSignalSender:
 
 @cache
 def observer() -> Observer:
-    from prompt_rollback.adapters.langfuse_registry import rest_client_module
+    from langfuse.api.client import LangfuseAPI
+
     from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
 
-    # The SDK's REST client without langfuse/__init__.py (its tracing stack is not in the
-    # asset), loaded the way the worker's registry loads it.
-    credentials = langfuse_credentials()
-    api = rest_client_module("client").LangfuseAPI(
+    credentials = wiring.langfuse_credentials()
+    api = LangfuseAPI(
         base_url=credentials.host.rstrip("/"),
         username=credentials.public_key,
         password=credentials.secret_key,
         x_langfuse_public_key=credentials.public_key,
         x_langfuse_sdk_name="prompt-rollback-watcher",
-        timeout=LANGFUSE_TIMEOUT_SECONDS,
+        # Per request (LANGFUSE_TIMEOUT_SECONDS, as the worker's); the measurement code turns
+        # the SDK's retries off, so a run is at most a few such waits within its 2-minute timeout.
+        timeout=wiring.settings().langfuse_timeout_seconds,
     )
-    return LangfuseWatchObserver(
-        api, watcher_config(), api_error=rest_client_module("core.api_error").ApiError
-    )
+    return LangfuseWatchObserver(api, watcher_config())
 
 
 def reset() -> None:

@@ -15,6 +15,7 @@ from infra.application import build_app
 from infra.config import InvalidDeploymentConfig
 from infra.watcher import WATCHER_HANDLER
 from tests.infra.conftest import SKIP_BUNDLING, Synthesized
+from tests.infra.test_cfn_lint import findings
 from tests.infra.test_stack import as_list, role_of, statements_of_role
 
 
@@ -102,10 +103,11 @@ def test_watcher_environment_carries_the_checked_settings(with_watcher: Synthesi
     assert variables["ROLLBACK_QUEUE_URL"] == {
         "Ref": with_watcher.logical_id(with_watcher.stack.worker.queue)
     }
-    assert json.loads(variables["WATCHER_CONFIG"]) == {
-        "triggers": {},
-        "prompts": {"search-*": {"exact_match": {"threshold": 0.02, "for_minutes": 30}}},
-    }
+    config = json.loads(variables["WATCHER_CONFIG"])
+    assert config["prompts"] == {"search-*": {"exact_match": {"threshold": 0.02, "for_minutes": 30}}}
+    assert config["triggers"] == {}
+    # Every measurement setting is spelled out, so the function reads what synth checked.
+    assert (config["exact_match_score"], config["score_window_minutes"]) == ("exact_match", 30)
 
 
 def test_state_table_is_on_demand_and_recoverable(with_watcher: Synthesized) -> None:
@@ -162,3 +164,7 @@ def test_bad_watcher_settings_fail_synth(override: dict[str, Any], expected_in_m
     with pytest.raises(InvalidDeploymentConfig) as raised:
         build_app(context={**SKIP_BUNDLING, "watcher_enabled": True, **override}, nag=False)
     assert expected_in_message in str(raised.value)
+
+
+def test_template_with_the_watcher_is_cfn_lint_clean(with_watcher: Synthesized) -> None:
+    assert findings(with_watcher.json) == []

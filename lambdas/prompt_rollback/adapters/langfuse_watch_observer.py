@@ -18,24 +18,18 @@ from prompt_rollback.watch_ports import NoData, Observed
 
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI
-    from langfuse.api.core.api_error import ApiError
 
 
 class LangfuseWatchObserver:
-    def __init__(
-        self, api: LangfuseAPI, config: WatcherConfig, api_error: type[ApiError] | None = None
-    ) -> None:
+    def __init__(self, api: LangfuseAPI, config: WatcherConfig) -> None:
         self._api = api
-        self._api_error = api_error
         self._config = config
         self._settings = config.measurement_settings()
 
     def observe(self, now: datetime) -> Observed:
         calls: list[str] = []
         try:
-            measurements = measure(
-                self._api, self._settings, now, on_call=lambda *_: calls.append(""), api_error=self._api_error
-            )
+            measurements = measure(self._api, self._settings, now, on_call=lambda *_: calls.append(""))
         except MeasurementError as error:
             raise NoData(f"{type(error).__name__}: {error} (after {len(calls)} Langfuse calls)") from error
         found = observations(measurements, self._config.triggers_for, self._config.environment or "")

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompt_rollback import watch_wiring
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 from prompt_rollback.watch_run import RunReport, run_once
 
 
@@ -54,7 +54,6 @@ def _account(report: RunReport) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The run's instant is now, not the Scheduler's scheduled time: Langfuse answers for now.

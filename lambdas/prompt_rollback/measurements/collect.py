@@ -40,7 +40,6 @@ from prompt_rollback.measurements.records import (
 
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI
-    from langfuse.api.core.api_error import ApiError
     from langfuse.api.core.request_options import RequestOptions
 
 logger = logging.getLogger(__name__)
@@ -55,19 +54,10 @@ NO_RETRIES: RequestOptions = {"max_retries": 0}
 
 
 def measure(
-    api: LangfuseAPI,
-    settings: MeasurementSettings,
-    now: datetime,
-    on_call: OnCall | None = None,
-    api_error: type[ApiError] | None = None,
+    api: LangfuseAPI, settings: MeasurementSettings, now: datetime, on_call: OnCall | None = None
 ) -> Measurements:
-    """Read every prompt version's measurements at `now`; MeasurementError when Langfuse fails.
-
-    `api_error`: the `ApiError` class of the module `api` was built from, when that is not
-    `langfuse.api` (the Lambda asset loads the REST client without `langfuse/__init__.py`, see
-    adapters/langfuse_registry.py); None imports `langfuse.api.core.api_error`.
-    """
-    reader = _Reader(api, settings, now, on_call, api_error)
+    """Read every prompt version's measurements at `now`; MeasurementError when Langfuse fails."""
+    reader = _Reader(api, settings, now, on_call)
     production = reader.production_versions()
     names = sorted(production)
     levels, latency, scores, thumbs, baseline_latency, baseline_scores = (
@@ -167,18 +157,12 @@ class _Reader:
     """The SDK calls of one refresh, counted, with Langfuse's failures turned into ours."""
 
     def __init__(
-        self,
-        api: LangfuseAPI,
-        settings: MeasurementSettings,
-        now: datetime,
-        on_call: OnCall | None,
-        api_error: type[ApiError] | None = None,
+        self, api: LangfuseAPI, settings: MeasurementSettings, now: datetime, on_call: OnCall | None
     ) -> None:
         self._api = api
         self._settings = settings
         self._now = now
         self._on_call = on_call
-        self._api_error = api_error
         self.calls = 0
         self.truncated = 0
 
@@ -251,11 +235,12 @@ class _Reader:
         return [dict(row) for row in response.data]
 
     def _call(self, endpoint: str, request: Callable[[], Any]) -> Any:
-        api_error = self._api_error or _sdk_api_error()
+        from langfuse.api.core.api_error import ApiError
+
         self.calls += 1
         try:
             result = request()
-        except api_error as error:
+        except ApiError as error:
             status = error.status_code
             self._count(endpoint, str(status) if status is not None else "error")
             raise _translate(endpoint, error) from None
@@ -268,12 +253,6 @@ class _Reader:
     def _count(self, endpoint: str, outcome: str) -> None:
         if self._on_call is not None:
             self._on_call(endpoint, outcome)
-
-
-def _sdk_api_error() -> type[ApiError]:
-    from langfuse.api.core.api_error import ApiError
-
-    return ApiError
 
 
 class _BadRequest(MeasurementError):
