@@ -23,7 +23,13 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
-from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
+from local_mode.lambda_runtime import (
+    LocalLambdaContext,
+    SqsPoller,
+    WorkerHandler,
+    api_gateway_event,
+    request_body,
+)
 from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 
@@ -104,7 +110,6 @@ class LocalService:
         from prompt_rollback.handlers import webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
@@ -163,10 +168,9 @@ class LocalService:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
             return _respond(start_response, 200, {"status": "ok"})
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > API_GATEWAY_BODY_LIMIT:
+        body = request_body(environ, API_GATEWAY_BODY_LIMIT)
+        if body is None:
             return _respond(start_response, 413, {"message": "Request Too Long"})
-        body = environ["wsgi.input"].read(length) if length else b""
         headers = {
             key[5:].replace("_", "-").title(): value
             for key, value in environ.items()
@@ -209,16 +213,19 @@ class LocalService:
             request = json.loads(message["Body"])
             key = f"{request['provider']}#{request['prompt_name']}"
             for record in reversed(ledger.recent(key, 10)):
-                mark = (key, int(record["seq"]))
-                if record.get("request_id") != request["request_id"] or record.get("kind") != "decision":
-                    continue
-                if mark in self._printed:
+                mark = (key, record.seq)
+                if (
+                    record.request_id != request["request_id"]
+                    or not record.is_decision
+                    or mark in self._printed
+                ):
                     continue
                 self._printed.add(mark)
+                slack = record.slack.status if record.slack else ""
                 self._say(
-                    f"[worker] {record['outcome']}: {record['prompt_name']} "
-                    f"v{record.get('from_version')} -> v{record.get('to_version')} ({record['reason']}); "
-                    f"slack {record['slack']['status']}; audit seq {record['seq']} hash {record['hash'][:12]}"
+                    f"[worker] {record.outcome.value}: {record.prompt_name} "
+                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:
