@@ -12,12 +12,10 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -246,9 +244,3 @@ def test_refused_keys_are_said_plainly_at_start(langfuse):
     assert result.returncode == 3
     assert "HTTP 401" in result.stderr and "LANGFUSE_SECRET_KEY" in result.stderr
     assert "sk-lf-wrong" not in result.stderr
-
-
-def test_the_console_script_points_at_the_entry_point():
-    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    module, _, function = scripts["prompt-rollback-exporter"].partition(":")
-    assert callable(getattr(import_module(module), function))
