@@ -1,6 +1,6 @@
 """The watcher and the shipped Prometheus rules reach the same verdicts on the same data.
 
-One scripted hour of measurements (four prompts, every trigger, a flapping error rate, a guard
+One scripted hour of measurements (five prompts, every trigger, a flapping error rate, a guard
 that fails, a version leaving production, a canary that is never judged) goes two ways:
 
 - through the exporter's own refresher and collector into series, which the real promtool
