@@ -58,9 +58,9 @@ class IntakeSignalSender:
         requests = [request.model_copy(update={"actor": WATCHER_ACTOR}) for request in intake.accepted]
         if requests:
             self._queue.enqueue(requests)
-        # Resolved alerts: the intake on this branch records them as skipped. Where the intake
-        # also returns them as recovery signals (branch slackapp: `intake.resolved`), queue them
-        # here exactly as the webhook does, so the recovery check hears the watcher too.
+        # Resolved alerts: the intake on this branch records them as skipped. Branch slackapp's
+        # intake also returns them as recovery signals; after that merge, queue them here as its
+        # webhook does: `if intake.resolved: self._queue.enqueue_resolutions(intake.resolved)`.
         return [request.request_id for request in requests], intake.skipped
 
 
