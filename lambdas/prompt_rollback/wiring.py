@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.adapters.registry import PromptRegistry
     from prompt_rollback.adapters.slack import Notifier
+    from prompt_rollback.change_recorder import ChangeRecorder
     from prompt_rollback.service import RollbackService
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
@@ -230,6 +231,36 @@ def rollback_service() -> RollbackService:
     )
 
 
+def langfuse_webhook_secrets() -> list[str]:
+    """The secrets Langfuse may sign webhooks with: the current one and, during a rotation, the
+    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) is used when no secret is named."""
+    name = os.environ.get("LANGFUSE_WEBHOOK_SECRET_NAME", "")
+    if not name:
+        return [required_setting("LANGFUSE_WEBHOOK_SECRET")]
+    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS))
+    try:
+        previous = _previous_secret_versions().get(
+            name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
+        )
+    except parameters.exceptions.GetParameterError:
+        previous = None
+    return [current, str(previous)] if previous else [current]
+
+
+@cache
+def change_recorder() -> ChangeRecorder:
+    """Records production changes made outside the worker. With Langfuse credentials configured it
+    also asks Langfuse where production went when only the losing version's event has arrived."""
+    from prompt_rollback.adapters.registry import PromptRef
+    from prompt_rollback.change_recorder import ChangeRecorder
+
+    def production_now(prompt_name: str) -> int | None:
+        return registry_for("langfuse").read_state(PromptRef(prompt_name)).production_version
+
+    has_langfuse = bool(settings().langfuse_secret or os.environ.get("LANGFUSE_PUBLIC_KEY"))
+    return ChangeRecorder(audit_ledger(), production_now if has_langfuse else None)
+
+
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
     for factory in (
@@ -238,6 +269,7 @@ def reset() -> None:
         audit_ledger,
         registry_for,
         rollback_service,
+        change_recorder,
         _previous_secret_versions,
     ):
         factory.cache_clear()

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from prompt_rollback import wiring
-from prompt_rollback.handlers import webhook, worker
+from prompt_rollback.handlers import langfuse_events, webhook, worker
 
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
@@ -101,6 +101,7 @@ class Stack:
 def reset_wiring() -> None:
     wiring.reset()
     worker._idempotency.cache_clear()
+    langfuse_events._idempotent_recording.cache_clear()
 
 
 @pytest.fixture
