@@ -22,6 +22,13 @@ from prompt_rollback.domain.changes import (
     langfuse_change,
     ledger_view,
 )
+from prompt_rollback.domain.cloudtrail_changes import (
+    CloudTrailRecord,
+    ParameterValueAt,
+    cloudtrail_change,
+    new_version,
+    pointer_of,
+)
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 
 HISTORY_DEPTH = 100
@@ -67,6 +74,20 @@ class ChangeRecorder:
             return first
 
         return self.record(prompt_key, decide)
+
+    def record_cloudtrail(
+        self,
+        record: CloudTrailRecord,
+        own_role_arns: frozenset[str],
+        value_at: ParameterValueAt | None = None,
+    ) -> Recorded:
+        pointer = pointer_of(record)
+        if pointer is None:
+            return Recorded("ignored", f"{record.event_name} names no production pointer")
+        to_version = new_version(record, value_at)
+        return self.record(
+            f"bedrock#{pointer[0]}", lambda view: cloudtrail_change(record, view, own_role_arns, to_version)
+        )
 
     def record(self, prompt_key: str, decide: Callable[[LedgerView], ProductionChange | Ignored]) -> Recorded:
         """Read, decide, append; on a concurrent append, read and decide again."""

@@ -261,6 +261,15 @@ def change_recorder() -> ChangeRecorder:
     return ChangeRecorder(audit_ledger(), production_now if has_langfuse else None)
 
 
+def parameter_value_at(name: str, version: int) -> str | None:
+    """An SSM parameter's value at one version (CloudTrail logs PutParameter without the value)."""
+    try:
+        response = aws_client("ssm").get_parameter(Name=f"{name}:{version}")
+    except Exception:  # deleted since, or not ours to read: the change is recorded without its version
+        return None
+    return str(response["Parameter"]["Value"])
+
+
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
     for factory in (
