@@ -29,9 +29,9 @@ def _own_role_arns() -> frozenset[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    record: CloudTrailRecord = parse(
-        event=event, model=CloudTrailRecord, envelope=envelopes.EventBridgeEnvelope
-    )
+    record = parse(event=event, model=CloudTrailRecord, envelope=envelopes.EventBridgeEnvelope)
+    if not isinstance(record, CloudTrailRecord):  # the EventBridge envelope always yields one detail
+        raise TypeError("EventBridge event without a CloudTrail detail")
     outcome = wiring.change_recorder().record_cloudtrail(record, _own_role_arns(), wiring.parameter_value_at)
     result: dict[str, Any] = {
         "event_id": record.event_id,
