@@ -1,9 +1,10 @@
 """CloudTrail evidence: who wrote to the audit ledger, who invoked the functions, who read the secrets.
 
-Management events carry Secrets Manager GetSecretValue; data events carry DynamoDB item-level
-calls on the ledger and Lambda Invoke of the two functions (a forced rollback by hand shows up
-there). The log files go to an Object Lock (COMPLIANCE) bucket that nobody, root included,
-can shorten or delete before the retention ends.
+Data events carry DynamoDB item-level calls on the ledger and Lambda Invoke of the functions (a
+forced rollback by hand shows up there). Management events (Secrets Manager GetSecretValue, the
+Bedrock and SSM pointer changes) are recorded here only with `trail_management_events`; by
+default the organisation trail is expected to hold them. The log files go to an Object Lock
+(COMPLIANCE) bucket that nobody, root included, can shorten or delete before the retention ends.
 """
 
 from __future__ import annotations
@@ -149,11 +150,16 @@ class AuditTrail(Construct):
         cfn_trail = self.trail.node.default_child
         assert isinstance(cfn_trail, cloudtrail.CfnTrail)
         cfn_trail.add_property_deletion_override("EventSelectors")
-        cfn_trail.advanced_event_selectors = [
+        management = [
             cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
                 name="Management events (includes Secrets Manager GetSecretValue)",
                 field_selectors=[_field("eventCategory", ["Management"])],
-            ),
+            )
+        ]
+        # Off by default: a second trail's management events are billed, and most organisations
+        # already have an organisation trail recording them (which also feeds EventBridge).
+        cfn_trail.advanced_event_selectors = [
+            *(management if config.trail_management_events else []),
             cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
                 name="Audit ledger item-level calls",
                 field_selectors=[

@@ -11,9 +11,10 @@ from constructs import Construct
 from infra.audit_ledger import AuditLedger
 from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
+from infra.change_recording import ChangeRecording
 from infra.config import DeploymentConfig
 from infra.functions import LAMBDA_TARGET
-from infra.ingest_api import ALERTS_PATH, IngestApi
+from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
@@ -66,12 +67,30 @@ class PromptRollbackStack(Stack):
             token_secret=self.secrets.webhook_token,
             secrets_key=self.app_key,
         )
+        self.changes = ChangeRecording(
+            self,
+            "ChangeRecording",
+            config=config,
+            code=worker_code,
+            key=self.app_key,
+            ledger=self.ledger,
+            idempotency_table=self.worker.idempotency_table,
+            secrets=self.secrets,
+            webhook_secret=self.secrets.langfuse_webhook,
+            own_roles=[self.worker.function.role],
+        )
+        self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
         self.trail = AuditTrail(
             self,
             "AuditTrail",
             config=config,
             ledger_table=self.ledger.table,
-            functions=[self.ingest.function.function, self.worker.function.function],
+            functions=[
+                self.ingest.function.function,
+                self.worker.function.function,
+                self.changes.langfuse_events.function,
+                self.changes.cloudtrail_changes.function,
+            ],
         )
         self.monitoring = Monitoring(
             self,
@@ -84,6 +103,7 @@ class PromptRollbackStack(Stack):
             queue=self.worker.queue,
             dead_letter_queue=self.worker.dead_letter_queue,
         )
+        self.changes.alarm_on(self.monitoring.topic)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -91,6 +111,14 @@ class PromptRollbackStack(Stack):
             "AlertsUrl": (
                 self.ingest.api.url_for_path(f"/{ALERTS_PATH}"),
                 "Alertmanager webhook_configs url",
+            ),
+            "LangfuseEventsUrl": (
+                self.ingest.api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
+                "Langfuse Prompts > Automations > Webhook URL",
+            ),
+            "LangfuseWebhookSecretName": (
+                self.secrets.langfuse_webhook.name,
+                "Paste the webhook's lf-whsec_ signing secret here",
             ),
             "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
             "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),

@@ -39,6 +39,8 @@ def test_every_acknowledgement_says_why(synthesized: Synthesized) -> None:
         "AwsSolutions-APIG4",
         "AwsSolutions-COG4",
         "AwsSolutions-SMG4",
+        # The CloudTrail change recorder's EventBridge target DLQ (no SQS redrive policy).
+        "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
     }
