@@ -10,8 +10,9 @@ default the organisation trail is expected to hold them. The log files go to an 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -21,8 +22,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.nag import acknowledge
 
 ARCHIVE_AFTER = Duration.days(90)
+# Chain heads of the audit ledger, one write-once object per (prompt, seq)
+# (prompt_rollback.adapters.chain_anchor).
+ANCHOR_PREFIX = "ledger-anchors/"
 ACCESS_LOG_EXPIRY = Duration.days(400)
 
 
@@ -177,3 +183,33 @@ class AuditTrail(Construct):
                 ],
             ),
         ]
+
+    def allow_anchoring(self, function: AppFunction) -> None:
+        """Let a ledger writer put chain-head objects, and nothing else, under the anchor prefix.
+
+        No s3:DeleteObject, no retention or legal-hold calls: under COMPLIANCE retention nobody
+        could shorten them anyway, and without them the role cannot even try.
+        """
+        function.function.add_environment("ANCHOR_BUCKET_NAME", self.bucket.bucket_name)
+        function.allow(
+            iam.PolicyStatement(
+                sid="AnchorLedgerChainHeads",
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{ANCHOR_PREFIX}*")],
+            )
+        )
+        bucket_id = Stack.of(self).get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ANCHOR_PREFIX}*]",
+            "Anchor objects are named by prompt and sequence number, which are only known at run time; "
+            "the wildcard is limited to the anchor prefix and to s3:PutObject.",
+        )
+        function.allow(
+            iam.PolicyStatement(
+                sid="EncryptAnchorsThroughS3",
+                actions=["kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )

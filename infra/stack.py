@@ -92,6 +92,12 @@ class PromptRollbackStack(Stack):
                 self.changes.cloudtrail_changes.function,
             ],
         )
+        for ledger_writer in (
+            self.worker.function,
+            self.changes.langfuse_events,
+            self.changes.cloudtrail_changes,
+        ):
+            self.trail.allow_anchoring(ledger_writer)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -24,6 +24,7 @@ from prompt_rollback.domain.policy_config import PolicyConfig
 if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
+    from prompt_rollback.adapters.chain_anchor import AnchoredLedger
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.adapters.registry import PromptRegistry
     from prompt_rollback.adapters.slack import Notifier
@@ -121,11 +122,18 @@ def rollback_queue() -> SqsRollbackQueue:
 
 
 @cache
-def audit_ledger() -> DynamoDBAuditLedger:
+def audit_ledger() -> DynamoDBAuditLedger | AnchoredLedger:
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
     table_name = settings().audit_table or required_setting("AUDIT_TABLE_NAME")
-    return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
+    ledger = DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
+    anchor_bucket = os.environ.get("ANCHOR_BUCKET_NAME", "")
+    if not anchor_bucket:
+        return ledger
+    from prompt_rollback.adapters.chain_anchor import AnchoredLedger, S3ChainAnchors
+
+    # Each new chain head also goes to the Object Lock bucket, out of the Lambdas' reach to rewrite.
+    return AnchoredLedger(ledger, S3ChainAnchors(aws_client("s3"), anchor_bucket))
 
 
 def _langfuse_registry() -> LangfuseRegistry:
