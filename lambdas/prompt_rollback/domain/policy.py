@@ -1,7 +1,8 @@
 """The rollback policy: whether to act on a request and which version to go back to.
 
 Pure functions over plain data. The worker feeds them what the prompt registry says now and
-what our own audit ledger remembers (Langfuse keeps no label history we could ask).
+what our own audit ledger remembers: our decisions, and the production changes people made
+(recorded from Langfuse's webhooks and CloudTrail; Langfuse keeps no label history we could ask).
 """
 
 from __future__ import annotations
@@ -41,6 +42,41 @@ class PastDecision:
     from_version: int | None
     to_version: int | None
     observed_production: int | None
+
+
+@dataclass(frozen=True)
+class PastChange:
+    """A move of production someone made outside this service, as recorded from Langfuse's
+    webhooks or CloudTrail (a `change` record). Exact: it was recorded as it happened."""
+
+    changed_at: datetime
+    from_version: int | None
+    to_version: int | None
+    actor: str
+
+
+def held_before(
+    current: int, changes: Sequence[PastChange], history: Sequence[PastDecision]
+) -> list[tuple[int, str]]:
+    """The versions that held production before `current`, newest first, following recorded moves
+    (people's changes and our rollbacks) backwards from the one that put `current` there."""
+    moves = [(c.changed_at, c.from_version, c.to_version, f"{c.actor} moved it") for c in changes]
+    moves += [
+        (d.recorded_at, d.from_version, d.to_version, "we rolled it back")
+        for d in history
+        if d.outcome is Outcome.ROLLED_BACK
+    ]
+    holder, found = current, []
+    for at, from_version, to_version, how in sorted(moves, key=lambda m: m[0], reverse=True):
+        if to_version == holder and from_version is not None:
+            found.append(
+                (
+                    from_version,
+                    f"held production before v{holder} until {at:%Y-%m-%d %H:%M}Z, when {how}",
+                )
+            )
+            holder = from_version
+    return found
 
 
 @dataclass(frozen=True)
@@ -87,13 +123,14 @@ def choose_target(
     state: RegistryState,
     history: Sequence[PastDecision],
     forced: bool = False,
+    changes: Sequence[PastChange] = (),
 ) -> tuple[int, str] | str:
     """The version to roll back to and why, or the reason there is none.
 
     Order: an explicit `rollback_to`; else the version that held production before, as the
-    registry's own history or else our ledger remembers it; else the highest lower version
-    that exists and was not itself rolled back. Never blindly `current - 1`, never a version
-    that does not exist.
+    recorded change history (exact), the registry's own history or else our ledger remembers
+    it; else the highest lower version that exists and was not itself rolled back. Never
+    blindly `current - 1`, never a version that does not exist.
     """
     bad = rolled_back_versions(history) | {current}
     if explicit is not None:
@@ -104,6 +141,9 @@ def choose_target(
         if explicit in bad and not forced:
             return f"rollback_to v{explicit} was itself rolled back before"
         return explicit, "rollback_to requested"
+    for earlier, basis in held_before(current, changes, history):
+        if earlier not in bad and earlier in state.versions:
+            return earlier, basis
     for earlier in state.previous_production:
         if earlier not in bad and earlier in state.versions:
             return earlier, "held production before (registry history)"
@@ -126,6 +166,7 @@ def decide(
     history: Sequence[PastDecision],
     config: PolicyConfig,
     now: datetime,
+    changes: Sequence[PastChange] = (),
 ) -> Decision:
     """Decide what to do about one rollback request. `history` is newest first."""
     current = state.production_version
@@ -157,7 +198,7 @@ def decide(
                 f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
                 current,
             )
-    target = choose_target(current, ask.rollback_to, state, history, forced=ask.forced)
+    target = choose_target(current, ask.rollback_to, state, history, forced=ask.forced, changes=changes)
     if isinstance(target, str):
         return _skip(target, current)
     to_version, basis = target
