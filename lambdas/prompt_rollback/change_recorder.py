@@ -100,7 +100,7 @@ class ChangeRecorder:
                 record = self._ledger.append(outcome.fields(self._clock()), records[0] if records else None)
             except LedgerConflict:
                 continue
-            return Recorded("recorded", outcome.change, int(record["seq"]), outcome)
+            return Recorded("recorded", _describe(outcome), int(record["seq"]), outcome)
         raise LedgerBusy(f"{prompt_key}: ledger kept changing while recording a change")
 
     def _production_now(self, prompt_name: str) -> ProductionNow:
@@ -110,3 +110,12 @@ class ChangeRecorder:
             return self._production_reader(prompt_name)
         except Exception:  # the registry being down must not lose the event: the gainer's records it
             return UNKNOWN
+
+
+def _describe(change: ProductionChange) -> str:
+    def v(version: int | None) -> str:
+        return f"v{version}" if version is not None else "?"
+
+    if change.change == "version_deleted":
+        return f"{change.prompt_name} v{change.version} deleted by {change.actor}"
+    return f"{change.prompt_name} production {v(change.from_version)} -> {v(change.to_version)} by {change.actor}"
