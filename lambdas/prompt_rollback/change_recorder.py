@@ -118,4 +118,5 @@ def _describe(change: ProductionChange) -> str:
 
     if change.change == "version_deleted":
         return f"{change.prompt_name} v{change.version} deleted by {change.actor}"
-    return f"{change.prompt_name} production {v(change.from_version)} -> {v(change.to_version)} by {change.actor}"
+    moved = f"{v(change.from_version)} -> {v(change.to_version)}"
+    return f"{change.prompt_name} production {moved} by {change.actor}"

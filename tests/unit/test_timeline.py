@@ -92,5 +92,6 @@ def test_json_and_csv_carry_the_same_entries():
     items = entries(RECORDS)
     as_json = json.loads(render(items, "json"))
     rows = list(csv.DictReader(io.StringIO(render(items, "csv"))))
-    assert [r["who"] for r in rows] == [j["who"] for j in as_json]
-    assert rows[1]["to"] == "v6" and as_json[1]["ref"] == "evt_b"
+    # json: the whole ledger records (the evidence); csv: the timeline's columns.
+    assert [j["kind"] for j in as_json] == [r["kind"] for r in rows] == ["change", "change", "decision"]
+    assert rows[1]["to"] == "v6" and rows[1]["ref"] == "evt_b" and as_json[1]["source_event_ids"] == ["evt_b"]

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,6 +35,8 @@ class TimelineEntry:
     why: str
     source: str
     ref: str  # Langfuse event ids, CloudTrail requestID, or our rollback id
+    # The ledger record itself: `--format json` prints it whole, as evidence.
+    record: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def moves_production(self) -> bool:
@@ -60,6 +62,7 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
             why=str(record.get("reason", "")),
             source=str(record.get("source", "")),
             ref=ref,
+            record=record,
         )
     if kind in ("decision", "intent"):
         trigger = record.get("trigger") or {}
@@ -79,6 +82,7 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
             why=why,
             source="prompt-rollback",
             ref=str(record.get("request_id", "")),
+            record=record,
         )
     return None
 
@@ -163,9 +167,8 @@ def _table(rows: list[dict[str, str]], columns: Sequence[str]) -> str:
 def render(items: Sequence[TimelineEntry], fmt: TimelineFormat) -> str:
     rows = _rows(items)
     if fmt == "json":
-        return json.dumps(
-            [{**asdict(e), "at": iso_utc(e.at)} for e in items], indent=2, ensure_ascii=False, default=str
-        )
+        # The whole records, oldest first: the evidence itself rather than a summary of it.
+        return json.dumps([dict(e.record) for e in items], indent=2, ensure_ascii=False, default=str)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
