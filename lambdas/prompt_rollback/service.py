@@ -24,7 +24,7 @@ from prompt_rollback.adapters.audit_store import AuditLedger, AuditRecord, Ledge
 from prompt_rollback.adapters.registry import PromptRef, PromptRegistry, RegistryError
 from prompt_rollback.adapters.slack import Notifier, RollbackNotice, SlackOutcome
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
-from prompt_rollback.domain.policy import Ask, Decision, Outcome, PastDecision, decide
+from prompt_rollback.domain.policy import Ask, Decision, Outcome, PastChange, PastDecision, decide
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
 
@@ -70,6 +70,28 @@ def _past_decisions(records: list[AuditRecord]) -> list[PastDecision]:
         for r in records
         if r.get("kind") == "decision"
     ]
+
+
+def _past_changes(records: list[AuditRecord]) -> list[PastChange]:
+    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them."""
+    return [
+        PastChange(
+            changed_at=parse_iso_utc(r["changed_at"]),
+            from_version=r.get("from_version"),
+            to_version=r.get("to_version"),
+            actor=str(r.get("actor", "")),
+        )
+        for r in records
+        if r.get("kind") == "change"
+    ]
+
+
+def _who_moved(records_newest_first: list[AuditRecord], version: int | None) -> str:
+    """Who put `version` in production, from the newest change record that did."""
+    for record in records_newest_first:
+        if record.get("kind") == "change" and record.get("to_version") == version:
+            return f"{record.get('actor')} at {parse_iso_utc(record['changed_at']):%Y-%m-%d %H:%M}Z"
+    return "someone outside prompt-rollback (not on record yet)"
 
 
 def _open_intent(records_newest_first: list[AuditRecord]) -> AuditRecord | None:
@@ -121,7 +143,9 @@ class RollbackService:
             forced=request.forced,
             dry_run=request.dry_run,
         )
-        decision = decide(ask, state, _past_decisions(records), self._policy, self._clock())
+        decision = decide(
+            ask, state, _past_decisions(records), self._policy, self._clock(), changes=_past_changes(records)
+        )
         if not decision.acts:
             slack = self._notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return self._record(request, decision, slack, head, observed=state.production_version)
@@ -170,6 +194,18 @@ class RollbackService:
     def _move(self, request: RollbackRequest, decision: Decision, intent: AuditRecord) -> RollbackResult:
         assert decision.to_version is not None
         registry, ref = self._registry_for(request)
+        # Compare before the swap: our intent must still be the chain's head. A change record after
+        # it means a person moved production meanwhile (Langfuse webhook, CloudTrail); if the
+        # registry confirms it, their change wins. (Langfuse has no conditional label update.)
+        newer = [
+            r
+            for r in self._ledger.recent(request.prompt_key, 20)
+            if int(r["seq"]) > int(intent["seq"]) and r.get("kind") == "change"
+        ]
+        if newer:
+            now = registry.read_state(ref).production_version
+            if now != decision.from_version:
+                return self._stopped_by_drift(request, decision, intent, now)
         registry_request_id = registry.move_production(ref, decision.to_version)
         after = registry.read_state(ref)
         if after.production_version != decision.to_version:
@@ -185,6 +221,20 @@ class RollbackService:
             observed=after.production_version,
             registry_request_id=registry_request_id,
         )
+
+    def _stopped_by_drift(
+        self, request: RollbackRequest, decision: Decision, intent: AuditRecord, now: int | None
+    ) -> RollbackResult:
+        who = _who_moved(self._ledger.recent(request.prompt_key, 20), now)
+        stopped = Decision(
+            Outcome.SKIPPED,
+            f"stopped: production was moved to v{now} by {who} while this rollback (v{decision.from_version} "
+            f"-> v{decision.to_version}) was pending; a person's change is not overridden",
+            decision.from_version,
+            notify=True,
+        )
+        slack = self._notify(request, stopped)
+        return self._record(request, stopped, slack, intent, observed=now)
 
     def _resume(self, request: RollbackRequest, intent: AuditRecord) -> RollbackResult:
         """A retry of a request whose worker stopped after writing its intent."""
@@ -210,14 +260,7 @@ class RollbackService:
             return self._record(request, resumed, slack, intent, observed=state.production_version)
         if state.production_version == decision.from_version:
             return self._move(request, decision, intent)
-        moved = Decision(
-            Outcome.SKIPPED,
-            f"already moved: production became v{state.production_version} while this rollback was pending",
-            decision.from_version,
-            notify=True,
-        )
-        slack = self._notify(request, moved)
-        return self._record(request, moved, slack, intent, observed=state.production_version)
+        return self._stopped_by_drift(request, decision, intent, state.production_version)
 
     def _registry_for(self, request: RollbackRequest) -> tuple[PromptRegistry, PromptRef]:
         return self._registries(request.provider), PromptRef(

@@ -119,3 +119,50 @@ def test_our_own_rollback_is_not_recorded_twice(events_stack: Stack, firing_body
     assert send(prompt_event("evt_o2", "support-answer", frm, []))[1]["status"] == "ignored"
     assert changes(stack) == []
     assert verify_chain(stack.audit()) == []
+
+
+class PersonMovesRightAfterOurIntent:
+    """The ledger, with a person moving production in Langfuse the moment our intent is written,
+    and Langfuse's two webhooks for that move arriving before our worker moves the label."""
+
+    def __init__(self, ledger: Any, stack: Stack, to_version: int) -> None:
+        self._ledger = ledger
+        self._stack = stack
+        self._to_version = to_version
+        self.fired = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    def append(self, fields: dict[str, Any], after: Any) -> Any:
+        record = self._ledger.append(fields, after)
+        if fields.get("kind") == "intent" and not self.fired:
+            self.fired = True
+            for event in person_moves_production(self._stack, self._to_version, ("evt_p1", "evt_p2")):
+                assert send(event)[0] == 200
+        return record
+
+
+def test_a_persons_move_racing_our_rollback_stops_it_and_slack_says_who(events_stack: Stack, firing_body):
+    from functools import cache
+
+    from prompt_rollback import wiring
+
+    stack = events_stack
+    stack.set_policy(dry_run=False, allowed_prompts=["*"])
+    racing = PersonMovesRightAfterOurIntent(wiring.audit_ledger(), stack, to_version=4)
+    stack.monkeypatch.setattr(wiring, "audit_ledger", cache(lambda: racing))
+    reset_wiring()
+    assert stack.post(firing_body)[0] == 202
+    stack.drain()
+    assert racing.fired
+    assert stack.production() == 4  # the person's choice stands
+    assert stack.label_moves() == 0  # we never PATCHed: the PATCH in the store was the person's
+    kinds = [(r["kind"], r.get("from_version"), r.get("to_version")) for r in stack.audit()]
+    assert kinds == [("intent", 7, 6), ("change", 7, 4), ("decision", 7, None)]
+    assert stack.decisions()[-1]["outcome"] == "skipped"
+    decision = stack.decisions()[-1]
+    assert "moved to v4 by alice@example.com" in decision["reason"]
+    [message] = stack.slack.messages
+    assert "alice@example.com" in json.dumps(message)
+    assert verify_chain(stack.audit()) == []

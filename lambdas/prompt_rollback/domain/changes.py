@@ -6,7 +6,7 @@ for the version losing it, in any order, each up to four times. The functions he
 events into at most one `ProductionChange` per move, from what the ledger already knows:
 
 - the ledger's newest word on production (a change, our rolled-back decision, or what a
-  decision observed) says which version holds it; an event that agrees with it is not news;
+  decision or intent observed) says which version holds it; an event that agrees with it is not news;
 - an event whose id is already on a change record is a re-delivery;
 - an event that matches our own open intent is our own move, recorded by our decision.
 
@@ -110,7 +110,8 @@ class LedgerView:
     """What one prompt's ledger says about production, from its newest records."""
 
     production: int | None = None
-    # When the ledger learnt `production` (the change's own time for a change record).
+    # When the newest recorded Langfuse change happened, by Langfuse's clock (never ours: an event
+    # is compared with times from the same source, so clock skew cannot make a new event look old).
     production_since: datetime | None = None
     known: bool = False
     open_intent: OpenIntent | None = None
@@ -128,19 +129,17 @@ def ledger_view(records_newest_first: Sequence[Mapping[str, Any]]) -> LedgerView
         kind = record.get("kind")
         if kind == CHANGE_RECORD_KIND:
             seen.update(str(i) for i in record.get("source_event_ids") or ())
+            if since is None and record.get("source") == "langfuse-webhook":
+                since = parse_iso_utc(str(record["changed_at"]))
         if not known:
             if kind == CHANGE_RECORD_KIND and record.get("change") != "version_deleted":
                 production, known = record.get("to_version"), True
-                since = parse_iso_utc(str(record["changed_at"]))
             elif kind == CHANGE_RECORD_KIND and record.get("from_version") is not None:
                 production, known = None, True  # the deleted version held production
-                since = parse_iso_utc(str(record["changed_at"]))
             elif kind == "decision" and record.get("outcome") == "rolled_back":
                 production, known = record.get("to_version"), True
-                since = parse_iso_utc(str(record["recorded_at"]))
-            elif kind == "decision" and record.get("observed_production") is not None:
+            elif kind in ("decision", "intent") and record.get("observed_production") is not None:
                 production, known = record.get("observed_production"), True
-                since = parse_iso_utc(str(record["recorded_at"]))
         if kind == "decision":
             decided.add(str(record.get("request_id")))
         elif kind == "intent" and intent is None and str(record.get("request_id")) not in decided:
