@@ -137,7 +137,7 @@ def test_a_version_created_with_production_and_a_deleted_version_are_recorded():
         "created_in_production",
         6,
         8,
-        "new tone",
+        "v8 commit message: new tone",
     )
     deleted = event("evt_del", 3, ["staging"], action="deleted")
     [gone] = feed([deleted, deleted], records)

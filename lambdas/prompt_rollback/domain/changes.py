@@ -227,5 +227,8 @@ def _from_event(
         source="langfuse-webhook",
         source_event_ids=(event.id,),
         version=version,
-        reason=event.prompt.commit_message or "",
+        # Langfuse says nothing about why a label moved; the version's commit message is the nearest why.
+        reason=f"v{event.prompt.version} commit message: {event.prompt.commit_message}"
+        if event.prompt.commit_message
+        else "",
     )
