@@ -61,8 +61,13 @@ def prompt_event(
 
 
 def serialize(event: dict[str, Any]) -> bytes:
-    """JSON.stringify: no spaces, keys in insertion order, non-ASCII kept as UTF-8."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    """JSON.stringify: no spaces, keys in insertion order, non-ASCII kept as UTF-8 (a lone
+    surrogate, which UTF-8 cannot carry, escaped as \\uXXXX as JSON.stringify does)."""
+    text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> str:

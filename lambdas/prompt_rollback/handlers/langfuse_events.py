@@ -12,6 +12,8 @@ idempotency record and changes nothing; after five minutes its signature has exp
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -48,12 +50,14 @@ def _problem(status: int, message: str, **extra: Any) -> Response[Any]:
 
 
 def _raw_body() -> bytes | Response[Any]:
+    """The bytes Langfuse signed. Bytes, not text: a body that is not UTF-8 still gets its 401
+    for a bad signature before anything tries to decode it."""
     event = app.current_event
+    body = event.body or ""
     try:
-        text = event.decoded_body or ""
-    except ValueError:
-        return _problem(400, "body is not valid JSON")
-    raw = text.encode()
+        raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode()
+    except (binascii.Error, ValueError):
+        return _problem(400, "body is not valid base64")
     if len(raw) > MAX_BODY_BYTES:
         return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
     return raw
