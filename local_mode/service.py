@@ -25,7 +25,13 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
-from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
+from local_mode.lambda_runtime import (
+    LocalLambdaContext,
+    SqsPoller,
+    WorkerHandler,
+    api_gateway_event,
+    request_body,
+)
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.langfuse_webhooks import WebhookSender
 
@@ -109,8 +115,6 @@ class LocalService:
         from prompt_rollback.handlers import langfuse_events, webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
-        langfuse_events._idempotent_recording.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self._langfuse_events = self._one_at_a_time(langfuse_events.lambda_handler)
         self.poller = SqsPoller(
@@ -176,10 +180,9 @@ class LocalService:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
             return _respond(start_response, 200, {"status": "ok"})
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > API_GATEWAY_BODY_LIMIT:
+        body = request_body(environ, API_GATEWAY_BODY_LIMIT)
+        if body is None:
             return _respond(start_response, 413, {"message": "Request Too Long"})
-        body = environ["wsgi.input"].read(length) if length else b""
         headers = {
             key[5:].replace("_", "-").title(): value
             for key, value in environ.items()
@@ -234,22 +237,27 @@ class LocalService:
     def _report(self, messages: list[dict[str, Any]]) -> None:
         """After each batch, show the decisions the audit ledger now holds for it."""
         from prompt_rollback import wiring
+        from prompt_rollback.audit_record import AuditRecord
 
         ledger = wiring.audit_ledger()
         for message in messages:
             request = json.loads(message["Body"])
             key = f"{request['provider']}#{request['prompt_name']}"
             for record in reversed(ledger.recent(key, 10)):
-                mark = (key, int(record["seq"]))
-                if record.get("request_id") != request["request_id"] or record.get("kind") != "decision":
-                    continue
-                if mark in self._printed:
+                mark = (key, record.seq)
+                if (
+                    not isinstance(record, AuditRecord)  # a change someone made: printed by [langfuse]
+                    or record.request_id != request["request_id"]
+                    or not record.is_decision
+                    or mark in self._printed
+                ):
                     continue
                 self._printed.add(mark)
+                slack = record.slack.status if record.slack else ""
                 self._say(
-                    f"[worker] {record['outcome']}: {record['prompt_name']} "
-                    f"v{record.get('from_version')} -> v{record.get('to_version')} ({record['reason']}); "
-                    f"slack {record['slack']['status']}; audit seq {record['seq']} hash {record['hash'][:12]}"
+                    f"[worker] {record.outcome.value}: {record.prompt_name} "
+                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:

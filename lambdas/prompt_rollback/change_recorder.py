@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prompt_rollback.adapters.audit_store import AuditLedger, LedgerConflict
 from prompt_rollback.domain.changes import (
     UNKNOWN,
     Ignored,
@@ -30,6 +29,8 @@ from prompt_rollback.domain.cloudtrail_changes import (
     pointer_of,
 )
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+from prompt_rollback.errors import LedgerConflict
+from prompt_rollback.ports import AuditLedger
 
 HISTORY_DEPTH = 100
 APPEND_ATTEMPTS = 5
@@ -93,14 +94,14 @@ class ChangeRecorder:
         """Read, decide, append; on a concurrent append, read and decide again."""
         for _ in range(APPEND_ATTEMPTS):
             records = self._ledger.recent(prompt_key, HISTORY_DEPTH)
-            outcome = decide(ledger_view(records))
+            outcome = decide(ledger_view([r.to_item() for r in records]))
             if isinstance(outcome, Ignored):
                 return Recorded("ignored", outcome.reason)
             try:
-                record = self._ledger.append(outcome.fields(self._clock()), records[0] if records else None)
+                sealed = self._ledger.append(outcome.stamped(self._clock()), records[0] if records else None)
             except LedgerConflict:
                 continue
-            return Recorded("recorded", _describe(outcome), int(record["seq"]), outcome)
+            return Recorded("recorded", _describe(sealed), sealed.seq, sealed)
         raise LedgerBusy(f"{prompt_key}: ledger kept changing while recording a change")
 
     def _production_now(self, prompt_name: str) -> ProductionNow:

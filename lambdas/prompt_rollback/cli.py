@@ -12,8 +12,11 @@ and the decisions we made, with who, when and why. `history` is the production t
 version held production from when to when, and who put it there. `audit`, `history` and
 `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS credentials;
 `verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket).
-`rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME), or runs the
-worker in this process with --in-process (local mode).
+`rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME),
+or runs the worker in this process with --in-process (local mode), which needs the worker's
+settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST + LANGFUSE_PUBLIC_KEY +
+LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally SLACK_WEBHOOK_URL.
+A missing or malformed one is reported by name (exit 2) before anything is changed.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_rollback.domain import timeline
 from prompt_rollback.domain.audit import parse_iso_utc, verify_against_anchors, verify_chain
+
+if TYPE_CHECKING:
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
 # A change is recorded when its webhook or CloudTrail event arrives, after it happened (CloudTrail:
 # minutes). The ledger index is by recording time, so the query reaches this far past --until.
@@ -48,7 +54,13 @@ def _label(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _ledger(table: str | None) -> Any:
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return text.strip()
+
+
+def _ledger(table: str | None) -> DynamoDBAuditLedger:
     import boto3
 
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
@@ -62,7 +74,7 @@ def _ledger(table: str | None) -> Any:
 def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    records = _ledger(args.table).between(args.prompt, since, until + RECORDING_DELAY)
+    records = [r.to_item() for r in _ledger(args.table).between(args.prompt, since, until + RECORDING_DELAY)]
     items = timeline.entries(records, since, until, version=args.version, include_intents=args.all)
     if args.format == "table":
         about = f" v{args.version}" if args.version is not None else ""
@@ -124,10 +136,15 @@ def _rollback(args: argparse.Namespace) -> int:
         payload["target"] = dict(args.target)
     if args.dry_run:
         payload["dry_run"] = True
+    if args.allow_forward:
+        payload["allow_forward"] = True
     if args.in_process:
         from prompt_rollback.handlers.worker import lambda_handler
 
         result = lambda_handler(payload, _CliContext())
+        if result.get("error") == "configuration error":
+            print(f"configuration error: {result['detail']} (nothing was changed)", file=sys.stderr)
+            return 2
     else:
         import boto3
 
@@ -193,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument(
         "--from", dest="from_version", type=int, help="only if production is still this version"
     )
-    rollback.add_argument("--reason", required=True)
-    rollback.add_argument("--actor", required=True, help="who is forcing it (shown in Slack and the audit)")
+    rollback.add_argument("--reason", required=True, type=_not_blank)
+    rollback.add_argument(
+        "--actor", required=True, type=_not_blank, help="who is forcing it (shown in Slack and the audit)"
+    )
     rollback.add_argument("--provider", default="langfuse")
     rollback.add_argument(
         "--target",
@@ -204,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         help="bedrock: the pointer, e.g. --target prompt_parameter=/prompts/support/production (repeatable)",
     )
     rollback.add_argument("--dry-run", action="store_true")
+    rollback.add_argument(
+        "--allow-forward", action="store_true", help="let --to name a version newer than production"
+    )
     rollback.add_argument("--request-id", help="reuse to make a retry safe")
     rollback.add_argument("--function-name")
     rollback.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")

@@ -134,13 +134,13 @@ class PersonMovesRightAfterOurIntent:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ledger, name)
 
-    def append(self, fields: dict[str, Any], after: Any) -> Any:
-        record = self._ledger.append(fields, after)
-        if fields.get("kind") == "intent" and not self.fired:
+    def append(self, record: Any, after: Any) -> Any:
+        sealed = self._ledger.append(record, after)
+        if record.kind == "intent" and not self.fired:
             self.fired = True
             for event in person_moves_production(self._stack, self._to_version, ("evt_p1", "evt_p2")):
                 assert send(event)[0] == 200
-        return record
+        return sealed
 
 
 def test_a_persons_move_racing_our_rollback_stops_it_and_slack_says_who(events_stack: Stack, firing_body):

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote, unquote
 
-from prompt_rollback.adapters.audit_store import AuditRecord, DynamoDBAuditLedger
+from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.audit import ChainAnchor
+from prompt_rollback.domain.changes import ProductionChange
 
 ANCHOR_PREFIX = "ledger-anchors/"
 _log = logging.getLogger(__name__)
@@ -32,11 +34,11 @@ class S3ChainAnchors:
         self._s3 = s3
         self._bucket = bucket
 
-    def anchor(self, record: AuditRecord) -> None:
-        body = {"prompt_key": record["prompt_key"], "seq": int(record["seq"]), "hash": record["hash"]}
+    def anchor(self, record: LedgerRecord) -> None:
+        body = {"prompt_key": record.prompt_key, "seq": record.seq, "hash": record.hash}
         self._s3.put_object(
             Bucket=self._bucket,
-            Key=_key(str(record["prompt_key"]), int(record["seq"])),
+            Key=_key(record.prompt_key, record.seq),
             Body=json.dumps(body, sort_keys=True).encode(),
             ContentType="application/json",
         )
@@ -73,21 +75,27 @@ class AnchoredLedger:
         self._ledger = ledger
         self.anchors = anchors
 
-    def recent(self, prompt_key: str, limit: int = 100) -> list[AuditRecord]:
+    def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         return self._ledger.recent(prompt_key, limit)
 
-    def append(self, fields: AuditRecord, after: AuditRecord | None) -> AuditRecord:
-        record = self._ledger.append(fields, after)
+    @overload
+    def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
+
+    @overload
+    def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
+        sealed = self._ledger.append(record, after)
         try:
-            self.anchors.anchor(record)
+            self.anchors.anchor(sealed)
         except Exception as error:
             _log.warning(
-                "could not anchor %s seq %s: %s", record["prompt_key"], record["seq"], type(error).__name__
+                "could not anchor %s seq %s: %s", sealed.prompt_key, sealed.seq, type(error).__name__
             )
-        return record
+        return sealed
 
-    def chain(self, prompt_key: str) -> Iterator[AuditRecord]:
+    def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
         return self._ledger.chain(prompt_key)
 
-    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
+    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[LedgerRecord]:
         return self._ledger.between(prompt_name, start, end)

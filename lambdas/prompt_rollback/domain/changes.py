@@ -17,9 +17,9 @@ is cut to fit so a record always fits DynamoDB's 400 KB.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
@@ -37,7 +37,11 @@ def _cut(text: str, limit: int = MAX_TEXT) -> str:
 
 @dataclass(frozen=True)
 class ProductionChange:
-    """One move of a production pointer that someone (not our worker) made."""
+    """One move of a production pointer that someone (not our worker) made: a `change` record.
+
+    The ledger's typed record of this concept, beside audit_record.AuditRecord (intents and
+    decisions): `to_item()` is what the ledger hashes and stores, `from_item()` reads it back.
+    """
 
     prompt_key: str
     prompt_name: str
@@ -54,12 +58,30 @@ class ProductionChange:
     source_request_id: str = ""
     reason: str = ""
     provider_target: Mapping[str, str] = field(default_factory=dict)
+    # Set when recorded, and by the ledger when appended:
+    recorded_at: str = ""
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
 
-    def fields(self, recorded_at: datetime) -> dict[str, Any]:
-        """The ledger item's content (the ledger adds seq, prev_hash and hash)."""
-        return {
-            "prompt_key": self.prompt_key,
-            "prompt_name": self.prompt_name,
+    kind: ClassVar[Literal["change"]] = "change"
+
+    @property
+    def is_decision(self) -> bool:
+        return False
+
+    def stamped(self, recorded_at: datetime) -> ProductionChange:
+        return replace(self, recorded_at=iso_utc(recorded_at))
+
+    def bounded(self) -> ProductionChange:
+        """Already bounded: `to_item` cuts every untrusted string to fit."""
+        return self
+
+    def to_item(self) -> dict[str, Any]:
+        """The ledger item's content (seq, prev_hash and hash only once sealed)."""
+        item: dict[str, Any] = {
+            "prompt_key": _cut(self.prompt_key, 600),
+            "prompt_name": _cut(self.prompt_name),
             "provider": self.provider,
             "kind": CHANGE_RECORD_KIND,
             "change": self.change,
@@ -69,7 +91,7 @@ class ProductionChange:
             "actor": _cut(self.actor, 300),
             "reason": _cut(self.reason),
             "changed_at": iso_utc(self.changed_at),
-            "recorded_at": iso_utc(recorded_at),
+            "recorded_at": self.recorded_at,
             "source": self.source,
             "source_event_ids": [_cut(i, 200) for i in self.source_event_ids[:MAX_EVENT_IDS]],
             "source_request_id": _cut(self.source_request_id, 200),
@@ -77,25 +99,39 @@ class ProductionChange:
                 _cut(k, 100): _cut(v, 2048) for k, v in list(self.provider_target.items())[:8]
             },
         }
+        if self.seq:
+            item.update(seq=self.seq, prev_hash=self.prev_hash, hash=self.hash)
+        return item
+
+    def fields(self, recorded_at: datetime) -> dict[str, Any]:
+        return self.stamped(recorded_at).to_item()
 
     @classmethod
-    def from_fields(cls, record: Mapping[str, Any]) -> ProductionChange:
+    def from_item(cls, record: Mapping[str, Any]) -> ProductionChange:
         return cls(
             prompt_key=str(record["prompt_key"]),
-            prompt_name=str(record["prompt_name"]),
-            provider=str(record["provider"]),
+            prompt_name=str(record.get("prompt_name", "")),
+            provider=str(record.get("provider", "")),
             change=record["change"],
-            from_version=record.get("from_version"),
-            to_version=record.get("to_version"),
+            from_version=_optional_int(record.get("from_version")),
+            to_version=_optional_int(record.get("to_version")),
             actor=str(record.get("actor", "")),
             changed_at=parse_iso_utc(str(record["changed_at"])),
             source=record["source"],
             source_event_ids=tuple(str(i) for i in record.get("source_event_ids") or ()),
-            version=record.get("version"),
+            version=_optional_int(record.get("version")),
             source_request_id=str(record.get("source_request_id", "")),
             reason=str(record.get("reason", "")),
-            provider_target=dict(record.get("provider_target") or {}),
+            provider_target={str(k): str(v) for k, v in (record.get("provider_target") or {}).items()},
+            recorded_at=str(record.get("recorded_at", "")),
+            seq=int(record.get("seq", 0) or 0),
+            prev_hash=str(record.get("prev_hash", "")),
+            hash=str(record.get("hash", "")),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ class Ask:
     rollback_to: int | None
     forced: bool
     dry_run: bool | None
+    # With `forced` only: lets `rollback_to` name a version newer than production.
+    allow_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class Decision:
         return self.outcome is Outcome.ROLLED_BACK
 
 
+# A person's move this recent is news to whoever sent the alert: the skip is announced with who.
+PERSON_MOVED_IT_RECENTLY = timedelta(minutes=15)
+
+
 def _skip(reason: str, from_version: int | None, notify: bool = True) -> Decision:
     return Decision(Outcome.SKIPPED, reason, from_version, notify=notify)
 
@@ -117,12 +123,60 @@ def rolled_back_versions(history: Sequence[PastDecision]) -> frozenset[int]:
     )
 
 
+def _explicit_problem(
+    explicit: int, current: int, state: RegistryState, bad: frozenset[int], forced: bool, forward: bool
+) -> str | None:
+    """Why `rollback_to` cannot be the target, or None when it can."""
+    if explicit == current:
+        return "it is the version in production"
+    if explicit not in state.versions:
+        return "it does not exist"
+    if explicit > current and not forward:
+        return f"it is newer than production v{current} (a rollback never moves forward)"
+    if explicit in bad and not forced:
+        return "it was itself rolled back before"
+    return None
+
+
+def _earlier_target(
+    current: int,
+    state: RegistryState,
+    history: Sequence[PastDecision],
+    bad: frozenset[int],
+    changes: Sequence[PastChange] = (),
+) -> tuple[int, str] | str:
+    """The policy's own choice: only ever an existing version older than production."""
+
+    def usable(version: int | None) -> bool:
+        return version is not None and version < current and version not in bad and version in state.versions
+
+    for earlier, basis in held_before(current, changes, history):
+        if usable(earlier):
+            return earlier, basis
+
+    for earlier in state.previous_production:
+        if usable(earlier):
+            return earlier, "held production before (registry history)"
+    for past in history:
+        for candidate in (
+            past.to_version if past.outcome is Outcome.ROLLED_BACK else None,
+            past.observed_production,
+        ):
+            if candidate is not None and usable(candidate):
+                return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
+    lower = [v for v in state.versions if usable(v)]
+    if lower:
+        return max(lower), "highest earlier version that was not rolled back"
+    return f"no known-good version to go back to from v{current}"
+
+
 def choose_target(
     current: int,
     explicit: int | None,
     state: RegistryState,
     history: Sequence[PastDecision],
     forced: bool = False,
+    allow_forward: bool = False,
     changes: Sequence[PastChange] = (),
 ) -> tuple[int, str] | str:
     """The version to roll back to and why, or the reason there is none.
@@ -130,34 +184,31 @@ def choose_target(
     Order: an explicit `rollback_to`; else the version that held production before, as the
     recorded change history (exact), the registry's own history or else our ledger remembers
     it; else the highest lower version that exists and was not itself rolled back. Never
-    blindly `current - 1`, never a version that does not exist.
+    blindly `current - 1`, never a version that does not exist, never one newer than
+    production unless a forced request allows it.
+
+    An alert's `rollback_to` is a hint: when it cannot be used (missing, newer, the production
+    version, rolled back before) the target is chosen as if it were absent, and the basis says
+    why it was ignored; skipping would leave the version the alert is about live. A forced
+    request's `rollback_to` is an order from someone who is there to read the answer: if it
+    cannot be used, nothing moves and the reason says why.
     """
     bad = rolled_back_versions(history) | {current}
+    ignored = ""
     if explicit is not None:
-        if explicit == current:
-            return f"rollback_to v{explicit} is the version already in production"
-        if explicit not in state.versions:
-            return f"rollback_to v{explicit} does not exist"
-        if explicit in bad and not forced:
-            return f"rollback_to v{explicit} was itself rolled back before"
-        return explicit, "rollback_to requested"
-    for earlier, basis in held_before(current, changes, history):
-        if earlier not in bad and earlier in state.versions:
-            return earlier, basis
-    for earlier in state.previous_production:
-        if earlier not in bad and earlier in state.versions:
-            return earlier, "held production before (registry history)"
-    for past in history:
-        for candidate in (
-            past.to_version if past.outcome is Outcome.ROLLED_BACK else None,
-            past.observed_production,
-        ):
-            if candidate is not None and candidate not in bad and candidate in state.versions:
-                return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
-    lower = [v for v in state.versions if v < current and v not in bad]
-    if lower:
-        return max(lower), "highest earlier version that was not rolled back"
-    return f"no known-good version to go back to from v{current}"
+        problem = _explicit_problem(explicit, current, state, bad, forced, forward=forced and allow_forward)
+        if problem is None:
+            if explicit > current:
+                return explicit, "rollback_to requested; moves forward (allow_forward)"
+            return explicit, "rollback_to requested"
+        if forced:
+            hint = "; allow_forward to insist" if explicit > current and explicit in state.versions else ""
+            return f"rollback_to v{explicit} {problem.removeprefix('it ')}{hint}"
+        ignored = f"; rollback_to v{explicit} ignored: {problem}"
+    target = _earlier_target(current, state, history, bad, changes)
+    if isinstance(target, str):
+        return target + ignored
+    return target[0], target[1] + ignored
 
 
 def decide(
@@ -168,7 +219,7 @@ def decide(
     now: datetime,
     changes: Sequence[PastChange] = (),
 ) -> Decision:
-    """Decide what to do about one rollback request. `history` is newest first."""
+    """Decide what to do about one rollback request. `history` and `changes` are newest first."""
     current = state.production_version
     if not ask.forced and not config.allows(ask.prompt_name):
         return _skip("prompt is not in the allow-list of automatic rollbacks", current)
@@ -177,6 +228,14 @@ def decide(
     if current is None:
         return _skip("no version carries the production label", current)
     if ask.alerted_version is not None and current != ask.alerted_version:
+        moved_by = next((c for c in changes if c.to_version == current), None)
+        if moved_by is not None and now - moved_by.changed_at < PERSON_MOVED_IT_RECENTLY:
+            # A person moved production while this alert was on its way: say who, once.
+            return _skip(
+                f"already moved: {moved_by.actor} moved production to v{current} at "
+                f"{moved_by.changed_at:%Y-%m-%d %H:%M}Z; the alert was about v{ask.alerted_version}",
+                current,
+            )
         return _skip(
             f"already moved: production is v{current}, the alert was about v{ask.alerted_version}",
             current,
@@ -198,7 +257,15 @@ def decide(
                 f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
                 current,
             )
-    target = choose_target(current, ask.rollback_to, state, history, forced=ask.forced, changes=changes)
+    target = choose_target(
+        current,
+        ask.rollback_to,
+        state,
+        history,
+        forced=ask.forced,
+        allow_forward=ask.allow_forward,
+        changes=changes,
+    )
     if isinstance(target, str):
         return _skip(target, current)
     to_version, basis = target

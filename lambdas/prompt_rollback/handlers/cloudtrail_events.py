@@ -8,7 +8,6 @@ then hands it to the rule's dead-letter queue, which has an alarm.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,16 +16,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.cloudtrail_changes import CloudTrailRecord
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 
 def _own_role_arns() -> frozenset[str]:
     """The roles whose calls are our own rollbacks (the worker's), comma-separated in OWN_ROLE_ARNS."""
-    return frozenset(arn.strip() for arn in os.environ.get("OWN_ROLE_ARNS", "").split(",") if arn.strip())
+    return wiring.own_role_arns()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     record = parse(event=event, model=CloudTrailRecord, envelope=envelopes.EventBridgeEnvelope)

@@ -15,18 +15,11 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -34,11 +27,9 @@ from prompt_rollback import wiring
 from prompt_rollback.change_recorder import LedgerBusy
 from prompt_rollback.domain import langfuse_signature
 from prompt_rollback.domain.langfuse_events import MAX_BODY_BYTES, PromptVersionEvent
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 EVENTS_PATH = "/langfuse/events"
-# Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
-REPLAY_MEMORY_SECONDS = 7 * 24 * 3600
 
 app = APIGatewayRestResolver()
 
@@ -97,36 +88,7 @@ def _parse(raw: bytes) -> PromptVersionEvent | Response[Any]:
         )
 
 
-def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
-    return {**response, "replayed": True}
-
-
-@cache
-def _idempotent_recording() -> tuple[IdempotencyConfig, Any]:
-    settings = wiring.settings()
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table or wiring.required_setting("IDEMPOTENCY_TABLE_NAME"),
-        boto_config=wiring.AWS_CLIENT_CONFIG,
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="id",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=REPLAY_MEMORY_SECONDS,
-        response_hook=_mark_replayed,
-    )
-
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="event", persistence_store=persistence, config=config
-    )
-    def record(*, event: PromptVersionEvent) -> dict[str, Any]:
-        outcome = wiring.change_recorder().record_langfuse(event)
-        return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
-
-    return config, record
-
-
 @app.post(EVENTS_PATH)
-@tracer.capture_method
 def receive_langfuse_event() -> Response[Any]:
     raw = _raw_body()
     if isinstance(raw, Response):
@@ -138,7 +100,7 @@ def receive_langfuse_event() -> Response[Any]:
     if isinstance(parsed, Response):
         return parsed
     try:
-        result: dict[str, Any] = _idempotent_recording()[1](event=parsed)
+        result: dict[str, Any] = wiring.langfuse_event_recording().run(parsed)
     except IdempotencyAlreadyInProgressError:
         return _problem(409, "this event is being recorded right now, retry later")
     except LedgerBusy as busy:
@@ -165,8 +127,7 @@ def receive_langfuse_event() -> Response[Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _idempotent_recording()[0].register_lambda_context(context)
+    wiring.langfuse_event_recording().config.register_lambda_context(context)
     return app.resolve(event, context)

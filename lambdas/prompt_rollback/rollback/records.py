@@ -1,0 +1,186 @@
+"""Pure mapping between requests, decisions and audit records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport
+from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
+from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What the worker answers for one request (and the idempotency record keeps)."""
+
+    rollback_id: str
+    outcome: str
+    reason: str
+    from_version: int | None
+    to_version: int | None
+    slack: str
+    seq: int
+    replayed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        answer = dict(self.__dict__)
+        if not self.replayed:
+            del answer["replayed"]
+        return answer
+
+
+def result_of(record: AuditRecord, replayed: bool = False) -> RollbackResult:
+    return RollbackResult(
+        rollback_id=record.request_id,
+        outcome=record.outcome.value,
+        reason=record.reason,
+        from_version=record.from_version,
+        to_version=record.to_version,
+        slack=record.slack.status if record.slack else "",
+        seq=record.seq,
+        replayed=replayed,
+    )
+
+
+def prompt_ref(request: RollbackRequest) -> PromptRef:
+    return PromptRef(request.prompt_name, dict(request.provider_target))
+
+
+def audit_record(
+    request: RollbackRequest,
+    decision: Decision,
+    kind: RecordKind,
+    *,
+    observed: int | None,
+    stage: str,
+    now: datetime,
+    slack: SlackOutcome | None = None,
+    registry_request_id: str = "",
+    error: str = "",
+) -> AuditRecord:
+    trigger = request.trigger
+    return AuditRecord(
+        prompt_key=request.prompt_key,
+        prompt_name=request.prompt_name,
+        provider=request.provider,
+        kind=kind,
+        outcome=decision.outcome,
+        request_id=request.request_id,
+        from_version=decision.from_version,
+        to_version=decision.to_version,
+        observed_production=observed,
+        reason=decision.reason,
+        basis=decision.basis,
+        actor=request.actor,
+        mode=request.mode,
+        request_reason=request.reason,
+        environment=request.environment,
+        stage=stage,
+        received_at=iso_utc(request.received_at),
+        recorded_at=iso_utc(now),
+        trigger=trigger.model_dump(mode="json") if trigger else None,
+        provider_target=dict(request.provider_target),
+        slack=SlackReport(slack.status, slack.detail) if slack else None,
+        registry_request_id=registry_request_id,
+        error=error,
+    )
+
+
+def notice(request: RollbackRequest, decision: Decision, stage: str, now: datetime) -> RollbackNotice:
+    trigger = request.trigger
+    return RollbackNotice(
+        rollback_id=request.request_id,
+        outcome=decision.outcome.value,
+        prompt_name=request.prompt_name,
+        provider=request.provider,
+        from_version=decision.from_version,
+        to_version=decision.to_version,
+        reason=decision.reason if not request.reason else f"{decision.reason}; {request.reason}",
+        basis=decision.basis,
+        actor=request.actor,
+        mode=request.mode,
+        when=now,
+        stage=stage,
+        environment=request.environment,
+        alertname=trigger.alertname if trigger else "",
+        summary=trigger.summary if trigger else "",
+        generator_url=trigger.generator_url if trigger else "",
+        runbook_url=trigger.runbook_url if trigger else "",
+        target=", ".join(f"{key}={value}" for key, value in sorted(request.provider_target.items())),
+    )
+
+
+# ---- what the ledger says (records newest first) -----------------------------------------
+def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:
+    """Our intents and decisions, without the changes people made (newest first, as given)."""
+    return [r for r in records if isinstance(r, AuditRecord)]
+
+
+def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
+    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them."""
+    return [
+        PastChange(r.changed_at, r.from_version, r.to_version, r.actor)
+        for r in records
+        if not isinstance(r, AuditRecord)
+    ]
+
+
+def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:
+    """Who put `version` in production, from the newest change record that did."""
+    for r in records:
+        if not isinstance(r, AuditRecord) and r.to_version == version:
+            return f"{r.actor} at {r.changed_at:%Y-%m-%d %H:%M}Z"
+    return "someone outside prompt-rollback (not on record yet)"
+
+
+def past_decisions(records: Sequence[LedgerRecord]) -> list[PastDecision]:
+    return [
+        PastDecision(
+            outcome=r.outcome,
+            recorded_at=parse_iso_utc(r.recorded_at),
+            from_version=r.from_version,
+            to_version=r.to_version,
+            observed_production=r.observed_production,
+        )
+        for r in ours(records)
+        if r.is_decision
+    ]
+
+
+def open_intent(records: Sequence[LedgerRecord]) -> AuditRecord | None:
+    """The newest intent whose request has not recorded its decision yet, if any."""
+    decided: set[str] = set()
+    for record in ours(records):
+        if record.is_decision:
+            decided.add(record.request_id)
+        elif record.request_id not in decided:
+            return record
+    return None
+
+
+def settled_decision(records: Sequence[LedgerRecord], request_id: str) -> AuditRecord | None:
+    """This request's decision if it was already made and stands: a re-delivery gets it back.
+
+    A failed decision does not stand: a redrive from the dead-letter queue is a new attempt.
+    """
+    for record in ours(records):
+        if record.request_id == request_id:
+            if record.is_decision and record.outcome is not Outcome.FAILED:
+                return record
+            return None
+    return None
+
+
+def decision_of_intent(intent: AuditRecord) -> Decision:
+    return Decision(
+        Outcome.ROLLED_BACK,
+        intent.reason or "rolled back",
+        intent.from_version,
+        intent.to_version,
+        intent.basis,
+    )
