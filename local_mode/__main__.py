@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
@@ -51,6 +52,8 @@ def main() -> None:
     )
     # The embedded store's demo key is printed; a real Langfuse's secret key never is.
     langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
+    # The console script installed beside this interpreter (make builds .venv with the project in it).
+    cli = Path(sys.executable).with_name("prompt-rollback")
     print(
         f"""
 prompt-rollback local mode
@@ -65,13 +68,13 @@ Fire the demo alert:
 The CLI (another terminal) needs these settings: AWS_* and AUDIT_TABLE_NAME for audit and verify,
 and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
   export AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local \\
-    AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 PYTHONPATH=lambdas \\
+    AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 \\
     AUDIT_TABLE_NAME={service.resources.audit_table} \\
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
     LANGFUSE_SECRET_KEY={langfuse_secret}
-  {sys.executable} -m prompt_rollback.cli audit --prompt support-answer
-  {sys.executable} -m prompt_rollback.cli rollback --prompt support-answer --to 5 \\
+  {cli} audit --prompt support-answer
+  {cli} rollback --prompt support-answer --to 5 \\
     --reason drill --actor you@example.com --in-process
 Ctrl-C stops.
 """,
