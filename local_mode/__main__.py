@@ -64,8 +64,9 @@ prompt-rollback local mode
   Slack     {slack}
 
 Move production by hand (the embedded store then sends its signed webhooks here):
-  curl -sS -u {os.environ["LANGFUSE_PUBLIC_KEY"]}:{langfuse_secret} -X PATCH -H 'Content-Type: application/json' \
-       --data '{{"newLabels":["production"]}}' {os.environ["LANGFUSE_HOST"]}/api/public/v2/prompts/support-answer/versions/5
+  curl -sS -u {os.environ["LANGFUSE_PUBLIC_KEY"]}:{langfuse_secret} -X PATCH \\
+       -H 'Content-Type: application/json' --data '{{"newLabels":["production"]}}' \\
+       {os.environ["LANGFUSE_HOST"]}/api/public/v2/prompts/support-answer/versions/5
 Fire the demo alert:
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
        --data @examples/alert-firing.json {service.url}/alerts
