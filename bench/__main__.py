@@ -9,7 +9,8 @@ Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails 
    server and a Slack incoming-webhook server over loopback), each record a first rollback of
    its own prompt, and the network calls one such rollback makes (counted, by client);
 4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists);
-5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder.
+5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder;
+6. the Langfuse exporter: API calls per refresh for 1 and 500 prompts, refresh time, RSS (bench/exporter.py).
 
 Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline).
 """
@@ -496,6 +497,12 @@ def main() -> None:
     with stdout_discarded():
         rows += bench_in_process(calls, records)
         rows += bench_local_mode(alerts)
+        from bench.exporter import bench_exporter
+
+        rows += [
+            Row(metric, figure, target, verdict(ok))
+            for metric, figure, target, ok in bench_exporter(2 if args.quick else 5)
+        ]
     if not args.skip_asset:
         rows += bench_assets()
     print()

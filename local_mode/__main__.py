@@ -28,6 +28,13 @@ def main() -> None:
         help="Bearer token Alertmanager must send",
     )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
+    parser.add_argument(
+        "--watch-every",
+        type=float,
+        default=float(os.environ.get("WATCH_EVERY_SECONDS") or 0) or None,
+        metavar="SECONDS",
+        help="run the watcher (Langfuse regressions, no Prometheus) every SECONDS, e.g. 15",
+    )
     args = parser.parse_args()
 
     service = LocalService(
@@ -37,11 +44,13 @@ def main() -> None:
             aws_port=args.aws_port,
             webhook_token=args.token,
             verbose=args.verbose,
+            watch_every_seconds=args.watch_every,
         )
     ).start()
     assert service.resources is not None
     langfuse = (
-        service.langfuse.url + " (embedded, demo prompt 'support-answer' v7 in production)"
+        service.langfuse.url
+        + " (embedded, demo prompt 'support-answer' v7 in production; its exact match fell vs v6)"
         if service.langfuse
         else os.environ["LANGFUSE_HOST"]
     )
@@ -49,6 +58,11 @@ def main() -> None:
         "SLACK_WEBHOOK_URL"
         if os.environ.get("SLACK_WEBHOOK_URL")
         else "printed here (SLACK_WEBHOOK_URL not set)"
+    )
+    watching = (
+        f"every {args.watch_every:g}s: the demo's v7 regression rolls back by itself in about a minute"
+        if args.watch_every
+        else "off (--watch-every 15, or WATCH_EVERY_SECONDS=15 make run)"
     )
     # The embedded store's demo key is printed; a real Langfuse's secret key never is.
     langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
@@ -62,6 +76,7 @@ prompt-rollback local mode
   AWS       {os.environ["AWS_ENDPOINT_URL"]}{" (embedded moto)" if service.moto else ""}
   Langfuse  {langfuse}
   Slack     {slack}
+  Watcher   {watching}
 
 Move production by hand (the embedded store then sends its signed webhooks here):
   curl -sS -u {os.environ["LANGFUSE_PUBLIC_KEY"]}:{langfuse_secret} -X PATCH \\
