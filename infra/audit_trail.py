@@ -1,16 +1,18 @@
 """CloudTrail evidence: who wrote to the audit ledger, who invoked the functions, who read the secrets.
 
-Management events carry Secrets Manager GetSecretValue; data events carry DynamoDB item-level
-calls on the ledger and Lambda Invoke of the two functions (a forced rollback by hand shows up
-there). The log files go to an Object Lock (COMPLIANCE) bucket that nobody, root included,
-can shorten or delete before the retention ends.
+Data events carry DynamoDB item-level calls on the ledger and Lambda Invoke of the functions (a
+forced rollback by hand shows up there). Management events (Secrets Manager GetSecretValue, the
+Bedrock and SSM pointer changes) are recorded here only with `trail_management_events`; by
+default the organisation trail is expected to hold them. The log files go to an Object Lock
+(COMPLIANCE) bucket that nobody, root included, can shorten or delete before the retention ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -20,8 +22,13 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.nag import acknowledge
 
 ARCHIVE_AFTER = Duration.days(90)
+# Chain heads of the audit ledger, one write-once object per (prompt, seq)
+# (prompt_rollback.adapters.chain_anchor).
+ANCHOR_PREFIX = "ledger-anchors/"
 ACCESS_LOG_EXPIRY = Duration.days(400)
 
 
@@ -149,11 +156,16 @@ class AuditTrail(Construct):
         cfn_trail = self.trail.node.default_child
         assert isinstance(cfn_trail, cloudtrail.CfnTrail)
         cfn_trail.add_property_deletion_override("EventSelectors")
-        cfn_trail.advanced_event_selectors = [
+        management = [
             cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
                 name="Management events (includes Secrets Manager GetSecretValue)",
                 field_selectors=[_field("eventCategory", ["Management"])],
-            ),
+            )
+        ]
+        # Off by default: a second trail's management events are billed, and most organisations
+        # already have an organisation trail recording them (which also feeds EventBridge).
+        cfn_trail.advanced_event_selectors = [
+            *(management if config.trail_management_events else []),
             cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
                 name="Audit ledger item-level calls",
                 field_selectors=[
@@ -171,3 +183,33 @@ class AuditTrail(Construct):
                 ],
             ),
         ]
+
+    def allow_anchoring(self, function: AppFunction) -> None:
+        """Let a ledger writer put chain-head objects, and nothing else, under the anchor prefix.
+
+        No s3:DeleteObject, no retention or legal-hold calls: under COMPLIANCE retention nobody
+        could shorten them anyway, and without them the role cannot even try.
+        """
+        function.function.add_environment("ANCHOR_BUCKET_NAME", self.bucket.bucket_name)
+        function.allow(
+            iam.PolicyStatement(
+                sid="AnchorLedgerChainHeads",
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{ANCHOR_PREFIX}*")],
+            )
+        )
+        bucket_id = Stack.of(self).get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
+        acknowledge(
+            function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ANCHOR_PREFIX}*]",
+            "Anchor objects are named by prompt and sequence number, which are only known at run time; "
+            "the wildcard is limited to the anchor prefix and to s3:PutObject.",
+        )
+        function.allow(
+            iam.PolicyStatement(
+                sid="EncryptAnchorsThroughS3",
+                actions=["kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            )
+        )

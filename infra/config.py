@@ -107,6 +107,13 @@ class DeploymentConfig(BaseModel):
     worker_max_concurrency: int = Field(default=5, ge=2, le=1_000)
     log_retention_days: int = Field(default=90)
     audit_log_retention_days: int = Field(default=SEVEN_YEARS_IN_DAYS, ge=1, le=36_500)
+    trail_management_events: bool = Field(
+        default=False,
+        description=(
+            "Also record the account's management events in this stack's trail (billed as a second "
+            "copy when an organisation trail exists). Off: the trail keeps the ledger's data events."
+        ),
+    )
     create_api_gateway_cloudwatch_role: bool = Field(
         default=True,
         description="Set the region's API Gateway CloudWatch Logs role (needed once per account and region).",

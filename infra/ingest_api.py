@@ -22,6 +22,7 @@ WEBHOOK_HANDLER = "prompt_rollback.handlers.webhook.lambda_handler"
 WEBHOOK_TIMEOUT = Duration.seconds(10)
 WEBHOOK_MEMORY_MB = 256
 ALERTS_PATH = "alerts"
+LANGFUSE_EVENTS_PATH = "langfuse/events"
 
 # Only what every Alertmanager webhook body carries; unknown keys are allowed, because newer
 # Alertmanager versions add fields (notification_reason in 0.32, routeLabels in 0.34).
@@ -188,6 +189,26 @@ class IngestApi(Construct):
         )
         if config.create_api_gateway_cloudwatch_role:
             self._manage_account_logging_role()
+
+    def add_langfuse_events_route(self, function: lambda_.IFunction) -> apigateway.Method:
+        """POST /langfuse/events -> the change recorder. No body model: the handler checks
+        Langfuse's signature on the raw bytes before anything parses them."""
+        resource = self.api.root.add_resource("langfuse").add_resource("events")
+        method = resource.add_method(
+            "POST",
+            apigateway.LambdaIntegration(function, allow_test_invoke=False),
+            authorization_type=apigateway.AuthorizationType.NONE,
+            request_validator=self.validator,
+            request_parameters={"method.request.header.x-langfuse-signature": True},
+        )
+        reason = (
+            "Authorization is in the handler: Langfuse signs each webhook with HMAC-SHA256 "
+            "(x-langfuse-signature), verified in constant time against a Secrets Manager secret "
+            "before the body is parsed; API Gateway rejects requests without the header."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return method
 
     def _manage_account_logging_role(self) -> None:
         """API Gateway writes execution and access logs with one role per account and region.

@@ -1,5 +1,6 @@
-"""The three secrets. Their values never appear in the template: Secrets Manager generates them,
-and an operator replaces the Langfuse and Slack ones after the first deploy (docs/deploy.md)."""
+"""The four secrets. Their values never appear in the template: Secrets Manager generates them,
+and an operator replaces the Langfuse, Langfuse webhook and Slack ones after the first deploy
+(docs/deploy.md)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,17 @@ class AppSecrets(Construct):
             ),
             key=key,
             what="the Langfuse API key pair is issued by Langfuse",
+        )
+        self.langfuse_webhook = self._generated(
+            "LangfuseWebhookSecret",
+            name=f"{prefix}/langfuse-webhook-secret",
+            description=(
+                "Signing secret of the Langfuse webhook (lf-whsec_..., shown once when the automation is "
+                "created); set after deploy. Until then every POST /langfuse/events is refused with 401."
+            ),
+            generator=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+            key=key,
+            what="the webhook signing secret is issued by Langfuse",
         )
         self.slack_webhook_url = self._existing_or_generated(
             "SlackWebhookUrl",

@@ -12,9 +12,10 @@ from infra.alert_sources import AlertSources
 from infra.audit_ledger import AuditLedger
 from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
+from infra.change_recording import ChangeRecording
 from infra.config import DeploymentConfig
 from infra.functions import LAMBDA_TARGET
-from infra.ingest_api import ALERTS_PATH, IngestApi
+from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
@@ -68,13 +69,37 @@ class PromptRollbackStack(Stack):
             token_secret=self.secrets.webhook_token,
             secrets_key=self.app_key,
         )
+        self.changes = ChangeRecording(
+            self,
+            "ChangeRecording",
+            config=config,
+            code=worker_code,
+            key=self.app_key,
+            ledger=self.ledger,
+            idempotency_table=self.worker.idempotency_table,
+            secrets=self.secrets,
+            webhook_secret=self.secrets.langfuse_webhook,
+            own_roles=[self.worker.function.role],
+        )
+        self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
         self.trail = AuditTrail(
             self,
             "AuditTrail",
             config=config,
             ledger_table=self.ledger.table,
-            functions=[self.ingest.function.function, self.worker.function.function],
+            functions=[
+                self.ingest.function.function,
+                self.worker.function.function,
+                self.changes.langfuse_events.function,
+                self.changes.cloudtrail_changes.function,
+            ],
         )
+        for ledger_writer in (
+            self.worker.function,
+            self.changes.langfuse_events,
+            self.changes.cloudtrail_changes,
+        ):
+            self.trail.allow_anchoring(ledger_writer)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -97,6 +122,7 @@ class PromptRollbackStack(Stack):
             webhook=self.ingest.function,
             secrets_key=self.app_key,
         )
+        self.changes.alarm_on(self.monitoring.topic)
         # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
         self.watcher: Watcher | None = None
         if config.watcher_enabled:
@@ -118,6 +144,14 @@ class PromptRollbackStack(Stack):
             "AlertsUrl": (
                 self.ingest.api.url_for_path(f"/{ALERTS_PATH}"),
                 "Alertmanager webhook_configs url",
+            ),
+            "LangfuseEventsUrl": (
+                self.ingest.api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
+                "Langfuse Prompts > Automations > Webhook URL",
+            ),
+            "LangfuseWebhookSecretName": (
+                self.secrets.langfuse_webhook.name,
+                "Paste the webhook's lf-whsec_ signing secret here",
             ),
             "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
             "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),

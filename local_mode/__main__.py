@@ -72,11 +72,16 @@ def main() -> None:
         f"""
 prompt-rollback local mode
   webhook   POST {service.url}/alerts   (Authorization: Bearer {args.token})
+  Langfuse webhooks  POST {service.url}/langfuse/events   (x-langfuse-signature, LANGFUSE_WEBHOOK_SECRET)
   AWS       {os.environ["AWS_ENDPOINT_URL"]}{" (embedded moto)" if service.moto else ""}
   Langfuse  {langfuse}
   Slack     {slack}
   Watcher   {watching}
 
+Move production by hand (the embedded store then sends its signed webhooks here):
+  curl -sS -u {os.environ["LANGFUSE_PUBLIC_KEY"]}:{langfuse_secret} -X PATCH \\
+       -H 'Content-Type: application/json' --data '{{"newLabels":["production"]}}' \\
+       {os.environ["LANGFUSE_HOST"]}/api/public/v2/prompts/support-answer/versions/5
 Fire the demo alert:
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
        --data @examples/alert-firing.json {service.url}/alerts
@@ -88,7 +93,8 @@ and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
     LANGFUSE_SECRET_KEY={langfuse_secret}
-  {cli} audit --prompt support-answer
+  {cli} audit --prompt support-answer      # changes and decisions, who/when/why
+  {cli} history --prompt support-answer    # who held production when
   {cli} rollback --prompt support-answer --to 5 \\
     --reason drill --actor you@example.com --in-process
 Ctrl-C stops.

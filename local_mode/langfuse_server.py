@@ -30,6 +30,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.langfuse_experiments import ExperimentStore, ListQueryError
 from local_mode.langfuse_metrics import MetricsQueryError, MetricsStore
+from local_mode.langfuse_webhooks import WebhookSender, js_iso
 
 LABEL_PATTERN = re.compile(r"^[a-z0-9_\-.]+$")
 RESERVED_LABEL = "latest"
@@ -49,6 +50,7 @@ class StoredVersion:
     config: Any = field(default_factory=dict)
     commit_message: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    updated_at: str = ""
 
 
 @dataclass
@@ -66,6 +68,8 @@ class PromptStore:
         self._lock = threading.Lock()
         self._prompts: dict[str, list[StoredVersion]] = {}
         self._tags: dict[str, list[str]] = {}
+        # Told of every version whose labels changed, as Langfuse's automations are (webhooks).
+        self.webhooks: WebhookSender | None = None
 
     def create(
         self,
@@ -79,13 +83,16 @@ class PromptStore:
         with self._lock:
             versions = self._prompts.setdefault(name, [])
             new_labels = [label for label in dict.fromkeys(labels) if label != RESERVED_LABEL]
-            for other in versions:
-                other.labels = [label for label in other.labels if label not in new_labels]
+            losers = self._take_labels(versions, new_labels, keep=None)
             stored = StoredVersion(len(versions) + 1, prompt, new_labels, config or {}, commit_message)
             versions.append(stored)
             if tags is not None:
                 self._tags[name] = list(tags)
-            return self._render(name, stored)
+            rendered = self._render(name, stored)
+            changed = [("created", stored), *(("updated", v) for v in losers)]
+            notices = [(action, self._webhook_prompt(name, v)) for action, v in changed]
+        self._notify(notices)
+        return rendered
 
     def get(self, name: str, version: int | None = None, label: str | None = None) -> dict[str, Any] | None:
         with self._lock:
@@ -103,11 +110,53 @@ class PromptStore:
             target = next((v for v in versions if v.version == version), None)
             if target is None:
                 return None
-            for other in versions:
-                if other is not target:
-                    other.labels = [label for label in other.labels if label not in new_labels]
+            losers = self._take_labels(versions, new_labels, keep=target)
             target.labels = list(dict.fromkeys([*target.labels, *new_labels]))
-            return self._render(name, target)
+            target.updated_at = datetime.now(UTC).isoformat()
+            rendered = self._render(name, target)
+            # One event for the version gaining the labels and one per version losing them.
+            notices = [("updated", self._webhook_prompt(name, v)) for v in (target, *losers)]
+        self._notify(notices)
+        return rendered
+
+    @staticmethod
+    def _take_labels(
+        versions: list[StoredVersion], labels: list[str], keep: StoredVersion | None
+    ) -> list[StoredVersion]:
+        """Move `labels` off every version but `keep`; return the versions that lost one."""
+        losers = []
+        now = datetime.now(UTC).isoformat()
+        for other in versions:
+            if other is not keep and any(label in other.labels for label in labels):
+                other.labels = [label for label in other.labels if label not in labels]
+                other.updated_at = now
+                losers.append(other)
+        return losers
+
+    def _webhook_prompt(self, name: str, stored: StoredVersion) -> dict[str, Any]:
+        """The `prompt` object of a webhook (PromptWebhookOutboundSchema), keys in the server's order."""
+        created = datetime.fromisoformat(stored.created_at)
+        updated = datetime.fromisoformat(stored.updated_at or stored.created_at)
+        return {
+            "id": f"local-{name}-{stored.version}",
+            "name": name,
+            "version": stored.version,
+            "projectId": "local-project",
+            "labels": self._labels(name, stored),
+            "prompt": stored.prompt,
+            "type": "text",
+            "config": stored.config,
+            "commitMessage": stored.commit_message,
+            "tags": list(self._tags.get(name, [])),
+            "createdAt": js_iso(created),
+            "updatedAt": js_iso(updated),
+        }
+
+    def _notify(self, notices: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.webhooks is None:
+            return
+        for action, prompt in notices:
+            self.webhooks.prompt_version_changed(action, prompt, user=None)
 
     def list_meta(self, name: str | None, label: str | None) -> list[dict[str, Any]]:
         with self._lock:

@@ -4,7 +4,9 @@ Defaults, each replaced by the standard setting when it is present:
 - AWS: an in-process moto server (`AWS_ENDPOINT_URL` points at another endpoint instead);
 - Langfuse: a Langfuse-compatible prompt store seeded with a demo prompt
   (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY` point at a real Langfuse);
-- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real).
+- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real);
+- Langfuse webhooks: POST /langfuse/events on the same port, verified with
+  `LANGFUSE_WEBHOOK_SECRET`; the embedded store sends them itself, signed, on every label move.
 """
 
 from __future__ import annotations
@@ -33,10 +35,14 @@ from local_mode.lambda_runtime import (
 )
 from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from local_mode.langfuse_webhooks import WebhookSender
 from local_mode.watcher import WatcherSchedule, start_watcher
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 DEMO_TOKEN = "local-dev-token"  # noqa: S105 - a documented local-only default, never deployed
+# Signing secret of the embedded store's webhooks unless LANGFUSE_WEBHOOK_SECRET is set.
+DEMO_WEBHOOK_SECRET = "lf-whsec_local-demo-secret"  # noqa: S105 - local-only default, never deployed
+LANGFUSE_EVENTS_PATH = "/langfuse/events"
 
 
 @dataclass
@@ -73,6 +79,7 @@ class LocalService:
         # One invocation at a time, see _one_at_a_time.
         self._invocations = threading.Lock()
         self._saved_environment: dict[str, str] | None = None
+        self.webhooks: WebhookSender | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalService:
@@ -110,13 +117,15 @@ class LocalService:
             env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
         self.resources = provision(webhook_token=self.settings.webhook_token)
         env.update(self.resources.environment())
+        env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
 
         from prompt_rollback import wiring
-        from prompt_rollback.handlers import alert_events, webhook, worker
+        from prompt_rollback.handlers import alert_events, langfuse_events, webhook, worker
 
         wiring.reset()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self._alert_events = self._one_at_a_time(alert_events.lambda_handler)
+        self._langfuse_events = self._one_at_a_time(langfuse_events.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
             self._one_at_a_time(worker.lambda_handler),
@@ -137,9 +146,15 @@ class LocalService:
             target=self._http.serve_forever, args=(0.05,), name="webhook-http", daemon=True
         )
         self._http_thread.start()
+        if self.langfuse is not None:
+            self.webhooks = WebhookSender()
+            self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
+            self.langfuse.store.webhooks = self.webhooks
         return self
 
     def stop(self) -> None:
+        if self.webhooks:
+            self.webhooks.stop()
         if self.watcher:
             self.watcher.stop()
         if self._http:
@@ -197,6 +212,14 @@ class LocalService:
             status, answer = replay_event(headers, body, self.settings.webhook_token, self._alert_events)
             return _respond(start_response, status, answer)
         event = api_gateway_event(environ["REQUEST_METHOD"], path, headers, body, stage=self.settings.stage)
+        if path == LANGFUSE_EVENTS_PATH:
+            result = self._langfuse_events(event, LocalLambdaContext("langfuse-events", timeout_seconds=15))
+            status = int(result.get("statusCode", 500))
+            start_response(
+                f"{status} {'OK' if status < 400 else 'Error'}", [("Content-Type", "application/json")]
+            )
+            self._say_change(status, (result.get("body") or "").encode())
+            return [(result.get("body") or "").encode()]
         result = self._webhook(event, LocalLambdaContext("webhook", timeout_seconds=10))
         status = int(result.get("statusCode", 500))
         payload = (result.get("body") or "").encode()
@@ -222,9 +245,20 @@ class LocalService:
         else:
             self._say(f"[webhook] {status} {body.get('error', '')}")
 
+    def _say_change(self, status: int, payload: bytes) -> None:
+        try:
+            body = json.loads(payload or b"{}")
+        except ValueError:
+            body = {}
+        if status == 200 and body.get("status") == "recorded":
+            self._say(f"[langfuse] change recorded: {body.get('detail')} (audit seq {body.get('seq')})")
+        elif status != 200:
+            self._say(f"[langfuse] {status} {body.get('error', '')}")
+
     def _report(self, messages: list[dict[str, Any]]) -> None:
         """After each batch, show the decisions the audit ledger now holds for it."""
         from prompt_rollback import wiring
+        from prompt_rollback.audit_record import AuditRecord
 
         ledger = wiring.audit_ledger()
         for message in messages:
@@ -233,7 +267,8 @@ class LocalService:
             for record in reversed(ledger.recent(key, 10)):
                 mark = (key, record.seq)
                 if (
-                    record.request_id != request["request_id"]
+                    not isinstance(record, AuditRecord)  # a change someone made: printed by [langfuse]
+                    or record.request_id != request["request_id"]
                     or not record.is_decision
                     or mark in self._printed
                 ):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from prompt_rollback.domain.audit import canonical_json
+from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
@@ -218,3 +219,14 @@ def _bounded_trigger(
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+# What a prompt's chain holds: our intents and decisions, and the changes people made.
+LedgerRecord = AuditRecord | ProductionChange
+
+
+def record_from_item(item: Mapping[str, Any]) -> LedgerRecord:
+    """Any stored item as its typed record, by its kind."""
+    if item.get("kind") == CHANGE_RECORD_KIND:
+        return ProductionChange.from_item(item)
+    return AuditRecord.from_item(item)

@@ -2,11 +2,17 @@
 
     rollback --prompt support-answer --to 6 --reason "bad answers" --actor jane [--function-name NAME]
              [--provider bedrock --target bedrock_agent_id=AGENT12345 --target bedrock_alias_id=ALIAS12345]
-    audit    --prompt financial-analysis --since 2026-04-17T14:00Z --until 2026-04-17T15:00Z
-    verify   --prompt support-answer
+    audit    --prompt financial-analysis --since 2026-04-17T14:00Z --until 2026-04-17T15:00Z [--version 6]
+             [--format table|json|csv]
+    history  --prompt financial-analysis
+    verify   --prompt support-answer [--anchor-bucket BUCKET]
 
-`audit` and `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS
-credentials; `rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME),
+`audit` is one timeline of the production changes people made (Langfuse webhooks, CloudTrail)
+and the decisions we made, with who, when and why. `history` is the production timeline: which
+version held production from when to when, and who put it there. `audit`, `history` and
+`verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS credentials;
+`verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket).
+`rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME),
 or runs the worker in this process with --in-process (local mode), which needs the worker's
 settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST + LANGFUSE_PUBLIC_KEY +
 LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally SLACK_WEBHOOK_URL.
@@ -22,24 +28,15 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from prompt_rollback.audit_record import AuditRecord
-from prompt_rollback.domain.audit import parse_iso_utc, verify_chain
+from prompt_rollback.domain import timeline
+from prompt_rollback.domain.audit import parse_iso_utc, verify_against_anchors, verify_chain
 
 if TYPE_CHECKING:
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
-_COLUMNS = (
-    "recorded_at",
-    "outcome",
-    "from",
-    "to",
-    "actor",
-    "mode",
-    "reason",
-    "trigger",
-    "slack",
-    "request_id",
-)
+# A change is recorded when its webhook or CloudTrail event arrives, after it happened (CloudTrail:
+# minutes). The ledger index is by recording time, so the query reaches this far past --until.
+RECORDING_DELAY = timedelta(hours=1)
 
 
 def _moment(text: str) -> datetime:
@@ -74,47 +71,50 @@ def _ledger(table: str | None) -> DynamoDBAuditLedger:
     return DynamoDBAuditLedger(boto3.resource("dynamodb").Table(name))
 
 
-def _row(record: AuditRecord) -> dict[str, str]:
-    return {
-        "recorded_at": record.recorded_at,
-        "outcome": record.outcome.value if record.is_decision else f"({record.kind})",
-        "from": f"v{record.from_version}" if record.from_version is not None else "",
-        "to": f"v{record.to_version}" if record.to_version is not None else "",
-        "actor": record.actor,
-        "mode": record.mode,
-        "reason": "; ".join(p for p in (record.reason, record.request_reason) if p),
-        "trigger": f"{record.trigger_alertname} {record.trigger_fingerprint}".strip(),
-        "slack": record.slack.status if record.slack else "",
-        "request_id": record.request_id,
-    }
-
-
 def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    records = [r for r in _ledger(args.table).between(args.prompt, since, until) if args.all or r.is_decision]
-    if args.format == "json":
-        print(json.dumps([r.to_item() for r in records], indent=2, default=str))
-        return 0
-    rows = [_row(r) for r in records]
-    print(
-        f"{len(rows)} audit records for {args.prompt!r} "
-        f"from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z"
-    )
-    if rows:
-        widths = {c: min(60, max(len(c), *(len(r[c]) for r in rows))) for c in _COLUMNS}
-        print("  ".join(c.ljust(widths[c]) for c in _COLUMNS))
-        for row in rows:
-            print("  ".join(row[c][: widths[c]].ljust(widths[c]) for c in _COLUMNS))
+    records = [r.to_item() for r in _ledger(args.table).between(args.prompt, since, until + RECORDING_DELAY)]
+    items = timeline.entries(records, since, until, version=args.version, include_intents=args.all)
+    if args.format == "table":
+        about = f" v{args.version}" if args.version is not None else ""
+        print(
+            f"{len(items)} changes and decisions for {args.prompt!r}{about} "
+            f"from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z"
+        )
+    print(timeline.render(items, args.format))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    records = list(_ledger(args.table).chain(f"{args.provider}#{args.prompt}"))
+    if args.format == "table":
+        print(f"production of {args.provider} prompt {args.prompt!r}, oldest first")
+    print(timeline.render_tenures(timeline.tenures(records), args.format))
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    records = list(_ledger(args.table).chain(f"{args.provider}#{args.prompt}"))
+    prompt_key = f"{args.provider}#{args.prompt}"
+    records = list(_ledger(args.table).chain(prompt_key))
     problems = verify_chain(records)
+    bucket = args.anchor_bucket or os.environ.get("ANCHOR_BUCKET_NAME")
+    if bucket:
+        import boto3
+
+        from prompt_rollback.adapters.chain_anchor import S3ChainAnchors
+
+        anchors = S3ChainAnchors(boto3.client("s3"), bucket).anchors(prompt_key)
+        problems += verify_against_anchors(records, anchors)
+        anchored = f", head anchored at seq {max(a.seq for a in anchors)}" if anchors else ", no anchor"
+    else:
+        anchored = " (no anchor bucket: a cut end of the chain cannot be seen)"
+        if not records:
+            problems += verify_against_anchors(records, [])
     for problem in problems:
         print(f"seq {problem.seq}: {problem.problem}")
-    print(f"{len(records)} records, {'chain intact' if not problems else f'{len(problems)} problems'}")
+    verdict = "chain intact" if not problems else f"{len(problems)} problems"
+    print(f"{len(records)} records{anchored}, {verdict}")
     return 1 if problems else 0
 
 
@@ -178,19 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    audit = commands.add_parser("audit", help="who changed a prompt, when and why")
+    audit = commands.add_parser("audit", help="who changed a prompt, when and why (changes and decisions)")
     audit.add_argument("--prompt", required=True)
     audit.add_argument("--since", type=_moment, help="ISO-8601, default 30 days before --until")
     audit.add_argument("--until", type=_moment, help="ISO-8601 (exclusive), default now")
-    audit.add_argument("--format", choices=("table", "json"), default="table")
+    audit.add_argument("--version", type=int, help="only what moved production to or from this version")
+    audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
     audit.add_argument("--all", action="store_true", help="also show intent records (the lock before a move)")
     audit.add_argument("--table")
     audit.set_defaults(run=_audit)
 
-    verify = commands.add_parser("verify", help="check a prompt's audit hash chain")
+    history = commands.add_parser("history", help="which version held production when, and who put it there")
+    history.add_argument("--prompt", required=True)
+    history.add_argument("--provider", default="langfuse")
+    history.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    history.add_argument("--table")
+    history.set_defaults(run=_history)
+
+    verify = commands.add_parser("verify", help="check a prompt's audit hash chain and its anchored head")
     verify.add_argument("--prompt", required=True)
     verify.add_argument("--provider", default="langfuse")
     verify.add_argument("--table")
+    verify.add_argument(
+        "--anchor-bucket", help="Object Lock bucket with the chain heads (ANCHOR_BUCKET_NAME)"
+    )
     verify.set_defaults(run=_verify)
 
     rollback = commands.add_parser("rollback", help="force a rollback now")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
-from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
 
@@ -44,16 +45,22 @@ class PromptRegistry(Protocol):
 
 
 class AuditLedger(Protocol):
-    def recent(self, prompt_key: str, limit: int) -> list[AuditRecord]:
+    def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         """The newest records of one prompt, newest first."""
         ...
 
-    def append(self, record: AuditRecord, after: AuditRecord | None) -> AuditRecord:
+    @overload
+    def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
+
+    @overload
+    def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         """Append `record` right after `after` (the head the caller decided on) and return it
         sealed (seq, prev_hash, hash); `LedgerConflict` if someone else appended first."""
         ...
 
-    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
+    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[LedgerRecord]:
         """Every record about `prompt_name` (any provider) with start <= recorded_at < end."""
         ...
 

@@ -53,6 +53,13 @@ class Settings(BaseModel):
     grafana_timestamp_header: str = Field(
         default="", alias="GRAFANA_TIMESTAMP_HEADER", pattern=r"^[A-Za-z0-9-]{0,64}$"
     )
+    # POST /langfuse/events: the signing secret's name, or (local mode) the secret itself.
+    langfuse_webhook_secret_name: str = Field(default="", alias="LANGFUSE_WEBHOOK_SECRET_NAME")
+    langfuse_webhook_secret: SecretStr = Field(default=SecretStr(""), alias="LANGFUSE_WEBHOOK_SECRET")
+    # The Object Lock bucket that receives each chain head (adapters/chain_anchor.py); none: no anchors.
+    anchor_bucket_name: str = Field(default="", alias="ANCHOR_BUCKET_NAME")
+    # The roles whose Bedrock/SSM calls are our own rollbacks (the CloudTrail recorder), comma-separated.
+    own_role_arns: str = Field(default="", alias="OWN_ROLE_ARNS")
 
     @field_validator("slack_channel")
     @classmethod

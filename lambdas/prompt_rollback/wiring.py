@@ -33,8 +33,11 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
 
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
+    from prompt_rollback.adapters.chain_anchor import AnchoredLedger
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
+    from prompt_rollback.change_recorder import ChangeRecorder
+    from prompt_rollback.domain.langfuse_events import PromptVersionEvent
     from prompt_rollback.domain.requests import RollbackRequest
     from prompt_rollback.ports import Notifier, PromptRegistry
     from prompt_rollback.rollback.service import RollbackService
@@ -133,11 +136,18 @@ def rollback_queue() -> SqsRollbackQueue:
 
 # ---- worker ----------------------------------------------------------------------------------
 @cache
-def audit_ledger() -> DynamoDBAuditLedger:
+def audit_ledger() -> DynamoDBAuditLedger | AnchoredLedger:
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
     table_name = settings().require("AUDIT_TABLE_NAME")
-    return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
+    ledger = DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
+    anchor_bucket = settings().anchor_bucket_name
+    if not anchor_bucket:
+        return ledger
+    from prompt_rollback.adapters.chain_anchor import AnchoredLedger, S3ChainAnchors
+
+    # Each new chain head also goes to the Object Lock bucket, out of the Lambdas' reach to rewrite.
+    return AnchoredLedger(ledger, S3ChainAnchors(aws_client("s3"), anchor_bucket))
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,93 @@ def manual_rollbacks() -> ManualRollbacks:
     return ManualRollbacks(idempotency, lambda request: dict(manual_rollback(request=request)))
 
 
+# ---- change recorders (Langfuse webhooks, CloudTrail) -----------------------------------------
+def langfuse_webhook_secrets() -> list[str]:
+    """The secrets Langfuse may sign webhooks with: the current one and, during a rotation, the
+    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named."""
+    config = settings()
+    name = config.langfuse_webhook_secret_name
+    if not name:
+        return [config.require("LANGFUSE_WEBHOOK_SECRET")]
+    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).strip()
+    try:
+        previous = _previous_secret_versions().get(
+            name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
+        )
+    except parameters.exceptions.GetParameterError:
+        previous = None
+    return [current, str(previous).strip()] if previous else [current]
+
+
+@cache
+def change_recorder() -> ChangeRecorder:
+    """Records production changes made outside the worker. With Langfuse credentials configured it
+    also asks Langfuse where production went when only the losing version's event has arrived."""
+    from prompt_rollback.change_recorder import ChangeRecorder
+    from prompt_rollback.ports import PromptRef
+
+    def production_now(prompt_name: str) -> int | None:
+        return registry_for("langfuse").read_production(PromptRef(prompt_name))
+
+    config = settings()
+    has_langfuse = bool(config.langfuse_secret_name or config.langfuse_public_key)
+    return ChangeRecorder(audit_ledger(), production_now if has_langfuse else None)
+
+
+# Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
+LANGFUSE_EVENT_MEMORY_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class LangfuseEventRecording:
+    """Langfuse events through Powertools idempotency keyed on the event id: a replay (or a
+    Langfuse retry of a delivered event) is answered with its first answer and records nothing."""
+
+    config: IdempotencyConfig
+    run: Callable[[PromptVersionEvent], dict[str, Any]]
+
+
+@cache
+def langfuse_event_recording() -> LangfuseEventRecording:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().require("IDEMPOTENCY_TABLE_NAME"), boto_config=AWS_CLIENT_CONFIG
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=LANGFUSE_EVENT_MEMORY_SECONDS,
+        response_hook=_mark_replayed,
+    )
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="event", persistence_store=persistence, config=idempotency
+    )
+    def record(*, event: Any) -> dict[str, Any]:  # a PromptVersionEvent
+        outcome = change_recorder().record_langfuse(event)
+        return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
+
+    return LangfuseEventRecording(idempotency, lambda event: dict(record(event=event)))
+
+
+def own_role_arns() -> frozenset[str]:
+    return frozenset(arn.strip() for arn in settings().own_role_arns.split(",") if arn.strip())
+
+
+def parameter_value_at(name: str, version: int) -> str | None:
+    """An SSM parameter's value at one version (CloudTrail logs PutParameter without the value)."""
+    try:
+        response = aws_client("ssm").get_parameter(Name=f"{name}:{version}")
+    except Exception:  # deleted since, or not ours to read: the change is recorded without its version
+        return None
+    return str(response["Parameter"]["Value"])
+
+
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
     for factory in (
@@ -310,6 +407,8 @@ def reset() -> None:
         _bedrock_registry,
         _notifier_for,
         manual_rollbacks,
+        change_recorder,
+        langfuse_event_recording,
         _previous_secret_versions,
     ):
         factory.cache_clear()

@@ -150,7 +150,9 @@ def test_trail_bucket_is_locked_for_seven_years(synthesized: Synthesized) -> Non
     assert properties["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": access_logs_id}
 
 
-def test_trail_records_ledger_writes_invocations_and_management_events(synthesized: Synthesized) -> None:
+def test_trail_records_ledger_writes_and_invocations_but_not_management_events_by_default(
+    synthesized: Synthesized,
+) -> None:
     _, trail = synthesized.only("AWS::CloudTrail::Trail")
     properties = trail["Properties"]
     assert "EventSelectors" not in properties  # a trail cannot mix basic and advanced selectors
@@ -171,13 +173,16 @@ def test_trail_records_ledger_writes_invocations_and_management_events(synthesiz
         for function in (
             synthesized.stack.ingest.function.function,
             synthesized.stack.worker.function.function,
+            synthesized.stack.changes.langfuse_events.function,
+            synthesized.stack.changes.cloudtrail_changes.function,
         )
     ]
 
     def selector(*fields: tuple[str, list[Any]]) -> str:
         return json.dumps(sorted((name, json.dumps(values)) for name, values in fields))
 
-    assert selector(("eventCategory", ["Management"])) in selectors
+    # Billed as a second copy where an organisation trail records them: opt in with the context key.
+    assert selector(("eventCategory", ["Management"])) not in selectors
     assert (
         selector(
             ("eventCategory", ["Data"]),
@@ -241,6 +246,7 @@ def test_every_queue_refuses_plain_http(synthesized: Synthesized) -> None:
         synthesized.logical_id(synthesized.stack.worker.queue),
         synthesized.logical_id(synthesized.stack.worker.dead_letter_queue),
         synthesized.logical_id(synthesized.stack.sources.dead_letter_queue),
+        synthesized.logical_id(synthesized.stack.changes.dead_letter_queue),
     }
 
 
@@ -338,7 +344,7 @@ def test_no_managed_policies_and_wildcards_only_where_aws_requires_them(synthesi
 
 def test_no_secret_value_is_in_the_template(synthesized: Synthesized) -> None:
     secrets = synthesized.resources("AWS::SecretsManager::Secret")
-    assert len(secrets) == 3
+    assert len(secrets) == 4  # webhook token, Langfuse keys, Langfuse webhook signing secret, Slack URL
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -355,9 +361,13 @@ def test_no_secret_value_is_in_the_template(synthesized: Synthesized) -> None:
 
 
 def test_post_alerts_goes_to_the_webhook_through_a_validator(synthesized: Synthesized) -> None:
-    _, resource = synthesized.only("AWS::ApiGateway::Resource")
-    assert resource["Properties"]["PathPart"] == "alerts"
-    _, method = synthesized.only("AWS::ApiGateway::Method")
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+    [alerts_id] = [rid for rid, r in resources.items() if r["Properties"]["PathPart"] == "alerts"]
+    [method] = [
+        m
+        for m in synthesized.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["ResourceId"] == {"Ref": alerts_id}
+    ]
     properties = method["Properties"]
     assert properties["HttpMethod"] == "POST"
     assert properties["AuthorizationType"] == "NONE"  # the Bearer token is checked in the handler

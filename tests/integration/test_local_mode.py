@@ -117,6 +117,36 @@ def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
     assert (row["actor"], row["mode"], row["request_reason"]) == ("oncall@example.com", "manual", "drill")
 
 
+def test_moving_the_label_by_hand_shows_up_in_the_ledger_through_signed_webhooks(local_mode):
+    from prompt_rollback import wiring
+    from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+    from prompt_rollback.domain.audit import verify_chain
+    from prompt_rollback.ports import PromptRef
+
+    service, out = local_mode
+    assert service.langfuse is not None and service.webhooks is not None
+    by_hand = LangfuseRegistry(service.langfuse.url, service.langfuse.public_key, service.langfuse.secret_key)
+    by_hand.move_production(PromptRef("support-answer"), 5)
+    assert wait_for(lambda: out.getvalue().count("[langfuse] change recorded") == 1), out.getvalue()
+    by_hand.move_production(PromptRef("support-answer"), 3)
+    assert wait_for(lambda: out.getvalue().count("[langfuse] change recorded") == 2), out.getvalue()
+    service.webhooks.wait_idle()
+    # Two events per move (gainer and loser), each delivered once with a 2xx.
+    assert [status for _, status in service.webhooks.delivered] == [200] * 4
+    records = list(wiring.audit_ledger().chain("langfuse#support-answer"))
+    changes = [(r["from_version"], r["to_version"], r["actor"]) for r in records if r["kind"] == "change"]
+    assert changes == [(None, 5, "langfuse api key"), (5, 3, "langfuse api key")]
+    assert verify_chain(records) == []
+
+
+def test_local_mode_refuses_an_unsigned_langfuse_event(local_mode):
+    service, _ = local_mode
+    response = requests.post(
+        f"{service.url}/langfuse/events", data=b"{}", headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 401
+
+
 def post_chunked(url: str, body: bytes, chunk: int = 4096) -> requests.Response:
     """requests sends a generator body with Transfer-Encoding: chunked and no Content-Length."""
 

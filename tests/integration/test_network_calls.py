@@ -1,4 +1,5 @@
-"""How many network calls one warm rollback makes (issue 9: 11 before; 7 or fewer wanted).
+"""How many network calls one warm rollback makes (issue 9: 11 before; 7 or fewer wanted; 8, then
+9 with issue 12's compare-before-swap against a person's concurrent move).
 
 Counted where they arrive: botocore's before-call event for AWS (moto), the Langfuse-compatible
 server's request log, the Slack server's attempts. The SQS receive/delete belong to the Lambda
@@ -17,7 +18,7 @@ from local_mode.lambda_runtime import sqs_event
 from tests.integration.conftest import Stack
 
 
-def test_one_warm_rollback_makes_eight_network_calls(stack: Stack):
+def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
     aws: Counter[str] = Counter()
     session = boto3.session.Session()  # the default session the adapters' clients come from
     stack.monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
@@ -48,7 +49,9 @@ def test_one_warm_rollback_makes_eight_network_calls(stack: Stack):
     assert rollback("rb-counted", "support-answer", 7)["batchItemFailures"] == []
     assert stack.production() == 6
     langfuse = [method for method, _ in stack.langfuse.app.requests[langfuse_before:]]
-    assert dict(aws) == {"dynamodb.Query": 1, "dynamodb.PutItem": 2}  # read once; intent; decision
+    # Read once; intent; the compare-before-swap (did a person's change land after our intent?,
+    # issue 12: their move wins); decision.
+    assert dict(aws) == {"dynamodb.Query": 2, "dynamodb.PutItem": 2}
     assert langfuse == ["GET", "GET", "PATCH", "GET"]  # versions, production; move; read-back
     assert stack.slack.attempts - slack_before == 1
-    assert sum(aws.values()) + len(langfuse) + 1 == 8
+    assert sum(aws.values()) + len(langfuse) + 1 == 9

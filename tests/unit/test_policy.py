@@ -273,3 +273,54 @@ def test_registry_history_comes_before_the_ledger():
     assert choose_target(7, None, registry, history) == (4, "held production before (registry history)")
     history_bad = [rolled_back(4, 3, timedelta(days=2))]
     assert choose_target(7, None, registry, history_bad)[0] == 6
+
+
+# --- the change history as the policy's input -----------------------------------------------------
+
+
+def test_target_is_the_version_that_really_held_production_before_from_the_change_history():
+    from prompt_rollback.domain.policy import PastChange, choose_target
+
+    now = datetime(2026, 4, 17, 15, 0, tzinfo=UTC)
+    # v4 was promoted by hand and replaced by v6 without any alert: our own ledger never saw v4.
+    changes = [
+        PastChange(now - timedelta(minutes=30), 4, 6, "bob@example.com"),
+        PastChange(now - timedelta(days=2), 3, 4, "alice@example.com"),
+    ]
+    state = RegistryState(production_version=6, versions=frozenset({1, 2, 3, 4, 5, 6}))
+    target = choose_target(6, None, state, [], changes=changes)
+    assert isinstance(target, tuple) and target[0] == 4
+    assert "bob@example.com" in target[1]
+    # Without the history it is a guess: the highest lower version.
+    assert choose_target(6, None, state, []) == (5, "highest earlier version that was not rolled back")
+
+
+def test_change_history_walks_back_past_a_version_we_rolled_away_from():
+    from prompt_rollback.domain.policy import PastChange, choose_target
+
+    now = datetime(2026, 4, 17, 15, 0, tzinfo=UTC)
+    # v2 -> v5 (carol), our rollback v5 -> v2, v2 -> v5 again (dave), v5 -> v6 (bob). v6 is bad;
+    # v5 held production before it, but we once rolled away from v5: go further back, to v2.
+    changes = [
+        PastChange(now - timedelta(hours=1), 5, 6, "bob"),
+        PastChange(now - timedelta(hours=2), 2, 5, "dave"),
+        PastChange(now - timedelta(hours=4), 2, 5, "carol"),
+    ]
+    rolled = PastDecision(Outcome.ROLLED_BACK, now - timedelta(hours=3), 5, 2, 2)
+    state = RegistryState(production_version=6, versions=frozenset({1, 2, 3, 4, 5, 6}))
+    target = choose_target(6, None, state, [rolled], changes=changes)
+    assert isinstance(target, tuple) and target[0] == 2
+
+
+def test_a_persons_recent_move_is_announced_with_who_instead_of_an_echo():
+    from prompt_rollback.domain.policy import PastChange
+
+    now = datetime(2026, 4, 17, 15, 0, tzinfo=UTC)
+    state = RegistryState(production_version=4, versions=frozenset({1, 2, 3, 4, 5, 6, 7}))
+    ask = Ask(prompt_name="p", alerted_version=7, rollback_to=None, forced=False, dry_run=None)
+    recent = [PastChange(now - timedelta(minutes=2), 7, 4, "alice@example.com")]
+    decision = decide(ask, state, [], PolicyConfig(allowed_prompts=["*"]), now, changes=recent)
+    assert decision.outcome is Outcome.SKIPPED and decision.notify
+    assert "alice@example.com moved production to v4" in decision.reason
+    old = [PastChange(now - timedelta(days=1), 7, 4, "alice@example.com")]
+    assert not decide(ask, state, [], PolicyConfig(allowed_prompts=["*"]), now, changes=old).notify

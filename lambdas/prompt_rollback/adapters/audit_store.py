@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord, record_from_item
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
+from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
 from prompt_rollback.ledger_schema import (
     BY_PROMPT_TIME_INDEX,
@@ -61,16 +62,22 @@ class DynamoDBAuditLedger:
         except (ClientError, BotoCoreError) as error:
             raise _ledger_error("Query", error) from error
 
-    def recent(self, prompt_key: str, limit: int) -> list[AuditRecord]:
+    def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         response = self._query(
             KeyConditionExpression=Key(PARTITION_KEY).eq(prompt_key),
             ScanIndexForward=False,
             Limit=limit,
             ConsistentRead=True,
         )
-        return [AuditRecord.from_item(_plain(item)) for item in response.get("Items", [])]
+        return [record_from_item(_plain(item)) for item in response.get("Items", [])]
 
-    def append(self, record: AuditRecord, after: AuditRecord | None) -> AuditRecord:
+    @overload
+    def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
+
+    @overload
+    def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         seq = after.seq + 1 if after else 1
         prev_hash = after.hash if after else GENESIS_HASH
         item = seal({**record.bounded().to_item(), "seq": seq}, prev_hash)
@@ -82,7 +89,8 @@ class DynamoDBAuditLedger:
             raise _ledger_error("PutItem", error) from error
         except BotoCoreError as error:
             raise _ledger_error("PutItem", error) from error
-        return AuditRecord.from_item(item)
+        # Read back as the same kind of record it was (the sealed, bounded item).
+        return type(record).from_item(item)
 
     def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -96,7 +104,7 @@ class DynamoDBAuditLedger:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
+    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[LedgerRecord]:
         kwargs: dict[str, Any] = {
             "IndexName": BY_PROMPT_TIME_INDEX,
             "KeyConditionExpression": Key(INDEX_PARTITION_KEY).eq(prompt_name)
@@ -105,7 +113,7 @@ class DynamoDBAuditLedger:
         while True:
             response = self._query(**kwargs)
             for item in response.get("Items", []):
-                record = AuditRecord.from_item(_plain(item))
+                record = record_from_item(_plain(item))
                 if record.recorded_at < iso_utc(end):
                     yield record
             if "LastEvaluatedKey" not in response:

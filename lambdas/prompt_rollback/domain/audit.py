@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -69,3 +69,43 @@ def iso_utc(moment: datetime) -> str:
 
 def parse_iso_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class ChainAnchor:
+    """A chain head written outside the table, write-once (S3 Object Lock): `seq` had `hash`."""
+
+    prompt_key: str
+    seq: int
+    hash: str
+
+
+def verify_against_anchors(
+    records_oldest_first: Sequence[Mapping[str, Any]], anchors: Iterable[ChainAnchor]
+) -> list[ChainProblem]:
+    """What `verify_chain` cannot see: a chain cut at its end, or a prompt whose records are all gone.
+
+    Each anchor says the chain once reached `seq` with `hash`; since every hash covers all
+    records before it, the chain must still contain that record, unchanged. Records after the
+    newest anchor are fine (an anchor write may have failed; the next append anchors them).
+    """
+    by_seq = {int(r["seq"]): r for r in records_oldest_first}
+    last = max(by_seq, default=0)
+    problems: list[ChainProblem] = []
+    anchored = sorted(anchors, key=lambda a: a.seq)
+    if not by_seq and not anchored:
+        return [ChainProblem(0, "no records and no anchor: no such prompt (mistyped name?)")]
+    for anchor in anchored:
+        record = by_seq.get(anchor.seq)
+        if record is None:
+            if anchor.seq > last:
+                problems.append(
+                    ChainProblem(
+                        anchor.seq, f"chain truncated: anchored up to seq {anchor.seq}, table ends at {last}"
+                    )
+                )
+                break
+            continue  # a gap in the middle: verify_chain reports it
+        if record.get("hash") != anchor.hash:
+            problems.append(ChainProblem(anchor.seq, "record differs from its anchored hash (rewritten?)"))
+    return problems

@@ -1,7 +1,8 @@
 """The rollback policy: whether to act on a request and which version to go back to.
 
 Pure functions over plain data. The worker feeds them what the prompt registry says now and
-what our own audit ledger remembers (Langfuse keeps no label history we could ask).
+what our own audit ledger remembers: our decisions, and the production changes people made
+(recorded from Langfuse's webhooks and CloudTrail; Langfuse keeps no label history we could ask).
 """
 
 from __future__ import annotations
@@ -44,6 +45,41 @@ class PastDecision:
 
 
 @dataclass(frozen=True)
+class PastChange:
+    """A move of production someone made outside this service, as recorded from Langfuse's
+    webhooks or CloudTrail (a `change` record). Exact: it was recorded as it happened."""
+
+    changed_at: datetime
+    from_version: int | None
+    to_version: int | None
+    actor: str
+
+
+def held_before(
+    current: int, changes: Sequence[PastChange], history: Sequence[PastDecision]
+) -> list[tuple[int, str]]:
+    """The versions that held production before `current`, newest first, following recorded moves
+    (people's changes and our rollbacks) backwards from the one that put `current` there."""
+    moves = [(c.changed_at, c.from_version, c.to_version, f"{c.actor} moved it") for c in changes]
+    moves += [
+        (d.recorded_at, d.from_version, d.to_version, "we rolled it back")
+        for d in history
+        if d.outcome is Outcome.ROLLED_BACK
+    ]
+    holder, found = current, []
+    for at, from_version, to_version, how in sorted(moves, key=lambda m: m[0], reverse=True):
+        if to_version == holder and from_version is not None:
+            found.append(
+                (
+                    from_version,
+                    f"held production before v{holder} until {at:%Y-%m-%d %H:%M}Z, when {how}",
+                )
+            )
+            holder = from_version
+    return found
+
+
+@dataclass(frozen=True)
 class Ask:
     """The parts of a rollback request the policy looks at."""
 
@@ -70,6 +106,10 @@ class Decision:
     @property
     def acts(self) -> bool:
         return self.outcome is Outcome.ROLLED_BACK
+
+
+# A person's move this recent is news to whoever sent the alert: the skip is announced with who.
+PERSON_MOVED_IT_RECENTLY = timedelta(minutes=15)
 
 
 def _skip(reason: str, from_version: int | None, notify: bool = True) -> Decision:
@@ -99,12 +139,20 @@ def _explicit_problem(
 
 
 def _earlier_target(
-    current: int, state: RegistryState, history: Sequence[PastDecision], bad: frozenset[int]
+    current: int,
+    state: RegistryState,
+    history: Sequence[PastDecision],
+    bad: frozenset[int],
+    changes: Sequence[PastChange] = (),
 ) -> tuple[int, str] | str:
     """The policy's own choice: only ever an existing version older than production."""
 
     def usable(version: int | None) -> bool:
         return version is not None and version < current and version not in bad and version in state.versions
+
+    for earlier, basis in held_before(current, changes, history):
+        if usable(earlier):
+            return earlier, basis
 
     for earlier in state.previous_production:
         if usable(earlier):
@@ -129,13 +177,15 @@ def choose_target(
     history: Sequence[PastDecision],
     forced: bool = False,
     allow_forward: bool = False,
+    changes: Sequence[PastChange] = (),
 ) -> tuple[int, str] | str:
     """The version to roll back to and why, or the reason there is none.
 
     Order: an explicit `rollback_to`; else the version that held production before, as the
-    registry's own history or else our ledger remembers it; else the highest lower version
-    that exists and was not itself rolled back. Never blindly `current - 1`, never a version
-    that does not exist, never one newer than production unless a forced request allows it.
+    recorded change history (exact), the registry's own history or else our ledger remembers
+    it; else the highest lower version that exists and was not itself rolled back. Never
+    blindly `current - 1`, never a version that does not exist, never one newer than
+    production unless a forced request allows it.
 
     An alert's `rollback_to` is a hint: when it cannot be used (missing, newer, the production
     version, rolled back before) the target is chosen as if it were absent, and the basis says
@@ -155,7 +205,7 @@ def choose_target(
             hint = "; allow_forward to insist" if explicit > current and explicit in state.versions else ""
             return f"rollback_to v{explicit} {problem.removeprefix('it ')}{hint}"
         ignored = f"; rollback_to v{explicit} ignored: {problem}"
-    target = _earlier_target(current, state, history, bad)
+    target = _earlier_target(current, state, history, bad, changes)
     if isinstance(target, str):
         return target + ignored
     return target[0], target[1] + ignored
@@ -167,8 +217,9 @@ def decide(
     history: Sequence[PastDecision],
     config: PolicyConfig,
     now: datetime,
+    changes: Sequence[PastChange] = (),
 ) -> Decision:
-    """Decide what to do about one rollback request. `history` is newest first."""
+    """Decide what to do about one rollback request. `history` and `changes` are newest first."""
     current = state.production_version
     if not ask.forced and not config.allows(ask.prompt_name):
         return _skip("prompt is not in the allow-list of automatic rollbacks", current)
@@ -177,6 +228,14 @@ def decide(
     if current is None:
         return _skip("no version carries the production label", current)
     if ask.alerted_version is not None and current != ask.alerted_version:
+        moved_by = next((c for c in changes if c.to_version == current), None)
+        if moved_by is not None and now - moved_by.changed_at < PERSON_MOVED_IT_RECENTLY:
+            # A person moved production while this alert was on its way: say who, once.
+            return _skip(
+                f"already moved: {moved_by.actor} moved production to v{current} at "
+                f"{moved_by.changed_at:%Y-%m-%d %H:%M}Z; the alert was about v{ask.alerted_version}",
+                current,
+            )
         return _skip(
             f"already moved: production is v{current}, the alert was about v{ask.alerted_version}",
             current,
@@ -199,7 +258,13 @@ def decide(
                 current,
             )
     target = choose_target(
-        current, ask.rollback_to, state, history, forced=ask.forced, allow_forward=ask.allow_forward
+        current,
+        ask.rollback_to,
+        state,
+        history,
+        forced=ask.forced,
+        allow_forward=ask.allow_forward,
+        changes=changes,
     )
     if isinstance(target, str):
         return _skip(target, current)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.audit import parse_iso_utc
 from prompt_rollback.domain.policy import Decision
 from prompt_rollback.domain.requests import RollbackRequest
@@ -20,7 +20,7 @@ ABANDONED_INTENT_AFTER = timedelta(minutes=15)
 
 
 def own_pending_intent(
-    records: Sequence[AuditRecord], request: RollbackRequest, now: datetime
+    records: Sequence[LedgerRecord], request: RollbackRequest, now: datetime
 ) -> AuditRecord | None:
     """This request's unfinished intent (resume it), None if the prompt is free; raises
     `RollbackInProgress` while another request's recent intent holds the prompt."""
@@ -38,7 +38,7 @@ def take(
     journal: Journal,
     request: RollbackRequest,
     decision: Decision,
-    head: AuditRecord | None,
+    head: LedgerRecord | None,
     observed: int | None,
 ) -> AuditRecord:
     """Append the intent right after `head`; losing that race means someone else holds the prompt."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from prompt_rollback.audit_record import AuditRecord
-from prompt_rollback.domain.policy import Decision
+from collections.abc import Sequence
+
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import VerificationFailed
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.records import RollbackResult, prompt_ref
+from prompt_rollback.rollback.records import RollbackResult, prompt_ref, who_moved
+
+# How far back the compare-before-swap looks for changes recorded after our intent.
+DRIFT_DEPTH = 20
 
 
 def move_and_verify(
@@ -16,6 +21,14 @@ def move_and_verify(
     if decision.to_version is None:
         raise ValueError("a rollback decision names its target version")
     registry, ref = journal.registry(request), prompt_ref(request)
+    # Compare before the swap: our intent must still be the chain's head. A change record after
+    # it means a person moved production meanwhile (Langfuse webhook, CloudTrail); if the
+    # registry confirms it, their change wins. (Langfuse has no conditional label update.)
+    newer = [r for r in journal.ledger.recent(request.prompt_key, DRIFT_DEPTH) if r.seq > intent.seq]
+    if any(not r.is_decision and r.kind == "change" for r in newer):
+        now = registry.read_production(ref)
+        if now != decision.from_version:
+            return stopped_by_drift(journal, request, decision, intent, now, newer)
     registry_request_id = registry.move_production(ref, decision.to_version)
     production = registry.read_production(ref)
     if production != decision.to_version:
@@ -24,3 +37,24 @@ def move_and_verify(
     return journal.record_decision(
         request, decision, slack, intent, observed=production, registry_request_id=registry_request_id
     )
+
+
+def stopped_by_drift(
+    journal: Journal,
+    request: RollbackRequest,
+    decision: Decision,
+    intent: AuditRecord,
+    production: int | None,
+    newer: Sequence[LedgerRecord],
+) -> RollbackResult:
+    """A person moved production while our intent was open: record and announce who, move nothing."""
+    stopped = Decision(
+        Outcome.SKIPPED,
+        f"stopped: production was moved to v{production} by {who_moved(newer, production)} while this "
+        f"rollback (v{decision.from_version} -> v{decision.to_version}) was pending; a person's change "
+        "is not overridden",
+        decision.from_version,
+        notify=True,
+    )
+    slack = journal.notify(request, stopped)
+    return journal.record_decision(request, stopped, slack, intent, observed=production)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prompt_rollback.audit_record import AuditRecord, RecordKind, SlackReport
+from prompt_rollback.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
-from prompt_rollback.domain.policy import Decision, Outcome, PastDecision
+from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
 
@@ -116,7 +116,29 @@ def notice(request: RollbackRequest, decision: Decision, stage: str, now: dateti
 
 
 # ---- what the ledger says (records newest first) -----------------------------------------
-def past_decisions(records: Sequence[AuditRecord]) -> list[PastDecision]:
+def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:
+    """Our intents and decisions, without the changes people made (newest first, as given)."""
+    return [r for r in records if isinstance(r, AuditRecord)]
+
+
+def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
+    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them."""
+    return [
+        PastChange(r.changed_at, r.from_version, r.to_version, r.actor)
+        for r in records
+        if not isinstance(r, AuditRecord)
+    ]
+
+
+def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:
+    """Who put `version` in production, from the newest change record that did."""
+    for r in records:
+        if not isinstance(r, AuditRecord) and r.to_version == version:
+            return f"{r.actor} at {r.changed_at:%Y-%m-%d %H:%M}Z"
+    return "someone outside prompt-rollback (not on record yet)"
+
+
+def past_decisions(records: Sequence[LedgerRecord]) -> list[PastDecision]:
     return [
         PastDecision(
             outcome=r.outcome,
@@ -125,15 +147,15 @@ def past_decisions(records: Sequence[AuditRecord]) -> list[PastDecision]:
             to_version=r.to_version,
             observed_production=r.observed_production,
         )
-        for r in records
+        for r in ours(records)
         if r.is_decision
     ]
 
 
-def open_intent(records: Sequence[AuditRecord]) -> AuditRecord | None:
+def open_intent(records: Sequence[LedgerRecord]) -> AuditRecord | None:
     """The newest intent whose request has not recorded its decision yet, if any."""
     decided: set[str] = set()
-    for record in records:
+    for record in ours(records):
         if record.is_decision:
             decided.add(record.request_id)
         elif record.request_id not in decided:
@@ -141,12 +163,12 @@ def open_intent(records: Sequence[AuditRecord]) -> AuditRecord | None:
     return None
 
 
-def settled_decision(records: Sequence[AuditRecord], request_id: str) -> AuditRecord | None:
+def settled_decision(records: Sequence[LedgerRecord], request_id: str) -> AuditRecord | None:
     """This request's decision if it was already made and stands: a re-delivery gets it back.
 
     A failed decision does not stand: a redrive from the dead-letter queue is a new attempt.
     """
-    for record in records:
+    for record in ours(records):
         if record.request_id == request_id:
             if record.is_decision and record.outcome is not Outcome.FAILED:
                 return record

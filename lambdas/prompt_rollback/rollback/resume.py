@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from prompt_rollback.audit_record import AuditRecord
-from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.move import move_and_verify
+from prompt_rollback.rollback.move import DRIFT_DEPTH, move_and_verify, stopped_by_drift
 from prompt_rollback.rollback.records import RollbackResult, decision_of_intent, prompt_ref
 
 AUDIT_COMPLETED_ON_RETRY = " (audit completed on retry)"
@@ -24,11 +23,5 @@ def resume(journal: Journal, request: RollbackRequest, intent: AuditRecord) -> R
         return journal.record_decision(request, resumed, slack, intent, observed=production)
     if production == decision.from_version:
         return move_and_verify(journal, request, decision, intent)
-    moved = Decision(
-        Outcome.SKIPPED,
-        f"already moved: production became v{production} while this rollback was pending",
-        decision.from_version,
-        notify=True,
-    )
-    slack = journal.notify(request, moved)
-    return journal.record_decision(request, moved, slack, intent, observed=production)
+    newer = journal.ledger.recent(request.prompt_key, DRIFT_DEPTH)
+    return stopped_by_drift(journal, request, decision, intent, production, newer)

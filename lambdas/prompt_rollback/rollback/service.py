@@ -23,6 +23,7 @@ from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.move import move_and_verify
 from prompt_rollback.rollback.records import (
     RollbackResult,
+    past_changes,
     past_decisions,
     prompt_ref,
     result_of,
@@ -56,7 +57,14 @@ class RollbackService:
             dry_run=request.dry_run,
             allow_forward=request.allow_forward,
         )
-        decision = decide(ask, state, past_decisions(records), journal.policy, journal.clock())
+        decision = decide(
+            ask,
+            state,
+            past_decisions(records),
+            journal.policy,
+            journal.clock(),
+            changes=past_changes(records),
+        )
         if not decision.acts:
             slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return journal.record_decision(request, decision, slack, head, observed=state.production_version)

@@ -1,0 +1,241 @@
+"""Production changes made outside the worker, on the record: Langfuse webhooks and CloudTrail.
+
+Two small functions append `change` records to the audit ledger, with the same append-only
+permissions as the worker:
+
+- LangfuseEvents, behind POST /langfuse/events (the route is on the ingest API): verifies
+  Langfuse's signature with the webhook secret and records prompt-version events.
+- CloudTrailChanges, target of an EventBridge rule on the CloudTrail management events that
+  move a configured Bedrock pointer (UpdateAgentAlias, UpdateFlowAlias, PutParameter).
+  EventBridge only sees these events where a trail records management events: an organisation
+  trail, or this stack's own with `trail_management_events` (infra/audit_trail.py).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.audit_ledger import AuditLedger
+from infra.config import DeploymentConfig
+from infra.functions import AppFunction
+from infra.nag import acknowledge
+from infra.secrets import AppSecret, AppSecrets
+
+LANGFUSE_EVENTS_HANDLER = "prompt_rollback.handlers.langfuse_events.lambda_handler"
+CLOUDTRAIL_CHANGES_HANDLER = "prompt_rollback.handlers.cloudtrail_events.lambda_handler"
+FUNCTION_TIMEOUT = Duration.seconds(15)
+FUNCTION_MEMORY_MB = 256
+
+
+def _split(reference: str) -> tuple[str, str]:
+    first, _, second = reference.partition("/")
+    return first, second
+
+
+def pointer_change_pattern(config: DeploymentConfig) -> events.EventPattern | None:
+    """CloudTrail calls that move one of the configured pointers; None when none is configured."""
+    calls: list[dict[str, object]] = []
+    if config.bedrock_agent_aliases:
+        calls.append(
+            {
+                "eventSource": ["bedrock.amazonaws.com"],
+                "eventName": ["UpdateAgentAlias"],
+                "requestParameters": {
+                    "agentAliasId": sorted({_split(ref)[1] for ref in config.bedrock_agent_aliases}),
+                    "agentId": sorted({_split(ref)[0] for ref in config.bedrock_agent_aliases}),
+                },
+            }
+        )
+    if config.bedrock_flow_aliases:
+        calls.append(
+            {
+                "eventSource": ["bedrock.amazonaws.com"],
+                "eventName": ["UpdateFlowAlias"],
+                "requestParameters": {
+                    "aliasIdentifier": sorted({_split(ref)[1] for ref in config.bedrock_flow_aliases}),
+                    "flowIdentifier": sorted({_split(ref)[0] for ref in config.bedrock_flow_aliases}),
+                },
+            }
+        )
+    if config.prompt_parameters:
+        calls.append(
+            {
+                "eventSource": ["ssm.amazonaws.com"],
+                "eventName": ["PutParameter"],
+                "requestParameters": {"name": sorted(config.prompt_parameters)},
+            }
+        )
+    if not calls:
+        return None
+    # Agent ids and alias ids are matched separately, so AGENT_A/ALIAS_B matches when both are
+    # configured in other pairs; the function records only what it was sent, and such a call
+    # still moved a pointer of ours.
+    detail: dict[str, object] = {"$or": calls} if len(calls) > 1 else calls[0]
+    return events.EventPattern(
+        source=events.Match.any_of("aws.bedrock", "aws.ssm"),
+        detail_type=["AWS API Call via CloudTrail"],
+        detail=detail,
+    )
+
+
+class ChangeRecording(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        code: lambda_.Code,
+        key: kms.IKey,
+        ledger: AuditLedger,
+        idempotency_table: dynamodb.ITable,
+        secrets: AppSecrets,
+        webhook_secret: AppSecret,
+        own_roles: list[iam.IRole],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.langfuse_events = AppFunction(
+            self,
+            "LangfuseEvents",
+            description="prompt-rollback: records Langfuse prompt-version webhooks as production changes",
+            handler=LANGFUSE_EVENTS_HANDLER,
+            code=code,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=FUNCTION_MEMORY_MB,
+            log_retention=config.log_retention,
+            environment={
+                "STAGE": config.stage,
+                "AUDIT_TABLE_NAME": ledger.table.table_name,
+                "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
+                "LANGFUSE_WEBHOOK_SECRET_NAME": webhook_secret.name,
+                "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
+            },
+        )
+        for statement in ledger.append_only_statements():
+            self.langfuse_events.allow(statement)
+        self.langfuse_events.allow(
+            iam.PolicyStatement(
+                sid="UseIdempotencyRecords",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[idempotency_table.table_arn],
+            )
+        )
+        self.langfuse_events.allow(webhook_secret.read_statement("ReadLangfuseWebhookSecret"))
+        # Asks Langfuse where production went when only the losing version's event arrived.
+        self.langfuse_events.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
+        self.langfuse_events.allow(
+            iam.PolicyStatement(
+                sid="DecryptSecretsThroughSecretsManager",
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
+
+        self.cloudtrail_changes = AppFunction(
+            self,
+            "CloudTrailChanges",
+            description="prompt-rollback: records Bedrock pointer changes seen by CloudTrail",
+            handler=CLOUDTRAIL_CHANGES_HANDLER,
+            code=code,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=FUNCTION_MEMORY_MB,
+            log_retention=config.log_retention,
+            environment={
+                "STAGE": config.stage,
+                "AUDIT_TABLE_NAME": ledger.table.table_name,
+                "OWN_ROLE_ARNS": ",".join(role.role_arn for role in own_roles),
+            },
+        )
+        for statement in ledger.append_only_statements():
+            self.cloudtrail_changes.allow(statement)
+        if config.prompt_parameters:
+            # CloudTrail does not log a parameter's value: the function reads the version it names.
+            self.cloudtrail_changes.allow(
+                iam.PolicyStatement(
+                    sid="ReadPromptPointerParameters",
+                    actions=["ssm:GetParameter"],
+                    resources=[
+                        f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter/{name.lstrip('/')}"
+                        for name in config.prompt_parameters
+                    ],
+                )
+            )
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "CloudTrailChangesDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.rule: events.Rule | None = None
+        pattern = pointer_change_pattern(config)
+        if pattern is not None:
+            rule_name = f"prompt-rollback-{config.stage}-pointer-changes"
+            self.rule = events.Rule(
+                self,
+                "PointerChanges",
+                rule_name=rule_name,
+                description="Bedrock alias and SSM pointer changes -> the change recorder",
+                event_pattern=pattern,
+                targets=[
+                    targets.LambdaFunction(
+                        self.cloudtrail_changes.function,
+                        dead_letter_queue=self.dead_letter_queue,
+                        retry_attempts=8,
+                        max_event_age=Duration.hours(24),
+                    )
+                ],
+            )
+            # EventBridge writes to the KMS-encrypted DLQ itself, so the key must let it, for this rule
+            # only. The ARN is built from the name: taking it from the rule would be a cycle.
+            rule_arn = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="EventBridgeParksUnrecordedPointerChanges",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+                )
+            )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ), "
+            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+        )
+
+    def alarm_on(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """A pointer change that could not be recorded is parked in the DLQ: someone must look."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "UnrecordedPointerChanges",
+            alarm_description="A Bedrock pointer change could not be recorded in the audit ledger (DLQ)",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5)
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        return alarm

@@ -1,0 +1,123 @@
+"""The change recorder: one external event in, at most one `change` record in the prompt's chain.
+
+It reads the prompt's newest records, asks the pure domain what the event means, and appends.
+Two events of one move may arrive at the same moment; the ledger's conditional append lets only
+one of them write after a given head, and the other re-reads and decides again (it then finds
+the move on record). That read-decide-append loop is what makes order and duplicates irrelevant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prompt_rollback.domain.changes import (
+    UNKNOWN,
+    Ignored,
+    LedgerView,
+    ProductionChange,
+    ProductionNow,
+    langfuse_change,
+    ledger_view,
+)
+from prompt_rollback.domain.cloudtrail_changes import (
+    CloudTrailRecord,
+    ParameterValueAt,
+    cloudtrail_change,
+    new_version,
+    pointer_of,
+)
+from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+from prompt_rollback.errors import LedgerConflict
+from prompt_rollback.ports import AuditLedger
+
+HISTORY_DEPTH = 100
+APPEND_ATTEMPTS = 5
+# Where production is now, by prompt name: the Langfuse registry in the Lambda; None when nothing holds it.
+ProductionReader = Callable[[str], int | None]
+
+
+class LedgerBusy(Exception):
+    """The prompt's chain kept changing under us: answer 5xx so the sender retries."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of one event: the change's seq, or why nothing was recorded."""
+
+    status: str  # "recorded" | "ignored"
+    detail: str
+    seq: int | None = None
+    change: ProductionChange | None = None
+
+
+class ChangeRecorder:
+    def __init__(
+        self,
+        ledger: AuditLedger,
+        production_reader: ProductionReader | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._production_reader = production_reader
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def record_langfuse(self, event: PromptVersionEvent) -> Recorded:
+        prompt_key = f"langfuse#{event.prompt.name}"
+
+        def decide(view: LedgerView) -> ProductionChange | Ignored:
+            first = langfuse_change(event, view)
+            if isinstance(first, Ignored) and first.reason.startswith("production left"):
+                # Only a loser's event gets here: ask where production went, so a label removed
+                # without a new holder is on the record too.
+                return langfuse_change(event, view, self._production_now(event.prompt.name))
+            return first
+
+        return self.record(prompt_key, decide)
+
+    def record_cloudtrail(
+        self,
+        record: CloudTrailRecord,
+        own_role_arns: frozenset[str],
+        value_at: ParameterValueAt | None = None,
+    ) -> Recorded:
+        pointer = pointer_of(record)
+        if pointer is None:
+            return Recorded("ignored", f"{record.event_name} names no production pointer")
+        to_version = new_version(record, value_at)
+        return self.record(
+            f"bedrock#{pointer[0]}", lambda view: cloudtrail_change(record, view, own_role_arns, to_version)
+        )
+
+    def record(self, prompt_key: str, decide: Callable[[LedgerView], ProductionChange | Ignored]) -> Recorded:
+        """Read, decide, append; on a concurrent append, read and decide again."""
+        for _ in range(APPEND_ATTEMPTS):
+            records = self._ledger.recent(prompt_key, HISTORY_DEPTH)
+            outcome = decide(ledger_view([r.to_item() for r in records]))
+            if isinstance(outcome, Ignored):
+                return Recorded("ignored", outcome.reason)
+            try:
+                sealed = self._ledger.append(outcome.stamped(self._clock()), records[0] if records else None)
+            except LedgerConflict:
+                continue
+            return Recorded("recorded", _describe(sealed), sealed.seq, sealed)
+        raise LedgerBusy(f"{prompt_key}: ledger kept changing while recording a change")
+
+    def _production_now(self, prompt_name: str) -> ProductionNow:
+        if self._production_reader is None:
+            return UNKNOWN
+        try:
+            return self._production_reader(prompt_name)
+        except Exception:  # the registry being down must not lose the event: the gainer's records it
+            return UNKNOWN
+
+
+def _describe(change: ProductionChange) -> str:
+    def v(version: int | None) -> str:
+        return f"v{version}" if version is not None else "?"
+
+    if change.change == "version_deleted":
+        return f"{change.prompt_name} v{change.version} deleted by {change.actor}"
+    moved = f"{v(change.from_version)} -> {v(change.to_version)}"
+    return f"{change.prompt_name} production {moved} by {change.actor}"

@@ -1,0 +1,78 @@
+"""The body of a Langfuse prompt-version webhook (Prompts -> Automations -> Webhook).
+
+Shape from the server's own schema, langfuse/langfuse packages/shared/src/domain/webhooks.ts
+(PromptWebhookOutboundSchema): `{id, timestamp, type: "prompt-version", apiVersion: "v1",
+action, user?, prompt{...}}`. Only what a production change needs is required; everything else
+Langfuse adds (config, tags, the prompt text itself) is accepted and ignored, so a newer server
+does not break the endpoint. `user.id` is optional: the dispatcher in worker/src/queues/webhooks.ts
+forwards only the user's name and email.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+PRODUCTION_LABEL = "production"
+MAX_BODY_BYTES = 1_048_576
+
+
+class LangfuseUser(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+    def describe(self) -> str:
+        """Who, as the audit shows it: the email when there is one (it is what people search for)."""
+        return self.email or self.name or (f"langfuse user {self.id}" if self.id else "")
+
+
+class WebhookPrompt(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(default="", max_length=200)
+    name: str = Field(min_length=1, max_length=500)
+    version: int = Field(ge=1)
+    project_id: str = Field(default="", alias="projectId", max_length=200)
+    labels: list[str] = Field(default_factory=list, max_length=1000)
+    commit_message: str | None = Field(default=None, alias="commitMessage")
+    created_at: AwareDatetime = Field(alias="createdAt")
+    updated_at: AwareDatetime = Field(alias="updatedAt")
+
+    @property
+    def in_production(self) -> bool:
+        return PRODUCTION_LABEL in self.labels
+
+
+class PromptVersionEvent(BaseModel):
+    """One delivery. `id` is the same on every attempt of one event (Langfuse's execution id)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    timestamp: datetime
+    type: Literal["prompt-version"]
+    api_version: Literal["v1"] = Field(alias="apiVersion")
+    action: Literal["created", "updated", "deleted"]
+    prompt: WebhookPrompt
+    user: LangfuseUser | None = None
+
+    @property
+    def actor(self) -> str:
+        described = self.user.describe() if self.user else ""
+        # No user: the change came through the public API with a project key (CI, a script, or us).
+        return described or "langfuse api key"
+
+    @property
+    def changed_at(self) -> datetime:
+        """When the change happened in Langfuse. Not `timestamp`: that is when the delivery job
+        was built and is new on each of Langfuse's job retries."""
+        if self.action == "created":
+            return self.prompt.created_at
+        if self.action == "updated":
+            return self.prompt.updated_at
+        return self.timestamp

@@ -1,0 +1,202 @@
+"""One timeline of a prompt's production: the changes people made and the decisions we made.
+
+Built from ledger records (any provider), pure. `entries` is what `prompt-rollback audit`
+prints; `tenures` is `prompt-rollback history`: which version held production from when to
+when, and who put it there. Times are the moment of the change itself (`changed_at`: Langfuse's
+updatedAt, CloudTrail's eventTime) or of our decision (`recorded_at`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+
+TimelineFormat = Literal["table", "json", "csv"]
+COLUMNS = ("at", "prompt", "kind", "what", "from", "to", "who", "why", "source", "ref")
+_MAX_CELL = 60
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    prompt: str
+    kind: str  # "change" | "decision" | "intent"
+    what: str
+    from_version: int | None
+    to_version: int | None
+    who: str
+    why: str
+    source: str
+    ref: str  # Langfuse event ids, CloudTrail requestID, or our rollback id
+    # The ledger record itself: `--format json` prints it whole, as evidence.
+    record: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def moves_production(self) -> bool:
+        return self.to_version is not None and self.what in ("moved", "created_in_production", "rolled_back")
+
+
+def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
+    kind = str(record.get("kind", ""))
+    if kind == "change":
+        ids = [str(i) for i in record.get("source_event_ids") or ()]
+        ref = str(record.get("source_request_id") or "") or ",".join(ids)
+        what = str(record.get("change", ""))
+        if what == "version_deleted":
+            what = f"v{record.get('version')} deleted"
+        return TimelineEntry(
+            at=parse_iso_utc(str(record["changed_at"])),
+            prompt=str(record.get("prompt_name", "")),
+            kind=kind,
+            what=what,
+            from_version=record.get("from_version"),
+            to_version=record.get("to_version"),
+            who=str(record.get("actor", "")),
+            why=str(record.get("reason", "")),
+            source=str(record.get("source", "")),
+            ref=ref,
+            record=record,
+        )
+    if kind in ("decision", "intent"):
+        trigger = record.get("trigger") or {}
+        why = "; ".join(
+            str(p)
+            for p in (record.get("reason"), record.get("request_reason"), trigger.get("alertname"))
+            if p
+        )
+        return TimelineEntry(
+            at=parse_iso_utc(str(record["recorded_at"])),
+            prompt=str(record.get("prompt_name", "")),
+            kind=kind,
+            what=str(record.get("outcome", "")) if kind == "decision" else "intent",
+            from_version=record.get("from_version"),
+            to_version=record.get("to_version"),
+            who=f"prompt-rollback ({record.get('mode', '')}, {record.get('actor', '')})",
+            why=why,
+            source="prompt-rollback",
+            ref=str(record.get("request_id", "")),
+            record=record,
+        )
+    return None
+
+
+def entries(
+    records: Iterable[Mapping[str, Any]],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    version: int | None = None,
+    include_intents: bool = False,
+) -> list[TimelineEntry]:
+    """Changes and decisions, oldest first, with since <= at < until, optionally about one version."""
+    found = []
+    for record in records:
+        entry = _entry(record)
+        if entry is None or (entry.kind == "intent" and not include_intents):
+            continue
+        if (since and entry.at < since) or (until and entry.at >= until):
+            continue
+        if version is not None and version not in (entry.from_version, entry.to_version):
+            continue
+        found.append(entry)
+    return sorted(found, key=lambda e: e.at)
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """One version's time in production."""
+
+    version: int | None
+    since: datetime
+    until: datetime | None
+    put_by: str
+    how: str
+    ref: str
+
+
+def tenures(records: Iterable[Mapping[str, Any]]) -> list[Tenure]:
+    """The production timeline, oldest first: every move (ours or anyone's) starts a tenure."""
+    moves = [e for e in entries(records) if e.moves_production or e.what == "removed"]
+    result: list[Tenure] = []
+    for index, move in enumerate(moves):
+        until = moves[index + 1].at if index + 1 < len(moves) else None
+        result.append(Tenure(move.to_version, move.at, until, move.who, move.what, move.ref))
+    return result
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso_utc(value)[:19] + "Z"
+    return str(value)
+
+
+def _rows(items: Sequence[TimelineEntry]) -> list[dict[str, str]]:
+    return [
+        {
+            "at": _cell(e.at),
+            "prompt": e.prompt,
+            "kind": e.kind,
+            "what": e.what,
+            "from": f"v{e.from_version}" if e.from_version is not None else "",
+            "to": f"v{e.to_version}" if e.to_version is not None else "",
+            "who": e.who,
+            "why": e.why,
+            "source": e.source,
+            "ref": e.ref,
+        }
+        for e in items
+    ]
+
+
+def _table(rows: list[dict[str, str]], columns: Sequence[str]) -> str:
+    widths = {c: min(_MAX_CELL, max([len(c), *(len(r[c]) for r in rows)])) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    for row in rows:
+        lines.append("  ".join(row[c][: widths[c]].ljust(widths[c]) for c in columns).rstrip())
+    return "\n".join(lines)
+
+
+def render(items: Sequence[TimelineEntry], fmt: TimelineFormat) -> str:
+    rows = _rows(items)
+    if fmt == "json":
+        # The whole records, oldest first: the evidence itself rather than a summary of it.
+        return json.dumps([dict(e.record) for e in items], indent=2, ensure_ascii=False, default=str)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue().rstrip("\n")
+    return _table(rows, COLUMNS) if rows else "(nothing in this window)"
+
+
+def render_tenures(items: Sequence[Tenure], fmt: TimelineFormat) -> str:
+    rows = [
+        {
+            "version": f"v{t.version}" if t.version is not None else "(none)",
+            "since": _cell(t.since),
+            "until": _cell(t.until) or "now",
+            "put there by": t.put_by,
+            "how": t.how,
+            "ref": t.ref,
+        }
+        for t in items
+    ]
+    columns = ("version", "since", "until", "put there by", "how", "ref")
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue().rstrip("\n")
+    return _table(rows, columns) if rows else "(no production change on record)"
