@@ -27,13 +27,23 @@ _OUTCOME_TITLES = {
     "dry_run": ":test_tube: Dry run: prompt would be rolled back",
     "skipped": ":double_vertical_bar: Rollback skipped",
     "failed": ":rotating_light: Rollback FAILED",
+    # Slack app mode: the states one incident's message goes through (adapters/slack_app.py).
+    "proposed": ":raised_hand: Rollback proposed: waiting for approval",
+    "rejected": ":no_entry_sign: Rollback rejected",
+    "expired": ":hourglass: Rollback proposal expired",
+    "recovered": ":white_check_mark: Prompt rolled back, production recovered",
+    "recovery_overdue": ":warning: Prompt rolled back, no recovery yet",
+    "undone": ":leftwards_arrow_with_hook: Rollback undone",
+    "needs_person": ":sos: Needs a person: not rolling back further automatically",
 }
 
 
 @dataclass(frozen=True)
 class SlackOutcome:
-    status: str  # sent | failed | printed | not_configured | not_sent
+    status: str  # sent | updated | failed | printed | not_configured | not_sent
     detail: str = ""
+    channel: str = ""  # app mode: where the incident's message is
+    ts: str = ""  # app mode: the message's id in that channel, stored with the intent
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class RollbackNotice:
     generator_url: str = ""
     runbook_url: str = ""
     target: str = ""  # the provider's pointer when a name is not enough (a Bedrock alias, an SSM parameter)
+    channel: str = ""  # app mode: the incident's channel, once it has a message …
+    message_ts: str = ""  # … and that message's ts: update it instead of posting another
 
 
 class Notifier(Protocol):
