@@ -9,6 +9,9 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 AUDIT_INDEX_NAME = "by_prompt_time"
+# Rollback id → prompt: the Slack actions function routes a click (which carries only the
+# rollback id) to its prompt's queue group. Keys only: it learns nothing else from the ledger.
+REQUEST_ID_INDEX_NAME = "by_request_id"
 # What an append-only writer needs. No UpdateItem, DeleteItem, BatchWriteItem or PartiQL writes:
 # the hash chain makes tampering detectable, and these permissions make it impossible for the app.
 LEDGER_ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
@@ -45,10 +48,32 @@ class AuditLedger(Construct):
             sort_key=dynamodb.Attribute(name="recorded_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=REQUEST_ID_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name="request_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
 
     @property
     def index_arn(self) -> str:
         return f"{self.table.table_arn}/index/{AUDIT_INDEX_NAME}"
+
+    def rollback_lookup_statements(self) -> list[iam.PolicyStatement]:
+        """For the Slack actions function: query the rollback-id index, nothing else."""
+        return [
+            iam.PolicyStatement(
+                sid="FindPromptOfRollbackId",
+                actions=["dynamodb:Query"],
+                resources=[f"{self.table.table_arn}/index/{REQUEST_ID_INDEX_NAME}"],
+            ),
+            iam.PolicyStatement(
+                sid="DecryptAuditIndexThroughDynamoDB",
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]
 
     def append_only_statements(self) -> list[iam.PolicyStatement]:
         """Written out by hand rather than grant_read_write_data, which would allow updates and deletes."""

@@ -14,6 +14,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 BY_PROMPT_TIME_INDEX = "by_prompt_time"
+BY_REQUEST_ID_INDEX = "by_request_id"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def provision(
             {"AttributeName": "seq", "AttributeType": "N"},
             {"AttributeName": "prompt_name", "AttributeType": "S"},
             {"AttributeName": "recorded_at", "AttributeType": "S"},
+            {"AttributeName": "request_id", "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "prompt_key", "KeyType": "HASH"},
@@ -74,7 +76,15 @@ def provision(
                     {"AttributeName": "recorded_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": BY_REQUEST_ID_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "request_id", "KeyType": "HASH"},
+                    {"AttributeName": "seq", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     idempotency_table = f"{prefix}-idempotency"

@@ -122,6 +122,18 @@ class RollbackService:
             dry_run=request.dry_run,
         )
         decision = decide(ask, state, _past_decisions(records), self._policy, self._clock())
+        if decision.acts and not request.forced:
+            oversight = self._policy.oversight_for(request.prompt_name)
+            if oversight.mode == "approval":
+                # Decided and announced; nothing moves until an approver says so (interactions.py).
+                minutes = int(oversight.approval_expiry.total_seconds() // 60)
+                decision = Decision(
+                    Outcome.PROPOSED,
+                    f"proposed: waiting for an approver (expires in {minutes} min)",
+                    decision.from_version,
+                    decision.to_version,
+                    decision.basis,
+                )
         if not decision.acts:
             slack = self._notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return self._record(request, decision, slack, head, observed=state.production_version)
@@ -245,6 +257,8 @@ class RollbackService:
             generator_url=trigger.generator_url if trigger else "",
             runbook_url=trigger.runbook_url if trigger else "",
             target=", ".join(f"{key}={value}" for key, value in sorted(request.provider_target.items())),
+            channel=request.slack_channel,
+            message_ts=request.slack_ts,
         )
         try:
             return self._notifier.notify(notice)
@@ -294,6 +308,9 @@ class RollbackService:
     ) -> RollbackResult:
         fields = self._fields(request, decision, "decision", observed)
         fields["slack"] = {"status": slack.status, "detail": slack.detail}
+        channel, ts = slack.channel or request.slack_channel, slack.ts or request.slack_ts
+        if ts:  # app mode: where the incident's message is, so a click or a follow-up updates it
+            fields["slack"].update(channel=channel, ts=ts)
         fields["registry_request_id"] = registry_request_id
         fields["error"] = error
         record = self._append_at_end(fields, after)

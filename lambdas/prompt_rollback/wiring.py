@@ -193,7 +193,11 @@ def registry_for(provider: str) -> PromptRegistry:
 
 
 def _notifier() -> Notifier:
+    from prompt_rollback import slack_wiring
     from prompt_rollback.adapters.slack import ConsoleNotifier, SlackWebhookNotifier
+
+    if slack_wiring.bot_token():  # app mode: one message per incident, with buttons
+        return slack_wiring.app_notifier()
 
     secret_name = settings().slack_webhook_secret
     url = (
@@ -241,4 +245,7 @@ def reset() -> None:
         _previous_secret_versions,
     ):
         factory.cache_clear()
+    from prompt_rollback import slack_wiring
+
+    slack_wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

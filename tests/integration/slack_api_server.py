@@ -20,7 +20,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-BOT_TOKEN = "xoxb-test-0000-bot-token"  # noqa: S105 - a test token for a loopback server
+BOT_TOKEN = "xoxb-test-0000-bot-token"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -74,7 +74,9 @@ class SlackApiServer:
         return f"http://127.0.0.1:{self._server.port}/api/"
 
     # ---- arranging -------------------------------------------------------------------------
-    def fail_next(self, method: str, status: int = 200, error: str = "", retry_after: str | None = None) -> None:
+    def fail_next(
+        self, method: str, status: int = 200, error: str = "", retry_after: str | None = None
+    ) -> None:
         """The next call of `method` answers HTTP `status` (429 + Retry-After) or ok=false `error`."""
         with self._lock:
             self._failures.setdefault(method, []).append((status, error, retry_after))
@@ -122,7 +124,9 @@ class SlackApiServer:
 
     @staticmethod
     def _answer(start_response: StartResponse, body: dict[str, Any], status: int = 200) -> Iterable[bytes]:
-        start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json")])
+        start_response(
+            f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "application/json")]
+        )
         return [json.dumps(body).encode()]
 
     @staticmethod

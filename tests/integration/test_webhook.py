@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 
 import boto3
+from prompt_rollback.domain.intake import RESOLVED_REASON
+from prompt_rollback.domain.requests import alert_request_id
 
 from tests.integration.conftest import TOKEN, Stack, reset_wiring
 
@@ -29,12 +32,17 @@ def test_captured_firing_body_is_accepted_and_queued_once_per_prompt(stack: Stac
     assert message["Attributes"]["MessageDeduplicationId"] == body["accepted"][0]["rollback_id"]
 
 
-def test_resolved_body_is_answered_202_and_queues_nothing(stack: Stack, resolved_body):
+def test_resolved_body_is_answered_202_and_queues_only_a_recovery_signal(stack: Stack, resolved_body):
     status, body = stack.post(resolved_body)
     assert status == 202
     assert body["accepted"] == []
-    assert body["skipped"][0]["reason"] == "resolved: logged, never acted on"
-    assert queued(stack) == []
+    assert body["skipped"][0]["reason"] == RESOLVED_REASON
+    [message] = queued(stack)
+    signal = json.loads(message["Body"])
+    assert signal["message_type"] == "resolution"  # never a rollback request
+    assert signal["rollback_id"] == alert_request_id(
+        "langfuse", "support-answer", signal["fingerprint"], datetime.fromisoformat(signal["starts_at"])
+    )
 
 
 def test_missing_or_wrong_token_is_401_and_queues_nothing(stack: Stack, firing_body):

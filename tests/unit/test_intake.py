@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
-from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.intake import RESOLVED_REASON, triage
 from prompt_rollback.domain.requests import alert_request_id
 from pydantic import ValidationError
 
@@ -43,7 +43,7 @@ def test_captured_firing_body_becomes_one_request(firing_body):
 def test_captured_resolved_body_is_recorded_never_acted_on(resolved_body):
     intake = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED)
     assert intake.accepted == []
-    assert [s.reason for s in intake.skipped] == ["resolved: logged, never acted on"]
+    assert [s.reason for s in intake.skipped] == [RESOLVED_REASON]
 
 
 def test_redelivery_of_the_same_firing_maps_to_the_same_request_id(firing_body):
@@ -173,3 +173,17 @@ def test_bodies_that_are_not_alertmanager_v4_are_rejected(firing_body, mutate):
     mutate(body)
     with pytest.raises(ValidationError):
         AlertmanagerWebhook.model_validate(body)
+
+
+def test_a_resolved_alert_becomes_the_recovery_signal_of_its_firings_rollback(firing_body, resolved_body):
+    [request] = triage(AlertmanagerWebhook.model_validate(firing_body), RECEIVED).accepted
+    [signal] = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED).resolved
+    assert signal.rollback_id == request.request_id
+    assert signal.resolved_at > signal.starts_at
+
+
+def test_a_resolved_alert_without_a_valid_prompt_is_no_recovery_signal(resolved_body):
+    body = copy.deepcopy(resolved_body)
+    for alert in body["alerts"]:
+        alert["labels"]["prompt_name"] = "../etc/passwd"
+    assert triage(AlertmanagerWebhook.model_validate(body), RECEIVED).resolved == []

@@ -27,8 +27,14 @@ POLICY = PolicyConfig.model_validate(
     {
         "approvers": ["U0ALICE", "S0ONCALL"],
         "prompts": {
-            "financial-*": {"mode": "approval", "approvers": ["U0CFO"], "channel": "C0FINANCE",
-                            "approval_expiry_minutes": 15, "recovery_minutes": 10, "max_rollback_steps": 2},
+            "financial-*": {
+                "mode": "approval",
+                "approvers": ["U0CFO"],
+                "channel": "C0FINANCE",
+                "approval_expiry_minutes": 15,
+                "recovery_minutes": 10,
+                "max_rollback_steps": 2,
+            },
         },
     }
 )
@@ -44,8 +50,16 @@ def test_oversight_per_prompt_pattern_with_defaults():
     assert financial.max_rollback_steps == 2
 
 
-@pytest.mark.parametrize("bad", [{"mode": "yolo"}, {"approvers": ["alice"]}, {"recovery_minutes": 0},
-                                 {"channel": "<!channel>"}, {"max_rollback_steps": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mode": "yolo"},
+        {"approvers": ["alice"]},
+        {"recovery_minutes": 0},
+        {"channel": "<!channel>"},
+        {"max_rollback_steps": 0},
+    ],
+)
 def test_malformed_people_settings_are_refused(bad):
     with pytest.raises(ValueError):
         PolicyConfig.model_validate(bad)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
 
 if TYPE_CHECKING:
@@ -47,3 +48,14 @@ class SqsRollbackQueue:
             if failed:
                 codes = sorted({entry.get("Code", "?") for entry in failed})
                 raise EnqueueFailed(f"{len(failed)} of {len(chunk)} requests not queued ({', '.join(codes)})")
+
+    def enqueue_action(self, message: SlackAction | ResolutionSignal) -> None:
+        """A click or a resolution, on its prompt's message group: after (never beside) the
+        rollback it is about, one at a time with that prompt's other requests."""
+        dedup = message.action_id if isinstance(message, SlackAction) else f"resolved-{message.rollback_id}"
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=message_group_id(message.provider, message.prompt_name),
+            MessageDeduplicationId=dedup,
+        )

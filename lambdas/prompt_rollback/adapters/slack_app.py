@@ -24,7 +24,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import WebClient
 
-from prompt_rollback.adapters.slack import RollbackNotice, SlackOutcome, build_message, escape_text
+from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, RollbackNotice, SlackOutcome, build_message
 
 SLACK_API_BASE_URL = "https://slack.com/api/"
 # What a button does: the action_id Slack sends back with the click.
@@ -35,6 +35,7 @@ _BUTTONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "rolled_back": ((UNDO, "Undo", "danger"),),
     "recovered": ((UNDO, "Undo", "danger"),),
     "recovery_overdue": ((UNDO, "Undo", "danger"),),
+    "undone": ((UNDO, "Undo the undo", "danger"),),
 }
 _UNDO_CONFIRM = {
     "title": {"type": "plain_text", "text": "Undo this rollback?"},
@@ -159,10 +160,13 @@ class SlackAppNotifier:
             return _failure(error)
 
     def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome:
-        """A follow-up in the incident's thread (recovered, overdue, needs a person)."""
+        """A follow-up in the incident's thread (recovered, overdue, needs a person).
+
+        `text` is mrkdwn we wrote (a `<@U…>` mention of a validated user id); whatever in it
+        came from an alert was put through escape_text by the caller."""
         try:
             response = self._client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=escape_text(text, 2900), unfurl_links=False
+                channel=channel, thread_ts=thread_ts, text=text[:SECTION_TEXT_LIMIT], unfurl_links=False
             )
         except (SlackClientError, OSError) as error:
             return _failure(error)
@@ -171,7 +175,7 @@ class SlackAppNotifier:
     def tell(self, channel: str, user: str, text: str) -> SlackOutcome:
         """Only `user` sees it: the answer to a click that changes nothing ("not allowed")."""
         try:
-            self._client.chat_postEphemeral(channel=channel, user=user, text=escape_text(text, 2900))
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text[:SECTION_TEXT_LIMIT])
         except (SlackClientError, OSError) as error:
             return _failure(error)
         return SlackOutcome("sent", "chat.postEphemeral", channel)

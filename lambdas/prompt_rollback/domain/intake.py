@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
 from prompt_rollback.domain.bedrock_targets import target_labels_problem
+from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
     SUPPORTED_PROVIDERS,
@@ -25,10 +26,35 @@ class SkippedAlert:
     reason: str
 
 
+RESOLVED_REASON = "resolved: nothing to roll back; queued as a recovery signal"
+
+
 @dataclass(frozen=True)
 class Intake:
     accepted: list[RollbackRequest]
     skipped: list[SkippedAlert]
+    # Resolved alerts that may end a rollback's recovery window (they are also in `skipped`:
+    # a resolution never rolls anything back).
+    resolved: list[ResolutionSignal] = field(default_factory=list)
+
+
+def _resolution_for(alert: Alert, received_at: datetime) -> ResolutionSignal | None:
+    """The recovery signal of a resolved alert that names a prompt we could have rolled back."""
+    labels = alert.labels
+    prompt_name = labels.get("prompt_name", "")
+    provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
+    if not prompt_name or prompt_name_problem(prompt_name) or provider not in SUPPORTED_PROVIDERS:
+        return None
+    return ResolutionSignal(
+        rollback_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
+        provider=provider,
+        prompt_name=prompt_name,
+        alertname=labels.get("alertname", "")[:200],
+        fingerprint=alert.fingerprint,
+        starts_at=alert.starts_at,
+        # Alertmanager sets endsAt of a resolved alert to when it resolved.
+        resolved_at=alert.ends_at if alert.ends_at and alert.ends_at.year > 1 else received_at,
+    )
 
 
 def _positive_int(value: str) -> int | None:
@@ -94,11 +120,16 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
     """Split a webhook body into rollback requests and skipped alerts (each with its reason)."""
     accepted: list[RollbackRequest] = []
     skipped: list[SkippedAlert] = []
+    resolved: list[ResolutionSignal] = []
     seen: set[str] = set()
     for alert in body.alerts:
         alertname = alert.labels.get("alertname", "")
         if alert.status == "resolved":
-            skipped.append(SkippedAlert(alert.fingerprint, alertname, "resolved: logged, never acted on"))
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON))
+            signal = _resolution_for(alert, received_at)
+            if signal is not None and signal.rollback_id not in seen:
+                seen.add(signal.rollback_id)
+                resolved.append(signal)
             continue
         outcome = _request_for(alert, body, received_at)
         if isinstance(outcome, str):
@@ -108,4 +139,4 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
         else:
             seen.add(outcome.request_id)
             accepted.append(outcome)
-    return Intake(accepted=accepted, skipped=skipped)
+    return Intake(accepted=accepted, skipped=skipped, resolved=resolved)

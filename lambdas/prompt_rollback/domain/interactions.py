@@ -8,17 +8,20 @@ clicked; everything else is what our own ledger says about that id.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from prompt_rollback.domain.policy_config import Oversight
 
 MAX_REQUEST_ID_LENGTH = 128
+ROLLBACK_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,128}")  # as RollbackRequest.request_id
 
 
 class Click(StrEnum):
@@ -39,7 +42,8 @@ class SlackAction(BaseModel):
     action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     click: Click
     rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
-    prompt_key: str = Field(min_length=3, max_length=400)
+    provider: str = Field(min_length=1, max_length=40)
+    prompt_name: str = Field(min_length=1, max_length=400)
     user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
     user_name: str = Field(default="", max_length=200)
     channel_id: str = Field(default="", max_length=40)
@@ -48,6 +52,30 @@ class SlackAction(BaseModel):
     @property
     def actor(self) -> str:
         return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.provider}#{self.prompt_name}"
+
+
+class ResolutionSignal(BaseModel):
+    """Alertmanager's resolved notification for an alert, queued on the prompt's message group:
+    `rollback_id` is the id the same alert's firing got (domain/requests.alert_request_id)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_type: Literal["resolution"] = "resolution"
+    rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    provider: str = Field(min_length=1, max_length=40)
+    prompt_name: str = Field(min_length=1, max_length=400)
+    alertname: str = ""
+    fingerprint: str
+    starts_at: datetime
+    resolved_at: datetime
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.provider}#{self.prompt_name}"
 
 
 def action_id(team_id: str, user_id: str, action_ts: str, click: str, rollback_id: str) -> str:
@@ -192,3 +220,34 @@ def needs_a_person(
         f"{steps} automatic step(s) back in the recovery window, the policy allows {max_steps}; "
         "a person has to decide"
     )
+
+
+class RecoveryCheck(BaseModel):
+    """Sent by a one-shot EventBridge schedule when a rollback's recovery window (or a
+    proposal's approval time) is over: check whether it recovered (or was approved)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_type: Literal["recovery_check"] = "recovery_check"
+    rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    provider: str = Field(min_length=1, max_length=40)
+    prompt_name: str = Field(min_length=1, max_length=400)
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.provider}#{self.prompt_name}"
+
+
+PeopleMessage = Annotated[SlackAction | ResolutionSignal | RecoveryCheck, Field(discriminator="message_type")]
+_PEOPLE_MESSAGE: TypeAdapter[SlackAction | ResolutionSignal | RecoveryCheck] = TypeAdapter(PeopleMessage)
+
+
+def parse_people_message(body: str) -> SlackAction | ResolutionSignal | RecoveryCheck | None:
+    """A queued click or resolution, or None for a RollbackRequest (which has no message_type)."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(decoded, dict) or "message_type" not in decoded:
+        return None
+    return _PEOPLE_MESSAGE.validate_python(decoded)

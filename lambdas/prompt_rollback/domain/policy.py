@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     DRY_RUN = "dry_run"
     SKIPPED = "skipped"
     FAILED = "failed"
+    PROPOSED = "proposed"  # approval mode: decided and announced, waiting for a person
 
 
 @dataclass(frozen=True)

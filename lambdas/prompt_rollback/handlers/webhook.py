@@ -97,6 +97,8 @@ def receive_alerts() -> Response[Any]:
     try:
         if intake.accepted:
             wiring.rollback_queue().enqueue(intake.accepted)
+        for signal in intake.resolved:  # a recovery check for the rollback it may have caused
+            wiring.rollback_queue().enqueue_action(signal)
     except (EnqueueFailed, wiring.ConfigurationError) as error:
         logger.error("could not queue rollback requests", extra={"error": str(error)})
         return _problem(503, "could not queue rollback requests, retry later")

@@ -33,6 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from prompt_rollback import wiring
 from prompt_rollback.adapters.registry import RegistryError
 from prompt_rollback.domain.bedrock_targets import target_labels_problem
+from prompt_rollback.domain.interactions import (
+    RecoveryCheck,
+    ResolutionSignal,
+    SlackAction,
+    parse_people_message,
+)
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import Provider, RollbackRequest
 from prompt_rollback.observability import logger, metrics, tracer
@@ -153,15 +159,55 @@ def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]
         metrics.add_metric(name="AlertToRollbackSeconds", unit=MetricUnit.Seconds, value=max(seconds, 0.0))
     if result.get("slack") == "failed":
         metrics.add_metric(name="SlackFailures", unit=MetricUnit.Count, value=1)
+    _schedule_check(result, request)
     logger.info("rollback decision", extra={"rollback_id": request.request_id, **result})
     return result
 
 
+def _people(message: SlackAction | ResolutionSignal | RecoveryCheck, final_attempt: bool) -> dict[str, Any]:
+    """A click or a resolution: the moves it asks for go through the same idempotent rollback."""
+    from prompt_rollback import slack_wiring
+
+    def run_rollback(request: RollbackRequest) -> dict[str, Any]:
+        result = _idempotency()[1](request=request, final_attempt=final_attempt, from_queue=True)
+        return _account(result, request)
+
+    service = slack_wiring.interaction_service(run_rollback)
+    if isinstance(message, SlackAction):
+        logger.append_keys(action_id=message.action_id, rollback_id=message.rollback_id)
+        result = service.handle_action(message)
+    elif isinstance(message, ResolutionSignal):
+        result = service.handle_resolution(message)
+    else:
+        result = service.handle_check(message)
+    metrics.add_metric(name=slack_wiring.people_metric(result.outcome), unit=MetricUnit.Count, value=1)
+    logger.info("people-in-the-loop message handled", extra=result.as_dict())
+    return result.as_dict()
+
+
+def _schedule_check(result: dict[str, Any], request: RollbackRequest) -> None:
+    """A rollback gets its recovery check, a proposal its expiry check (adapters/recovery_scheduler.py)."""
+    from prompt_rollback import slack_wiring
+
+    if result["outcome"] not in (Outcome.ROLLED_BACK.value, Outcome.PROPOSED.value):
+        return
+    if request.request_id.startswith("undo-"):
+        return  # an undo restores what people had before: there is no alert to recover from
+    try:
+        slack_wiring.schedule_check(request, result["outcome"])
+    except Exception:  # the rollback stands; the missing check is counted and alarmed on
+        logger.exception("could not schedule the recovery check", extra={"rollback_id": request.request_id})
+        metrics.add_metric(name="RecoveryCheckNotScheduled", unit=MetricUnit.Count, value=1)
+
+
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
-    request = RollbackRequest.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count or "1")
     final_attempt = attempt >= wiring.settings().max_receive_count
+    people = parse_people_message(record.body)
+    if people is not None:
+        return _people(people, final_attempt)
+    request = RollbackRequest.model_validate_json(record.body)
     logger.append_keys(rollback_id=request.request_id, prompt_name=request.prompt_name, attempt=attempt)
     return _account(_idempotency()[1](request=request, final_attempt=final_attempt, from_queue=True), request)
 
