@@ -24,6 +24,7 @@ from prompt_rollback.adapters.audit_store import AuditLedger, AuditRecord, Ledge
 from prompt_rollback.adapters.registry import PromptRef, PromptRegistry, RegistryError
 from prompt_rollback.adapters.slack import Notifier, RollbackNotice, SlackOutcome
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.interactions import Move, needs_a_person
 from prompt_rollback.domain.policy import Ask, Decision, Outcome, PastDecision, decide
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
@@ -69,6 +70,19 @@ def _past_decisions(records: list[AuditRecord]) -> list[PastDecision]:
         )
         for r in records
         if r.get("kind") == "decision"
+    ]
+
+
+def _automatic_moves(records_newest_first: list[AuditRecord]) -> list[Move]:
+    """Rollbacks that moved production, newest first; an undo is a person's choice, not a step back."""
+    return [
+        Move(str(r["request_id"]), int(r["from_version"]), int(r["to_version"]), parse_iso_utc(r["recorded_at"]))
+        for r in records_newest_first
+        if r.get("kind") == "decision"
+        and r.get("outcome") == Outcome.ROLLED_BACK.value
+        and r.get("from_version") is not None
+        and r.get("to_version") is not None
+        and not str(r.get("request_id", "")).startswith("undo-")
     ]
 
 
@@ -124,7 +138,18 @@ class RollbackService:
         decision = decide(ask, state, _past_decisions(records), self._policy, self._clock())
         if decision.acts and not request.forced:
             oversight = self._policy.oversight_for(request.prompt_name)
-            if oversight.mode == "approval":
+            why = needs_a_person(
+                request.alerted_version,
+                _automatic_moves(records),
+                self._clock(),
+                oversight.recovery_window,
+                oversight.max_rollback_steps,
+            )
+            if why:  # no cascade: announce and audit, move nothing
+                decision = Decision(
+                    Outcome.NEEDS_PERSON, why, decision.from_version, decision.to_version, decision.basis
+                )
+            elif oversight.mode == "approval":
                 # Decided and announced; nothing moves until an approver says so (interactions.py).
                 minutes = int(oversight.approval_expiry.total_seconds() // 60)
                 decision = Decision(

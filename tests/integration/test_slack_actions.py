@@ -4,6 +4,7 @@ loopback Slack Web API, moto, the Langfuse-compatible server)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -195,3 +196,27 @@ def test_approving_a_stale_proposal_changes_nothing_and_says_why(app_stack, firi
     assert app_stack.stack.production(PROMPT) == 5
     assert "production moved since the proposal: it is v5" in app_stack.slack_api.ephemerals[-1].text
     assert json.dumps(app_stack.stack.audit(PROMPT)[-1]).count("stale") == 1
+
+
+def test_no_cascade_the_version_we_rolled_back_to_alerting_too_needs_a_person(app_stack, firing_body):
+    set_policy(app_stack, approvers=[APPROVER], cooldown_minutes=0)
+    _rolled_back(app_stack, firing_body)
+    second = copy.deepcopy(firing_body)  # the same alert, now about v6, the version we went back to
+    for alert in second["alerts"]:
+        alert["fingerprint"] = "0123456789abcdef"
+        alert["labels"]["prompt_version"] = "6"
+        alert["annotations"].pop("rollback_to", None)
+        alert["labels"].pop("rollback_to", None)
+    assert app_stack.stack.post(second)[1]["accepted"][0]["prompt_version"] == 6
+    app_stack.stack.drain()
+    assert app_stack.stack.production(PROMPT) == 6  # not a second step back
+    decision = app_stack.stack.decisions(PROMPT)[-1]
+    assert decision["outcome"] == "needs_person"
+    assert "v6, the version we rolled back to 0 min ago, is alerting too" in decision["reason"]
+    assert "Needs a person" in app_stack.slack_api.top_level(CHANNEL)[-1].text
+
+    set_policy(app_stack, approvers=[APPROVER], cooldown_minutes=0, max_rollback_steps=2)
+    third = json.loads(json.dumps(second).replace("0123456789abcdef", "fedcba9876543210"))
+    app_stack.stack.post(third)
+    app_stack.stack.drain()
+    assert app_stack.stack.production(PROMPT) == 5  # the policy allows a second step explicitly
