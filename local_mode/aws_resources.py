@@ -105,6 +105,7 @@ def provision(
         QueueName=f"{prefix}-requests.fifo",
         Attributes={
             "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",  # as deployed (EventBridge Scheduler's checks)
             "VisibilityTimeout": str(visibility_timeout_seconds),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}

@@ -76,7 +76,12 @@ def _past_decisions(records: list[AuditRecord]) -> list[PastDecision]:
 def _automatic_moves(records_newest_first: list[AuditRecord]) -> list[Move]:
     """Rollbacks that moved production, newest first; an undo is a person's choice, not a step back."""
     return [
-        Move(str(r["request_id"]), int(r["from_version"]), int(r["to_version"]), parse_iso_utc(r["recorded_at"]))
+        Move(
+            str(r["request_id"]),
+            int(r["from_version"]),
+            int(r["to_version"]),
+            parse_iso_utc(r["recorded_at"]),
+        )
         for r in records_newest_first
         if r.get("kind") == "decision"
         and r.get("outcome") == Outcome.ROLLED_BACK.value
