@@ -22,6 +22,7 @@ from prompt_rollback.adapters.registry import PromptRef, PromptRegistry
 from prompt_rollback.adapters.slack import RollbackNotice, SlackOutcome, escape_text
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.interactions import (
+    CliAction,
     Click,
     Move,
     Proposal,
@@ -54,6 +55,13 @@ class AppNotifier(Protocol):
     def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
 
     def members_of(self, user_group: str) -> frozenset[str]: ...
+
+
+Action = SlackAction | CliAction
+
+
+def _shown(action: Action) -> str:
+    return action.mention if action.slack_user else escape_text(action.mention, 200)
 
 
 # Runs a RollbackRequest through the worker's idempotent rollback; returns RollbackResult.as_dict().
@@ -130,23 +138,20 @@ class InteractionService:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # ---- clicks ----------------------------------------------------------------------------
-    def handle_action(self, action: SlackAction) -> InteractionResult:
+    def handle_action(self, action: Action) -> InteractionResult:
         records = self._ledger.recent(action.prompt_key, HISTORY_DEPTH)
         target = _decision_of(records, action.rollback_id)
         if target is None:
             # The index said this prompt; its ledger does not know the id: nothing to act on.
-            self._notifier.tell(
-                action.channel_id, action.user_id, "This rollback is not in the audit ledger."
-            )
+            self._tell(action, "This rollback is not in the audit ledger.")
             return InteractionResult("unknown", "rollback id not in this prompt's ledger", action.rollback_id)
         oversight = self._policy.oversight_for(str(target["prompt_name"]))
         members = {group: self._notifier.members_of(group) for group in oversight.approver_groups}
-        if not may_click(action.user_id, oversight, members):
-            reason = f"{action.user_id} is not an approver of {target['prompt_name']}"
+        if action.slack_user and not may_click(action.slack_user, oversight, members):
+            reason = f"{action.slack_user} is not an approver of {target['prompt_name']}"
             self._followup(target, action, "refused", reason)
-            self._notifier.tell(
-                action.channel_id,
-                action.user_id,
+            self._tell(
+                action,
                 f"Not allowed: you are not an approver of {escape_text(str(target['prompt_name']), 200)}. "
                 "Nothing changed.",
             )
@@ -155,7 +160,7 @@ class InteractionService:
             return self._undo(action, target)
         return self._settle_proposal(action, target, records)
 
-    def _undo(self, action: SlackAction, target: AuditRecord) -> InteractionResult:
+    def _undo(self, action: Action, target: AuditRecord) -> InteractionResult:
         move = _move_of(target)
         if move is None:
             return self._no_change(action, target, "nothing_to_undo", "this rollback did not move production")
@@ -169,12 +174,12 @@ class InteractionService:
         self._update(target, "undone", undo_id, verdict, f"undone by {action.actor}", action.actor)
         self._reply(
             target,
-            f"Undone by <@{action.user_id}>: production v{verdict.from_version} → v{verdict.to_version}.",
+            f"Undone by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
         )
         return InteractionResult("undone", "undone", action.rollback_id, moved=not result.get("replayed"))
 
     def _settle_proposal(
-        self, action: SlackAction, target: AuditRecord, records: list[AuditRecord]
+        self, action: Action, target: AuditRecord, records: list[AuditRecord]
     ) -> InteractionResult:
         if target.get("outcome") != Outcome.PROPOSED.value:
             return self._no_change(
@@ -197,7 +202,7 @@ class InteractionService:
         if verdict.outcome in ("rejected", "expired"):
             self._followup(target, action, verdict.outcome, verdict.reason)
             self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
-            self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} (<@{action.user_id}>).")
+            self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
         if not verdict.moves:
             return self._no_change(action, target, verdict.outcome, verdict.reason)
@@ -206,22 +211,16 @@ class InteractionService:
             return self._no_change(action, target, "not_approved", str(result["reason"]))
         self._reply(
             target,
-            f"Approved by <@{action.user_id}>: production v{verdict.from_version} → v{verdict.to_version}.",
+            f"Approved by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
         )
         return InteractionResult("approved", "approved", action.rollback_id, moved=not result.get("replayed"))
 
-    def _no_change(
-        self, action: SlackAction, target: AuditRecord, outcome: str, reason: str
-    ) -> InteractionResult:
+    def _no_change(self, action: Action, target: AuditRecord, outcome: str, reason: str) -> InteractionResult:
         self._followup(target, action, outcome, reason)
-        self._notifier.tell(
-            action.channel_id, action.user_id, f"Nothing changed: {escape_text(reason, 1000)}."
-        )
+        self._tell(action, f"Nothing changed: {escape_text(reason, 1000)}.")
         return InteractionResult(outcome, reason, action.rollback_id)
 
-    def _move(
-        self, action: SlackAction, target: AuditRecord, verdict: Verdict, reason: str
-    ) -> dict[str, Any]:
+    def _move(self, action: Action, target: AuditRecord, verdict: Verdict, reason: str) -> dict[str, Any]:
         channel, ts = _slack_of(target)
         trigger = target.get("trigger")
         request = RollbackRequest(
@@ -318,12 +317,17 @@ class InteractionService:
         return InteractionResult("recovery_overdue", reason, check.rollback_id)
 
     # ---- ledger and Slack ------------------------------------------------------------------
+    def _tell(self, action: Action, text: str) -> None:
+        """Only the person who clicked sees it; the CLI prints the result instead."""
+        if action.slack_user:
+            self._notifier.tell(action.channel_id, action.slack_user, text)
+
     def _production(self, target: AuditRecord) -> int | None:
         registry = self._registries(str(target["provider"]))
         ref = PromptRef(str(target["prompt_name"]), dict(target.get("provider_target") or {}))
         return registry.read_state(ref).production_version
 
-    def _followup(self, target: AuditRecord, action: SlackAction, outcome: str, reason: str) -> None:
+    def _followup(self, target: AuditRecord, action: Action, outcome: str, reason: str) -> None:
         self._record(
             target,
             outcome,

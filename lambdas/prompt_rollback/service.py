@@ -69,7 +69,8 @@ def _past_decisions(records: list[AuditRecord]) -> list[PastDecision]:
             observed_production=r.get("observed_production"),
         )
         for r in records
-        if r.get("kind") == "decision"
+        # An undo says a rollback was wrong, not that the version it moved away from is bad.
+        if r.get("kind") == "decision" and not str(r.get("request_id", "")).startswith("undo-")
     ]
 
 

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from prompt_rollback import slack_wiring
+from prompt_rollback import cli, slack_wiring
 
 from tests.integration.slack_app_stack import (
     APPROVER,
@@ -220,3 +220,30 @@ def test_no_cascade_the_version_we_rolled_back_to_alerting_too_needs_a_person(ap
     app_stack.stack.post(third)
     app_stack.stack.drain()
     assert app_stack.stack.production(PROMPT) == 5  # the policy allows a second step explicitly
+
+
+def test_people_outside_slack_undo_and_approve_from_the_cli(app_stack, firing_body, capsys):
+    rollback_id = _rolled_back(app_stack, firing_body)
+    undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", "jane", "--in-process"]
+    assert cli.main(undo) == 0
+    assert '"outcome": "undone"' in capsys.readouterr().out
+    assert app_stack.stack.production(PROMPT) == 7
+    assert app_stack.stack.decisions(PROMPT)[-1]["actor"] == "cli:jane"
+    assert "Undone by cli:jane" in app_stack.slack_api.thread(app_stack.incident().ts)[-1].text
+    assert cli.main(undo) == 1  # again: production is no longer where the rollback left it
+    assert "not v6 where this rollback left it; nothing changed" in capsys.readouterr().out
+    assert app_stack.stack.production(PROMPT) == 7
+
+    set_policy(
+        app_stack, approvers=[APPROVER], cooldown_minutes=0, prompts={"support-*": {"mode": "approval"}}
+    )
+    second = copy.deepcopy(firing_body)
+    for alert in second["alerts"]:
+        alert["fingerprint"] = "0123456789abcdef"
+    app_stack.stack.post(second)
+    app_stack.stack.drain()
+    proposal = app_stack.stack.decisions(PROMPT)[-1]
+    assert proposal["outcome"] == "proposed"
+    approve = ["approve", "--prompt", PROMPT, "--rollback-id", proposal["request_id"], "--actor", "jane"]
+    assert cli.main([*approve, "--in-process"]) == 0
+    assert app_stack.stack.production(PROMPT) == 6

@@ -54,8 +54,60 @@ class SlackAction(BaseModel):
         return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
 
     @property
+    def slack_user(self) -> str:
+        return self.user_id
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.user_id}>"  # a validated user id: safe mrkdwn
+
+    @property
     def prompt_key(self) -> str:
         return f"{self.provider}#{self.prompt_name}"
+
+
+class CliAction(BaseModel):
+    """Approve, Reject or Undo from the CLI (people outside Slack). Whoever may invoke the worker
+    may do this, as with a forced rollback: IAM is the gate, not the Slack approvers list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    click: Click
+    rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    prompt: str = Field(min_length=1, max_length=400)
+    provider: Literal["langfuse", "bedrock"] = "langfuse"
+    actor_name: str = Field(min_length=1, max_length=180, alias="actor")
+    clicked_at: datetime
+
+    @property
+    def actor(self) -> str:
+        return f"cli:{self.actor_name}"
+
+    @property
+    def action_id(self) -> str:
+        return action_id(
+            "cli", self.actor_name, self.clicked_at.isoformat(), self.click.value, self.rollback_id
+        )
+
+    @property
+    def slack_user(self) -> str:
+        return ""
+
+    @property
+    def channel_id(self) -> str:
+        return ""
+
+    @property
+    def mention(self) -> str:
+        return self.actor  # escaped where it is shown
+
+    @property
+    def prompt_name(self) -> str:
+        return self.prompt
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.provider}#{self.prompt}"
 
 
 class ResolutionSignal(BaseModel):

@@ -34,6 +34,7 @@ from prompt_rollback import wiring
 from prompt_rollback.adapters.registry import RegistryError
 from prompt_rollback.domain.bedrock_targets import target_labels_problem
 from prompt_rollback.domain.interactions import (
+    CliAction,
     RecoveryCheck,
     ResolutionSignal,
     SlackAction,
@@ -164,7 +165,9 @@ def _account(result: dict[str, Any], request: RollbackRequest) -> dict[str, Any]
     return result
 
 
-def _people(message: SlackAction | ResolutionSignal | RecoveryCheck, final_attempt: bool) -> dict[str, Any]:
+def _people(
+    message: SlackAction | CliAction | ResolutionSignal | RecoveryCheck, final_attempt: bool
+) -> dict[str, Any]:
     """A click or a resolution: the moves it asks for go through the same idempotent rollback."""
     from prompt_rollback import slack_wiring
 
@@ -173,7 +176,7 @@ def _people(message: SlackAction | ResolutionSignal | RecoveryCheck, final_attem
         return _account(result, request)
 
     service = slack_wiring.interaction_service(run_rollback)
-    if isinstance(message, SlackAction):
+    if isinstance(message, SlackAction | CliAction):
         logger.append_keys(action_id=message.action_id, rollback_id=message.rollback_id)
         result = service.handle_action(message)
     elif isinstance(message, ResolutionSignal):
@@ -210,6 +213,23 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     request = RollbackRequest.model_validate_json(record.body)
     logger.append_keys(rollback_id=request.request_id, prompt_name=request.prompt_name, attempt=attempt)
     return _account(_idempotency()[1](request=request, final_attempt=final_attempt, from_queue=True), request)
+
+
+def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
+    """`cli undo` / `cli approve` / `cli reject`: a click for people outside Slack."""
+    try:
+        action = CliAction.model_validate({**event["cli_action"], "clicked_at": datetime.now(UTC)})
+    except (ValidationError, TypeError) as error:
+        details = (
+            [
+                {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+                for e in error.errors(include_url=False, include_input=False)
+            ]
+            if isinstance(error, ValidationError)
+            else []
+        )
+        return {"error": "invalid CLI action", "details": details}
+    return _people(action, final_attempt=True)
 
 
 def _manual(event: dict[str, Any]) -> dict[str, Any]:
@@ -249,4 +269,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return process_partial_response(  # type: ignore[return-value]  # a TypedDict of the same shape
             event=event, record_handler=record_handler, processor=processor, context=context
         )
+    if "cli_action" in event:
+        return _cli_action(event)
     return _manual(event)
