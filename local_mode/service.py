@@ -4,7 +4,11 @@ Defaults, each replaced by the standard setting when it is present:
 - AWS: an in-process moto server (`AWS_ENDPOINT_URL` points at another endpoint instead);
 - Langfuse: a Langfuse-compatible prompt store seeded with a demo prompt
   (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY` point at a real Langfuse);
-- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real).
+- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real);
+  Slack app mode with `SLACK_BOT_TOKEN` (+ `SLACK_SIGNING_SECRET`, default a demo secret):
+  POST /slack/actions is served on the same port as /alerts, and without `SLACK_API_BASE_URL`
+  an embedded Slack Web API receives the messages, which are printed with their buttons and a
+  ready `curl` line per button that clicks it with a valid signature.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from local_mode.slack_api_server import ChannelMessage, SlackApiServer
+from local_mode.slack_click import LOCAL_APPROVER, show
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 DEMO_TOKEN = "local-dev-token"  # noqa: S105 - a documented local-only default, never deployed
+DEMO_SIGNING_SECRET = "local-dev-signing-secret"  # noqa: S105 - local-only, like DEMO_TOKEN
+DEMO_CHANNEL = "C0LOCALDEV"
 
 
 @dataclass
@@ -53,6 +61,7 @@ class LocalService:
         self.out = out or sys.stdout
         self.moto: Any = None
         self.langfuse: LangfuseCompatibleServer | None = None
+        self.slack_api: SlackApiServer | None = None
         self.resources: LocalResources | None = None
         self.poller: SqsPoller | None = None
         self._http: BaseWSGIServer | None = None
@@ -94,15 +103,19 @@ class LocalService:
             env["LANGFUSE_HOST"] = self.langfuse.url
             env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
             env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
+        if env.get("SLACK_BOT_TOKEN"):
+            self._start_slack_app(env)
         self.resources = provision(webhook_token=self.settings.webhook_token)
         env.update(self.resources.environment())
 
         from prompt_rollback import wiring
-        from prompt_rollback.handlers import webhook, worker
+        from prompt_rollback.handlers import slack_actions, webhook, worker
 
         wiring.reset()
         worker._idempotency.cache_clear()
+        slack_actions._replay_guard.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
+        self._slack_actions = self._one_at_a_time(slack_actions.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
             self._one_at_a_time(worker.lambda_handler),
@@ -118,7 +131,24 @@ class LocalService:
         self._http_thread.start()
         return self
 
+    def _start_slack_app(self, env: Any) -> None:
+        """App mode: a signing secret, a channel and approvers by default; Slack itself embedded
+        unless SLACK_API_BASE_URL points at one."""
+        env.setdefault("SLACK_SIGNING_SECRET", DEMO_SIGNING_SECRET)
+        env.setdefault("SLACK_CHANNEL", DEMO_CHANNEL)
+        env.setdefault("ROLLBACK_POLICY", json.dumps({"approvers": [LOCAL_APPROVER]}))
+        if not env.get("SLACK_API_BASE_URL"):
+            self.slack_api = SlackApiServer(
+                token=env["SLACK_BOT_TOKEN"], host=self.settings.host, on_message=self._show_slack
+            ).start()
+            env["SLACK_API_BASE_URL"] = self.slack_api.base_url
+
+    def _show_slack(self, message: ChannelMessage) -> None:
+        self._say(show(message, f"{self.url}/slack/actions", os.environ["SLACK_SIGNING_SECRET"]))
+
     def stop(self) -> None:
+        if self.slack_api:
+            self.slack_api.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()
@@ -172,6 +202,14 @@ class LocalService:
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         event = api_gateway_event(environ["REQUEST_METHOD"], path, headers, body, stage=self.settings.stage)
+        if path == "/slack/actions":  # the Slack actions function, on the same port as /alerts
+            result = self._slack_actions(event, LocalLambdaContext("slack-actions", timeout_seconds=3))
+            status = int(result.get("statusCode", 500))
+            start_response(
+                f"{status} {'OK' if status < 400 else 'Error'}", [("Content-Type", "application/json")]
+            )
+            self._say(f"[slack-actions] {status} {result.get('body') or ''}".rstrip())
+            return [(result.get("body") or "").encode()]
         result = self._webhook(event, LocalLambdaContext("webhook", timeout_seconds=10))
         status = int(result.get("statusCode", 500))
         payload = (result.get("body") or "").encode()
@@ -205,9 +243,20 @@ class LocalService:
         for message in messages:
             request = json.loads(message["Body"])
             key = f"{request['provider']}#{request['prompt_name']}"
+            # A click or a resolution (message_type) shows whatever it recorded; a request its decision.
+            people = "message_type" in request
             for record in reversed(ledger.recent(key, 10)):
                 mark = (key, int(record["seq"]))
-                if record.get("request_id") != request["request_id"] or record.get("kind") != "decision":
+                if people and record.get("kind") in ("decision", "followup"):
+                    if mark not in self._printed:
+                        self._printed.add(mark)
+                        self._say(
+                            f"[worker] {record['outcome']}: {record['prompt_name']} "
+                            f"v{record.get('from_version')} -> v{record.get('to_version')} "
+                            f"({record['reason']}); by {record.get('actor')}; audit seq {record['seq']}"
+                        )
+                    continue
+                if record.get("request_id") != request.get("request_id") or record.get("kind") != "decision":
                     continue
                 if mark in self._printed:
                     continue

@@ -19,7 +19,7 @@ from prompt_rollback.handlers import webhook, worker
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
-from tests.integration.slack_api_server import BOT_TOKEN, SlackApiServer
+from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
 from tests.integration.slack_app_stack import (
     APPROVER,
     CHANNEL,

@@ -14,7 +14,7 @@ from prompt_rollback.handlers import slack_actions, worker
 from slack_sdk.signature import SignatureVerifier
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
-from tests.integration.slack_api_server import ChannelMessage, SlackApiServer
+from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Stack

@@ -10,7 +10,7 @@ import pytest
 from prompt_rollback.adapters.slack import RollbackNotice
 from prompt_rollback.adapters.slack_app import SlackAppNotifier, web_client
 
-from tests.integration.slack_api_server import BOT_TOKEN, SlackApiServer
+from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
 
 CHANNEL = "C0ONCALL"
 

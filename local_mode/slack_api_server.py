@@ -1,5 +1,8 @@
 """The Slack Web API methods the app uses, on loopback, for the real slack_sdk WebClient (`base_url`).
 
+Local mode embeds it when given a bot token but no Slack API base URL (and shows each message it
+receives, buttons included); the tests drive the app notifier against it.
+
 It follows Slack's published contract (docs.slack.dev/reference/methods/…): POST
 `/api/<method>` with `Authorization: Bearer <token>` and a JSON or form body; HTTP 200 with
 `{"ok": true, …}` or `{"ok": false, "error": "<code>"}`; HTTP 429 with `Retry-After` when rate
@@ -12,7 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,7 +23,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-BOT_TOKEN = "xoxb-test-0000-bot-token"
+BOT_TOKEN = "xoxb-test-0000-bot-token"  # noqa: S105 - a demo token for a loopback server
 
 
 class _Quiet(WSGIRequestHandler):
@@ -55,8 +58,14 @@ class Ephemeral:
 
 
 class SlackApiServer:
-    def __init__(self, token: str = BOT_TOKEN) -> None:
+    def __init__(
+        self,
+        token: str = BOT_TOKEN,
+        host: str = "127.0.0.1",
+        on_message: Callable[[ChannelMessage], None] | None = None,
+    ) -> None:
         self.token = token
+        self._on_message = on_message  # called after each post and update (local mode prints it)
         self.messages: list[ChannelMessage] = []  # top-level messages and thread replies, in order
         self.ephemerals: list[Ephemeral] = []
         self.user_groups: dict[str, list[str]] = {}
@@ -64,9 +73,7 @@ class SlackApiServer:
         self._failures: dict[str, list[tuple[int, str, str | None]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(
-            "127.0.0.1", 0, self._app, threaded=True, request_handler=_Quiet
-        )
+        self._server: BaseWSGIServer = make_server(host, 0, self._app, threaded=True, request_handler=_Quiet)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
@@ -120,7 +127,16 @@ class SlackApiServer:
         if handler is None:
             return self._answer(start_response, {"ok": False, "error": "unknown_method"}, 404)
         with self._lock:
-            return self._answer(start_response, handler(args))
+            answer = handler(args)
+            changed = self._changed(method, answer)
+        if changed is not None and self._on_message is not None:
+            self._on_message(changed)
+        return self._answer(start_response, answer)
+
+    def _changed(self, method: str, answer: dict[str, Any]) -> ChannelMessage | None:
+        if not answer.get("ok") or method not in ("chat.postMessage", "chat.update"):
+            return None
+        return next((m for m in self.messages if m.ts == answer.get("ts")), None)
 
     @staticmethod
     def _answer(start_response: StartResponse, body: dict[str, Any], status: int = 200) -> Iterable[bytes]:
