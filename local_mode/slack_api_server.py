@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ class ChannelMessage:
     text: str
     blocks: list[dict[str, Any]]
     thread_ts: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
     updates: int = 0
     history: list[list[dict[str, Any]]] = field(default_factory=list)  # blocks before each update
 
@@ -123,6 +125,7 @@ class SlackApiServer:
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "usergroups.users.list": self._usergroup_users,
+            "conversations.history": self._history,
         }.get(method)
         if handler is None:
             return self._answer(start_response, {"ok": False, "error": "unknown_method"}, 404)
@@ -150,6 +153,40 @@ class SlackApiServer:
         blocks = args.get("blocks") or []
         return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
 
+    @staticmethod
+    def _metadata(args: dict[str, Any]) -> dict[str, Any]:
+        metadata = args.get("metadata") or {}
+        return json.loads(metadata) if isinstance(metadata, str) else dict(metadata)
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first; metadata only with include_all_metadata."""
+        channel = str(args.get("channel") or "")
+        oldest = float(args.get("oldest") or 0)
+        limit = min(int(args.get("limit") or 100), 999)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [
+            m
+            for m in reversed(self.messages)
+            if m.channel == channel and not m.thread_ts and float(m.ts) > oldest
+        ]
+        return {
+            "ok": True,
+            "messages": [
+                {
+                    "type": "message",
+                    "ts": m.ts,
+                    "text": m.text,
+                    **({"metadata": m.metadata} if with_metadata else {}),
+                }
+                for m in found[:limit]
+            ],
+            "has_more": len(found) > limit,
+        }
+
+    def _next_ts(self) -> str:
+        """Slack's ts: epoch seconds and a per-channel sequence, unique and ordered."""
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
         if not channel:
@@ -159,8 +196,10 @@ class SlackApiServer:
         thread_ts = str(args.get("thread_ts") or "")
         if thread_ts and not any(m.ts == thread_ts and m.channel == channel for m in self.messages):
             return {"ok": False, "error": "thread_not_found"}
-        ts = f"1700000000.{next(self._ts):06d}"
-        message = ChannelMessage(channel, ts, str(args.get("text") or ""), self._blocks(args), thread_ts)
+        ts = self._next_ts()
+        message = ChannelMessage(
+            channel, ts, str(args.get("text") or ""), self._blocks(args), thread_ts, self._metadata(args)
+        )
         self.messages.append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": message.text, "ts": ts}}
 
@@ -171,6 +210,7 @@ class SlackApiServer:
             return {"ok": False, "error": "message_not_found"}
         found.history.append(found.blocks)
         found.text, found.blocks = str(args.get("text") or ""), self._blocks(args)
+        found.metadata = self._metadata(args) or found.metadata
         found.updates += 1
         return {"ok": True, "channel": channel, "ts": ts, "text": found.text}
 
@@ -179,7 +219,7 @@ class SlackApiServer:
         if not channel or not user:
             return {"ok": False, "error": "user_not_in_channel"}
         self.ephemerals.append(Ephemeral(channel, user, str(args.get("text") or "")))
-        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        return {"ok": True, "message_ts": self._next_ts()}
 
     def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup") or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -27,8 +28,8 @@ def _notifier(server: SlackApiServer, token: str = BOT_TOKEN) -> SlackAppNotifie
 
 
 def _notice(outcome: str, **extra: str) -> RollbackNotice:
+    fields = {"rollback_id": "rb-0123456789abcdef01234567", **extra}
     return RollbackNotice(
-        rollback_id="rb-0123456789abcdef01234567",
         outcome=outcome,
         prompt_name="support-answer",
         provider="langfuse",
@@ -38,8 +39,8 @@ def _notice(outcome: str, **extra: str) -> RollbackNotice:
         basis="previous production",
         actor="alertmanager",
         mode="automatic",
-        when=datetime(2026, 12, 1, 22, 0, tzinfo=UTC),
-        **extra,  # type: ignore[arg-type]
+        when=datetime.now(UTC),
+        **fields,  # type: ignore[arg-type]
     )
 
 
@@ -87,11 +88,28 @@ def test_rate_limits_are_retried_after_retry_after_but_a_long_wait_fails_instead
     notifier = _notifier(slack_api)
     slack_api.fail_next("chat.postMessage", status=429, retry_after="0")
     assert notifier.notify(_notice("rolled_back")).status == "sent"
-    assert slack_api.calls == ["chat.postMessage", "chat.postMessage"]
+    assert slack_api.calls == ["conversations.history", "chat.postMessage", "chat.postMessage"]
 
     slack_api.fail_next("chat.postMessage", status=429, retry_after="120")  # beyond the cap: no sleeping
-    assert notifier.notify(_notice("rolled_back")).status == "failed"
+    started = time.monotonic()
+    assert notifier.notify(_notice("rolled_back", rollback_id="rb-second")).status == "failed"
+    assert time.monotonic() - started < 5
     assert len(slack_api.top_level()) == 1
+
+
+def test_a_retry_that_does_not_know_the_ts_finds_the_message_by_its_rollback_id_and_updates_it(slack_api):
+    notifier = _notifier(slack_api)
+    first = notifier.notify(_notice("rolled_back"))
+    again = notifier.notify(_notice("rolled_back"))  # e.g. the ledger refused the write that stores the ts
+    assert (again.status, again.ts) == ("updated", first.ts)
+    other = notifier.notify(_notice("rolled_back", rollback_id="rb-another-incident"))
+    assert other.status == "sent"
+    assert len(slack_api.top_level(CHANNEL)) == 2
+
+
+def test_without_the_history_scope_it_still_posts(slack_api):
+    slack_api.fail_next("conversations.history", error="missing_scope")
+    assert _notifier(slack_api).notify(_notice("rolled_back")).status == "sent"
 
 
 def test_slack_errors_are_outcomes_and_keep_the_token_out(slack_api):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -27,6 +28,12 @@ from slack_sdk.web import WebClient
 from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, RollbackNotice, SlackOutcome, build_message
 
 SLACK_API_BASE_URL = "https://slack.com/api/"
+# Every incident message carries its rollback id as Slack message metadata, so a retry that does
+# not know the message's ts yet (the ledger refused the write that would have stored it) finds
+# the message in the channel's recent history and updates it instead of posting a second one.
+METADATA_EVENT_TYPE = "prompt_rollback_incident"
+HISTORY_LOOKBACK = timedelta(days=4)  # the queue's retention: no retry comes later than that
+HISTORY_PAGE = 200
 # What a button does: the action_id Slack sends back with the click.
 APPROVE, REJECT, UNDO = "approve", "reject", "undo"
 _BUTTONS: dict[str, tuple[tuple[str, str, str], ...]] = {
@@ -139,11 +146,17 @@ class SlackAppNotifier:
         if not channel:
             return SlackOutcome("not_configured", "no Slack channel for this prompt")
         message = build_app_message(notice)
+        metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"rollback_id": notice.rollback_id}}
         try:
-            if notice.message_ts:
+            message_ts = notice.message_ts or self._find(channel, notice)
+            if message_ts:
                 try:
                     response = self._client.chat_update(
-                        channel=channel, ts=notice.message_ts, text=message["text"], blocks=message["blocks"]
+                        channel=channel,
+                        ts=message_ts,
+                        text=message["text"],
+                        blocks=message["blocks"],
+                        metadata=metadata,
                     )
                     return SlackOutcome("updated", "chat.update", channel, str(response["ts"]))
                 except SlackApiError as error:
@@ -151,13 +164,36 @@ class SlackAppNotifier:
                         raise
                     # Someone deleted it: people still need to hear, so post it again.
             response = self._client.chat_postMessage(
-                channel=channel, text=message["text"], blocks=message["blocks"], unfurl_links=False
+                channel=channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
+                metadata=metadata,
             )
             return SlackOutcome("sent", "chat.postMessage", str(response["channel"]), str(response["ts"]))
         except SlackClientError as error:
             return _failure(error)
         except OSError as error:  # connection refused, timeouts: urllib's errors
             return _failure(error)
+
+    def _find(self, channel: str, notice: RollbackNotice) -> str:
+        """The ts of this rollback's message in the channel's recent history, or ""."""
+        oldest = (notice.when - HISTORY_LOOKBACK).timestamp()
+        try:
+            response = self._client.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", limit=HISTORY_PAGE, include_all_metadata=True
+            )
+        except SlackApiError:
+            return ""  # no history scope, or not in the channel: post, as before
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT_TYPE
+                and payload.get("rollback_id") == notice.rollback_id
+            ):
+                return str(found.get("ts", ""))
+        return ""
 
     def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome:
         """A follow-up in the incident's thread (recovered, overdue, needs a person).

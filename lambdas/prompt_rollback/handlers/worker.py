@@ -52,6 +52,8 @@ _OUTCOME_METRICS = {
     Outcome.SKIPPED.value: "RollbacksSkipped",
     Outcome.FAILED.value: "RollbacksFailed",
     Outcome.DRY_RUN.value: "RollbacksDryRun",
+    Outcome.PROPOSED.value: "RollbacksProposed",
+    Outcome.NEEDS_PERSON.value: "RollbacksNeedPerson",
 }
 
 
