@@ -176,9 +176,7 @@ def test_app_mode_ledger_refusing_every_write_still_shows_one_message(
     assert redrive_dead_letters(stack) == 1
     stack.drain()
     assert_rolled_back_once(stack, production_moves)
-    posts = app_stack.slack_api.calls.count("chat.postMessage")
-    print(
-        f"ledger refusing every write: {posts} post(s), {app_stack.slack_api.calls.count('chat.update')} update(s)"
-    )
+    posts, updates = (app_stack.slack_api.calls.count(m) for m in ("chat.postMessage", "chat.update"))
+    print(f"ledger refusing every write: {posts} post(s), {updates} update(s)")  # the figure
     [message] = _incident_messages(app_stack)
     assert posts == 1 and "Prompt rolled back" in message.text
