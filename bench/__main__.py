@@ -209,7 +209,6 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         from prompt_rollback.handlers import webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
 
         # The webhook: the same captured body each time (SQS de-duplicates the repeats, which keeps
         # moto's queue, whose cost grows with its depth, as small as a drained production queue).
@@ -321,7 +320,7 @@ def bench_local_mode(alerts: int) -> list[Row]:
                 decided = False
                 while not decided and time.perf_counter() < deadline:
                     decided = any(
-                        r.get("kind") == "decision" and r.get("request_id") == rollback_id
+                        r.is_decision and r.request_id == rollback_id
                         for r in ledger.recent(f"langfuse#{prompt}", 5)
                     )
                     if not decided:

@@ -1,4 +1,6 @@
-"""The audit ledger table (docs/architecture.md, "Tables") and the only access the worker gets to it."""
+"""The audit ledger table (docs/architecture.md, "Tables") and the only access the worker gets to it.
+
+Its key schema is the worker's own (lambdas/prompt_rollback/ledger_schema.py), as local mode's is."""
 
 from __future__ import annotations
 
@@ -7,11 +9,18 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+from prompt_rollback import ledger_schema
 
-AUDIT_INDEX_NAME = "by_prompt_time"
-# Rollback id → prompt: the Slack actions function routes a click (which carries only the
-# rollback id) to its prompt's queue group. Keys only: it learns nothing else from the ledger.
-REQUEST_ID_INDEX_NAME = "by_request_id"
+AUDIT_INDEX_NAME = ledger_schema.BY_PROMPT_TIME_INDEX
+REQUEST_ID_INDEX_NAME = ledger_schema.BY_REQUEST_ID_INDEX
+_ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+_KEY_TYPES = dict(ledger_schema.KEY_ATTRIBUTES)
+
+
+def _attribute(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=_ATTRIBUTE_TYPES[_KEY_TYPES[name]])
+
+
 # What an append-only writer needs. No UpdateItem, DeleteItem, BatchWriteItem or PartiQL writes:
 # the hash chain makes tampering detectable, and these permissions make it impossible for the app.
 LEDGER_ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
@@ -31,8 +40,8 @@ class AuditLedger(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name="prompt_key", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            partition_key=_attribute(ledger_schema.PARTITION_KEY),
+            sort_key=_attribute(ledger_schema.SORT_KEY),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,
@@ -44,14 +53,14 @@ class AuditLedger(Construct):
         )
         self.table.add_global_secondary_index(
             index_name=AUDIT_INDEX_NAME,
-            partition_key=dynamodb.Attribute(name="prompt_name", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="recorded_at", type=dynamodb.AttributeType.STRING),
+            partition_key=_attribute(ledger_schema.INDEX_PARTITION_KEY),
+            sort_key=_attribute(ledger_schema.INDEX_SORT_KEY),
             projection_type=dynamodb.ProjectionType.ALL,
         )
         self.table.add_global_secondary_index(
             index_name=REQUEST_ID_INDEX_NAME,
-            partition_key=dynamodb.Attribute(name="request_id", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            partition_key=_attribute(ledger_schema.REQUEST_ID_KEY),
+            sort_key=_attribute(ledger_schema.SORT_KEY),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
 

@@ -98,6 +98,12 @@ class Monitoring(Construct):
                 "not recover.",
                 app_metric("RecoveryCheckNotScheduled"),
             ),
+            "SlackFailures": (
+                "A decision was not announced in Slack: Slack failed after the retries, or the webhook "
+                "URL secret still holds its placeholder (audited as not_configured). The rollback "
+                "itself is audited; set the secret (docs/deploy.md) or check Slack.",
+                app_metric("SlackFailures"),
+            ),
         }
         self.alarms: list[cloudwatch.Alarm] = [
             cloudwatch.Alarm(

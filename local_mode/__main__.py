@@ -56,6 +56,8 @@ def main() -> None:
             else os.environ["SLACK_API_BASE_URL"]
         )
         slack = f"app mode ({where}); clicks: POST {service.url}/slack/actions"
+    # The embedded store's demo key is printed; a real Langfuse's secret key never is.
+    langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
     print(
         f"""
 prompt-rollback local mode
@@ -67,10 +69,17 @@ prompt-rollback local mode
 Fire the demo alert:
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
        --data @examples/alert-firing.json {service.url}/alerts
-Ask the audit trail (another terminal):
-  AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
-  AWS_DEFAULT_REGION=us-east-1 AUDIT_TABLE_NAME={service.resources.audit_table} \\
-  PYTHONPATH=lambdas {sys.executable} -m prompt_rollback.cli audit --prompt support-answer
+The CLI (another terminal) needs these settings: AWS_* and AUDIT_TABLE_NAME for audit and verify,
+and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
+  export AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local \\
+    AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 PYTHONPATH=lambdas \\
+    AUDIT_TABLE_NAME={service.resources.audit_table} \\
+    IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
+    LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
+    LANGFUSE_SECRET_KEY={langfuse_secret}
+  {sys.executable} -m prompt_rollback.cli audit --prompt support-answer
+  {sys.executable} -m prompt_rollback.cli rollback --prompt support-answer --to 5 \\
+    --reason drill --actor you@example.com --in-process
 Ctrl-C stops.
 """,
         flush=True,

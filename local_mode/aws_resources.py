@@ -1,7 +1,7 @@
 """The AWS resources local mode needs, created on whatever endpoint boto3 points at.
 
-They mirror what the CDK stack deploys (same key schema, same FIFO queue with a DLQ), so the
-handlers run against the same shapes locally as in the cloud.
+They mirror what the CDK stack deploys (the ledger's key schema from prompt_rollback.ledger_schema,
+the same FIFO queue with a DLQ), so the handlers run against the same shapes locally as in the cloud.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-
-BY_PROMPT_TIME_INDEX = "by_prompt_time"
-BY_REQUEST_ID_INDEX = "by_request_id"
+from prompt_rollback import ledger_schema
 
 
 @dataclass(frozen=True)
@@ -58,30 +56,26 @@ def provision(
         dynamodb,
         audit_table,
         AttributeDefinitions=[
-            {"AttributeName": "prompt_key", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-            {"AttributeName": "prompt_name", "AttributeType": "S"},
-            {"AttributeName": "recorded_at", "AttributeType": "S"},
-            {"AttributeName": "request_id", "AttributeType": "S"},
+            {"AttributeName": name, "AttributeType": kind} for name, kind in ledger_schema.KEY_ATTRIBUTES
         ],
         KeySchema=[
-            {"AttributeName": "prompt_key", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
+            {"AttributeName": ledger_schema.PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": ledger_schema.SORT_KEY, "KeyType": "RANGE"},
         ],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": BY_PROMPT_TIME_INDEX,
+                "IndexName": ledger_schema.BY_PROMPT_TIME_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "prompt_name", "KeyType": "HASH"},
-                    {"AttributeName": "recorded_at", "KeyType": "RANGE"},
+                    {"AttributeName": ledger_schema.INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": ledger_schema.INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
             {
-                "IndexName": BY_REQUEST_ID_INDEX,
+                "IndexName": ledger_schema.BY_REQUEST_ID_INDEX,
                 "KeySchema": [
-                    {"AttributeName": "request_id", "KeyType": "HASH"},
-                    {"AttributeName": "seq", "KeyType": "RANGE"},
+                    {"AttributeName": ledger_schema.REQUEST_ID_KEY, "KeyType": "HASH"},
+                    {"AttributeName": ledger_schema.SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },

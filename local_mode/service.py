@@ -112,7 +112,6 @@ class LocalService:
         from prompt_rollback.handlers import slack_actions, webhook, worker
 
         wiring.reset()
-        worker._idempotency.cache_clear()
         slack_actions._replay_guard.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self._slack_actions = self._one_at_a_time(slack_actions.lambda_handler)
@@ -246,25 +245,28 @@ class LocalService:
             # A click or a resolution (message_type) shows whatever it recorded; a request its decision.
             people = "message_type" in request
             for record in reversed(ledger.recent(key, 10)):
-                mark = (key, int(record["seq"]))
-                if people and record.get("kind") in ("decision", "followup"):
+                mark = (key, record.seq)
+                if people and record.kind in ("decision", "followup"):
                     if mark not in self._printed:
                         self._printed.add(mark)
                         self._say(
-                            f"[worker] {record['outcome']}: {record['prompt_name']} "
-                            f"v{record.get('from_version')} -> v{record.get('to_version')} "
-                            f"({record['reason']}); by {record.get('actor')}; audit seq {record['seq']}"
+                            f"[worker] {record.outcome.value}: {record.prompt_name} "
+                            f"v{record.from_version} -> v{record.to_version} "
+                            f"({record.reason}); by {record.actor}; audit seq {record.seq}"
                         )
                     continue
-                if record.get("request_id") != request.get("request_id") or record.get("kind") != "decision":
-                    continue
-                if mark in self._printed:
+                if (
+                    record.request_id != request.get("request_id")
+                    or not record.is_decision
+                    or mark in self._printed
+                ):
                     continue
                 self._printed.add(mark)
+                slack = record.slack.status if record.slack else ""
                 self._say(
-                    f"[worker] {record['outcome']}: {record['prompt_name']} "
-                    f"v{record.get('from_version')} -> v{record.get('to_version')} ({record['reason']}); "
-                    f"slack {record['slack']['status']}; audit seq {record['seq']} hash {record['hash'][:12]}"
+                    f"[worker] {record.outcome.value}: {record.prompt_name} "
+                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:

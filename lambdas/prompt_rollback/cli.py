@@ -9,7 +9,10 @@
 
 `audit` and `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS
 credentials; `rollback`, `undo`, `approve` and `reject` invoke the worker Lambda (--function-name
-or WORKER_FUNCTION_NAME), or run the worker in this process with --in-process (local mode).
+or WORKER_FUNCTION_NAME), or run the worker in this process with --in-process (local mode), which
+needs the worker's settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST +
+LANGFUSE_PUBLIC_KEY + LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally
+SLACK_WEBHOOK_URL. A missing or malformed one is reported by name (exit 2) before anything is changed.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import parse_iso_utc, verify_chain
+
+if TYPE_CHECKING:
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
 _COLUMNS = (
     "recorded_at",
@@ -52,7 +59,13 @@ def _label(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _ledger(table: str | None) -> Any:
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank")
+    return text.strip()
+
+
+def _ledger(table: str | None) -> DynamoDBAuditLedger:
     import boto3
 
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
@@ -63,32 +76,27 @@ def _ledger(table: str | None) -> Any:
     return DynamoDBAuditLedger(boto3.resource("dynamodb").Table(name))
 
 
-def _row(record: dict[str, Any]) -> dict[str, str]:
-    trigger = record.get("trigger") or {}
+def _row(record: AuditRecord) -> dict[str, str]:
     return {
-        "recorded_at": record["recorded_at"],
-        "outcome": record["outcome"] if record.get("kind") == "decision" else f"({record.get('kind')})",
-        "from": f"v{record['from_version']}" if record.get("from_version") is not None else "",
-        "to": f"v{record['to_version']}" if record.get("to_version") is not None else "",
-        "actor": str(record.get("actor", "")),
-        "mode": str(record.get("mode", "")),
-        "reason": "; ".join(p for p in (record.get("reason"), record.get("request_reason")) if p),
-        "trigger": f"{trigger.get('alertname', '')} {trigger.get('fingerprint', '')}".strip(),
-        "slack": (record.get("slack") or {}).get("status", ""),
-        "request_id": str(record.get("request_id", "")),
+        "recorded_at": record.recorded_at,
+        "outcome": record.outcome.value if record.is_decision else f"({record.kind})",
+        "from": f"v{record.from_version}" if record.from_version is not None else "",
+        "to": f"v{record.to_version}" if record.to_version is not None else "",
+        "actor": record.actor,
+        "mode": record.mode,
+        "reason": "; ".join(p for p in (record.reason, record.request_reason) if p),
+        "trigger": f"{record.trigger_alertname} {record.trigger_fingerprint}".strip(),
+        "slack": record.slack.status if record.slack else "",
+        "request_id": record.request_id,
     }
 
 
 def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    records = [
-        r
-        for r in _ledger(args.table).between(args.prompt, since, until)
-        if args.all or r.get("kind") == "decision"
-    ]
+    records = [r for r in _ledger(args.table).between(args.prompt, since, until) if args.all or r.is_decision]
     if args.format == "json":
-        print(json.dumps(records, indent=2, default=str))
+        print(json.dumps([r.to_item() for r in records], indent=2, default=str))
         return 0
     rows = [_row(r) for r in records]
     print(
@@ -134,6 +142,9 @@ def _rollback(args: argparse.Namespace) -> int:
         from prompt_rollback.handlers.worker import lambda_handler
 
         result = lambda_handler(payload, _CliContext())
+        if result.get("error") == "configuration error":
+            print(f"configuration error: {result['detail']} (nothing was changed)", file=sys.stderr)
+            return 2
     else:
         import boto3
 
@@ -219,8 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument(
         "--from", dest="from_version", type=int, help="only if production is still this version"
     )
-    rollback.add_argument("--reason", required=True)
-    rollback.add_argument("--actor", required=True, help="who is forcing it (shown in Slack and the audit)")
+    rollback.add_argument("--reason", required=True, type=_not_blank)
+    rollback.add_argument(
+        "--actor", required=True, type=_not_blank, help="who is forcing it (shown in Slack and the audit)"
+    )
     rollback.add_argument("--provider", default="langfuse")
     rollback.add_argument(
         "--target",

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from prompt_rollback.adapters.audit_store import AuditLedger, AuditRecord, LedgerConflict
-from prompt_rollback.adapters.registry import PromptRef, PromptRegistry
-from prompt_rollback.adapters.slack import RollbackNotice, SlackOutcome, escape_text
+from prompt_rollback.adapters.slack import escape_text
+from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.interactions import (
     CliAction,
     Click,
+    FollowupOutcome,
     Move,
     Proposal,
     RecoveryCheck,
@@ -41,10 +41,12 @@ from prompt_rollback.domain.interactions import (
 )
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.policy_config import PolicyConfig
-from prompt_rollback.domain.requests import RollbackRequest, Trigger
+from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
+from prompt_rollback.errors import LedgerConflict, RollbackInProgress
+from prompt_rollback.ports import AuditLedger, PromptRef, PromptRegistry, RollbackNotice, SlackOutcome
+from prompt_rollback.rollback.journal import APPEND_ATTEMPTS
 
 HISTORY_DEPTH = 100
-FOLLOWUP = "followup"
 
 
 class AppNotifier(Protocol):
@@ -80,42 +82,47 @@ class InteractionResult:
 
 
 def _decision_of(records: list[AuditRecord], request_id: str) -> AuditRecord | None:
-    return next(
-        (r for r in records if r.get("kind") == "decision" and r.get("request_id") == request_id), None
-    )
+    return next((r for r in records if r.is_decision and r.request_id == request_id), None)
 
 
 def _followups(records: list[AuditRecord], rollback_id: str) -> list[AuditRecord]:
-    return [r for r in records if r.get("kind") == FOLLOWUP and r.get("rollback_id") == rollback_id]
+    return [r for r in records if r.kind == "followup" and r.rollback_id == rollback_id]
 
 
 def _settled(records: list[AuditRecord], proposal_id: str) -> str:
     """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open."""
     approved = _decision_of(records, derived_request_id(Click.APPROVE, proposal_id))
-    if approved is not None and approved.get("outcome") == Outcome.ROLLED_BACK.value:
+    if approved is not None and approved.outcome is Outcome.ROLLED_BACK:
         return "approved"
     for record in _followups(records, proposal_id):
-        if record.get("outcome") in ("rejected", "expired"):
-            return str(record["outcome"])
+        if record.outcome in (FollowupOutcome.REJECTED, FollowupOutcome.EXPIRED):
+            return record.outcome.value
     return ""
 
 
 def _slack_of(record: AuditRecord) -> tuple[str, str]:
-    slack = record.get("slack") or {}
-    return str(slack.get("channel", "")), str(slack.get("ts", ""))
+    return (record.slack.channel, record.slack.ts) if record.slack else ("", "")
+
+
+def _provider(name: str) -> Provider:
+    """The provider of a record we wrote ourselves: always one RollbackRequest accepts."""
+    if name == "bedrock":
+        return "bedrock"
+    if name == "langfuse":
+        return "langfuse"
+    raise ValueError(f"unknown provider {name!r} in the ledger")
+
+
+def _version(version: int | None) -> int:
+    if version is None:
+        raise ValueError("a proposal names the versions it moves between")
+    return version
 
 
 def _move_of(record: AuditRecord) -> Move | None:
-    if record.get("outcome") != Outcome.ROLLED_BACK.value:
+    if record.outcome is not Outcome.ROLLED_BACK or record.from_version is None or record.to_version is None:
         return None
-    if record.get("from_version") is None or record.get("to_version") is None:
-        return None
-    return Move(
-        str(record["request_id"]),
-        int(record["from_version"]),
-        int(record["to_version"]),
-        parse_iso_utc(str(record["recorded_at"])),
-    )
+    return Move(record.request_id, record.from_version, record.to_version, parse_iso_utc(record.recorded_at))
 
 
 class InteractionService:
@@ -145,14 +152,14 @@ class InteractionService:
             # The index said this prompt; its ledger does not know the id: nothing to act on.
             self._tell(action, "This rollback is not in the audit ledger.")
             return InteractionResult("unknown", "rollback id not in this prompt's ledger", action.rollback_id)
-        oversight = self._policy.oversight_for(str(target["prompt_name"]))
+        oversight = self._policy.oversight_for(target.prompt_name)
         members = {group: self._notifier.members_of(group) for group in oversight.approver_groups}
         if action.slack_user and not may_click(action.slack_user, oversight, members):
-            reason = f"{action.slack_user} is not an approver of {target['prompt_name']}"
+            reason = f"{action.slack_user} is not an approver of {target.prompt_name}"
             self._followup(target, action, "refused", reason)
             self._tell(
                 action,
-                f"Not allowed: you are not an approver of {escape_text(str(target['prompt_name']), 200)}. "
+                f"Not allowed: you are not an approver of {escape_text(target.prompt_name, 200)}. "
                 "Nothing changed.",
             )
             return InteractionResult("refused", reason, action.rollback_id)
@@ -181,16 +188,16 @@ class InteractionService:
     def _settle_proposal(
         self, action: Action, target: AuditRecord, records: list[AuditRecord]
     ) -> InteractionResult:
-        if target.get("outcome") != Outcome.PROPOSED.value:
+        if target.outcome is not Outcome.PROPOSED:
             return self._no_change(
                 action, target, "not_a_proposal", "there is no proposal to approve or reject"
             )
-        oversight = self._policy.oversight_for(str(target["prompt_name"]))
+        oversight = self._policy.oversight_for(target.prompt_name)
         proposal = Proposal(
             action.rollback_id,
-            int(target["from_version"]),
-            int(target["to_version"]),
-            parse_iso_utc(str(target["recorded_at"])),
+            _version(target.from_version),
+            _version(target.to_version),
+            parse_iso_utc(target.recorded_at),
         )
         settled, now = _settled(records, proposal.rollback_id), self._clock()
         if action.click is Click.REJECT:
@@ -222,21 +229,21 @@ class InteractionService:
 
     def _move(self, action: Action, target: AuditRecord, verdict: Verdict, reason: str) -> dict[str, Any]:
         channel, ts = _slack_of(target)
-        trigger = target.get("trigger")
+        trigger = target.trigger
         request = RollbackRequest(
             request_id=derived_request_id(action.click, action.rollback_id),
-            provider=target["provider"],
-            prompt_name=str(target["prompt_name"]),
+            provider=_provider(target.provider),
+            prompt_name=target.prompt_name,
             alerted_version=verdict.from_version,  # the compare of compare-and-swap
             rollback_to=verdict.to_version,
-            environment=str(target.get("environment") or ""),
+            environment=target.environment,
             actor=action.actor,
             reason=reason,
             forced=True,  # a person decided: audited as forced, with them as the actor
             dry_run=False,
             trigger=Trigger.model_validate(trigger) if trigger else None,
             received_at=action.clicked_at,
-            provider_target=dict(target.get("provider_target") or {}),
+            provider_target=dict(target.provider_target),
             slack_channel=channel,
             slack_ts=ts,
         )
@@ -247,13 +254,13 @@ class InteractionService:
         """Alertmanager says the alert that caused a rollback is resolved: production recovered."""
         records = self._ledger.recent(signal.prompt_key, HISTORY_DEPTH)
         target = _decision_of(records, signal.rollback_id)
-        if target is not None and target.get("outcome") == Outcome.PROPOSED.value:
+        if target is not None and target.outcome is Outcome.PROPOSED:
             # Approved later: the move is the approval's; the message and thread are the same.
             target = _decision_of(records, derived_request_id(Click.APPROVE, signal.rollback_id)) or target
         move = _move_of(target) if target else None
         if target is None or move is None:
             return InteractionResult("ignored", "the resolved alert caused no rollback", signal.rollback_id)
-        if any(r.get("outcome") == "recovered" for r in _followups(records, move.rollback_id)):
+        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
             return InteractionResult("ignored", "recovery already recorded", signal.rollback_id)
         took = recovery_time(move, signal.resolved_at)
         minutes = took.total_seconds() / 60
@@ -265,7 +272,8 @@ class InteractionService:
             reason,
             actor="alertmanager",
             request_id=f"recovered-{move.rollback_id}",
-            extra={"recovery_seconds": int(took.total_seconds()), "resolved_at": iso_utc(signal.resolved_at)},
+            recovery_seconds=int(took.total_seconds()),
+            resolved_at=iso_utc(signal.resolved_at),
         )
         self._update(target, "recovered", move.rollback_id, None, reason, "alertmanager")
         self._reply(target, f"Recovered: {reason}.")
@@ -277,14 +285,14 @@ class InteractionService:
         target = _decision_of(records, check.rollback_id)
         if target is None:
             return InteractionResult("ignored", "rollback id not in this prompt's ledger", check.rollback_id)
-        oversight = self._policy.oversight_for(str(target["prompt_name"]))
-        now, outcomes = self._clock(), {r.get("outcome") for r in _followups(records, check.rollback_id)}
-        if target.get("outcome") == Outcome.PROPOSED.value:
+        oversight = self._policy.oversight_for(target.prompt_name)
+        now, outcomes = self._clock(), {r.outcome for r in _followups(records, check.rollback_id)}
+        if target.outcome is Outcome.PROPOSED:
             proposal = Proposal(
                 check.rollback_id,
-                int(target["from_version"]),
-                int(target["to_version"]),
-                parse_iso_utc(str(target["recorded_at"])),
+                _version(target.from_version),
+                _version(target.to_version),
+                parse_iso_utc(target.recorded_at),
             )
             if not proposal_expired(
                 proposal, _settled(records, check.rollback_id), now, oversight.approval_expiry
@@ -323,18 +331,13 @@ class InteractionService:
             self._notifier.tell(action.channel_id, action.slack_user, text)
 
     def _production(self, target: AuditRecord) -> int | None:
-        registry = self._registries(str(target["provider"]))
-        ref = PromptRef(str(target["prompt_name"]), dict(target.get("provider_target") or {}))
+        registry = self._registries(target.provider)
+        ref = PromptRef(target.prompt_name, dict(target.provider_target))
         return registry.read_state(ref).production_version
 
     def _followup(self, target: AuditRecord, action: Action, outcome: str, reason: str) -> None:
         self._record(
-            target,
-            outcome,
-            reason,
-            actor=action.actor,
-            request_id=action.action_id,
-            extra={"click": action.click.value},
+            target, outcome, reason, actor=action.actor, request_id=action.action_id, click=action.click.value
         )
 
     def _record(
@@ -345,31 +348,42 @@ class InteractionService:
         *,
         actor: str,
         request_id: str,
-        extra: dict[str, Any] | None = None,
+        click: str = "",
+        recovery_seconds: int | None = None,
+        resolved_at: str = "",
     ) -> AuditRecord:
-        fields: AuditRecord = {
-            "prompt_key": target["prompt_key"],
-            "prompt_name": target["prompt_name"],
-            "provider": target["provider"],
-            "kind": FOLLOWUP,
-            "outcome": outcome,
-            "request_id": request_id,
-            "rollback_id": target["request_id"],  # the link to the rollback it is about
-            "from_version": target.get("from_version"),
-            "to_version": target.get("to_version"),
-            "reason": reason[:2000],
-            "actor": actor[:200],
-            "stage": self._stage,
-            "recorded_at": iso_utc(self._clock()),
-            **(extra or {}),
-        }
-        for _ in range(5):
-            newest = self._ledger.recent(str(target["prompt_key"]), 1)
+        now = iso_utc(self._clock())
+        record = AuditRecord(
+            prompt_key=target.prompt_key,
+            prompt_name=target.prompt_name,
+            provider=target.provider,
+            kind="followup",
+            outcome=FollowupOutcome(outcome),
+            request_id=request_id,
+            from_version=target.from_version,
+            to_version=target.to_version,
+            observed_production=None,
+            reason=reason,
+            basis="",
+            actor=actor,
+            mode="manual" if actor.startswith(("slack:", "cli:")) else "automatic",
+            request_reason="",
+            environment=target.environment,
+            stage=self._stage,
+            received_at=now,
+            recorded_at=now,
+            rollback_id=target.request_id,  # the link to the rollback it is about
+            click=click,
+            recovery_seconds=recovery_seconds,
+            resolved_at=resolved_at,
+        ).bounded()
+        for _ in range(APPEND_ATTEMPTS):
+            newest = self._ledger.recent(target.prompt_key, 1)
             try:
-                return self._ledger.append(fields, newest[0] if newest else None)
+                return self._ledger.append(record, newest[0] if newest else None)
             except LedgerConflict:
                 continue
-        raise LedgerConflict(f"{target['prompt_key']}: ledger kept changing while recording a {outcome}")
+        raise RollbackInProgress(f"{target.prompt_key}: ledger kept changing while recording a {outcome}")
 
     def _update(
         self,
@@ -383,22 +397,22 @@ class InteractionService:
         channel, ts = _slack_of(target)
         if not ts:
             return SlackOutcome("not_sent", "no Slack message to update")
-        trigger = target.get("trigger") or {}
+        trigger = target.trigger or {}
         return self._notifier.notify(
             RollbackNotice(
                 rollback_id=rollback_id,
                 outcome=outcome,
-                prompt_name=str(target["prompt_name"]),
-                provider=str(target["provider"]),
-                from_version=verdict.from_version if verdict else target.get("from_version"),
-                to_version=verdict.to_version if verdict else target.get("to_version"),
+                prompt_name=target.prompt_name,
+                provider=target.provider,
+                from_version=verdict.from_version if verdict else target.from_version,
+                to_version=verdict.to_version if verdict else target.to_version,
                 reason=reason,
-                basis=str(target.get("basis") or ""),
+                basis=target.basis,
                 actor=actor,
                 mode="manual" if actor.startswith("slack:") else "automatic",
                 when=self._clock(),
                 stage=self._stage,
-                environment=str(target.get("environment") or ""),
+                environment=target.environment,
                 alertname=str(trigger.get("alertname", "")),
                 summary=str(trigger.get("summary", "")),
                 generator_url=str(trigger.get("generator_url", "")),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.utilities import parameters
 
 from prompt_rollback import wiring
+from prompt_rollback.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
@@ -43,6 +44,13 @@ def _secret_or_env(secret_setting: str, env_setting: str) -> str:
     return "" if value.startswith(PLACEHOLDER_PREFIX) else value
 
 
+def _required(variable: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ConfigurationError(variable, "is not set")
+    return value
+
+
 def bot_token() -> str:
     """The bot token, or "" when the app is not set up (the webhook notifier is used then)."""
     token = _secret_or_env("SLACK_BOT_TOKEN_SECRET_NAME", "SLACK_BOT_TOKEN")
@@ -52,12 +60,12 @@ def bot_token() -> str:
 def signing_secret() -> str:
     secret = _secret_or_env("SLACK_SIGNING_SECRET_NAME", "SLACK_SIGNING_SECRET")
     if not secret:
-        raise wiring.ConfigurationError("the Slack signing secret is not set")
+        raise ConfigurationError("SLACK_SIGNING_SECRET_NAME", "is not set (nor SLACK_SIGNING_SECRET)")
     return secret
 
 
 def default_channel() -> str:
-    return os.environ.get("SLACK_CHANNEL", "").strip()
+    return wiring.settings().slack_channel
 
 
 def api_base_url() -> str:
@@ -70,7 +78,7 @@ def api_base_url() -> str:
 def app_notifier() -> SlackAppNotifier:
     from prompt_rollback.adapters.slack_app import SlackAppNotifier, web_client
 
-    policy = wiring.settings().policy
+    policy = wiring.settings().rollback_policy
     fallback = default_channel()
     return SlackAppNotifier(
         web_client(bot_token(), api_base_url()),
@@ -84,7 +92,7 @@ def rollback_index() -> DynamoDBRollbackIndex:
 
     from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
 
-    table_name = wiring.settings().audit_table or wiring.required_setting("AUDIT_TABLE_NAME")
+    table_name = wiring.settings().require("AUDIT_TABLE_NAME")
     return DynamoDBRollbackIndex(
         boto3.resource("dynamodb", config=wiring.AWS_CLIENT_CONFIG).Table(table_name)
     )
@@ -104,7 +112,7 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
         registries=wiring.registry_for,
         ledger=wiring.audit_ledger(),
         notifier=app_notifier(),
-        policy=settings.policy,
+        policy=settings.rollback_policy,
         run_rollback=run_rollback,
         stage=settings.stage,
         clock=now,
@@ -136,8 +144,8 @@ def _recovery_scheduler() -> EventBridgeRecoveryScheduler | None:
     return EventBridgeRecoveryScheduler(
         wiring.aws_client("scheduler"),
         group,
-        queue_arn=wiring.required_setting("ROLLBACK_QUEUE_ARN"),
-        role_arn=wiring.required_setting("RECOVERY_SCHEDULER_ROLE_ARN"),
+        queue_arn=_required("ROLLBACK_QUEUE_ARN"),
+        role_arn=_required("RECOVERY_SCHEDULER_ROLE_ARN"),
     )
 
 
@@ -148,7 +156,7 @@ def schedule_check(request: RollbackRequest, outcome: str) -> str:
     scheduler = _recovery_scheduler()
     if scheduler is None:
         return ""
-    oversight = wiring.settings().policy.oversight_for(request.prompt_name)
+    oversight = wiring.settings().rollback_policy.oversight_for(request.prompt_name)
     window = oversight.approval_expiry if outcome == "proposed" else oversight.recovery_window
     check = RecoveryCheck(
         rollback_id=request.request_id, provider=request.provider, prompt_name=request.prompt_name

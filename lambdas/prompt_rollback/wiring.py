@@ -1,16 +1,22 @@
-"""Composition root: read the environment once, build each adapter once per execution environment.
+"""Composition root: the settings, the adapters and the rollback service, built on first use.
 
-Everything is built on first use, not at import, so a cold start only pays for what the
-invocation needs and tests can point the environment at moto before anything connects. The
-adapters are imported the same way: the webhook never loads the worker's (requests for Slack,
-httpx for Langfuse, the Bedrock clients), and a worker loads only the registries it is asked for.
+Nothing connects at import, so a cold start only pays for what the invocation needs and tests
+can point the environment at moto first. Adapters are imported where they are built: the
+webhook never loads the worker's (requests for Slack, httpx for Langfuse, the Bedrock clients).
+
+Secrets are read through Powertools parameters with `max_age=SECRET_CACHE_SECONDS`, on every
+use: a rotated value is in use within that time. The clients built from a secret are kept per
+value (`functools.lru_cache` keyed by it), so an unchanged secret reuses its client and a new
+one gets a new client. `reset()` forgets everything.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,16 +24,19 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
-from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.settings import Settings
 
 if TYPE_CHECKING:  # imported where they are built (see the module docstring)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
-    from prompt_rollback.adapters.registry import PromptRegistry
-    from prompt_rollback.adapters.slack import Notifier
-    from prompt_rollback.service import RollbackService
+    from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
+    from prompt_rollback.domain.requests import RollbackRequest
+    from prompt_rollback.ports import Notifier, PromptRegistry
+    from prompt_rollback.rollback.service import RollbackService
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
 # `max_attempts` counts retries, so a call makes at most 6 requests before its error reaches us.
@@ -37,62 +46,38 @@ AWS_CLIENT_CONFIG = Config(
     read_timeout=10,
 )
 SECRET_CACHE_SECONDS = 300
-DEFAULT_LANGFUSE_TIMEOUT_SECONDS = 10.0
-
-
-class ConfigurationError(Exception):
-    """A required setting is missing or malformed: a deployment problem, not a bad request."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    stage: str
-    queue_url: str
-    audit_table: str
-    idempotency_table: str
-    webhook_token_secret: str
-    langfuse_secret: str
-    slack_webhook_secret: str
-    max_receive_count: int
-    idempotency_expiry_seconds: int
-    policy: PolicyConfig
-
-
-def required_setting(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise ConfigurationError(f"environment variable {name} is not set")
-    return value
+# What a manual request must repeat to reuse its request_id: anything else is a different
+# rollback, and Powertools refuses it (IdempotencyValidationError) instead of replaying.
+MANUAL_PAYLOAD_FIELDS = (
+    "[provider, prompt_name, alerted_version, rollback_to, actor, reason, dry_run, provider_target]"
+)
 
 
 @cache
 def settings() -> Settings:
-    try:
-        policy = PolicyConfig.model_validate_json(os.environ.get("ROLLBACK_POLICY") or "{}")
-    except ValueError as error:
-        raise ConfigurationError(f"ROLLBACK_POLICY is invalid: {error}") from error
-    return Settings(
-        stage=os.environ.get("STAGE", ""),
-        queue_url=os.environ.get("ROLLBACK_QUEUE_URL", ""),
-        audit_table=os.environ.get("AUDIT_TABLE_NAME", ""),
-        idempotency_table=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
-        webhook_token_secret=os.environ.get("WEBHOOK_TOKEN_SECRET_NAME", ""),
-        langfuse_secret=os.environ.get("LANGFUSE_SECRET_NAME", ""),
-        slack_webhook_secret=os.environ.get("SLACK_WEBHOOK_SECRET_NAME", ""),
-        max_receive_count=int(os.environ.get("MAX_RECEIVE_COUNT", "5")),
-        idempotency_expiry_seconds=int(os.environ.get("IDEMPOTENCY_EXPIRY_SECONDS", str(7 * 24 * 3600))),
-        policy=policy,
-    )
+    return Settings.from_environment(os.environ)
 
 
 def aws_client(service: str) -> Any:
     return boto3.client(service, config=AWS_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
+# ---- webhook ---------------------------------------------------------------------------------
 def webhook_token() -> str:
-    """The Bearer token Alertmanager must present; cached, so rotation takes effect within minutes."""
-    name = settings().webhook_token_secret or required_setting("WEBHOOK_TOKEN_SECRET_NAME")
-    return str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS))
+    """The Bearer token Alertmanager must present (cached, so a rotation takes effect within minutes).
+
+    Stripped like the presented one: a secret written with a trailing newline still matches."""
+    name = settings().require("WEBHOOK_TOKEN_SECRET_NAME")
+    return str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).strip()
+
+
+@dataclass
+class _Remembered:
+    value: str | None
+    until: float
+
+
+_previous_token: dict[str, _Remembered] = {}
 
 
 @cache
@@ -101,71 +86,83 @@ def _previous_secret_versions() -> parameters.SecretsProvider:
     return parameters.SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
 
 
-def previous_webhook_token() -> str | None:
+def previous_webhook_token(clock: Callable[[], float] = time.monotonic) -> str | None:
     """The token before the last rotation (AWSPREVIOUS), so Alertmanagers still holding it keep
-    working until their config is updated; None when the secret was never rotated."""
-    name = settings().webhook_token_secret or required_setting("WEBHOOK_TOKEN_SECRET_NAME")
+    working until their config is updated; None when the secret was never rotated.
+
+    Remembered for SECRET_CACHE_SECONDS either way: Powertools caches values, not "there is no
+    previous version", and a flood of wrong tokens must not become a flood of GetSecretValue calls.
+    """
+    name = settings().require("WEBHOOK_TOKEN_SECRET_NAME")
+    remembered = _previous_token.get(name)
+    if remembered is not None and clock() < remembered.until:
+        return remembered.value
     try:
-        value = _previous_secret_versions().get(
-            name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
-        )
+        fetched = _previous_secret_versions().get(name, max_age=0, VersionStage="AWSPREVIOUS")
+        value: str | None = str(fetched).strip() if fetched else None
     except parameters.exceptions.GetParameterError:
-        return None
-    return str(value) if value else None
+        value = None
+    _previous_token[name] = _Remembered(value, clock() + SECRET_CACHE_SECONDS)
+    return value
 
 
 @cache
 def rollback_queue() -> SqsRollbackQueue:
-    return SqsRollbackQueue(aws_client("sqs"), settings().queue_url or required_setting("ROLLBACK_QUEUE_URL"))
+    from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
+
+    return SqsRollbackQueue(aws_client("sqs"), settings().require("ROLLBACK_QUEUE_URL"))
 
 
+# ---- worker ----------------------------------------------------------------------------------
 @cache
 def audit_ledger() -> DynamoDBAuditLedger:
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
-    table_name = settings().audit_table or required_setting("AUDIT_TABLE_NAME")
+    table_name = settings().require("AUDIT_TABLE_NAME")
     return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
 
 
-def _langfuse_registry() -> LangfuseRegistry:
-    from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+@dataclass(frozen=True)
+class LangfuseCredentials:
+    host: str
+    public_key: str
+    secret_key: str
 
-    secret_name = settings().langfuse_secret
-    if secret_name:
-        credentials: Any = parameters.get_secret(secret_name, transform="json", max_age=SECRET_CACHE_SECONDS)
+
+def langfuse_credentials() -> LangfuseCredentials:
+    """From the secret (LANGFUSE_SECRET_NAME, JSON) when set, else LANGFUSE_HOST/_PUBLIC_KEY/_SECRET_KEY."""
+    config = settings()
+    if config.langfuse_secret_name:
+        secret: Any = parameters.get_secret(
+            config.langfuse_secret_name, transform="json", max_age=SECRET_CACHE_SECONDS
+        )
         try:
-            return LangfuseRegistry(
-                credentials["host"],
-                credentials["public_key"],
-                credentials["secret_key"],
-                timeout_seconds=_langfuse_timeout_seconds(),
+            return LangfuseCredentials(
+                str(secret["host"]), str(secret["public_key"]), str(secret["secret_key"])
             )
         except (KeyError, TypeError) as error:
             raise ConfigurationError(
-                f"secret {secret_name} must be JSON with host, public_key and secret_key"
+                "LANGFUSE_SECRET_NAME",
+                f"names secret {config.langfuse_secret_name}, which must be JSON with host, public_key "
+                "and secret_key",
             ) from error
-    return LangfuseRegistry(
-        os.environ.get("LANGFUSE_HOST", "https://cloud.langfuse.com"),
-        required_setting("LANGFUSE_PUBLIC_KEY"),
-        required_setting("LANGFUSE_SECRET_KEY"),
-        timeout_seconds=_langfuse_timeout_seconds(),
+    return LangfuseCredentials(
+        config.langfuse_host,
+        config.require("LANGFUSE_PUBLIC_KEY"),
+        config.require("LANGFUSE_SECRET_KEY"),
     )
 
 
-def _langfuse_timeout_seconds() -> float:
-    """Per-request timeout of the Langfuse client (LANGFUSE_TIMEOUT_SECONDS, default 10 s)."""
-    raw = os.environ.get("LANGFUSE_TIMEOUT_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_LANGFUSE_TIMEOUT_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigurationError(f"LANGFUSE_TIMEOUT_SECONDS must be a positive number, not {raw!r}")
-    return seconds
+@lru_cache(maxsize=2)  # the current credentials and, during a rotation, the ones before
+def _langfuse_registry(credentials: LangfuseCredentials, timeout_seconds: float) -> LangfuseRegistry:
+    from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+
+    return LangfuseRegistry(
+        credentials.host, credentials.public_key, credentials.secret_key, timeout_seconds=timeout_seconds
+    )
 
 
+@cache
 def _bedrock_registry() -> BedrockRegistry:
     from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
     from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
@@ -182,56 +179,111 @@ def _bedrock_registry() -> BedrockRegistry:
     )
 
 
-@cache
 def registry_for(provider: str) -> PromptRegistry:
-    """One registry adapter per provider, built when the first request for it arrives."""
+    """The registry adapter of a provider, with the credentials in force now."""
     if provider == "langfuse":
-        return _langfuse_registry()
+        return _langfuse_registry(langfuse_credentials(), settings().langfuse_timeout_seconds)
     if provider == "bedrock":
         return _bedrock_registry()
-    raise ConfigurationError(f"no registry adapter for provider {provider!r}")
+    raise ConfigurationError("provider", f"{provider!r} has no registry adapter")
 
 
-def _notifier() -> Notifier:
-    from prompt_rollback import slack_wiring
+def slack_webhook_url() -> str:
+    config = settings()
+    if config.slack_webhook_secret_name:
+        return str(parameters.get_secret(config.slack_webhook_secret_name, max_age=SECRET_CACHE_SECONDS))
+    return config.slack_webhook_url.get_secret_value()
+
+
+@lru_cache(maxsize=2)
+def _notifier_for(url: str, channel: str) -> Notifier:
     from prompt_rollback.adapters.slack import ConsoleNotifier, SlackWebhookNotifier
 
-    if slack_wiring.bot_token():  # app mode: one message per incident, with buttons
-        return slack_wiring.app_notifier()
-
-    secret_name = settings().slack_webhook_secret
-    url = (
-        str(parameters.get_secret(secret_name, max_age=SECRET_CACHE_SECONDS))
-        if secret_name
-        else os.environ.get("SLACK_WEBHOOK_URL", "")
-    )
     if not url:
-        return ConsoleNotifier()
+        return ConsoleNotifier(channel=channel)
     if not _usable_webhook_url(url):
         # The deployed secret starts out as a random placeholder until someone stores the real
-        # URL: say so in the audit instead of posting decisions to wherever the placeholder points.
-        return ConsoleNotifier(status="not_configured")
+        # URL: say so in the audit (and in SlackFailures) instead of posting to wherever it points.
+        return ConsoleNotifier(status="not_configured", channel=channel)
+    # An incoming webhook posts to the channel it was created for; SLACK_CHANNEL does not
+    # redirect it (Slack ignores a channel in the payload of an app's webhook): docs/deploy.md.
     return SlackWebhookNotifier(url)
 
 
+def notifier() -> Notifier:
+    from prompt_rollback import slack_wiring
+
+    if slack_wiring.bot_token():  # Slack app mode: one message per incident, with buttons
+        return slack_wiring.app_notifier()
+    return _notifier_for(slack_webhook_url().strip(), settings().slack_channel)
+
+
 def _usable_webhook_url(url: str) -> bool:
-    parts = urlsplit(url.strip())
+    parts = urlsplit(url)
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     return bool(parts.netloc) and (parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
-@cache
 def rollback_service() -> RollbackService:
-    from prompt_rollback.service import RollbackService
+    """The service over the adapters in force now (cheap: every part is built once and reused)."""
+    from prompt_rollback.rollback.journal import Journal
+    from prompt_rollback.rollback.service import RollbackService
 
     config = settings()
     return RollbackService(
-        registries=registry_for,
-        ledger=audit_ledger(),
-        notifier=_notifier(),
-        policy=config.policy,
-        stage=config.stage,
+        Journal(
+            registries=registry_for,  # the module global, looked up per build: tests swap it
+            ledger=audit_ledger(),
+            notifier=notifier(),
+            policy=config.rollback_policy,
+            stage=config.stage,
+        )
     )
+
+
+@dataclass(frozen=True)
+class ManualRollbacks:
+    """Manual invocations through Powertools idempotency: a reused request_id replays its first
+    answer, and a reused request_id with other parameters is refused."""
+
+    config: IdempotencyConfig
+    run: Callable[[RollbackRequest], dict[str, Any]]
+
+
+def _mark_replayed(response: Any, idempotent_data: Any) -> Any:
+    """A repeat answered from the idempotency record: nothing was decided now."""
+    return {**response, "replayed": True}
+
+
+@cache
+def manual_rollbacks() -> ManualRollbacks:
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from prompt_rollback.rollback.attempts import MANUAL, run_attempt
+
+    config = settings()
+    persistence = DynamoDBPersistenceLayer(
+        table_name=config.require("IDEMPOTENCY_TABLE_NAME"), boto_config=AWS_CLIENT_CONFIG
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="request_id",
+        payload_validation_jmespath=MANUAL_PAYLOAD_FIELDS,
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=config.idempotency_expiry_seconds,
+        response_hook=_mark_replayed,
+    )
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", persistence_store=persistence, config=idempotency
+    )
+    def manual_rollback(*, request: RollbackRequest) -> dict[str, Any]:
+        return run_attempt(rollback_service(), request, MANUAL).as_dict()
+
+    return ManualRollbacks(idempotency, lambda request: dict(manual_rollback(request=request)))
 
 
 def reset() -> None:
@@ -240,11 +292,14 @@ def reset() -> None:
         settings,
         rollback_queue,
         audit_ledger,
-        registry_for,
-        rollback_service,
+        _langfuse_registry,
+        _bedrock_registry,
+        _notifier_for,
+        manual_rollbacks,
         _previous_secret_versions,
     ):
         factory.cache_clear()
+    _previous_token.clear()
     from prompt_rollback import slack_wiring
 
     slack_wiring.reset()

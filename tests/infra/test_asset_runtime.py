@@ -123,7 +123,7 @@ WORKER_CODE = """
 import importlib.util, json, sys
 from prompt_rollback.handlers import worker
 from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
-from prompt_rollback.adapters.registry import PromptRef
+from prompt_rollback.ports import PromptRef
 
 registry = LangfuseRegistry(sys.argv[1], sys.argv[2], sys.argv[3], timeout_seconds=5)
 ref = PromptRef("support-answer")

@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import boto3
@@ -15,6 +14,7 @@ import pytest
 from moto import mock_aws
 from prompt_rollback import wiring
 from prompt_rollback.handlers import webhook, worker
+from prompt_rollback.ports import PromptRegistry
 
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
@@ -67,13 +67,11 @@ class Stack:
     def invoke_worker(self, event: dict[str, Any]) -> dict[str, Any]:
         return worker.lambda_handler(event, LocalLambdaContext("worker"))
 
-    def use_registry(self, registry: Any) -> None:
+    def use_registry(self, registry: PromptRegistry) -> None:
         """Serve `registry.provider` with this adapter (e.g. Bedrock over a stubbed client)."""
-        # The uncached builder: this cache is the one wiring.reset() clears.
-        built_by_wiring = wiring.registry_for.__wrapped__
+        built_by_wiring = wiring.registry_for
 
-        @cache
-        def registry_for(provider: str) -> Any:
+        def registry_for(provider: str) -> PromptRegistry:
             return registry if provider == registry.provider else built_by_wiring(provider)
 
         self.monkeypatch.setattr(wiring, "registry_for", registry_for)
@@ -108,7 +106,6 @@ class Stack:
 
 def reset_wiring() -> None:
     wiring.reset()
-    worker._idempotency.cache_clear()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from prompt_rollback import wiring
-from prompt_rollback.handlers import slack_actions, worker
+from prompt_rollback.handlers import slack_actions
 from slack_sdk.signature import SignatureVerifier
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
@@ -84,7 +84,6 @@ class AppStack:
 
 def reset_app_wiring() -> None:
     wiring.reset()
-    worker._idempotency.cache_clear()
     slack_actions._replay_guard.cache_clear()
 
 

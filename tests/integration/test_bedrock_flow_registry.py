@@ -10,7 +10,8 @@ from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasReg
 from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
 from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
 from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
-from prompt_rollback.adapters.registry import NotFound, PromptRef, RegistryUnavailable
+from prompt_rollback.errors import NotFound, RegistryUnavailable
+from prompt_rollback.ports import PromptRef
 
 from tests.integration.bedrock_stubs import (
     ALIAS_ID,

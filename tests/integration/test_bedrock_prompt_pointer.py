@@ -19,8 +19,9 @@ from prompt_rollback.adapters.bedrock_prompt_pointer_registry import (
     BedrockPromptPointerRegistry,
 )
 from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
-from prompt_rollback.adapters.registry import NotFound, PromptRef, RegistryRejected, RegistryUnavailable
 from prompt_rollback.domain.bedrock_targets import PromptParameterTarget
+from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
+from prompt_rollback.ports import PromptRef
 
 from tests.integration.bedrock_stubs import (
     PROMPT_ID,

@@ -92,12 +92,12 @@ def test_alert_moves_the_ssm_pointer_posts_to_slack_and_audits_the_request_id(
 ):
     for version in (5, 6, 7):
         bedrock.ssm.put_parameter(Name=PARAMETER, Value=prompt_arn(version), Type="String", Overwrite=True)
-    for _ in range(2):  # read before the decision, read back after the move
-        bedrock.stub.add_response(
-            "list_prompts",
-            prompt_versions("DRAFT", "5", "6", "7"),
-            {"promptIdentifier": PROMPT_ID, "maxResults": 100},
-        )
+    # Read before the decision; the read-back after the move reads only the parameter (moto).
+    bedrock.stub.add_response(
+        "list_prompts",
+        prompt_versions("DRAFT", "5", "6", "7"),
+        {"promptIdentifier": PROMPT_ID, "maxResults": 100},
+    )
 
     status, answer = stack.post(bedrock_alert(firing_body, prompt_parameter=PARAMETER))
     assert status == 202 and answer["skipped"] == []
@@ -145,8 +145,7 @@ def test_forced_rollback_of_an_agent_alias_goes_to_the_version_it_routed_to_befo
     )
     stub.add_response("get_agent_alias", agent_alias("6", "UPDATING"), ALIAS_PARAMS)
     stub.add_response("get_agent_alias", agent_alias("6"), ALIAS_PARAMS)
-    stub.add_response("get_agent_alias", agent_alias("6"), ALIAS_PARAMS)  # read back
-    stub.add_response("list_agent_versions", agent_versions("DRAFT", "5", "6", "7"))
+    stub.add_response("get_agent_alias", agent_alias("6"), ALIAS_PARAMS)  # read back (production only)
 
     result = stack.invoke_worker(
         {
@@ -214,8 +213,7 @@ def test_forced_rollback_of_a_flow_alias_from_the_cli(stack: Stack, bedrock: Bed
         {**flow_alias("1"), "ResponseMetadata": request_id("req-flow-update")},
         {**flow_params, "name": "production", "routingConfiguration": [{"flowVersion": "1"}]},
     )
-    stub.add_response("get_flow_alias", flow_alias("1"), flow_params)
-    stub.add_response("list_flow_versions", flow_versions("1", "2", "3"))
+    stub.add_response("get_flow_alias", flow_alias("1"), flow_params)  # read back (production only)
 
     code = cli.main(
         [

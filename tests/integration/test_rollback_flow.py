@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from moto.dynamodb.models import DynamoDBBackend
+from prompt_rollback import wiring
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.handlers import worker
+from prompt_rollback.rollback.attempts import Attempt, run_attempt
 
-from local_mode.lambda_runtime import LocalLambdaContext
 from tests.integration.conftest import Stack, reset_wiring
 
 
@@ -83,7 +84,18 @@ def test_two_alerts_about_one_bad_version_give_one_rollback(stack: Stack, firing
     assert len(stack.slack.messages) == 1  # the echo is audited, not announced
 
 
-def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_body):
+def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_body, monkeypatch):
+    # DynamoDB applies a conditional PutItem atomically; moto's in-process backend checks the
+    # condition and stores the item in two steps, so threads can interleave between them.
+    # Serialise PutItem as DynamoDB does; the race under test is ours, not moto's.
+    put_item = DynamoDBBackend.put_item
+    atomic = threading.Lock()
+
+    def atomic_put_item(self, *args, **kwargs):
+        with atomic:
+            return put_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", atomic_put_item)
     # Two different alerts delivered to two worker instances at the same moment (the FIFO
     # group normally serialises them; a manual invocation or a second queue would not).
     requests = [
@@ -95,17 +107,15 @@ def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_bo
         )
         for i in range(4)
     ]
-    config, _ = worker._idempotency()  # build once, before the threads race for it
-    config.register_lambda_context(LocalLambdaContext("worker"))
+    service = wiring.rollback_service()  # built once, before the threads race for it
     barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 
     def run(request: RollbackRequest) -> None:
         barrier.wait()
         try:
-            outcomes.append(
-                worker._idempotency()[1](request=request, final_attempt=False, from_queue=True)["outcome"]
-            )
+            result = run_attempt(service, request, Attempt(final=False, from_queue=True))
+            outcomes.append(result.outcome)
         except Exception as error:
             outcomes.append(type(error).__name__)
 
@@ -240,11 +250,11 @@ def test_worker_crash_between_label_move_and_audit_finishes_the_audit_without_mo
     original_append = DynamoDBAuditLedger.append
     crashed = {"done": False}
 
-    def crash_once_on_decision(self, fields, after):
-        if fields["kind"] == "decision" and not crashed["done"]:
+    def crash_once_on_decision(self, record, after):
+        if record.kind == "decision" and not crashed["done"]:
             crashed["done"] = True
             raise RuntimeError("worker died")
-        return original_append(self, fields, after)
+        return original_append(self, record, after)
 
     monkeypatch.setattr(DynamoDBAuditLedger, "append", crash_once_on_decision)
     stack.post(firing_body)

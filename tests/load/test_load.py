@@ -6,7 +6,7 @@ Expected: exactly 50 label moves (one per prompt, v3 → v2), and every alert ac
 - "accounted for": every distinct rollback id the webhook accepted has exactly one decision in
   the audit ledger, and every other accepted alert is an exact duplicate of one of them (same
   fingerprint and startsAt, hence the same id), absorbed by SQS de-duplication or by the
-  worker's idempotency record; the ledger holds no decision for an id that was not accepted;
+  decision already in the audit ledger; the ledger holds no decision for an id that was not accepted;
 - per prompt: one `rolled_back` decision, every other alert `skipped` as already moved.
 
 The webhook runs in WEBHOOK_ENVIRONMENTS processes (see webhook_environment.py) against a moto

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError, ReadTimeoutError
 from prompt_rollback.adapters.aws_errors import call_aws, registry_error
-from prompt_rollback.adapters.registry import NotFound, RegistryRejected, RegistryUnavailable
+from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 
 
 def client_error(code: str, status: int) -> ClientError:

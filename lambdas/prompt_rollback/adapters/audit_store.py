@@ -1,4 +1,4 @@
-"""The audit ledger in DynamoDB: append-only, one hash chain per prompt.
+"""The audit ledger in DynamoDB: append-only, one hash chain per prompt (implements ports.AuditLedger).
 
 Only PutItem with `attribute_not_exists` and reads are used: the Lambdas' IAM role has no
 UpdateItem or DeleteItem on this table, and CloudTrail records every data event on it.
@@ -6,31 +6,29 @@ UpdateItem or DeleteItem on this table, and CloudTrail records every data event 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
+from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
+from prompt_rollback.ledger_schema import (
+    BY_PROMPT_TIME_INDEX,
+    INDEX_PARTITION_KEY,
+    INDEX_SORT_KEY,
+    PARTITION_KEY,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-BY_PROMPT_TIME_INDEX = "by_prompt_time"
-AuditRecord = dict[str, Any]
-
-
-class LedgerConflict(Exception):
-    """Someone else appended to this prompt's ledger first: re-read and decide again."""
-
-
-class AuditLedger(Protocol):
-    def recent(self, prompt_key: str, limit: int = 100) -> list[AuditRecord]: ...
-
-    def append(self, fields: AuditRecord, after: AuditRecord | None) -> AuditRecord: ...
+# Refusals a retry cannot change: a record that does not fit or does not match the table.
+_REJECTED_CODES = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
 
 
 def _plain(value: Any) -> Any:
@@ -44,58 +42,71 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _ledger_error(what: str, error: ClientError | BotoCoreError) -> LedgerRejected | LedgerUnavailable:
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", "") or "")
+        if code in _REJECTED_CODES:
+            return LedgerRejected(f"audit ledger {what}: {code}")
+        return LedgerUnavailable(f"audit ledger {what}: {code or 'error'}")
+    return LedgerUnavailable(f"audit ledger {what}: {type(error).__name__}")
+
+
 class DynamoDBAuditLedger:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def recent(self, prompt_key: str, limit: int = 100) -> list[AuditRecord]:
-        """The newest records of one prompt, newest first."""
-        response = self._table.query(
-            KeyConditionExpression=Key("prompt_key").eq(prompt_key),
+    def _query(self, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return dict(self._table.query(**kwargs))
+        except (ClientError, BotoCoreError) as error:
+            raise _ledger_error("Query", error) from error
+
+    def recent(self, prompt_key: str, limit: int) -> list[AuditRecord]:
+        response = self._query(
+            KeyConditionExpression=Key(PARTITION_KEY).eq(prompt_key),
             ScanIndexForward=False,
             Limit=limit,
             ConsistentRead=True,
         )
-        return [_plain(item) for item in response.get("Items", [])]
+        return [AuditRecord.from_item(_plain(item)) for item in response.get("Items", [])]
 
-    def append(self, fields: AuditRecord, after: AuditRecord | None) -> AuditRecord:
-        """Append `fields` right after `after` (the head the caller decided on), or fail."""
-        seq = int(after["seq"]) + 1 if after else 1
-        prev_hash = str(after["hash"]) if after else GENESIS_HASH
-        record = seal({**fields, "seq": seq}, prev_hash)
+    def append(self, record: AuditRecord, after: AuditRecord | None) -> AuditRecord:
+        seq = after.seq + 1 if after else 1
+        prev_hash = after.hash if after else GENESIS_HASH
+        item = seal({**record.bounded().to_item(), "seq": seq}, prev_hash)
         try:
-            self._table.put_item(Item=record, ConditionExpression="attribute_not_exists(seq)")
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(seq)")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise LedgerConflict(f"{fields['prompt_key']} seq {seq} already written") from error
-            raise
-        return record
+                raise LedgerConflict(f"{record.prompt_key} seq {seq} already written") from error
+            raise _ledger_error("PutItem", error) from error
+        except BotoCoreError as error:
+            raise _ledger_error("PutItem", error) from error
+        return AuditRecord.from_item(item)
 
-    def chain(self, prompt_key: str) -> Iterator[AuditRecord]:
-        """Every record of one prompt, oldest first (for verification)."""
+    def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("prompt_key").eq(prompt_key),
+            "KeyConditionExpression": Key(PARTITION_KEY).eq(prompt_key),
             "ConsistentRead": True,
         }
         while True:
-            response = self._table.query(**kwargs)
+            response = self._query(**kwargs)
             yield from (_plain(item) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
-        """Every record about `prompt_name` (any provider) with start <= recorded_at < end."""
         kwargs: dict[str, Any] = {
             "IndexName": BY_PROMPT_TIME_INDEX,
-            "KeyConditionExpression": Key("prompt_name").eq(prompt_name)
-            & Key("recorded_at").between(iso_utc(start), iso_utc(end)),
+            "KeyConditionExpression": Key(INDEX_PARTITION_KEY).eq(prompt_name)
+            & Key(INDEX_SORT_KEY).between(iso_utc(start), iso_utc(end)),
         }
         while True:
-            response = self._table.query(**kwargs)
+            response = self._query(**kwargs)
             for item in response.get("Items", []):
-                record = _plain(item)
-                if record["recorded_at"] < iso_utc(end):
+                record = AuditRecord.from_item(_plain(item))
+                if record.recorded_at < iso_utc(end):
                     yield record
             if "LastEvaluatedKey" not in response:
                 return

@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from prompt_rollback.adapters.registry import NotFound, RegistryError, RegistryRejected, RegistryUnavailable
+from prompt_rollback.errors import NotFound, RegistryError, RegistryRejected, RegistryUnavailable
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prompt_rollback.adapters.aws_errors import all_items, call_aws
-from prompt_rollback.adapters.registry import RegistryRejected, RegistryUnavailable
 from prompt_rollback.domain.bedrock_targets import AgentAliasTarget, version_number
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.errors import RegistryRejected, RegistryUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_agent import AgentsforBedrockClient
@@ -104,6 +104,17 @@ class BedrockAgentAliasRegistry:
         )
 
     def read_state(self, target: AgentAliasTarget) -> RegistryState:
+        alias = self._settled_alias(target)
+        return RegistryState(
+            production_version=routed_version(alias),
+            versions=self._servable_versions(target),
+            previous_production=_earlier_routings(alias),
+        )
+
+    def read_production(self, target: AgentAliasTarget) -> int | None:
+        return routed_version(self._settled_alias(target))
+
+    def _settled_alias(self, target: AgentAliasTarget) -> AgentAliasTypeDef:
         alias = self._alias(target)
         status = alias["agentAliasStatus"]
         if status in SETTLING_STATUSES:
@@ -112,11 +123,7 @@ class BedrockAgentAliasRegistry:
         if status != PREPARED:
             reasons = "; ".join(alias.get("failureReasons") or []) or "no reason given"
             raise RegistryRejected(f"{target} is {status} ({reasons})")
-        return RegistryState(
-            production_version=routed_version(alias),
-            versions=self._servable_versions(target),
-            previous_production=_earlier_routings(alias),
-        )
+        return alias
 
     def move_production(self, target: AgentAliasTarget, version: int) -> str:
         alias = self._alias(target)

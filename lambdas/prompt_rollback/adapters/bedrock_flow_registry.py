@@ -64,6 +64,9 @@ class BedrockFlowAliasRegistry:
             production_version=routed_version(alias), versions=self._servable_versions(target)
         )
 
+    def read_production(self, target: FlowAliasTarget) -> int | None:
+        return routed_version(self._alias(target))
+
     def move_production(self, target: FlowAliasTarget, version: int) -> str:
         alias = self._alias(target)
         # UpdateFlowAlias replaces the alias's settings: send back what should stay as it is.

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prompt_rollback.adapters.aws_errors import all_items, call_aws
-from prompt_rollback.adapters.registry import RegistryError, RegistryRejected
 from prompt_rollback.domain.bedrock_targets import (
     PromptArn,
     PromptParameterTarget,
@@ -27,6 +26,7 @@ from prompt_rollback.domain.bedrock_targets import (
     version_number,
 )
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.errors import RegistryError, RegistryRejected
 from prompt_rollback.observability import logger
 
 if TYPE_CHECKING:
@@ -112,6 +112,9 @@ class BedrockPromptPointerRegistry:
             versions=self._existing_versions(current.prompt_id),
             previous_production=self._earlier_production(target, current, parameter["Version"]),
         )
+
+    def read_production(self, target: PromptParameterTarget) -> int | None:
+        return self._pointer(target)[1].version
 
     def move_production(self, target: PromptParameterTarget, version: int) -> str:
         name = target.parameter_name

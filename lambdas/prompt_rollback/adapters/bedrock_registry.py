@@ -10,7 +10,6 @@ from __future__ import annotations
 from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
 from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
 from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
-from prompt_rollback.adapters.registry import PromptRef, RegistryRejected
 from prompt_rollback.domain.bedrock_targets import (
     AgentAliasTarget,
     BedrockTarget,
@@ -18,6 +17,8 @@ from prompt_rollback.domain.bedrock_targets import (
     bedrock_target,
 )
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.errors import RegistryRejected
+from prompt_rollback.ports import PromptRef
 
 
 def target_of(ref: PromptRef) -> BedrockTarget:
@@ -29,6 +30,8 @@ def target_of(ref: PromptRef) -> BedrockTarget:
 
 
 class BedrockRegistry:
+    """The `PromptRegistry` port for provider "bedrock": each call goes to the pointer's adapter."""
+
     provider = "bedrock"
 
     def __init__(
@@ -48,6 +51,14 @@ class BedrockRegistry:
         if isinstance(target, FlowAliasTarget):
             return self._flow_aliases.read_state(target)
         return self._prompt_pointers.read_state(target)
+
+    def read_production(self, ref: PromptRef) -> int | None:
+        target = target_of(ref)
+        if isinstance(target, AgentAliasTarget):
+            return self._agent_aliases.read_production(target)
+        if isinstance(target, FlowAliasTarget):
+            return self._flow_aliases.read_production(target)
+        return self._prompt_pointers.read_production(target)
 
     def move_production(self, ref: PromptRef, version: int) -> str:
         target = target_of(ref)

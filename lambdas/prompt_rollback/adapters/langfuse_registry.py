@@ -23,8 +23,9 @@ from urllib.parse import quote
 
 import httpx
 
-from prompt_rollback.adapters.registry import NotFound, PromptRef, RegistryRejected, RegistryUnavailable
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
+from prompt_rollback.ports import PromptRef
 
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI
@@ -92,6 +93,19 @@ class LangfuseRegistry:
             raise RegistryRejected(f"Langfuse {what}: HTTP {status}") from error
         except httpx.HTTPError as error:
             raise RegistryUnavailable(f"Langfuse {what}: {type(error).__name__}") from error
+
+    def read_production(self, ref: PromptRef) -> int | None:
+        """The read-back after a move: one GET of the production label (read_state takes two)."""
+        try:
+            prompt = self._call(
+                "get production",
+                lambda: self._api.prompts.get(
+                    _path_segment(ref.name), label=PRODUCTION_LABEL, request_options=self._request_options
+                ),
+            )
+        except NotFound:
+            return None
+        return int(prompt.version)
 
     def read_state(self, ref: PromptRef) -> RegistryState:
         prompt_name = ref.name

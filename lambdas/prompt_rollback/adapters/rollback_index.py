@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Key
 
+from prompt_rollback import ledger_schema
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
-
-BY_REQUEST_ID_INDEX = "by_request_id"
 
 
 class DynamoDBRollbackIndex:
@@ -23,9 +23,9 @@ class DynamoDBRollbackIndex:
 
     def prompt_key_of(self, rollback_id: str) -> str | None:
         response = self._table.query(
-            IndexName=BY_REQUEST_ID_INDEX,
-            KeyConditionExpression=Key("request_id").eq(rollback_id),
+            IndexName=ledger_schema.BY_REQUEST_ID_INDEX,
+            KeyConditionExpression=Key(ledger_schema.REQUEST_ID_KEY).eq(rollback_id),
             Limit=1,
         )
         items = response.get("Items", [])
-        return str(items[0]["prompt_key"]) if items else None
+        return str(items[0][ledger_schema.PARTITION_KEY]) if items else None

@@ -1,25 +1,18 @@
-"""The SQS FIFO queue between the webhook and the worker."""
+"""The SQS FIFO queue between the webhook and the worker (implements ports.RollbackQueue)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.errors import EnqueueFailed
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 SQS_BATCH_LIMIT = 10
-
-
-class EnqueueFailed(Exception):
-    """Some requests did not reach the queue: the webhook answers 5xx so Alertmanager retries."""
-
-
-class RollbackQueue(Protocol):
-    def enqueue(self, requests: Sequence[RollbackRequest]) -> None: ...
 
 
 class SqsRollbackQueue:

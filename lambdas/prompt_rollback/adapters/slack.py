@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from dataclasses import dataclass
-from datetime import datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
 SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
@@ -36,42 +36,6 @@ _OUTCOME_TITLES = {
     "undone": ":leftwards_arrow_with_hook: Rollback undone",
     "needs_person": ":sos: Needs a person: not rolling back further automatically",
 }
-
-
-@dataclass(frozen=True)
-class SlackOutcome:
-    status: str  # sent | updated | failed | printed | not_configured | not_sent
-    detail: str = ""
-    channel: str = ""  # app mode: where the incident's message is
-    ts: str = ""  # app mode: the message's id in that channel, stored with the intent
-
-
-@dataclass(frozen=True)
-class RollbackNotice:
-    rollback_id: str
-    outcome: str
-    prompt_name: str
-    provider: str
-    from_version: int | None
-    to_version: int | None
-    reason: str
-    basis: str
-    actor: str
-    mode: str
-    when: datetime
-    stage: str = ""
-    environment: str = ""
-    alertname: str = ""
-    summary: str = ""
-    generator_url: str = ""
-    runbook_url: str = ""
-    target: str = ""  # the provider's pointer when a name is not enough (a Bedrock alias, an SSM parameter)
-    channel: str = ""  # app mode: the incident's channel, once it has a message …
-    message_ts: str = ""  # … and that message's ts: update it instead of posting another
-
-
-class Notifier(Protocol):
-    def notify(self, notice: RollbackNotice) -> SlackOutcome: ...
 
 
 def escape_text(text: str, limit: int = 500) -> str:
@@ -219,15 +183,17 @@ class SlackWebhookNotifier:
 class ConsoleNotifier:
     """Local mode without a Slack webhook: show the message where the developer is looking."""
 
-    def __init__(self, stream: IO[str] | None = None, status: str = "printed") -> None:
+    def __init__(self, stream: IO[str] | None = None, status: str = "printed", channel: str = "") -> None:
         self._stream = stream
         self._status = status
+        self._channel = channel  # SLACK_CHANNEL: where the message would have gone
 
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         stream = self._stream or sys.stdout
         message = build_message(notice)
         why = "SLACK_WEBHOOK_URL not set" if self._status == "printed" else "no usable Slack webhook URL"
-        lines = ["", f"──── Slack message ({why}) ────"]
+        to = f" for {self._channel}" if self._channel else ""
+        lines = ["", f"──── Slack message{to} ({why}) ────"]
         for block in message["blocks"]:
             if "text" in block:
                 lines.append(block["text"]["text"])

@@ -25,7 +25,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import WebClient
 
-from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, RollbackNotice, SlackOutcome, build_message
+from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, build_message
+from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
 SLACK_API_BASE_URL = "https://slack.com/api/"
 # Every incident message carries its rollback id as Slack message metadata, so a retry that does

@@ -24,6 +24,22 @@ MAX_REQUEST_ID_LENGTH = 128
 ROLLBACK_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,128}")  # as RollbackRequest.request_id
 
 
+class FollowupOutcome(StrEnum):
+    """What a followup record says happened to a rollback after its decision."""
+
+    REFUSED = "refused"  # the clicker is not an approver
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    STALE = "stale"  # production moved since: nothing changed
+    ALREADY_DECIDED = "already_decided"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    NOT_A_PROPOSAL = "not_a_proposal"
+    NOT_UNDONE = "not_undone"  # the undo's own rollback request did not move
+    NOT_APPROVED = "not_approved"  # the approval's own rollback request did not move
+    RECOVERED = "recovered"
+    RECOVERY_OVERDUE = "recovery_overdue"
+
+
 class Click(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"

@@ -99,7 +99,7 @@ def _replay_guard() -> tuple[IdempotencyConfig, _Admit]:
     put) remembers it for longer than the verifier's window, so a replay inside it is refused."""
     settings = wiring.settings()
     persistence = DynamoDBPersistenceLayer(
-        table_name=settings.idempotency_table or wiring.required_setting("IDEMPOTENCY_TABLE_NAME"),
+        table_name=settings.require("IDEMPOTENCY_TABLE_NAME"),
         boto_config=wiring.AWS_CLIENT_CONFIG,
     )
     config = IdempotencyConfig(

@@ -7,20 +7,19 @@ so a 4xx means "this will never work" (bad token, bad body) and 5xx only "try ag
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.adapters.rollback_queue import EnqueueFailed
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
+from prompt_rollback.errors import ConfigurationError, EnqueueFailed
+from prompt_rollback.handlers.bearer_auth import problem, require_bearer_token
 from prompt_rollback.observability import logger, metrics, tracer
 
 MAX_BODY_BYTES = 1_048_576
@@ -29,61 +28,28 @@ JSON_CONTENT_TYPES = ("application/json", "application/x-json")
 app = APIGatewayRestResolver()
 
 
-def _problem(status: int, message: str, **extra: Any) -> Response[Any]:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body={"error": message, **extra}
-    )
-
-
-def require_bearer_token(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    header = app.current_event.headers.get("authorization") or ""
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        return _problem(401, "missing Bearer token")
-    try:
-        expected = wiring.webhook_token()
-    except Exception:
-        logger.exception("webhook token secret unavailable")
-        return _problem(503, "authentication backend unavailable, retry later")
-    if not hmac.compare_digest(presented.strip().encode(), expected.encode()) and not _matches_previous(
-        presented
-    ):
-        return _problem(401, "invalid Bearer token")
-    return next_middleware(app)
-
-
-def _matches_previous(presented: str) -> bool:
-    """During a token rotation, Alertmanagers may still send the previous token."""
-    try:
-        previous = wiring.previous_webhook_token()
-    except Exception:
-        logger.exception("previous webhook token unavailable")
-        return False
-    return previous is not None and hmac.compare_digest(presented.strip().encode(), previous.encode())
-
-
 def _parse_body() -> AlertmanagerWebhook | Response[Any]:
     event = app.current_event
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in JSON_CONTENT_TYPES:
-        return _problem(415, "Content-Type must be application/json")
+        return problem(415, "Content-Type must be application/json")
     try:
         body = event.decoded_body or ""
     except ValueError:  # a base64 body (binary media type, local mode) that is not UTF-8
-        return _problem(400, "body is not valid JSON")
+        return problem(400, "body is not valid JSON")
     if len(body.encode()) > MAX_BODY_BYTES:
-        return _problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        return problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
     try:
         return AlertmanagerWebhook.model_validate_json(body)
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
-            return _problem(400, "body is not valid JSON")
+            return problem(400, "body is not valid JSON")
         # Locations and messages only: echoing the offending input back would reflect untrusted text.
         details = [
             {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
             for e in error.errors(include_url=False, include_input=False)
         ]
-        return _problem(422, "body is not an Alertmanager webhook (version 4)", details=details[:20])
+        return problem(422, "body is not an Alertmanager webhook (version 4)", details=details[:20])
 
 
 @app.post("/alerts", middlewares=[require_bearer_token])
@@ -99,12 +65,12 @@ def receive_alerts() -> Response[Any]:
             wiring.rollback_queue().enqueue(intake.accepted)
         for signal in intake.resolved:  # a recovery check for the rollback it may have caused
             wiring.rollback_queue().enqueue_action(signal)
-    except (EnqueueFailed, wiring.ConfigurationError) as error:
+    except (EnqueueFailed, ConfigurationError) as error:
         logger.error("could not queue rollback requests", extra={"error": str(error)})
-        return _problem(503, "could not queue rollback requests, retry later")
+        return problem(503, "could not queue rollback requests, retry later")
     except Exception as error:
         logger.exception("could not queue rollback requests", extra={"error_type": type(error).__name__})
-        return _problem(503, "could not queue rollback requests, retry later")
+        return problem(503, "could not queue rollback requests, retry later")
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(intake.accepted))
     metrics.add_metric(name="AlertsSkipped", unit=MetricUnit.Count, value=len(intake.skipped))
     accepted = [

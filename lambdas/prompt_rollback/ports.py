@@ -1,0 +1,107 @@
+"""The ports the rollback service talks through; adapters/ implements each one.
+
+Prompt registry (Langfuse; Bedrock with its three kinds of pointer), audit ledger (DynamoDB),
+notifier (Slack webhook, console) and rollback queue (SQS FIFO). The service sees only these
+protocols and the typed values below, never a client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.domain.requests import RollbackRequest
+
+
+@dataclass(frozen=True)
+class PromptRef:
+    """Which production pointer: the prompt's name plus provider-specific coordinates
+    (for Bedrock: agent + alias, flow + alias, or the SSM parameter holding a prompt-version ARN)."""
+
+    name: str
+    target: Mapping[str, str] = field(default_factory=dict)
+
+
+class PromptRegistry(Protocol):
+    provider: str
+
+    def read_state(self, ref: PromptRef) -> RegistryState:
+        """Which version holds production now, and which versions exist."""
+        ...
+
+    def read_production(self, ref: PromptRef) -> int | None:
+        """Only which version holds production now: the read-back after a move, in as few calls
+        as the registry allows."""
+        ...
+
+    def move_production(self, ref: PromptRef, version: int) -> str:
+        """Point production at `version`; return the registry's request id (or "" if it has none)."""
+        ...
+
+
+class AuditLedger(Protocol):
+    def recent(self, prompt_key: str, limit: int) -> list[AuditRecord]:
+        """The newest records of one prompt, newest first."""
+        ...
+
+    def append(self, record: AuditRecord, after: AuditRecord | None) -> AuditRecord:
+        """Append `record` right after `after` (the head the caller decided on) and return it
+        sealed (seq, prev_hash, hash); `LedgerConflict` if someone else appended first."""
+        ...
+
+    def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
+        """Every record about `prompt_name` (any provider) with start <= recorded_at < end."""
+        ...
+
+    def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
+        """Every stored item of one prompt, oldest first, exactly as stored: the hash chain is
+        verified over these, including fields this version of the code does not know."""
+        ...
+
+
+@dataclass(frozen=True)
+class SlackOutcome:
+    status: str  # sent | updated | failed | printed | not_configured | not_sent
+    detail: str = ""
+    channel: str = ""  # app mode: where the incident's message is …
+    ts: str = ""  # … and its id there, recorded so a retry or a click updates it in place
+
+
+@dataclass(frozen=True)
+class RollbackNotice:
+    rollback_id: str
+    outcome: str
+    prompt_name: str
+    provider: str
+    from_version: int | None
+    to_version: int | None
+    reason: str
+    basis: str
+    actor: str
+    mode: str
+    when: datetime
+    stage: str = ""
+    environment: str = ""
+    alertname: str = ""
+    summary: str = ""
+    generator_url: str = ""
+    runbook_url: str = ""
+    target: str = ""  # the provider's pointer when a name is not enough (a Bedrock alias, an SSM parameter)
+    channel: str = ""  # app mode: the incident's channel, once it has a message …
+    message_ts: str = ""  # … and that message's ts: update it instead of posting another
+
+
+class Notifier(Protocol):
+    def notify(self, notice: RollbackNotice) -> SlackOutcome:
+        """Tell people; report what happened instead of raising."""
+        ...
+
+
+class RollbackQueue(Protocol):
+    def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
+        """Queue every request or raise `EnqueueFailed`."""
+        ...

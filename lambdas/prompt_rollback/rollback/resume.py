@@ -1,0 +1,34 @@
+"""A retry of a request whose worker stopped after writing its intent: finish, never move twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.policy import Decision, Outcome
+from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.rollback.journal import Journal
+from prompt_rollback.rollback.move import move_and_verify
+from prompt_rollback.rollback.records import RollbackResult, decision_of_intent, prompt_ref
+
+AUDIT_COMPLETED_ON_RETRY = " (audit completed on retry)"
+
+
+def resume(journal: Journal, request: RollbackRequest, intent: AuditRecord) -> RollbackResult:
+    decision = decision_of_intent(intent)
+    production = journal.registry(request).read_production(prompt_ref(request))
+    if production == decision.to_version:
+        # The label moved before the crash: finish the paperwork, do not move it again.
+        resumed = replace(decision, reason=decision.reason + AUDIT_COMPLETED_ON_RETRY)
+        slack = journal.notify(request, resumed)
+        return journal.record_decision(request, resumed, slack, intent, observed=production)
+    if production == decision.from_version:
+        return move_and_verify(journal, request, decision, intent)
+    moved = Decision(
+        Outcome.SKIPPED,
+        f"already moved: production became v{production} while this rollback was pending",
+        decision.from_version,
+        notify=True,
+    )
+    slack = journal.notify(request, moved)
+    return journal.record_decision(request, moved, slack, intent, observed=production)

@@ -1,0 +1,71 @@
+"""One request in, one audited decision out.
+
+The order of side effects is what makes it safe to retry at any point:
+
+1. read the ledger (once) and the registry;
+2. decide (pure, domain/policy.py);
+3. for a rollback: append the intent (the per-prompt lock), move production, read it back,
+   announce, append the decision;
+4. for anything else: announce when people need to know, append the decision.
+
+A re-delivery whose decision stands gets that decision back (the ledger is the idempotency
+record of the queue); one that finds its own unfinished intent resumes it.
+"""
+
+from __future__ import annotations
+
+from prompt_rollback.domain.policy import Ask, decide
+from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.errors import RollbackInProgress
+from prompt_rollback.ports import SlackOutcome
+from prompt_rollback.rollback import failure, lock
+from prompt_rollback.rollback.journal import Journal
+from prompt_rollback.rollback.move import move_and_verify
+from prompt_rollback.rollback.oversight import oversee
+from prompt_rollback.rollback.records import (
+    RollbackResult,
+    past_decisions,
+    prompt_ref,
+    result_of,
+    settled_decision,
+)
+from prompt_rollback.rollback.resume import resume
+
+HISTORY_DEPTH = failure.HISTORY_DEPTH
+
+
+class RollbackService:
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    def handle(self, request: RollbackRequest) -> RollbackResult:
+        journal = self.journal
+        records = journal.ledger.recent(request.prompt_key, HISTORY_DEPTH)
+        settled = settled_decision(records, request.request_id)
+        if settled is not None:
+            return result_of(settled, replayed=True)
+        head = records[0] if records else None
+        pending = lock.own_pending_intent(records, request, journal.clock())
+        if pending is not None:
+            return resume(journal, request, pending)
+        state = journal.registry(request).read_state(prompt_ref(request))
+        ask = Ask(
+            prompt_name=request.prompt_name,
+            alerted_version=request.alerted_version,
+            rollback_to=request.rollback_to,
+            forced=request.forced,
+            dry_run=request.dry_run,
+        )
+        decision = decide(ask, state, past_decisions(records), journal.policy, journal.clock())
+        decision = oversee(request, decision, records, journal.policy, journal.clock())
+        if not decision.acts:
+            slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
+            return journal.record_decision(request, decision, slack, head, observed=state.production_version)
+        intent = lock.take(journal, request, decision, head, state.production_version)
+        return move_and_verify(journal, request, decision, intent)
+
+    def record_failure(self, request: RollbackRequest, error: BaseException) -> RollbackResult:
+        return failure.record_failure(self.journal, request, error)
+
+    def record_lock_lost(self, request: RollbackRequest, error: RollbackInProgress) -> RollbackResult:
+        return failure.record_lock_lost(self.journal, request, error)
