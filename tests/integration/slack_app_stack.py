@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tests.integration.conftest import Stack
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-CHANNEL = "C0ONCALL"
+CHANNEL = "C0ONCALL01"
 APPROVER, STRANGER = "U0ALICE", "U0MALLORY"
 
 

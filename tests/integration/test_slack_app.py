@@ -13,7 +13,7 @@ from prompt_rollback.adapters.slack_app import SlackAppNotifier, web_client
 
 from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
 
-CHANNEL = "C0ONCALL"
+CHANNEL = "C0ONCALL01"
 
 
 @pytest.fixture
