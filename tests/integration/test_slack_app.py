@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from prompt_rollback.ports import RollbackNotice
 from prompt_rollback.adapters.slack_app import SlackAppNotifier, web_client
+from prompt_rollback.ports import RollbackNotice
 
 from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
 
