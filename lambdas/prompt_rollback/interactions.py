@@ -3,8 +3,9 @@
 A click names a rollback id and who clicked; everything else is read again here, from our
 ledger and the registry. A click that moves production becomes a forced RollbackRequest with a
 deterministic id (`approve-<id>`, `undo-<id>`) run through the rollback service, so it takes
-the same intent lock, the same compare-and-swap and the same idempotency record as any other
-rollback: two clicks on one button are one move. What changes nothing (a refusal, a stale or
+the same intent lock, the same compare-and-swap and the same settled-decision check (the ledger
+answers a repeated request id with its first decision) as any other rollback: two clicks on one
+button are one move. What changes nothing (a refusal, a stale or
 expired proposal, a rejection) is appended to the ledger as a `followup` record linked to the
 rollback by `rollback_id`, and told in Slack: the message is updated in place, the clicker told
 privately, follow-ups go in the thread.
@@ -66,7 +67,7 @@ def _shown(action: Action) -> str:
     return action.mention if action.slack_user else escape_text(action.mention, 200)
 
 
-# Runs a RollbackRequest through the worker's idempotent rollback; returns RollbackResult.as_dict().
+# Runs a RollbackRequest as the worker runs a queued one (rollback/attempts.py); returns its result.
 RunRollback = Callable[[RollbackRequest], dict[str, Any]]
 
 
@@ -249,7 +250,7 @@ class InteractionService:
         )
         return self._run_rollback(request)
 
-    # ---- resolutions and the sweep ---------------------------------------------------------
+    # ---- resolutions and the scheduled checks ----------------------------------------------
     def handle_resolution(self, signal: ResolutionSignal) -> InteractionResult:
         """Alertmanager says the alert that caused a rollback is resolved: production recovered."""
         records = self._ledger.recent(signal.prompt_key, HISTORY_DEPTH)

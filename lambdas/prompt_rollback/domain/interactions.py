@@ -237,7 +237,7 @@ def judge_undo(move: Move, production: int | None) -> Verdict:
 
 
 def proposal_expired(proposal: Proposal, settled: str, now: datetime, expiry: timedelta) -> bool:
-    """For the sweep: an open proposal past its time is audited as expired."""
+    """For the scheduled check: an open proposal past its time is audited as expired."""
     return not settled and now - proposal.proposed_at >= expiry
 
 
