@@ -44,9 +44,9 @@ MAX_COOLDOWN_MINUTES = 7 * 24 * 60
 MAX_ROLLBACKS_PER_DAY = 1000
 MAX_WINDOW_MINUTES = 7 * 24 * 60
 MAX_ROLLBACK_STEPS = 10
-# Slack ids: users U…/W…, user groups S…, channels C…/G… (a private channel) or D… (a DM).
+# Slack ids: users U…/W…, user groups S…; channels by name or id (C…, G… a private one).
 SLACK_USER_OR_GROUP_ID = r"^[UWS][A-Z0-9]{2,20}$"
-SLACK_CHANNEL_ID_OR_NAME = r"^([CGD][A-Z0-9]{2,20}|#?[a-z0-9][a-z0-9._-]{0,79})$"
+SLACK_CHANNEL_ID_OR_NAME = r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$"  # as SLACK_CHANNEL
 Mode = Literal["auto", "approval"]
 
 
