@@ -1,17 +1,26 @@
 # The two commands the README opens with: `make run` and `make test`.
-# Both build .venv from requirements-dev.txt on first use (and when it changes).
+# Both build .venv on first use (and when the lockfile changes): the exact versions of
+# requirements-dev.lock, installed by uv, and this project itself, editable (its two commands).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
 export PYTHONPATH := lambdas:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test lint typecheck unit synth bench clean
+.PHONY: run test lint typecheck unit synth bench lock clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps --editable .
 	touch $@
+
+# After changing a requirements*.txt: pin everything again (same versions on every machine).
+lock: $(VENV)/.installed
+	$(UV) pip compile --quiet --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
 
 run: $(VENV)/.installed  ## the service on http://127.0.0.1:8080 with embedded moto, Langfuse and Slack
 	$(PY) -m local_mode

@@ -1,7 +1,7 @@
 """The Lambda assets: `lambdas/prompt_rollback` plus the wheels of a requirements file, built without Docker.
 
 One asset per function, both from the same package: the worker's with `requirements.txt`, the
-webhook's with `requirements-webhook.txt` (no Langfuse, httpx or requests). Dependencies are
+webhook's with `requirements-webhook.txt` (no Langfuse, httpx or slack_sdk). Dependencies are
 installed by the synth machine's own pip for the *Lambda's* platform (manylinux aarch64, CPython
 of the runtime), so no Docker is needed. Docker (the runtime's SAM build image) is only CDK's
 fallback when this machine has no pip.
@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -33,14 +32,11 @@ REQUIREMENTS_FILE = REPO_ROOT / "requirements.txt"
 WEBHOOK_REQUIREMENTS_FILE = REPO_ROOT / "requirements-webhook.txt"
 
 # The Lambda Python runtime ships boto3/botocore (and s3transfer); a bundled copy would only add
-# ~30 MB and shadow the runtime's patched version. Transitive dependencies (aws-xray-sdk needs
-# botocore) pull them in, so they are removed after installing.
+# ~30 MB and shadow the runtime's patched version. Should a dependency ever pull them in, they
+# are removed after installing.
 RUNTIME_PROVIDED_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer")
-# Requirements marked with this comment are installed without their dependencies (langfuse: the
-# worker loads only its REST client, not the tracing stack it depends on; see requirements.txt).
-NO_DEPS_MARKER = "# asset: no-deps"
 # Changing how the bundle is built must change the asset hash; bump this with such a change.
-BUNDLER_REVISION = "2"
+BUNDLER_REVISION = "3"
 IGNORED_SOURCE_PATTERNS = ("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 
 
@@ -61,12 +57,9 @@ class TargetPlatform:
         machine = "aarch64" if self.architecture.name == lambda_.Architecture.ARM_64.name else "x86_64"
         return f"manylinux2014_{machine}"
 
-    def pip_install_arguments(
-        self, requirements_file: str, target_dir: str, *, no_deps: bool = False
-    ) -> list[str]:
+    def pip_install_arguments(self, requirements_file: str, target_dir: str) -> list[str]:
         return [
             "install",
-            *(["--no-deps"] if no_deps else []),
             "--requirement",
             requirements_file,
             "--target",
@@ -86,20 +79,6 @@ class TargetPlatform:
             "--no-warn-conflicts",
             "--quiet",
         ]
-
-
-def split_requirements(requirements_file: Path, scratch_dir: Path) -> tuple[Path, Path | None]:
-    """requirements.txt as two files: what pip installs with its dependencies, and the lines
-    marked NO_DEPS_MARKER, installed without (None when there are none)."""
-    lines = requirements_file.read_text().splitlines()
-    with_dependencies = scratch_dir / "with-dependencies.txt"
-    with_dependencies.write_text("\n".join(line for line in lines if NO_DEPS_MARKER not in line) + "\n")
-    bare = [line.split("#", 1)[0].strip() for line in lines if NO_DEPS_MARKER in line]
-    if not any(bare):
-        return with_dependencies, None
-    without_dependencies = scratch_dir / "without-dependencies.txt"
-    without_dependencies.write_text("\n".join(bare) + "\n")
-    return with_dependencies, without_dependencies
 
 
 def is_ignored_source(name: str) -> bool:
@@ -195,11 +174,7 @@ class LocalPipBundler:
     def bundle_into(self, output_dir: Path) -> None:
         started = time.monotonic()
         output_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="prompt-rollback-requirements-") as scratch:
-            full, bare = split_requirements(self.requirements_file, Path(scratch))
-            self._pip_install(full, output_dir)
-            if bare is not None:
-                self._pip_install(bare, output_dir, no_deps=True)
+        self._pip_install(self.requirements_file, output_dir)
         remove_runtime_provided_distributions(output_dir)
         shutil.copytree(
             self.package_dir,
@@ -223,12 +198,12 @@ class LocalPipBundler:
             file=sys.stderr,
         )
 
-    def _pip_install(self, requirements_file: Path, output_dir: Path, *, no_deps: bool = False) -> None:
+    def _pip_install(self, requirements_file: Path, output_dir: Path) -> None:
         command = [
             sys.executable,
             "-m",
             "pip",
-            *self.target.pip_install_arguments(str(requirements_file), str(output_dir), no_deps=no_deps),
+            *self.target.pip_install_arguments(str(requirements_file), str(output_dir)),
         ]
         completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         if completed.returncode != 0:
@@ -267,17 +242,10 @@ def asset_fingerprint(
 def lambda_code(target: TargetPlatform, requirements_file: Path = REQUIREMENTS_FILE) -> lambda_.Code:
     """A function's asset: the package plus `requirements_file` (`lambdas/` is the asset root, per
     docs/architecture.md)."""
-    # split_requirements() in shell, inside the build container.
-    full, bare = "/tmp/with-dependencies.txt", "/tmp/without-dependencies.txt"  # noqa: S108
     pip = "pip --no-cache-dir"
     docker_command = " && ".join(
         [
-            f"grep -v '{NO_DEPS_MARKER}' /requirements.txt > {full}",
-            f"sed -n 's/ *{NO_DEPS_MARKER}.*//p' /requirements.txt > {bare}",
-            " ".join([pip, *target.pip_install_arguments(full, "/asset-output")]),
-            f"if [ -s {bare} ]; then "
-            + " ".join([pip, *target.pip_install_arguments(bare, "/asset-output", no_deps=True)])
-            + "; fi",
+            " ".join([pip, *target.pip_install_arguments("/requirements.txt", "/asset-output")]),
             "rm -rf "
             + " ".join(
                 f"/asset-output/{name} /asset-output/{name}-*.dist-info"

@@ -104,6 +104,20 @@ class Monitoring(Construct):
                 "itself is audited; set the secret (docs/deploy.md) or check Slack.",
                 app_metric("SlackFailures"),
             ),
+            # A skip at the webhook otherwise leaves only a log line: a rule that never carries
+            # prompt_version (or names no valid prompt, provider or target) would go unnoticed.
+            "AlertsMisconfigured": (
+                "An alert reached the webhook with labels that cannot name a rollback (missing or "
+                "invalid prompt_name, prompt_version, provider, target labels or rollback_to): it "
+                "was skipped and its rule will never roll anything back until fixed. The webhook's "
+                "'alerts triaged' log line names the alert and the reason.",
+                app_metric("AlertsMisconfigured"),
+            ),
+            "AlertsTruncated": (
+                "Alertmanager left alerts out of a notification (the receiver's max_alerts): they "
+                "were never sent, so never rolled back. Set max_alerts: 0 (docs/deploy.md).",
+                app_metric("AlertsTruncated"),
+            ),
         }
         self.alarms: list[cloudwatch.Alarm] = [
             cloudwatch.Alarm(
@@ -131,7 +145,16 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Alerts (webhook)",
-                left=[app_metric(name) for name in ("AlertsReceived", "AlertsAccepted", "AlertsSkipped")],
+                left=[
+                    app_metric(name)
+                    for name in (
+                        "AlertsReceived",
+                        "AlertsAccepted",
+                        "AlertsSkipped",
+                        "AlertsMisconfigured",
+                        "AlertsTruncated",
+                    )
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(

@@ -1,5 +1,7 @@
 """Just enough of the Lambda runtime to run the real handlers locally.
 
+- `request_body` reads an HTTP request's body as API Gateway would take it: with a
+  Content-Length or chunked (Transfer-Encoding), never past a size limit;
 - `api_gateway_event` turns an HTTP request into the REST API (v1) proxy event API Gateway sends;
 - `SqsPoller` plays the SQS event source mapping: long-polls the queue, hands batches to the
   worker, deletes what succeeded and leaves failures for the redrive policy, as Lambda does
@@ -15,8 +17,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.types import WSGIEnvironment
 
 import boto3
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
 
 
 @dataclass
@@ -41,6 +46,20 @@ class LocalLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+def request_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The body of a WSGI request, or None when it is longer than `limit` bytes.
+
+    werkzeug's server de-chunks a chunked body and marks the stream terminated; its
+    `get_input_stream` reads either kind up to a maximum, and takes a Content-Length that is
+    not a number as an empty body. One byte past the limit is asked for, so that a body of
+    exactly `limit` bytes is told apart from a longer one the stream would cut silently."""
+    try:
+        body = get_input_stream(environ, max_content_length=limit + 1).read()
+    except RequestEntityTooLarge:
+        return None
+    return None if len(body) > limit else body
 
 
 def api_gateway_event(

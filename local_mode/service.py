@@ -27,7 +27,13 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.aws_resources import LocalResources, provision
-from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, WorkerHandler, api_gateway_event
+from local_mode.lambda_runtime import (
+    LocalLambdaContext,
+    SqsPoller,
+    WorkerHandler,
+    api_gateway_event,
+    request_body,
+)
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 from local_mode.slack_click import LOCAL_APPROVER, show
@@ -189,10 +195,9 @@ class LocalService:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
             return _respond(start_response, 200, {"status": "ok"})
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > API_GATEWAY_BODY_LIMIT:
+        body = request_body(environ, API_GATEWAY_BODY_LIMIT)
+        if body is None:
             return _respond(start_response, 413, {"message": "Request Too Long"})
-        body = environ["wsgi.input"].read(length) if length else b""
         headers = {
             key[5:].replace("_", "-").title(): value
             for key, value in environ.items()

@@ -9,20 +9,13 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# The fixtures captured from a real Alertmanager live in ../shared; examples/ holds the same
-# bodies for the README's demo, used when the checkout has no shared/ beside it.
-_SHARED_ALERTMANAGER = REPO.parent / "shared" / "alertmanager"
-FIXTURES = _SHARED_ALERTMANAGER if _SHARED_ALERTMANAGER.is_dir() else REPO / "examples"
-_NAMES = {
-    "firing": ("firing-0.25.0.json", "alert-firing.json"),
-    "resolved": ("resolved-0.25.0.json", "alert-resolved.json"),
-}
+# Captured from a real Alertmanager 0.25 (see tests/fixtures/alertmanager/README.md).
+ALERTMANAGER_FIXTURES = REPO / "tests" / "fixtures" / "alertmanager"
+_NAMES = {"firing": "firing-0.25.0.json", "resolved": "resolved-0.25.0.json"}
 
 
 def load_fixture(kind: str) -> dict[str, Any]:
-    shared_name, example_name = _NAMES[kind]
-    path = FIXTURES / (shared_name if FIXTURES == _SHARED_ALERTMANAGER else example_name)
-    return json.loads(path.read_text())
+    return json.loads((ALERTMANAGER_FIXTURES / _NAMES[kind]).read_text())
 
 
 @pytest.fixture

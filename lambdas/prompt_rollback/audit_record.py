@@ -16,16 +16,24 @@ from typing import Any, Literal
 from prompt_rollback.domain.audit import canonical_json
 from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.requests import (
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_URL_LENGTH,
+    cut,
+    cut_labels,
+)
 from prompt_rollback.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 
 # A followup is what happened to a rollback after its decision, linked by `rollback_id`: a click
 # that changed nothing (refused, rejected, stale, expired), a recovery or an overdue one.
 RecordKind = Literal["intent", "decision", "followup"]
 
-CUT_MARK = "…[cut]"
-TEXT_LIMIT = 2000  # reasons, summaries, URLs, error messages
-SHORT_LIMIT = 200  # names, ids, label keys
-LABEL_VALUE_LIMIT = 1000
+# The same limits and mark as a request's (domain/requests.py): what the webhook already cut is
+# stored as it is, and what reaches the ledger another way (a manual payload) is cut alike.
+TEXT_LIMIT = MAX_URL_LENGTH  # reasons, summaries, URLs, error messages
+SHORT_LIMIT = MAX_NAME_LENGTH  # names, ids, label keys
+LABEL_VALUE_LIMIT = MAX_LABEL_VALUE_LENGTH
 MAX_LABELS = 64
 # What a record may take at most, with room to spare for the keys, seq and the two hashes.
 RECORD_BUDGET_BYTES = ITEM_SIZE_LIMIT_BYTES // 2
@@ -197,7 +205,7 @@ class AuditRecord:
             if len(value) <= limit:
                 return value
             cuts.append(path)
-            return value[: limit - len(CUT_MARK)] + CUT_MARK
+            return cut(value, limit)
 
         trigger = _bounded_trigger(self.trigger, fit, cuts) if self.trigger is not None else None
         record = replace(
@@ -234,15 +242,10 @@ def _bounded_trigger(
     bounded: dict[str, Any] = {}
     for key, value in trigger.items():
         if key == "labels" and isinstance(value, Mapping):
-            labels = list(value.items())
-            if len(labels) > MAX_LABELS:
+            labels, dropped = cut_labels({str(name): str(text) for name, text in value.items()})
+            if dropped or labels != {str(name): str(text) for name, text in value.items()}:
                 cuts.append("trigger.labels")
-            bounded["labels"] = {
-                fit("trigger.labels.<key>", str(name), SHORT_LIMIT): fit(
-                    f"trigger.labels.{str(name)[:SHORT_LIMIT]}", str(text), LABEL_VALUE_LIMIT
-                )
-                for name, text in labels[:MAX_LABELS]
-            }
+            bounded["labels"] = labels
         elif isinstance(value, str):
             bounded[key] = fit(f"trigger.{key}", value, TEXT_LIMIT)
         else:

@@ -138,6 +138,8 @@ def _rollback(args: argparse.Namespace) -> int:
         payload["target"] = dict(args.target)
     if args.dry_run:
         payload["dry_run"] = True
+    if args.allow_forward:
+        payload["allow_forward"] = True
     if args.in_process:
         from prompt_rollback.handlers.worker import lambda_handler
 
@@ -243,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         help="bedrock: the pointer, e.g. --target prompt_parameter=/prompts/support/production (repeatable)",
     )
     rollback.add_argument("--dry-run", action="store_true")
+    rollback.add_argument(
+        "--allow-forward", action="store_true", help="let --to name a version newer than production"
+    )
     rollback.add_argument("--request-id", help="reuse to make a retry safe")
     rollback.add_argument("--function-name")
     rollback.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prompt_rollback.adapters.langfuse_registry import rest_client_module
+from langfuse.api.core import http_client
 
 from tests.integration import conftest as integration
 from tests.integration.conftest import Stack
@@ -38,7 +38,6 @@ def production_moves(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[Move
 @pytest.fixture
 def langfuse_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The langfuse SDK's retry waits (1 s, 2 s, or Retry-After), recorded instead of slept."""
-    http_client = rest_client_module("core.http_client")
     original = http_client._retry_timeout
     waits: list[float] = []
 

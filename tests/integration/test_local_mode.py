@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import requests
 from prompt_rollback import cli
 
+from local_mode.lambda_runtime import request_body
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,3 +115,65 @@ def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
     assert cli.main(["audit", "--prompt", "support-answer", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["actor"], row["mode"], row["request_reason"]) == ("oncall@example.com", "manual", "drill")
+
+
+def post_chunked(url: str, body: bytes, chunk: int = 4096) -> requests.Response:
+    """requests sends a generator body with Transfer-Encoding: chunked and no Content-Length."""
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), chunk):
+            yield body[start : start + chunk]
+
+    return requests.post(
+        f"{url}/alerts",
+        data=chunks(),
+        headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def test_a_chunked_body_is_read_like_any_other(local_mode):
+    service, out = local_mode
+    demo = (REPO / "examples" / "alert-firing.json").read_bytes()
+    response = post_chunked(service.url, demo, chunk=100)
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    assert "Content-Length" not in response.request.headers
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"][0]["prompt_name"] == "support-answer"
+    assert wait_for(lambda: "[worker] rolled_back" in out.getvalue()), out.getvalue()
+
+
+def test_a_chunked_body_over_the_limit_is_413(local_mode):
+    service, _ = local_mode
+    response = post_chunked(service.url, b'{"pad": "' + b"x" * 1_100_000 + b'"}', chunk=65536)
+    assert response.status_code == 413
+
+
+def test_a_content_length_that_is_not_a_number_is_400_not_a_crash(local_mode):
+    service, _ = local_mode
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {DEMO_TOKEN}\r\n".encode()
+            + b"Content-Length: 12abc\r\nConnection: close\r\n\r\n{}"
+        )
+        status_line = connection.makefile("rb").readline()
+    assert status_line.split()[1] == b"400", status_line
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"wsgi.input_terminated": True}, b"x" * 10),  # chunked, de-chunked by werkzeug's server
+        ({"CONTENT_LENGTH": "10"}, b"x" * 10),
+        ({"CONTENT_LENGTH": "9"}, b"x" * 9),
+    ],
+)
+def test_request_body_reads_up_to_the_limit(environ, expected):
+    assert request_body({**environ, "wsgi.input": io.BytesIO(b"x" * 10)}, limit=10) == expected
+
+
+@pytest.mark.parametrize("environ", [{"wsgi.input_terminated": True}, {"CONTENT_LENGTH": "11"}])
+def test_request_body_past_the_limit_is_refused_not_cut(environ):
+    assert request_body({**environ, "wsgi.input": io.BytesIO(b"x" * 11)}, limit=10) is None

@@ -11,13 +11,10 @@ import boto3
 import pytest
 from moto.secretsmanager.models import SecretsManagerBackend
 from prompt_rollback import cli, wiring
-from prompt_rollback.audit_record import CUT_MARK, AuditRecord
-from prompt_rollback.domain.audit import iso_utc, verify_chain
+from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.audit import iso_utc
 from prompt_rollback.domain.policy import Outcome
-from prompt_rollback.domain.requests import RollbackRequest, Trigger
-from prompt_rollback.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 
-from local_mode.lambda_runtime import sqs_event
 from tests.integration.conftest import TOKEN, Stack, reset_wiring
 
 
@@ -28,42 +25,6 @@ def force(stack: Stack, **fields) -> dict:
 
 def metrics_emitted(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if '"_aws"' in line]
-
-
-def test_a_450_kb_label_is_cut_in_the_audit_and_the_rollback_happens(stack: Stack):
-    huge = "x" * 450_000
-    request = RollbackRequest(
-        request_id="rb-huge-label",
-        prompt_name="support-answer",
-        alerted_version=7,
-        received_at=datetime.now(UTC),
-        trigger=Trigger(
-            alertname="PromptRegression",
-            fingerprint="ffffffffffffffff",
-            starts_at=datetime.now(UTC),
-            labels={"alertname": "PromptRegression", "team_note": huge},
-            summary=huge,
-        ),
-    )
-    message = {
-        "MessageId": "m-1",
-        "ReceiptHandle": "r-1",
-        "Body": request.model_dump_json(),
-        "Attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": "g", "MessageDeduplicationId": "d"},
-    }
-    answer = stack.invoke_worker(
-        sqs_event([message], "arn:aws:sqs:us-east-1:000000000000:q.fifo", "us-east-1")
-    )
-    assert answer["batchItemFailures"] == []
-    assert stack.production() == 6
-    records = stack.audit()
-    assert [r["kind"] for r in records] == ["intent", "decision"]
-    decision = records[-1]
-    assert decision["outcome"] == "rolled_back"
-    assert decision["trigger"]["labels"]["team_note"].endswith(CUT_MARK)
-    assert {"trigger.labels.team_note", "trigger.summary"} <= set(decision["cut"])
-    assert len(json.dumps(decision).encode()) < ITEM_SIZE_LIMIT_BYTES
-    assert verify_chain(records) == []
 
 
 def test_a_token_secret_ending_in_a_newline_still_matches(stack: Stack, firing_body):

@@ -232,7 +232,7 @@ def test_slack_unreachable_keeps_the_webhook_url_out_of_audit_and_logs(stack: St
     [decision] = stack.decisions()
     assert decision["outcome"] == "rolled_back"
     assert decision["slack"]["status"] == "failed"
-    assert decision["slack"]["detail"] == "ConnectionError"
+    assert decision["slack"]["detail"] == "ConnectionRefusedError"
     assert "sEcReTwEbHoOkToKeN" not in capsys.readouterr().out + json.dumps(stack.audit())
 
 

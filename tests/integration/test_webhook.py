@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 
 import boto3
+import yaml
 from prompt_rollback.domain.intake import RESOLVED_REASON
 from prompt_rollback.domain.requests import alert_request_id
 
@@ -140,3 +143,82 @@ def test_previous_token_keeps_working_during_a_rotation(stack: Stack, firing_bod
     assert stack.post(firing_body, token="rotated-token-abcdef0123456789")[0] == 202
     assert stack.post(firing_body, token=TOKEN)[0] == 202  # the old one, now AWSPREVIOUS
     assert stack.post(firing_body, token="never-issued")[0] == 401
+
+
+def emitted_metrics(capsys) -> list[dict]:
+    """The EMF documents Powertools printed (one per invocation)."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+
+
+def metric_total(documents: list[dict], name: str) -> float:
+    return sum(sum(d[name]) if isinstance(d[name], list) else d[name] for d in documents if name in d)
+
+
+def test_a_storm_of_more_than_a_thousand_alerts_is_accepted_not_refused(stack: Stack, firing_body, capsys):
+    """Alertmanager never retries a 4xx: refusing a big group would drop every alert in it."""
+    body = copy.deepcopy(firing_body)
+    template = body["alerts"][0]
+    # Mostly resolutions (answered, never queued) so the test does not time 1,200 queue writes.
+    body["alerts"] = [
+        {
+            **copy.deepcopy(template),
+            "status": "firing" if n % 40 == 0 else "resolved",
+            "fingerprint": f"{n:016x}",
+            "labels": {**template["labels"], "n": str(n)},
+        }
+        for n in range(1200)
+    ]
+    body["truncatedAlerts"] = 7
+    capsys.readouterr()
+    status, answer = stack.post(body)
+    assert status == 202, answer
+    assert (len(answer["accepted"]), len(answer["skipped"])) == (30, 1170)
+    assert answer["truncatedAlerts"] == 7
+    assert metric_total(emitted_metrics(capsys), "AlertsTruncated") == 7
+    assert stack.queue_depth(stack.resources.queue_url) == 30
+
+
+def test_an_untruncated_body_reports_zero_truncated_alerts(stack: Stack, firing_body):
+    status, answer = stack.post(firing_body)
+    assert (status, answer["truncatedAlerts"]) == (202, 0)
+
+
+def test_a_long_group_key_or_urls_are_cut_not_refused(stack: Stack, firing_body):
+    body = copy.deepcopy(firing_body)
+    body["groupKey"] = '{}:{prompt_name="' + "g" * 9000 + '"}'
+    body["externalURL"] = "https://am.example/" + "x" * 9000
+    body["alerts"][0]["generatorURL"] = "https://p.example/graph?" + "q" * 9000
+    status, answer = stack.post(body)
+    assert status == 202, answer
+    [message] = queued(stack)
+    trigger = json.loads(message["Body"])["trigger"]
+    assert trigger["group_key"].endswith("…") and trigger["external_url"].endswith("…")
+    assert trigger["generator_url"].endswith("…")
+
+
+def test_alerts_of_a_misconfigured_rule_are_counted_for_the_alarm(stack: Stack, firing_body, capsys):
+    body = copy.deepcopy(firing_body)
+    unlabelled = copy.deepcopy(body["alerts"][0])
+    del unlabelled["labels"]["prompt_version"]
+    unlabelled["fingerprint"] = "bbbbbbbbbbbbbbbb"
+    body["alerts"] += [
+        unlabelled,
+        copy.deepcopy(body["alerts"][0]),
+    ]  # and a duplicate: not a misconfiguration
+    capsys.readouterr()
+    status, answer = stack.post(body)
+    assert status == 202
+    assert len(answer["skipped"]) == 2
+    documents = emitted_metrics(capsys)
+    assert metric_total(documents, "AlertsMisconfigured") == 1
+    assert metric_total(documents, "AlertsSkipped") == 2
+
+
+def test_the_shipped_alertmanager_config_and_the_deploy_guide_send_every_alert():
+    """Alerts beyond max_alerts are never sent: both say 0 (every alert), and agree."""
+    repo = Path(__file__).resolve().parents[2]
+    config = yaml.safe_load((repo / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    [receiver] = [r for r in config["receivers"] if r["name"] == "prompt-rollback"]
+    assert [w["max_alerts"] for w in receiver["webhook_configs"]] == [0]
+    guide = (repo / "docs" / "deploy.md").read_text()
+    assert re.findall(r"^\s*max_alerts:\s*(\d+)", guide, flags=re.MULTILINE) == ["0"]

@@ -172,3 +172,91 @@ json_values = st.recursive(
     ),
     max_leaves=15,
 )
+
+
+# ---- the limits of issue 14: long text, huge numbers, big labels -------------------------------
+
+
+def _repeat_to(piece: str, length: int) -> str:
+    piece = piece or "x"
+    return (piece * (length // len(piece) + 1))[:length]
+
+
+# Text up to 12,000 characters, built from a short (nasty) piece so hypothesis' data stays small.
+long_text = st.one_of(
+    untrusted_text,
+    st.builds(_repeat_to, untrusted_text, st.integers(min_value=1_000, max_value=8_000)),
+)
+# Digit strings a version label may hold: small, at and around the bounds, thousands of digits
+# (Python's int() refuses more than 4,300), leading zeros.
+huge_numbers = st.one_of(
+    small_numbers,
+    st.integers(min_value=2**31 - 3, max_value=2**31 + 3).map(str),
+    st.integers(min_value=1, max_value=2**70).map(str),
+    st.integers(min_value=1, max_value=10_000).map(lambda n: "9" * n),
+    st.integers(min_value=0, max_value=6_000).map(lambda zeros: "0" * zeros + "7"),
+    st.sampled_from(["4301", " 7 ", "0", "-1", "1e3", "٧", "\uff17"]),  # noqa: RUF001
+)
+# Many labels, long names, long values.
+big_labels = st.one_of(
+    st.dictionaries(st.one_of(st.text(min_size=1, max_size=12), long_text), long_text, max_size=6),
+    st.builds(
+        lambda count, width: {f"label_{n:05d}": "v" * width for n in range(count)},
+        st.integers(min_value=0, max_value=3_000),
+        st.integers(min_value=0, max_value=40),
+    ),
+)
+_targets = st.sampled_from(
+    [
+        {},
+        {"provider": "bedrock", "prompt_parameter": "/prompts/support-answer/production"},
+        {"provider": "bedrock"},  # no target: skipped
+        {"prompt_parameter": "/prompts/support-answer/production"},  # stray target: skipped
+    ]
+)
+big_prompt_labels = st.tuples(
+    big_labels,
+    st.fixed_dictionaries(
+        {
+            "alertname": long_text,
+            # Mostly a usable name, so that many alerts get as far as a request.
+            "prompt_name": st.one_of(st.just("support-answer"), st.just("team/support-answer"), prompt_names),
+            "prompt_version": huge_numbers,
+        },
+        optional={"rollback_to": huge_numbers, "env": long_text, "bedrock_model_id": long_text},
+    ),
+    _targets,
+).map(lambda parts: {**parts[0], **parts[1], **parts[2]})
+big_annotations = st.fixed_dictionaries(
+    {},
+    optional={
+        "summary": long_text,
+        "description": long_text,
+        "runbook_url": long_text,
+        "rollback_to": huge_numbers,
+    },
+)
+big_alerts = st.fixed_dictionaries(
+    {
+        "status": st.one_of(st.just("firing"), st.just("firing"), st.just("resolved")),
+        "labels": big_prompt_labels,
+        "annotations": big_annotations,
+        "startsAt": st.just(START.isoformat()),
+        "fingerprint": st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
+    },
+    optional={"generatorURL": long_text},
+)
+big_bodies = st.fixed_dictionaries(
+    {
+        "version": st.just("4"),
+        "groupKey": long_text,
+        "status": st.sampled_from(["firing", "resolved"]),
+        "receiver": long_text,
+        "alerts": st.lists(big_alerts, min_size=1, max_size=5),
+    },
+    optional={
+        "externalURL": long_text,
+        "commonLabels": big_labels,
+        "truncatedAlerts": st.one_of(st.integers(min_value=0, max_value=10), st.integers(min_value=0)),
+    },
+)

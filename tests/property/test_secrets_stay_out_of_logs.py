@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
 
 import pytest
-from prompt_rollback.adapters.langfuse_registry import rest_client_module
+from langfuse.api.core import http_client
 from prompt_rollback.observability import logger as app_logger
 
 from local_mode.langfuse_server import seed_demo_prompt
@@ -78,7 +78,6 @@ def alert_for(firing_body: dict, prompt: str, fingerprint: str) -> dict:
 
 
 def test_secrets_never_reach_logs_or_output(stack: Stack, firing_body, captured_logs, capfd, monkeypatch):
-    http_client = rest_client_module("core.http_client")
     monkeypatch.setattr(http_client, "_retry_timeout", lambda response, retries: 0.0)
     for prompt in ("langfuse-down", "slack-unreachable"):
         seed_demo_prompt(stack.langfuse.store, prompt)
@@ -88,7 +87,7 @@ def test_secrets_never_reach_logs_or_output(stack: Stack, firing_body, captured_
     assert stack.post(firing_body, token="wrong")[0] == 401
     assert stack.post(firing_body, token=TOKEN + "x")[0] == 401
     assert stack.post(None, raw=b'{"version": "4", "alerts": [')[0] == 400
-    # A rollback through a Langfuse 5xx (retried by the SDK) and a Slack 5xx (retried by urllib3).
+    # A rollback through a Langfuse 5xx (retried by the SDK) and a Slack 5xx (retried by slack_sdk).
     stack.langfuse.app.fail_next(503, count=1)
     stack.slack.fail_next(500, count=1)
     stack.drain()
@@ -99,16 +98,18 @@ def test_secrets_never_reach_logs_or_output(stack: Stack, firing_body, captured_
     stack.drain()
     stack.langfuse.app.clear_faults()
     assert stack.decisions("langfuse-down")[-1]["outcome"] == "failed"
-    # A rollback whose Slack is unreachable: urllib3 logs its connection retries at WARNING.
+    # A rollback whose Slack is unreachable: slack_sdk logs its connection retries, URL included.
     stack.slack.stop()
     stack.post(alert_for(firing_body, "slack-unreachable", "0000000000000002"))
     stack.drain()
     slack = stack.decisions("slack-unreachable")[-1]["slack"]
-    assert slack == {"status": "failed", "detail": "ConnectionError"}
+    assert slack == {"status": "failed", "detail": "ConnectionRefusedError"}
 
     out, err = capfd.readouterr()
     logged = captured_logs.getvalue()
-    assert "rollback failed" in logged and "Retrying" in logged  # the failure paths were logged
+    # The failure paths were logged: slack_sdk's retries and its DEBUG lines (which carry the URL).
+    assert "rollback failed" in logged and "Going to retry the same request" in logged
+    assert "Sending a request - url: http://127.0.0.1" in logged
     for where, text in (("logs", logged), ("stdout", out), ("stderr", err)):
         for what, secret in secrets_of(stack).items():
             assert secret not in text, f"{what} found in {where}"

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
-from prompt_rollback.adapters.slack import RollbackNotice, build_message
+from prompt_rollback.adapters.slack import build_message
+from prompt_rollback.ports import RollbackNotice
 
 from tests.integration.conftest import Stack
 from tests.property.conftest import bounded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -43,10 +44,78 @@ def test_explicit_rollback_to_is_used_when_it_exists():
     assert decision.basis == "rollback_to requested"
 
 
-def test_explicit_rollback_to_that_does_not_exist_is_refused_not_guessed():
-    decision = decide(ask(rollback_to=4), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+def test_an_alert_naming_a_missing_rollback_to_falls_back_to_the_normal_choice():
+    # Skipping would leave the bad version live: the alert's rollback_to is a hint, not an order.
+    decision = decide(ask(rollback_to=99), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.ROLLED_BACK
+    assert (decision.from_version, decision.to_version) == (7, 6)
+    assert decision.basis == (
+        "highest earlier version that was not rolled back; rollback_to v99 ignored: it does not exist"
+    )
+
+
+def test_a_forced_rollback_to_a_missing_version_is_refused_not_guessed():
+    # A person named that version and is there to hear about the typo: do not pick another.
+    decision = decide(
+        ask(alerted=None, rollback_to=99, forced=True), state(7, 5, 6, 7), [], PolicyConfig(), NOW
+    )
     assert decision.outcome is Outcome.SKIPPED
-    assert "v4 does not exist" in decision.reason
+    assert decision.reason == "rollback_to v99 does not exist"
+
+
+def test_an_alert_naming_the_production_version_as_rollback_to_falls_back():
+    decision = decide(ask(rollback_to=7), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
+    assert (decision.outcome, decision.to_version) == (Outcome.ROLLED_BACK, 6)
+    assert decision.basis.endswith("rollback_to v7 ignored: it is the version in production")
+
+
+def test_a_rollback_to_above_production_never_rolls_forward():
+    decision = decide(ask(rollback_to=9), state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.ROLLED_BACK
+    assert (decision.from_version, decision.to_version) == (7, 6)
+    assert decision.basis == (
+        "highest earlier version that was not rolled back; "
+        "rollback_to v9 ignored: it is newer than production v7 (a rollback never moves forward)"
+    )
+
+
+def test_a_forced_rollback_forward_needs_allow_forward():
+    forced = ask(alerted=None, rollback_to=9, forced=True)
+    refused = decide(forced, state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
+    assert refused.outcome is Outcome.SKIPPED
+    assert refused.reason == (
+        "rollback_to v9 is newer than production v7 (a rollback never moves forward); allow_forward to insist"
+    )
+    allowed = decide(replace(forced, allow_forward=True), state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
+    assert (allowed.outcome, allowed.from_version, allowed.to_version) == (Outcome.ROLLED_BACK, 7, 9)
+    assert allowed.basis == "rollback_to requested; moves forward (allow_forward)"
+
+
+def test_allow_forward_means_nothing_without_a_forced_request():
+    automatic = replace(ask(rollback_to=9), allow_forward=True)
+    decision = decide(automatic, state(7, 5, 6, 7, 8, 9), [], PolicyConfig(), NOW)
+    assert decision.to_version == 6
+
+
+def test_the_automatic_choice_never_picks_a_newer_version_either():
+    # Someone moved production down from v9 to v7 by hand; the ledger remembers v9 in production.
+    history = [observed(9, timedelta(days=1))]
+    assert choose_target(7, None, state(7, 5, 6, 7, 9), history) == (
+        6,
+        "highest earlier version that was not rolled back",
+    )
+    registry = RegistryState(
+        production_version=7, versions=frozenset({5, 6, 7, 9}), previous_production=(9, 5)
+    )
+    assert choose_target(7, None, registry, []) == (5, "held production before (registry history)")
+
+
+def test_no_fallback_says_why_the_rollback_to_was_ignored_too():
+    decision = decide(ask(alerted=1, rollback_to=3), state(1, 1), [], PolicyConfig(), NOW)
+    assert decision.outcome is Outcome.SKIPPED
+    assert decision.reason == (
+        "no known-good version to go back to from v1; rollback_to v3 ignored: it does not exist"
+    )
 
 
 def test_previous_production_from_the_ledger_beats_version_minus_one():
@@ -159,10 +228,12 @@ def test_forced_rollback_acts_even_in_a_dry_run_deployment_unless_asked_not_to()
     )
 
 
-def test_explicit_target_that_was_rolled_back_needs_a_forced_request():
+def test_explicit_target_that_was_rolled_back_is_honoured_only_when_forced():
     history = [rolled_back(6, 5, timedelta(days=1))]
     automatic = decide(ask(rollback_to=6), state(7, 5, 6, 7), history, PolicyConfig(), NOW)
-    assert automatic.reason == "rollback_to v6 was itself rolled back before"
+    # Not a skip (that would leave v7 live): the normal choice, which avoids v6, and why.
+    assert (automatic.outcome, automatic.to_version) == (Outcome.ROLLED_BACK, 5)
+    assert automatic.basis.endswith("; rollback_to v6 ignored: it was itself rolled back before")
     forced = decide(
         ask(alerted=None, rollback_to=6, forced=True), state(7, 5, 6, 7), history, PolicyConfig(), NOW
     )

@@ -1,24 +1,17 @@
 """Langfuse as the prompt registry, through the official `langfuse` SDK's REST client.
 
-`langfuse.api.LangfuseAPI` is the SDK's generated client: it retries 429 (honouring
+`langfuse.api.client.LangfuseAPI` is the SDK's generated client: it retries 429 (honouring
 Retry-After), 408, 409 and 5xx by itself and, unlike `Langfuse()`, starts no tracing threads.
 
-Only `langfuse.api` is loaded, and only when the adapter is built: importing it the usual way
-runs `langfuse/__init__.py` first, which loads the SDK's whole tracing stack (OpenTelemetry,
-protobuf) that the REST client never uses. The generated client (httpx + pydantic) imports its
-own modules relatively only, so it is loaded from langfuse's folder under a private package
-name without that `__init__` (`rest_client_module`). The Lambda asset installs langfuse without
-its dependencies (see requirements.txt), which saves ~5 MB unzipped and ~0.2 s of cold start.
+The SDK is imported where the adapter is built, not when this module is: importing it runs
+`langfuse/__init__.py`, which loads its tracing stack (OpenTelemetry) too, and the webhook
+function and a worker rolling back a Bedrock pointer never need it. The import is the ordinary
+one, so the asset installs langfuse with all its dependencies (requirements.txt).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-import threading
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -27,30 +20,8 @@ from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 from prompt_rollback.ports import PromptRef
 
-if TYPE_CHECKING:
-    from langfuse.api.client import LangfuseAPI
-
 PRODUCTION_LABEL = "production"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
-_REST_PACKAGE = "_prompt_rollback_langfuse"  # langfuse's folder, with its __init__ never run
-_loading = threading.Lock()
-
-
-def rest_client_module(name: str) -> ModuleType:
-    """`langfuse.api.<name>` (e.g. "client", "core.api_error"), loaded without `langfuse/__init__.py`."""
-    with _loading:
-        if _REST_PACKAGE not in sys.modules:
-            installed = importlib.util.find_spec("langfuse")  # finds the package, does not run it
-            if installed is None or installed.origin is None or not installed.submodule_search_locations:
-                raise ModuleNotFoundError("the langfuse package is not installed", name="langfuse")
-            spec = importlib.util.spec_from_file_location(
-                _REST_PACKAGE,
-                installed.origin,
-                submodule_search_locations=list(installed.submodule_search_locations),
-            )
-            assert spec is not None
-            sys.modules[_REST_PACKAGE] = importlib.util.module_from_spec(spec)  # registered, not executed
-        return importlib.import_module(f"{_REST_PACKAGE}.api.{name}")
 
 
 def _path_segment(prompt_name: str) -> str:
@@ -70,9 +41,11 @@ class LangfuseRegistry:
         timeout_seconds: float = 10.0,
         max_retries: int = 2,
     ) -> None:
-        rest_client: type[LangfuseAPI] = rest_client_module("client").LangfuseAPI
-        self._api_error: type[Exception] = rest_client_module("core.api_error").ApiError
-        self._api = rest_client(
+        from langfuse.api.client import LangfuseAPI
+        from langfuse.api.core.api_error import ApiError
+
+        self._api_error: type[Exception] = ApiError
+        self._api: LangfuseAPI = LangfuseAPI(
             base_url=host.rstrip("/"),
             username=public_key,
             password=secret_key,

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 SQS_BATCH_LIMIT = 10
+# SendMessageBatch refuses a batch whose bodies add up to more than this many bytes (1 MiB today,
+# 256 KiB before 2025; the smaller keeps any queue happy). A request is cut to fit well below it
+# (domain/requests.py), but ten of them at their limits in multi-byte or escaped text are not.
+SQS_BATCH_BYTES = 262_144
 
 
 class SqsRollbackQueue:
@@ -21,20 +25,19 @@ class SqsRollbackQueue:
         self._queue_url = queue_url
 
     def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
-        for start in range(0, len(requests), SQS_BATCH_LIMIT):
-            chunk = requests[start : start + SQS_BATCH_LIMIT]
+        for chunk in _batches([(request, request.model_dump_json()) for request in requests]):
             response = self._client.send_message_batch(
                 QueueUrl=self._queue_url,
                 Entries=[
                     {
                         "Id": str(index),
-                        "MessageBody": request.model_dump_json(),
+                        "MessageBody": body,
                         "MessageGroupId": message_group_id(request.provider, request.prompt_name),
                         # Same alert firing (fingerprint + startsAt) → same id: SQS drops re-deliveries
                         # within its 5-minute window, the worker's idempotency record after that.
                         "MessageDeduplicationId": request.request_id,
                     }
-                    for index, request in enumerate(chunk)
+                    for index, (request, body) in enumerate(chunk)
                 ],
             )
             failed = response.get("Failed", [])
@@ -52,3 +55,20 @@ class SqsRollbackQueue:
             MessageGroupId=message_group_id(message.provider, message.prompt_name),
             MessageDeduplicationId=dedup,
         )
+
+
+def _batches(
+    messages: list[tuple[RollbackRequest, str]],
+) -> list[list[tuple[RollbackRequest, str]]]:
+    """Consecutive runs of at most SQS_BATCH_LIMIT messages and SQS_BATCH_BYTES bytes (in order:
+    the FIFO queue keeps one prompt's requests in the order they are sent)."""
+    batches: list[list[tuple[RollbackRequest, str]]] = []
+    size = 0
+    for message in messages:
+        body_bytes = len(message[1].encode())
+        if not batches or len(batches[-1]) == SQS_BATCH_LIMIT or size + body_bytes > SQS_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(message)
+        size += body_bytes
+    return batches

@@ -8,15 +8,10 @@ because a chat message could not be sent.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
@@ -106,75 +101,25 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
     return {"text": fallback, "blocks": blocks}
 
 
-class _CappedRetry(Retry):
-    """urllib3's Retry honours Retry-After; this caps the wait so a Lambda cannot sleep out its timeout."""
-
-    max_retry_after_seconds = 10.0
-
-    def get_retry_after(self, response: Any) -> float | None:
-        retry_after = super().get_retry_after(response)
-        if retry_after is None:
-            return None
-        return min(retry_after, self.max_retry_after_seconds)
-
-
-class _RedactWebhookPaths(logging.Filter):
-    """urllib3 logs request paths, at WARNING when it retries a broken connection or a timeout
-    ("Retrying (...) after connection broken by ...: /services/T…/B…/<token>"). An incoming
-    webhook's path is its secret, and WARNING records reach CloudWatch through the Lambda
-    runtime's root handler: replace the paths of our webhooks in urllib3's records."""
-
-    REPLACEMENT = "/<slack webhook path>"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = message
-        for path in self.paths:
-            redacted = redacted.replace(path, self.REPLACEMENT)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
-_redact_webhook_paths = _RedactWebhookPaths()
-
-
-def _keep_out_of_logs(webhook_url: str) -> None:
-    path = urlsplit(webhook_url.strip()).path
-    if len(path) > 1:
-        _redact_webhook_paths.paths.add(path)
-        for name in _URLLIB3_LOGGERS:
-            logging.getLogger(name).addFilter(_redact_webhook_paths)  # no-op when already added
-
-
 class SlackWebhookNotifier:
-    def __init__(self, webhook_url: str, timeout_seconds: float = 5.0, retries: int = 3) -> None:
-        _keep_out_of_logs(webhook_url)
-        self._url = webhook_url
-        self._timeout = timeout_seconds
-        self._session = requests.Session()
-        retry = _CappedRetry(
-            total=retries,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"POST"}),
-            backoff_factor=0.5,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        self._session.mount("https://", HTTPAdapter(max_retries=retry))
-        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+    """Posts to a Slack incoming webhook with slack_sdk's WebhookClient (adapters/slack_webhook.py).
+
+    slack_sdk is imported where the notifier is built, not with this module: its package import
+    loads its Web API client and models too (~200 ms), which the handlers' cold start would pay
+    whether or not a message is ever sent."""
+
+    def __init__(self, webhook_url: str, timeout_seconds: int = 5, retries: int = 3) -> None:
+        from prompt_rollback.adapters import slack_webhook
+
+        self._transport = slack_webhook
+        self._client = slack_webhook.webhook_client(webhook_url, timeout_seconds, retries)
 
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         try:
-            response = self._session.post(self._url, json=build_message(notice), timeout=self._timeout)
-        except requests.RequestException as error:
-            # str(error) would carry the webhook URL, which is a secret: keep only the kind.
-            return SlackOutcome("failed", type(error).__name__)
+            response = self._client.send_dict(build_message(notice))
+        except self._transport.SEND_ERRORS as error:
+            # str(error) may carry the webhook URL, which is a secret: keep only the kind.
+            return SlackOutcome("failed", self._transport.failure_kind(error))
         if 200 <= response.status_code < 300:
             return SlackOutcome("sent", f"HTTP {response.status_code}")
         return SlackOutcome("failed", f"HTTP {response.status_code}")

@@ -1,22 +1,60 @@
-"""Which alerts of a webhook body become rollback requests, and why the others do not."""
+"""Which alerts of a webhook body become rollback requests, and why the others do not.
+
+Nothing here refuses or raises for a well-formed body: every text an alert carries is cut to fit
+(and marked), every number is bounded before it is parsed, and an alert that still cannot become
+a request is skipped with its reason. Alertmanager retries a 5xx with the same body forever and
+drops a 4xx, so either would lose the healthy alerts of the group too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+from pydantic import ValidationError
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
-from prompt_rollback.domain.bedrock_targets import target_labels_problem
+from prompt_rollback.domain.bedrock_targets import TARGET_LABELS, target_labels_problem
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
+    MAX_NAME_LENGTH,
+    MAX_REASON_LENGTH,
+    MAX_URL_LENGTH,
+    MAX_VERSION,
     SUPPORTED_PROVIDERS,
     RollbackRequest,
     Trigger,
     alert_request_id,
+    cut,
+    cut_labels,
+    version_number,
 )
 
 PROVIDER_TARGET_LABEL_PREFIXES = ("bedrock_", "prompt_parameter")
+# Kept first when an alert's labels must be cut: the ones that say what to roll back.
+ESSENTIAL_LABELS = (
+    "alertname",
+    "prompt_name",
+    "prompt_version",
+    "provider",
+    "rollback_to",
+    "env",
+    *TARGET_LABELS,
+)
+# SSM parameter names go up to 2048 characters; Bedrock ids are 10.
+MAX_TARGET_VALUE_LENGTH = 2048
+
+
+class SkipKind(StrEnum):
+    """Why an alert was not queued, as a class a metric (and its alarm) can count."""
+
+    # Resolved, or a duplicate in the same body: nothing to do.
+    NOTHING_TO_DO = "nothing_to_do"
+    # The alert rule's labels cannot name a rollback (missing or invalid prompt_name,
+    # prompt_version, provider, target labels, rollback_to): it will never work until fixed.
+    MISCONFIGURED = "misconfigured"
 
 
 @dataclass(frozen=True)
@@ -24,6 +62,7 @@ class SkippedAlert:
     fingerprint: str
     alertname: str
     reason: str
+    kind: SkipKind
 
 
 RESOLVED_REASON = "resolved: nothing to roll back; queued as a recovery signal"
@@ -33,9 +72,16 @@ RESOLVED_REASON = "resolved: nothing to roll back; queued as a recovery signal"
 class Intake:
     accepted: list[RollbackRequest]
     skipped: list[SkippedAlert]
+    # Alerts Alertmanager left out of the body (`max_alerts`): never sent, so never rolled back.
+    truncated_alerts: int = 0
     # Resolved alerts that may end a rollback's recovery window (they are also in `skipped`:
     # a resolution never rolls anything back).
     resolved: list[ResolutionSignal] = field(default_factory=list)
+
+    @property
+    def misconfigured(self) -> int:
+        """Alerts skipped because their rule is misconfigured: worth an alarm, not just a log line."""
+        return sum(1 for s in self.skipped if s.kind is SkipKind.MISCONFIGURED)
 
 
 def _resolution_for(alert: Alert, received_at: datetime) -> ResolutionSignal | None:
@@ -49,7 +95,7 @@ def _resolution_for(alert: Alert, received_at: datetime) -> ResolutionSignal | N
         rollback_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
         provider=provider,
         prompt_name=prompt_name,
-        alertname=labels.get("alertname", "")[:200],
+        alertname=cut(labels.get("alertname", ""), MAX_NAME_LENGTH),
         fingerprint=alert.fingerprint,
         starts_at=alert.starts_at,
         # Alertmanager sets endsAt of a resolved alert to when it resolved.
@@ -57,12 +103,14 @@ def _resolution_for(alert: Alert, received_at: datetime) -> ResolutionSignal | N
     )
 
 
-def _positive_int(value: str) -> int | None:
-    stripped = value.strip()
-    if not stripped.isascii() or not stripped.isdigit():
-        return None
-    number = int(stripped)
-    return number if number >= 1 else None
+def _version_or_problem(raw: str) -> int | str:
+    number = version_number(raw)
+    if number is not None:
+        return number
+    digits = raw.strip()
+    if digits.isascii() and digits.isdigit() and digits.lstrip("0"):
+        return f"must be a positive integer up to {MAX_VERSION}"
+    return "must be a positive integer"
 
 
 def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime) -> RollbackRequest | str:
@@ -77,9 +125,9 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
     raw_version = labels.get("prompt_version", "")
     if not raw_version:
         return "missing label prompt_version"
-    alerted_version = _positive_int(raw_version)
-    if alerted_version is None:
-        return "invalid label: prompt_version must be a positive integer"
+    alerted_version = _version_or_problem(raw_version)
+    if isinstance(alerted_version, str):
+        return f"invalid label: prompt_version {alerted_version}"
     provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
     if provider not in SUPPORTED_PROVIDERS:
         return f"unsupported provider (supported: {', '.join(SUPPORTED_PROVIDERS)})"
@@ -87,33 +135,59 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
     if target_problem:
         return target_problem
     raw_target = labels.get("rollback_to") or alert.annotations.get("rollback_to") or ""
-    rollback_to = _positive_int(raw_target) if raw_target else None
-    if raw_target and rollback_to is None:
-        return "invalid rollback_to: must be a positive integer"
+    rollback_to = _version_or_problem(raw_target) if raw_target else None
+    if isinstance(rollback_to, str):
+        return f"invalid rollback_to: {rollback_to}"
+    kept_labels, labels_cut = cut_labels(dict(labels), first=ESSENTIAL_LABELS)
     trigger = Trigger(
-        alertname=labels.get("alertname", ""),
+        alertname=cut(labels.get("alertname", ""), MAX_NAME_LENGTH),
         fingerprint=alert.fingerprint,
-        group_key=body.group_key,
+        group_key=cut(body.group_key, MAX_URL_LENGTH),
         starts_at=alert.starts_at,
-        labels=dict(labels),
-        summary=alert.annotations.get("summary", "") or alert.annotations.get("description", ""),
-        generator_url=alert.generator_url,
-        runbook_url=alert.annotations.get("runbook_url", ""),
-        external_url=body.external_url,
+        labels=kept_labels,
+        labels_cut=labels_cut,
+        summary=cut(
+            alert.annotations.get("summary", "") or alert.annotations.get("description", ""),
+            MAX_REASON_LENGTH,
+        ),
+        generator_url=cut(alert.generator_url, MAX_URL_LENGTH),
+        runbook_url=cut(alert.annotations.get("runbook_url", ""), MAX_URL_LENGTH),
+        external_url=cut(body.external_url, MAX_URL_LENGTH),
     )
+    # The pointer's own labels travel whole (target_labels_problem checked them); other
+    # bedrock_* labels only as far as they survived the cut.
+    provider_target = {
+        name: cut(labels[name], MAX_TARGET_VALUE_LENGTH) for name in TARGET_LABELS if name in labels
+    } | {
+        name: value
+        for name, value in kept_labels.items()
+        if name.startswith(PROVIDER_TARGET_LABEL_PREFIXES) and name not in TARGET_LABELS
+    }
     return RollbackRequest(
         request_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
         provider=provider,  # type: ignore[arg-type]  # checked against SUPPORTED_PROVIDERS above
         prompt_name=prompt_name,
         alerted_version=alerted_version,
         rollback_to=rollback_to,
-        environment=labels.get("env", ""),
+        environment=cut(labels.get("env", ""), MAX_NAME_LENGTH),
         actor="alertmanager",
         reason=trigger.summary or trigger.alertname,
         trigger=trigger,
         received_at=received_at,
-        provider_target={k: v for k, v in labels.items() if k.startswith(PROVIDER_TARGET_LABEL_PREFIXES)},
+        provider_target=provider_target,
     )
+
+
+def _request_or_reason(
+    alert: Alert, body: AlertmanagerWebhook, received_at: datetime
+) -> RollbackRequest | str:
+    try:
+        return _request_for(alert, body, received_at)
+    except ValidationError as error:
+        # Not expected (everything above is cut to fit), but one odd alert must not cost the
+        # whole body: skip it, saying which field, never echoing its value.
+        fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) or "request" for e in error.errors()}))
+        return f"could not build a rollback request ({fields} out of bounds)"
 
 
 def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
@@ -123,20 +197,28 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
     resolved: list[ResolutionSignal] = []
     seen: set[str] = set()
     for alert in body.alerts:
-        alertname = alert.labels.get("alertname", "")
+        alertname = cut(alert.labels.get("alertname", ""), MAX_NAME_LENGTH)
         if alert.status == "resolved":
-            skipped.append(SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON))
+            skipped.append(
+                SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON, SkipKind.NOTHING_TO_DO)
+            )
             signal = _resolution_for(alert, received_at)
             if signal is not None and signal.rollback_id not in seen:
                 seen.add(signal.rollback_id)
                 resolved.append(signal)
             continue
-        outcome = _request_for(alert, body, received_at)
+        outcome = _request_or_reason(alert, body, received_at)
         if isinstance(outcome, str):
-            skipped.append(SkippedAlert(alert.fingerprint, alertname, outcome))
+            skipped.append(SkippedAlert(alert.fingerprint, alertname, outcome, SkipKind.MISCONFIGURED))
         elif outcome.request_id in seen:
-            skipped.append(SkippedAlert(alert.fingerprint, alertname, "duplicate alert in the same body"))
+            skipped.append(
+                SkippedAlert(
+                    alert.fingerprint, alertname, "duplicate alert in the same body", SkipKind.NOTHING_TO_DO
+                )
+            )
         else:
             seen.add(outcome.request_id)
             accepted.append(outcome)
-    return Intake(accepted=accepted, skipped=skipped, resolved=resolved)
+    return Intake(
+        accepted=accepted, skipped=skipped, truncated_alerts=body.truncated_alerts, resolved=resolved
+    )

@@ -54,6 +54,8 @@ class Ask:
     rollback_to: int | None
     forced: bool
     dry_run: bool | None
+    # With `forced` only: lets `rollback_to` name a version newer than production.
+    allow_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,43 +85,82 @@ def rolled_back_versions(history: Sequence[PastDecision]) -> frozenset[int]:
     )
 
 
-def choose_target(
-    current: int,
-    explicit: int | None,
-    state: RegistryState,
-    history: Sequence[PastDecision],
-    forced: bool = False,
-) -> tuple[int, str] | str:
-    """The version to roll back to and why, or the reason there is none.
+def _explicit_problem(
+    explicit: int, current: int, state: RegistryState, bad: frozenset[int], forced: bool, forward: bool
+) -> str | None:
+    """Why `rollback_to` cannot be the target, or None when it can."""
+    if explicit == current:
+        return "it is the version in production"
+    if explicit not in state.versions:
+        return "it does not exist"
+    if explicit > current and not forward:
+        return f"it is newer than production v{current} (a rollback never moves forward)"
+    if explicit in bad and not forced:
+        return "it was itself rolled back before"
+    return None
 
-    Order: an explicit `rollback_to`; else the version that held production before, as the
-    registry's own history or else our ledger remembers it; else the highest lower version
-    that exists and was not itself rolled back. Never blindly `current - 1`, never a version
-    that does not exist.
-    """
-    bad = rolled_back_versions(history) | {current}
-    if explicit is not None:
-        if explicit == current:
-            return f"rollback_to v{explicit} is the version already in production"
-        if explicit not in state.versions:
-            return f"rollback_to v{explicit} does not exist"
-        if explicit in bad and not forced:
-            return f"rollback_to v{explicit} was itself rolled back before"
-        return explicit, "rollback_to requested"
+
+def _earlier_target(
+    current: int, state: RegistryState, history: Sequence[PastDecision], bad: frozenset[int]
+) -> tuple[int, str] | str:
+    """The policy's own choice: only ever an existing version older than production."""
+
+    def usable(version: int | None) -> bool:
+        return version is not None and version < current and version not in bad and version in state.versions
+
     for earlier in state.previous_production:
-        if earlier not in bad and earlier in state.versions:
+        if usable(earlier):
             return earlier, "held production before (registry history)"
     for past in history:
         for candidate in (
             past.to_version if past.outcome is Outcome.ROLLED_BACK else None,
             past.observed_production,
         ):
-            if candidate is not None and candidate not in bad and candidate in state.versions:
+            if candidate is not None and usable(candidate):
                 return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
-    lower = [v for v in state.versions if v < current and v not in bad]
+    lower = [v for v in state.versions if usable(v)]
     if lower:
         return max(lower), "highest earlier version that was not rolled back"
     return f"no known-good version to go back to from v{current}"
+
+
+def choose_target(
+    current: int,
+    explicit: int | None,
+    state: RegistryState,
+    history: Sequence[PastDecision],
+    forced: bool = False,
+    allow_forward: bool = False,
+) -> tuple[int, str] | str:
+    """The version to roll back to and why, or the reason there is none.
+
+    Order: an explicit `rollback_to`; else the version that held production before, as the
+    registry's own history or else our ledger remembers it; else the highest lower version
+    that exists and was not itself rolled back. Never blindly `current - 1`, never a version
+    that does not exist, never one newer than production unless a forced request allows it.
+
+    An alert's `rollback_to` is a hint: when it cannot be used (missing, newer, the production
+    version, rolled back before) the target is chosen as if it were absent, and the basis says
+    why it was ignored; skipping would leave the version the alert is about live. A forced
+    request's `rollback_to` is an order from someone who is there to read the answer: if it
+    cannot be used, nothing moves and the reason says why.
+    """
+    bad = rolled_back_versions(history) | {current}
+    ignored = ""
+    if explicit is not None:
+        problem = _explicit_problem(explicit, current, state, bad, forced, forward=forced and allow_forward)
+        if problem is None:
+            if explicit > current:
+                return explicit, "rollback_to requested; moves forward (allow_forward)"
+            return explicit, "rollback_to requested"
+        if forced:
+            hint = "; allow_forward to insist" if explicit > current and explicit in state.versions else ""
+            return f"rollback_to v{explicit} {problem.removeprefix('it ')}{hint}"
+        ignored = f"; rollback_to v{explicit} ignored: {problem}"
+    target = _earlier_target(current, state, history, bad)
+    if isinstance(target, str):
+        return target + ignored
+    return target[0], target[1] + ignored
 
 
 def decide(
@@ -159,7 +200,9 @@ def decide(
                 f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
                 current,
             )
-    target = choose_target(current, ask.rollback_to, state, history, forced=ask.forced)
+    target = choose_target(
+        current, ask.rollback_to, state, history, forced=ask.forced, allow_forward=ask.allow_forward
+    )
     if isinstance(target, str):
         return _skip(target, current)
     to_version, basis = target

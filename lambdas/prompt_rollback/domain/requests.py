@@ -6,28 +6,81 @@ import hashlib
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 
 SUPPORTED_PROVIDERS = ("langfuse", "bedrock")
 Provider = Literal["langfuse", "bedrock"]
 
+# Every text a request carries comes from an alert (untrusted) or a person; it is cut to these
+# lengths, in characters, before it is stored. They keep one request well inside an SQS message
+# and an audit record inside DynamoDB's 400 KB item, whatever the alert held.
+MAX_REASON_LENGTH = 2000
+MAX_NAME_LENGTH = 200
+MAX_URL_LENGTH = 2048
+MAX_LABEL_NAME_LENGTH = 128
+MAX_LABEL_VALUE_LENGTH = 1024
+# All kept labels together (names + values); labels beyond it are dropped and counted.
+MAX_LABELS_CHARS = 8192
+# Langfuse stores a version as a 32-bit integer; anything longer is not a version number.
+MAX_VERSION = 2**31 - 1
+CUT_MARK = "…"
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start and a visible mark of the cut."""
+    return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
+
+
+def cut_labels(labels: dict[str, str], first: tuple[str, ...] = ()) -> tuple[dict[str, str], int]:
+    """The labels that fit MAX_LABELS_CHARS, each name and value cut, and how many were left out.
+
+    The labels named in `first` are kept before the others (in name order), so the ones that say
+    what to roll back survive a flood of others."""
+    kept: dict[str, str] = {}
+    used = 0
+    ordered = [name for name in first if name in labels] + sorted(n for n in labels if n not in first)
+    for name in ordered:
+        short_name, value = cut(name, MAX_LABEL_NAME_LENGTH), cut(labels[name], MAX_LABEL_VALUE_LENGTH)
+        if short_name in kept or used + len(short_name) + len(value) > MAX_LABELS_CHARS:
+            continue
+        kept[short_name] = value
+        used += len(short_name) + len(value)
+    return kept, len(labels) - len(kept)
+
+
+def version_number(text: str) -> int | None:
+    """A version label (ASCII digits, surrounding spaces allowed) as a number, or None.
+
+    The length is bounded before `int()`: Python refuses to convert more than 4,300 digits, and
+    no version is longer than MAX_VERSION anyway. Leading zeros do not count."""
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(MAX_VERSION)):
+        return None
+    number = int(significant or "0")
+    return number if 1 <= number <= MAX_VERSION else None
+
 
 class Trigger(BaseModel):
-    """The alert that asked for a rollback, kept verbatim for Slack and the audit trail."""
+    """The alert that asked for a rollback, for Slack and the audit trail; long text is cut."""
 
     model_config = ConfigDict(frozen=True)
 
-    alertname: str = ""
-    fingerprint: str
-    group_key: str = ""
+    alertname: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    fingerprint: str = Field(max_length=64)
+    group_key: str = Field(default="", max_length=MAX_URL_LENGTH)
     starts_at: datetime
     labels: dict[str, str] = Field(default_factory=dict)
-    summary: str = ""
-    generator_url: str = ""
-    runbook_url: str = ""
-    external_url: str = ""
+    # How many of the alert's labels were left out to keep `labels` within MAX_LABELS_CHARS.
+    labels_cut: int = Field(default=0, ge=0)
+    summary: str = Field(default="", max_length=MAX_REASON_LENGTH)
+    generator_url: str = Field(default="", max_length=MAX_URL_LENGTH)
+    runbook_url: str = Field(default="", max_length=MAX_URL_LENGTH)
+    external_url: str = Field(default="", max_length=MAX_URL_LENGTH)
 
 
 class RollbackRequest(BaseModel):
@@ -38,12 +91,14 @@ class RollbackRequest(BaseModel):
     request_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     provider: Provider = "langfuse"
     prompt_name: str
-    alerted_version: int | None = Field(default=None, ge=1)
-    rollback_to: int | None = Field(default=None, ge=1)
-    environment: str = ""
-    actor: str = Field(default="alertmanager", min_length=1, max_length=200)
-    reason: str = Field(default="", max_length=2000)
+    alerted_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    rollback_to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    environment: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    actor: str = Field(default="alertmanager", min_length=1, max_length=MAX_NAME_LENGTH)
+    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
     forced: bool = False
+    # Only with `forced`: lets `rollback_to` name a version newer than production.
+    allow_forward: bool = False
     dry_run: bool | None = None
     trigger: Trigger | None = None
     received_at: datetime
@@ -59,6 +114,12 @@ class RollbackRequest(BaseModel):
         if problem:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _forward_only_when_forced(self) -> RollbackRequest:
+        if self.allow_forward and not self.forced:
+            raise ValueError("allow_forward is only for a forced rollback")
+        return self
 
     @property
     def prompt_key(self) -> str:

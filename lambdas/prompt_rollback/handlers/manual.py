@@ -26,6 +26,7 @@ class ManualRollback(BaseModel):
     actor: str = Field(min_length=1, max_length=200)
     provider: Provider = "langfuse"
     dry_run: bool | None = None
+    allow_forward: bool = Field(default=False, description="let to_version be newer than production")
     request_id: str | None = Field(default=None, description="reuse to make a retried invocation safe")
     target: dict[str, str] = Field(
         default_factory=dict,
@@ -55,6 +56,7 @@ class ManualRollback(BaseModel):
             alerted_version=self.from_version,
             rollback_to=self.to_version,
             actor=self.actor,
+            allow_forward=self.allow_forward,
             reason=self.reason,
             forced=True,
             dry_run=self.dry_run,

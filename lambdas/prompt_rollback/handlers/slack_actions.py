@@ -33,7 +33,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from prompt_rollback import slack_wiring, wiring
 from prompt_rollback.domain.interactions import ROLLBACK_ID, Click, SlackAction, action_id
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 MAX_BODY_BYTES = 64 * 1024  # a block_actions payload is a few KB; Slack's own limit is far below this
 SIGNATURE_WINDOW_SECONDS = 5 * 60  # SignatureVerifier's window; replays are remembered a bit longer
@@ -171,7 +171,6 @@ def _parse(body: str) -> BlockActionsPayload | Response[Any]:
 
 
 @app.post("/slack/actions", middlewares=[require_slack_signature])
-@tracer.capture_method
 def receive_action() -> Response[Any]:
     parsed = _parse(_raw_body())
     if isinstance(parsed, Response):
@@ -219,7 +218,6 @@ def receive_action() -> Response[Any]:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _replay_guard()[0].register_lambda_context(context)

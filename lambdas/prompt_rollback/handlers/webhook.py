@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from prompt_rollback import wiring
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
 from prompt_rollback.errors import ConfigurationError, EnqueueFailed
 from prompt_rollback.handlers.bearer_auth import problem, require_bearer_token
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")
@@ -53,7 +54,6 @@ def _parse_body() -> AlertmanagerWebhook | Response[Any]:
 
 
 @app.post("/alerts", middlewares=[require_bearer_token])
-@tracer.capture_method
 def receive_alerts() -> Response[Any]:
     parsed = _parse_body()
     if isinstance(parsed, Response):
@@ -73,6 +73,9 @@ def receive_alerts() -> Response[Any]:
         return problem(503, "could not queue rollback requests, retry later")
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(intake.accepted))
     metrics.add_metric(name="AlertsSkipped", unit=MetricUnit.Count, value=len(intake.skipped))
+    # Alarmed on (infra/monitoring.py): a rule that can never roll back, alerts Alertmanager dropped.
+    metrics.add_metric(name="AlertsMisconfigured", unit=MetricUnit.Count, value=intake.misconfigured)
+    metrics.add_metric(name="AlertsTruncated", unit=MetricUnit.Count, value=intake.truncated_alerts)
     accepted = [
         {
             "rollback_id": r.request_id,
@@ -87,17 +90,21 @@ def receive_alerts() -> Response[Any]:
     ]
     logger.info(
         "alerts triaged",
-        extra={"group_key": parsed.group_key, "accepted": accepted, "skipped": skipped},
+        extra={
+            "group_key": cut(parsed.group_key, MAX_URL_LENGTH),
+            "accepted": accepted,
+            "skipped": skipped,
+            "truncated_alerts": intake.truncated_alerts,
+        },
     )
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
-        body={"accepted": accepted, "skipped": skipped},
+        body={"accepted": accepted, "skipped": skipped, "truncatedAlerts": intake.truncated_alerts},
     )
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

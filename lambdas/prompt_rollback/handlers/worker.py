@@ -35,7 +35,7 @@ from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.handlers.accounting import account
 from prompt_rollback.handlers.manual import ManualRollback
-from prompt_rollback.observability import logger, metrics, tracer
+from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLetterQueue, run_attempt
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -85,7 +85,6 @@ def _people(
     return result.as_dict()
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     receive_count = int(record.attributes.approximate_receive_count or "1")
     attempt = Attempt.of_delivery(receive_count, wiring.settings().max_receive_count)
@@ -140,7 +139,6 @@ def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)  # keys appended per record must not leak into the next
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:

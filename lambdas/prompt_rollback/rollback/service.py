@@ -55,6 +55,7 @@ class RollbackService:
             rollback_to=request.rollback_to,
             forced=request.forced,
             dry_run=request.dry_run,
+            allow_forward=request.allow_forward,
         )
         decision = decide(ask, state, past_decisions(records), journal.policy, journal.clock())
         decision = oversee(request, decision, records, journal.policy, journal.clock())
