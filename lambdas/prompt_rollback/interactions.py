@@ -29,6 +29,7 @@ from prompt_rollback.domain.interactions import (
     Proposal,
     RecoveryCheck,
     ResolutionSignal,
+    ResolvedAlert,
     SlackAction,
     Verdict,
     derived_request_id,
@@ -241,6 +242,9 @@ class InteractionService:
             actor=action.actor,
             reason=reason,
             forced=True,  # a person decided: audited as forced, with them as the actor
+            # An Undo goes back to where production was, which is a newer version than the one
+            # the rollback left: a rollback never moves forward unless asked to, and this asks.
+            allow_forward=action.click is Click.UNDO,
             dry_run=False,
             trigger=Trigger.model_validate(trigger) if trigger else None,
             received_at=action.clicked_at,
@@ -251,22 +255,31 @@ class InteractionService:
         return self._run_rollback(request)
 
     # ---- resolutions and the scheduled checks ----------------------------------------------
-    def handle_resolution(self, signal: ResolutionSignal) -> InteractionResult:
-        """Alertmanager says the alert that caused a rollback is resolved: production recovered."""
+    def handle_resolution(self, signal: ResolutionSignal) -> list[InteractionResult]:
+        """Alertmanager says alerts of this prompt resolved: the rollbacks they caused recovered."""
         records = self._ledger.recent(signal.prompt_key, HISTORY_DEPTH)
-        target = _decision_of(records, signal.rollback_id)
+        results = []
+        for alert in signal.alerts:
+            result = self._resolve(records, alert)
+            if result.outcome == FollowupOutcome.RECOVERED.value:
+                records = self._ledger.recent(signal.prompt_key, HISTORY_DEPTH)
+            results.append(result)
+        return results
+
+    def _resolve(self, records: list[AuditRecord], alert: ResolvedAlert) -> InteractionResult:
+        target = _decision_of(records, alert.rollback_id)
         if target is not None and target.outcome is Outcome.PROPOSED:
             # Approved later: the move is the approval's; the message and thread are the same.
-            target = _decision_of(records, derived_request_id(Click.APPROVE, signal.rollback_id)) or target
+            target = _decision_of(records, derived_request_id(Click.APPROVE, alert.rollback_id)) or target
         move = _move_of(target) if target else None
         if target is None or move is None:
-            return InteractionResult("ignored", "the resolved alert caused no rollback", signal.rollback_id)
+            return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
         if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
-            return InteractionResult("ignored", "recovery already recorded", signal.rollback_id)
-        took = recovery_time(move, signal.resolved_at)
+            return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
+        took = recovery_time(move, alert.resolved_at)
         minutes = took.total_seconds() / 60
-        alert = escape_text(signal.alertname, 200) or "the alert"
-        reason = f"{alert} resolved {minutes:.1f} min after the rollback"
+        name = escape_text(alert.alertname, 200) or "the alert"
+        reason = f"{name} resolved {minutes:.1f} min after the rollback"
         self._record(
             target,
             "recovered",
@@ -274,11 +287,11 @@ class InteractionService:
             actor="alertmanager",
             request_id=f"recovered-{move.rollback_id}",
             recovery_seconds=int(took.total_seconds()),
-            resolved_at=iso_utc(signal.resolved_at),
+            resolved_at=iso_utc(alert.resolved_at),
         )
         self._update(target, "recovered", move.rollback_id, None, reason, "alertmanager")
         self._reply(target, f"Recovered: {reason}.")
-        return InteractionResult("recovered", reason, signal.rollback_id)
+        return InteractionResult("recovered", reason, alert.rollback_id)
 
     def handle_check(self, check: RecoveryCheck) -> InteractionResult:
         """The scheduled check at the end of a window: overdue recovery, or an expired proposal."""

@@ -43,8 +43,9 @@ def test_resolved_body_is_answered_202_and_queues_only_a_recovery_signal(stack: 
     [message] = queued(stack)
     signal = json.loads(message["Body"])
     assert signal["message_type"] == "resolution"  # never a rollback request
-    assert signal["rollback_id"] == alert_request_id(
-        "langfuse", "support-answer", signal["fingerprint"], datetime.fromisoformat(signal["starts_at"])
+    [resolved] = signal["alerts"]
+    assert resolved["rollback_id"] == alert_request_id(
+        "langfuse", "support-answer", resolved["fingerprint"], datetime.fromisoformat(resolved["starts_at"])
     )
 
 
@@ -158,7 +159,7 @@ def test_a_storm_of_more_than_a_thousand_alerts_is_accepted_not_refused(stack: S
     """Alertmanager never retries a 4xx: refusing a big group would drop every alert in it."""
     body = copy.deepcopy(firing_body)
     template = body["alerts"][0]
-    # Mostly resolutions (answered, never queued) so the test does not time 1,200 queue writes.
+    # Mostly resolutions: each is queued (in batches) as a recovery signal, never as a rollback.
     body["alerts"] = [
         {
             **copy.deepcopy(template),
@@ -175,7 +176,8 @@ def test_a_storm_of_more_than_a_thousand_alerts_is_accepted_not_refused(stack: S
     assert (len(answer["accepted"]), len(answer["skipped"])) == (30, 1170)
     assert answer["truncatedAlerts"] == 7
     assert metric_total(emitted_metrics(capsys), "AlertsTruncated") == 7
-    assert stack.queue_depth(stack.resources.queue_url) == 30
+    # 30 requests, and the 1,170 resolutions of the one prompt in 12 messages of at most 100.
+    assert stack.queue_depth(stack.resources.queue_url) == 30 + 12
 
 
 def test_an_untruncated_body_reports_zero_truncated_alerts(stack: Stack, firing_body):

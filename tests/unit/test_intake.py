@@ -189,8 +189,22 @@ def test_bodies_that_are_not_alertmanager_v4_are_rejected(firing_body, mutate):
 def test_a_resolved_alert_becomes_the_recovery_signal_of_its_firings_rollback(firing_body, resolved_body):
     [request] = triage(AlertmanagerWebhook.model_validate(firing_body), RECEIVED).accepted
     [signal] = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED).resolved
-    assert signal.rollback_id == request.request_id
-    assert signal.resolved_at > signal.starts_at
+    [resolved] = signal.alerts
+    assert (signal.provider, signal.prompt_name) == (request.provider, request.prompt_name)
+    assert resolved.rollback_id == request.request_id
+    assert resolved.resolved_at > resolved.starts_at
+
+
+def test_a_storm_of_resolutions_is_one_signal_per_prompt_of_at_most_a_hundred(resolved_body):
+    body = copy.deepcopy(resolved_body)
+    template = body["alerts"][0]
+    body["alerts"] = [
+        {**copy.deepcopy(template), "fingerprint": f"{n:016x}", "labels": {**template["labels"], "n": str(n)}}
+        for n in range(250)
+    ]
+    signals = triage(AlertmanagerWebhook.model_validate(body), RECEIVED).resolved
+    assert [len(s.alerts) for s in signals] == [100, 100, 50]
+    assert len({s.deduplication_id for s in signals}) == 3
 
 
 def test_a_resolved_alert_without_a_valid_prompt_is_no_recovery_signal(resolved_body):

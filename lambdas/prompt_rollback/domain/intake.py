@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
 from prompt_rollback.domain.bedrock_targets import TARGET_LABELS, target_labels_problem
-from prompt_rollback.domain.interactions import ResolutionSignal
+from prompt_rollback.domain.interactions import MAX_RESOLVED_PER_SIGNAL, ResolutionSignal, ResolvedAlert
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
     MAX_NAME_LENGTH,
@@ -84,23 +84,31 @@ class Intake:
         return sum(1 for s in self.skipped if s.kind is SkipKind.MISCONFIGURED)
 
 
-def _resolution_for(alert: Alert, received_at: datetime) -> ResolutionSignal | None:
-    """The recovery signal of a resolved alert that names a prompt we could have rolled back."""
+def _resolution_for(alert: Alert, received_at: datetime) -> tuple[tuple[str, str], ResolvedAlert] | None:
+    """A resolved alert that names a prompt we could have rolled back, keyed by its prompt."""
     labels = alert.labels
     prompt_name = labels.get("prompt_name", "")
     provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
     if not prompt_name or prompt_name_problem(prompt_name) or provider not in SUPPORTED_PROVIDERS:
         return None
-    return ResolutionSignal(
+    return (provider, prompt_name), ResolvedAlert(
         rollback_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
-        provider=provider,
-        prompt_name=prompt_name,
         alertname=cut(labels.get("alertname", ""), MAX_NAME_LENGTH),
         fingerprint=alert.fingerprint,
         starts_at=alert.starts_at,
         # Alertmanager sets endsAt of a resolved alert to when it resolved.
         resolved_at=alert.ends_at if alert.ends_at and alert.ends_at.year > 1 else received_at,
     )
+
+
+def _signals(resolved: dict[tuple[str, str], list[ResolvedAlert]]) -> list[ResolutionSignal]:
+    return [
+        ResolutionSignal(
+            provider=provider, prompt_name=prompt_name, alerts=alerts[start : start + MAX_RESOLVED_PER_SIGNAL]
+        )
+        for (provider, prompt_name), alerts in resolved.items()
+        for start in range(0, len(alerts), MAX_RESOLVED_PER_SIGNAL)
+    ]
 
 
 def _version_or_problem(raw: str) -> int | str:
@@ -194,7 +202,7 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
     """Split a webhook body into rollback requests and skipped alerts (each with its reason)."""
     accepted: list[RollbackRequest] = []
     skipped: list[SkippedAlert] = []
-    resolved: list[ResolutionSignal] = []
+    resolved: dict[tuple[str, str], list[ResolvedAlert]] = {}
     seen: set[str] = set()
     for alert in body.alerts:
         alertname = cut(alert.labels.get("alertname", ""), MAX_NAME_LENGTH)
@@ -202,10 +210,10 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
             skipped.append(
                 SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON, SkipKind.NOTHING_TO_DO)
             )
-            signal = _resolution_for(alert, received_at)
-            if signal is not None and signal.rollback_id not in seen:
-                seen.add(signal.rollback_id)
-                resolved.append(signal)
+            found = _resolution_for(alert, received_at)
+            if found is not None and found[1].rollback_id not in seen:
+                seen.add(found[1].rollback_id)
+                resolved.setdefault(found[0], []).append(found[1])
             continue
         outcome = _request_or_reason(alert, body, received_at)
         if isinstance(outcome, str):
@@ -220,5 +228,8 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
             seen.add(outcome.request_id)
             accepted.append(outcome)
     return Intake(
-        accepted=accepted, skipped=skipped, truncated_alerts=body.truncated_alerts, resolved=resolved
+        accepted=accepted,
+        skipped=skipped,
+        truncated_alerts=body.truncated_alerts,
+        resolved=_signals(resolved),
     )

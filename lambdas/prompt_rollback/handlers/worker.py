@@ -75,14 +75,15 @@ def _people(
     service = slack_wiring.interaction_service(lambda request: _rollback(request, attempt))
     if isinstance(message, SlackAction | CliAction):
         logger.append_keys(action_id=message.action_id, rollback_id=message.rollback_id)
-        result = service.handle_action(message)
+        results = [service.handle_action(message)]
     elif isinstance(message, ResolutionSignal):
-        result = service.handle_resolution(message)
+        results = service.handle_resolution(message)
     else:
-        result = service.handle_check(message)
-    metrics.add_metric(name=slack_wiring.people_metric(result.outcome), unit=MetricUnit.Count, value=1)
-    logger.info("people-in-the-loop message handled", extra=result.as_dict())
-    return result.as_dict()
+        results = [service.handle_check(message)]
+    for result in results:
+        metrics.add_metric(name=slack_wiring.people_metric(result.outcome), unit=MetricUnit.Count, value=1)
+        logger.info("people-in-the-loop message handled", extra=result.as_dict())
+    return results[0].as_dict() if len(results) == 1 else {"results": [r.as_dict() for r in results]}
 
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
