@@ -119,8 +119,10 @@ def _replay_guard() -> tuple[IdempotencyConfig, _Admit]:
 
 
 def _first_delivery(signature: str, timestamp: str) -> bool:
+    config, admit = _replay_guard()
+    config.register_lambda_context(app.lambda_context)
     try:
-        answer = _replay_guard()[1](delivery={"signature": signature, "timestamp": timestamp})
+        answer = admit(delivery={"signature": signature, "timestamp": timestamp})
     except IdempotencyAlreadyInProgressError:
         return False  # the same request twice at once: one of them is a replay
     return not answer.get("replayed")
@@ -147,7 +149,12 @@ def require_slack_signature(app: APIGatewayRestResolver, next_middleware: NextMi
     if not valid:
         metrics.add_metric(name="SlackActionsRefused", unit=MetricUnit.Count, value=1)
         return _problem(401, "invalid or expired Slack signature")
-    if not _first_delivery(signature, timestamp):
+    try:
+        first = _first_delivery(signature, timestamp)
+    except Exception:  # the replay memory (DynamoDB) is unreachable or not configured
+        logger.exception("cannot tell a replay from a first delivery")
+        return _problem(503, "authentication backend unavailable, retry later")
+    if not first:
         metrics.add_metric(name="SlackActionsRefused", unit=MetricUnit.Count, value=1)
         return _problem(401, "replayed Slack request")
     return next_middleware(app)
@@ -220,5 +227,4 @@ def receive_action() -> Response[Any]:
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _replay_guard()[0].register_lambda_context(context)
     return app.resolve(event, context)
