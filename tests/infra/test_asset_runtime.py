@@ -107,7 +107,9 @@ modules = ("langfuse", "httpx", "slack_sdk", "requests", "pydantic", "aws_xray_s
 print(json.dumps({
     "unauthenticated": post("/alerts", {"Content-Type": "application/json"}),
     "unknown_route": post("/admin", {}),
-    "unsigned_click": post("/slack/actions", {"Content-Type": "application/x-www-form-urlencoded"}, slack_actions),
+    "unsigned_click": post(
+        "/slack/actions", {"Content-Type": "application/x-www-form-urlencoded"}, slack_actions
+    ),
     "present": {m: importlib.util.find_spec(m) is not None for m in modules},
 }))
 """
