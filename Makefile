@@ -30,7 +30,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy lambdas local_mode regression_gate infra app.py
+	$(PY) -m mypy lambdas local_mode regression_gate prompt_rollback_exporter infra app.py
 
 test: lint typecheck  ## lint, types, then every test suite (unit, integration, CDK + cdk-nag, promtool, e2e)
 	$(PY) -m pytest

@@ -11,7 +11,8 @@ Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails 
 4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists), and in
    Slack app mode the answer to a signed Undo click (Slack wants it within 3 s) and the time from
    the click to the label moving back;
-5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder.
+5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder;
+6. the Langfuse exporter: API calls per refresh for 1 and 500 prompts, refresh time, RSS (bench/exporter.py).
 
 Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline).
 """
@@ -581,6 +582,12 @@ def main() -> None:
         rows += bench_in_process(calls, records)
         rows += bench_local_mode(alerts)
         rows += bench_local_mode_clicks(max(5, alerts // 2))
+        from bench.exporter import bench_exporter
+
+        rows += [
+            Row(metric, figure, target, verdict(ok))
+            for metric, figure, target, ok in bench_exporter(2 if args.quick else 5)
+        ]
     if not args.skip_asset:
         rows += bench_assets()
     print()

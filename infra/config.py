@@ -28,6 +28,7 @@ from prompt_rollback.domain.policy_config import (
     PolicyConfig,
     PromptOverrides,
 )
+from prompt_rollback.domain.watch_config import WatcherConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # The retentions CloudWatch Logs accepts, in days (CDK's enum names them, not their numbers).
@@ -125,6 +126,21 @@ class DeploymentConfig(BaseModel):
         description="Ids of the Bedrock prompts those parameters point at (the worker lists their versions).",
     )
 
+    watcher_enabled: bool = Field(
+        default=False,
+        description="Deploy the serverless watcher: Langfuse regressions caught without Prometheus.",
+    )
+    watcher_schedule_minutes: int = Field(
+        default=5, ge=1, le=60, description="How often the watcher runs (EventBridge Scheduler rate)."
+    )
+    watcher_failed_runs_alarm: int = Field(
+        default=3, ge=1, le=288, description="Alarm after this many watcher runs in a row without data."
+    )
+    watcher: WatcherConfig = Field(
+        default_factory=WatcherConfig,
+        description="Watcher trigger overrides, for every prompt and per prompt pattern (WATCHER_CONFIG).",
+    )
+
     @field_validator(
         "allowed_prompts",
         "bedrock_agent_aliases",
@@ -142,7 +158,7 @@ class DeploymentConfig(BaseModel):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("prompt_overrides", mode="before")
+    @field_validator("prompt_overrides", "watcher", mode="before")
     @classmethod
     def _object_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -240,3 +256,7 @@ class DeploymentConfig(BaseModel):
 
     def rollback_policy_json(self) -> str:
         return self.rollback_policy().model_dump_json(exclude_none=True)
+
+    def watcher_config_json(self) -> str:
+        """The watcher's WATCHER_CONFIG, already checked by the watcher's own model."""
+        return self.watcher.model_dump_json(exclude_none=True)

@@ -19,6 +19,7 @@ from infra.nag import acknowledge
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
 from infra.slack_app import SLACK_ACTIONS_PATH, RecoveryChecks, SlackActions
+from infra.watcher import Watcher
 
 
 def stack_name(config: DeploymentConfig) -> str:
@@ -121,6 +122,20 @@ class PromptRollbackStack(Stack):
             queue=self.worker.queue,
             dead_letter_queue=self.worker.dead_letter_queue,
         )
+        # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
+        self.watcher: Watcher | None = None
+        if config.watcher_enabled:
+            self.watcher = Watcher(
+                self,
+                "Watcher",
+                config=config,
+                code=worker_code,  # the worker's asset: it has the Langfuse client
+                queue=self.worker.queue,
+                queue_key=self.app_key,
+                langfuse_secret=self.secrets.langfuse,
+                secrets_key=self.app_key,
+                alarm_topic=self.monitoring.topic,
+            )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -151,5 +166,10 @@ class PromptRollbackStack(Stack):
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
             "TrailBucketName": (self.trail.bucket.bucket_name, "CloudTrail log files (Object Lock)"),
         }
+        if self.watcher is not None:
+            outputs["WatcherStateTableName"] = (
+                self.watcher.state_table.table_name,
+                "The watcher's for: states",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
@@ -27,6 +28,13 @@ def main() -> None:
         help="Bearer token Alertmanager must send",
     )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
+    parser.add_argument(
+        "--watch-every",
+        type=float,
+        default=float(os.environ.get("WATCH_EVERY_SECONDS") or 0) or None,
+        metavar="SECONDS",
+        help="run the watcher (Langfuse regressions, no Prometheus) every SECONDS, e.g. 15",
+    )
     args = parser.parse_args()
 
     service = LocalService(
@@ -36,11 +44,13 @@ def main() -> None:
             aws_port=args.aws_port,
             webhook_token=args.token,
             verbose=args.verbose,
+            watch_every_seconds=args.watch_every,
         )
     ).start()
     assert service.resources is not None
     langfuse = (
-        service.langfuse.url + " (embedded, demo prompt 'support-answer' v7 in production)"
+        service.langfuse.url
+        + " (embedded, demo prompt 'support-answer' v7 in production; its exact match fell vs v6)"
         if service.langfuse
         else os.environ["LANGFUSE_HOST"]
     )
@@ -56,8 +66,15 @@ def main() -> None:
             else os.environ["SLACK_API_BASE_URL"]
         )
         slack = f"app mode ({where}); clicks: POST {service.url}/slack/actions"
+    watching = (
+        f"every {args.watch_every:g}s: the demo's v7 regression rolls back by itself in about a minute"
+        if args.watch_every
+        else "off (--watch-every 15, or WATCH_EVERY_SECONDS=15 make run)"
+    )
     # The embedded store's demo key is printed; a real Langfuse's secret key never is.
     langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
+    # The console script installed beside this interpreter (make builds .venv with the project in it).
+    cli = Path(sys.executable).with_name("prompt-rollback")
     print(
         f"""
 prompt-rollback local mode
@@ -65,6 +82,7 @@ prompt-rollback local mode
   AWS       {os.environ["AWS_ENDPOINT_URL"]}{" (embedded moto)" if service.moto else ""}
   Langfuse  {langfuse}
   Slack     {slack}
+  Watcher   {watching}
 
 Fire the demo alert:
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
@@ -72,13 +90,13 @@ Fire the demo alert:
 The CLI (another terminal) needs these settings: AWS_* and AUDIT_TABLE_NAME for audit and verify,
 and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
   export AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local \\
-    AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 PYTHONPATH=lambdas \\
+    AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1 \\
     AUDIT_TABLE_NAME={service.resources.audit_table} \\
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
     LANGFUSE_SECRET_KEY={langfuse_secret}
-  {sys.executable} -m prompt_rollback.cli audit --prompt support-answer
-  {sys.executable} -m prompt_rollback.cli rollback --prompt support-answer --to 5 \\
+  {cli} audit --prompt support-answer
+  {cli} rollback --prompt support-answer --to 5 \\
     --reason drill --actor you@example.com --in-process
 Ctrl-C stops.
 """,

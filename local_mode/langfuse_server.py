@@ -1,13 +1,15 @@
 """A Langfuse-compatible prompt store speaking the public API (`/api/public/v2/prompts...`).
 
 It implements the endpoints and behaviour a rollback relies on, as documented in Langfuse's
-OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one
-URL-encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404
-when nothing matches, paginated PromptMeta listing, label PATCH that moves a label off every
-other version in one step, the reserved `latest` label, the label character set, and 201 on
-create. It backs local mode (seeded with a demo prompt) and the integration tests, which
-also use its fault switches (`fail_next`, `delay_next`) to play a Langfuse that is down,
-slow or rate limiting.
+OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one URL-
+encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404 when
+nothing matches, paginated PromptMeta listing (at most 100 a page), label PATCH that moves a
+label off every other version in one step, the reserved `latest` label, the label character set,
+and 201 on create. It also answers `GET /api/public/v2/metrics` over seeded generations and
+scores (local_mode/langfuse_metrics.py) and the datasets, experiment items and observation list
+the regression gate reads (local_mode/langfuse_experiments.py). It backs local mode (seeded with
+a demo prompt) and the integration tests, which also use its fault switches (`fail_next`,
+`delay_next`) to play a Langfuse that is down, slow or rate limiting.
 """
 
 from __future__ import annotations
@@ -26,9 +28,17 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local_mode.langfuse_experiments import ExperimentStore, ListQueryError
+from local_mode.langfuse_metrics import MetricsQueryError, MetricsStore
+
 LABEL_PATTERN = re.compile(r"^[a-z0-9_\-.]+$")
 RESERVED_LABEL = "latest"
 API_PREFIX = ("api", "public", "v2", "prompts")
+METRICS_V2 = ("api", "public", "v2", "metrics")
+EXPERIMENT_ITEMS = ("api", "public", "experiment-items")
+OBSERVATIONS_V2 = ("api", "public", "v2", "observations")
+DATASETS_V2 = ("api", "public", "v2", "datasets")
+MAX_PROMPT_PAGE = 100  # the server's limit for the prompts list (GetPromptsMetaSchema)
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Fault:
     status: int
     retry_after: str | None
     methods: frozenset[str]
+    path_prefix: str = "/"
 
 
 class PromptStore:
@@ -145,8 +156,14 @@ class PromptStore:
 class LangfuseCompatibleApp:
     """WSGI app over a PromptStore."""
 
-    def __init__(self, store: PromptStore, public_key: str, secret_key: str) -> None:
+    def __init__(
+        self, store: PromptStore, public_key: str, secret_key: str, metrics: MetricsStore | None = None
+    ) -> None:
         self.store = store
+        self.metrics = metrics or MetricsStore()
+        self.experiments = ExperimentStore(self.metrics)
+        # False plays a self-hosted Langfuse before v4, which answers 404 there.
+        self.metrics_v2_available = True
         self._credentials = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
         self._faults: list[Fault] = []
         self._delays: list[float] = []
@@ -160,9 +177,12 @@ class LangfuseCompatibleApp:
         count: int = 1,
         retry_after: str | None = None,
         methods: Iterable[str] = ("GET", "PATCH", "POST"),
+        path_prefix: str = "/",
     ) -> None:
         with self._faults_lock:
-            self._faults.extend(Fault(status, retry_after, frozenset(methods)) for _ in range(count))
+            self._faults.extend(
+                Fault(status, retry_after, frozenset(methods), path_prefix) for _ in range(count)
+            )
 
     def delay_next(self, seconds: float, count: int = 1) -> None:
         with self._faults_lock:
@@ -173,11 +193,11 @@ class LangfuseCompatibleApp:
             self._faults.clear()
             self._delays.clear()
 
-    def _take_fault(self, method: str) -> tuple[Fault | None, float]:
+    def _take_fault(self, method: str, path: str) -> tuple[Fault | None, float]:
         with self._faults_lock:
             delay = self._delays.pop(0) if self._delays else 0.0
             for index, fault in enumerate(self._faults):
-                if method in fault.methods:
+                if method in fault.methods and path.startswith(fault.path_prefix):
                     return self._faults.pop(index), delay
             return None, delay
 
@@ -198,7 +218,7 @@ class LangfuseCompatibleApp:
     def _dispatch(
         self, method: str, path: str, query: str, environ: WSGIEnvironment
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        fault, delay = self._take_fault(method)
+        fault, delay = self._take_fault(method, path)
         if delay:
             time.sleep(delay)
         if fault is not None:
@@ -208,6 +228,12 @@ class LangfuseCompatibleApp:
             return 401, {"message": "Invalid credentials"}, []
         # Route on the raw path: a prompt name is exactly one segment, `/` inside it is `%2F`.
         segments = path.strip("/").split("/")
+        if tuple(segments) == METRICS_V2:
+            return self._metrics(method, query)
+        if tuple(segments) in (EXPERIMENT_ITEMS, OBSERVATIONS_V2) or (
+            tuple(segments[:4]) == DATASETS_V2 and len(segments) == 5
+        ):
+            return self._read_only(method, segments, query)
         if tuple(segments[:4]) != API_PREFIX:
             return 404, {"message": "Not found"}, []
         rest = segments[4:]
@@ -227,9 +253,40 @@ class LangfuseCompatibleApp:
             return 405, {"message": "Method not allowed"}, []
         return 404, {"message": "Not found"}, []
 
+    def _metrics(self, method: str, query: str) -> tuple[int, Any, list[tuple[str, str]]]:
+        if not self.metrics_v2_available:
+            return 404, {"message": "Not found"}, []
+        if method != "GET":
+            return 405, {"message": "Method not allowed"}, []
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            return 200, {"data": self.metrics.query(params.get("query"))}, []
+        except MetricsQueryError as error:
+            return 400, {"message": str(error)}, []
+
+    def _read_only(
+        self, method: str, segments: list[str], query: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        if method != "GET":
+            return 405, {"message": "Method not allowed"}, []
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            if tuple(segments) == EXPERIMENT_ITEMS:
+                return 200, self.experiments.experiment_items(params), []
+            if tuple(segments) == OBSERVATIONS_V2:
+                return 200, self.experiments.observations(params), []
+        except ListQueryError as error:
+            return 400, {"message": str(error)}, []
+        dataset = self.experiments.dataset(unquote(segments[4]))
+        if dataset is None:
+            return 404, {"message": f"Dataset not found: '{unquote(segments[4])}'"}, []
+        return 200, dataset, []
+
     def _list(self, params: dict[str, str]) -> tuple[int, Any, list[tuple[str, str]]]:
         page = _int_param(params, "page", 1)
-        limit = _int_param(params, "limit", 50)
+        limit = _int_param(params, "limit", 10)
+        if limit > MAX_PROMPT_PAGE:
+            raise _BadRequest(f"limit must be at most {MAX_PROMPT_PAGE}")
         metas = self.store.list_meta(params.get("name"), params.get("label"))
         window = metas[(page - 1) * limit : page * limit]
         total_pages = (len(metas) + limit - 1) // limit
@@ -343,7 +400,9 @@ class LangfuseCompatibleServer:
         self.public_key = public_key
         self.secret_key = secret_key
         self.store = PromptStore()
-        self.app = LangfuseCompatibleApp(self.store, public_key, secret_key)
+        self.metrics = MetricsStore()
+        self.app = LangfuseCompatibleApp(self.store, public_key, secret_key, self.metrics)
+        self.experiments = self.app.experiments
         self._server: BaseWSGIServer = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
         )

@@ -34,9 +34,11 @@ from local_mode.lambda_runtime import (
     api_gateway_event,
     request_body,
 )
+from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 from local_mode.slack_click import LOCAL_APPROVER, show
+from local_mode.watcher import WatcherSchedule, start_watcher
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
 DEMO_TOKEN = "local-dev-token"  # noqa: S105 - a documented local-only default, never deployed
@@ -53,6 +55,8 @@ class LocalSettings:
     stage: str = "local"
     verbose: bool = False
     poll_wait_seconds: int = 1
+    # Run the watcher (Langfuse regressions without Prometheus) every this many seconds; None: off.
+    watch_every_seconds: float | None = None
     environment: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,6 +74,7 @@ class LocalService:
         self.slack_api: SlackApiServer | None = None
         self.resources: LocalResources | None = None
         self.poller: SqsPoller | None = None
+        self.watcher: WatcherSchedule | None = None
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self._printed: set[tuple[str, int]] = set()
@@ -106,6 +111,8 @@ class LocalService:
         if not env.get("LANGFUSE_HOST"):
             self.langfuse = LangfuseCompatibleServer(host=self.settings.host).start()
             seed_demo_prompt(self.langfuse.store)
+            # v7's generations lost exact match against v6's: what the Langfuse exporter detects.
+            seed_demo_traffic(self.langfuse.metrics)
             env["LANGFUSE_HOST"] = self.langfuse.url
             env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
             env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
@@ -127,6 +134,13 @@ class LocalService:
             self._report,
             self.settings.poll_wait_seconds,
         ).start()
+        if self.settings.watch_every_seconds:
+            self.watcher = start_watcher(
+                self.settings.watch_every_seconds,
+                self._one_at_a_time,
+                self._say,
+                prefix=self.resources.audit_table,
+            )
         self._http = make_server(
             self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
         )
@@ -154,6 +168,8 @@ class LocalService:
     def stop(self) -> None:
         if self.slack_api:
             self.slack_api.stop()
+        if self.watcher:
+            self.watcher.stop()
         if self._http:
             self._http.shutdown()
             self._http.server_close()

@@ -1,4 +1,6 @@
-"""Command line: ``python -m regression_gate --baseline B --candidate C``.
+"""Command line: ``python -m regression_gate --baseline B --candidate C``, or, reading a pair of
+runs of one Langfuse dataset through the SDK (LANGFUSE_HOST / LANGFUSE_PUBLIC_KEY /
+LANGFUSE_SECRET_KEY): ``--langfuse-dataset D --baseline-run R1 --candidate-run R2``.
 
 Exit codes:
   0  APPROVE, or INCONCLUSIVE without --strict
@@ -10,12 +12,14 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from regression_gate.gate import QUALITY_METRICS, GateConfig, Verdict, evaluate
-from regression_gate.loader import InputError, load_samples
-from regression_gate.report import render_json, render_text
+from regression_gate.loader import InputError, Sample, load_samples
+from regression_gate.report import render_json, render_markdown, render_text
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -43,6 +47,12 @@ def _min_samples(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of days, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m regression_gate",
@@ -50,15 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 approve (or inconclusive), 1 regression, 2 bad input, "
         "3 inconclusive with --strict. Input format: docs/detection.md.",
     )
-    parser.add_argument(
-        "--baseline", required=True, help="results of the current production version (JSON or JSONL)"
+    parser.add_argument("--baseline", help="results of the current production version (JSON or JSONL)")
+    parser.add_argument("--candidate", help="results of the new version (JSON or JSONL)")
+    langfuse = parser.add_argument_group(
+        "Langfuse dataset runs (instead of files; LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY)"
     )
-    parser.add_argument("--candidate", required=True, help="results of the new version (JSON or JSONL)")
+    langfuse.add_argument("--langfuse-dataset", metavar="NAME", help="the dataset both runs ran on")
+    langfuse.add_argument("--baseline-run", metavar="RUN", help="the run (experiment) of the current version")
+    langfuse.add_argument("--candidate-run", metavar="RUN", help="the run (experiment) of the new version")
+    langfuse.add_argument(
+        "--since-days",
+        type=_min_samples,
+        default=90,
+        help="look for run items this many days back (default 90)",
+    )
+    langfuse.add_argument(
+        "--exact-match-score", default="exact_match", help="score name (default exact_match)"
+    )
+    langfuse.add_argument("--f1-score", default="f1", help="score name (default f1)")
+    langfuse.add_argument("--judge-score", default="judge_score", help="score name (default judge_score)")
     parser.add_argument(
         "--alpha", type=_alpha, default=0.05, help="significance level of the Welch t-test (default 0.05)"
     )
     parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="report format (default text)"
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="report format (default text; markdown: for a pull-request comment)",
     )
     parser.add_argument(
         "--primary",
@@ -87,12 +115,48 @@ def exit_code_for(verdict: Verdict, strict: bool) -> int:
     return EXIT_OK
 
 
+def _load(args: argparse.Namespace) -> tuple[list[Sample], list[Sample], str, str]:
+    """Both sides and their names, from files or from Langfuse."""
+    if args.langfuse_dataset is None:
+        return load_samples(args.baseline), load_samples(args.candidate), args.baseline, args.candidate
+    from langfuse.api.client import LangfuseAPI
+
+    from regression_gate.langfuse_runs import ScoreNames, load_run
+
+    keys = {name: os.environ.get(name, "") for name in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY")}
+    missing = [name for name, value in keys.items() if not value]
+    if missing:
+        raise InputError(f"set {' and '.join(missing)} to read Langfuse dataset runs")
+    api = LangfuseAPI(
+        base_url=os.environ.get("LANGFUSE_HOST", "https://cloud.langfuse.com").rstrip("/"),
+        username=keys["LANGFUSE_PUBLIC_KEY"],
+        password=keys["LANGFUSE_SECRET_KEY"],
+        x_langfuse_sdk_name="prompt-gate",
+    )
+    names = ScoreNames(args.exact_match_score, args.f1_score, args.judge_score)
+    since = datetime.now(UTC) - timedelta(days=args.since_days)
+    dataset = args.langfuse_dataset
+    return (
+        load_run(api, dataset, args.baseline_run, names, since),
+        load_run(api, dataset, args.candidate_run, names, since),
+        f"{dataset} / {args.baseline_run}",
+        f"{dataset} / {args.candidate_run}",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 on a usage error
+    files = args.baseline is not None or args.candidate is not None
+    runs = any(v is not None for v in (args.langfuse_dataset, args.baseline_run, args.candidate_run))
+    if files == runs:
+        parser.error("give either --baseline and --candidate, or --langfuse-dataset with two runs")
+    if files and (args.baseline is None or args.candidate is None):
+        parser.error("--baseline and --candidate go together")
+    if runs and None in (args.langfuse_dataset, args.baseline_run, args.candidate_run):
+        parser.error("--langfuse-dataset needs --baseline-run and --candidate-run")
     try:
-        baseline = load_samples(args.baseline)
-        candidate = load_samples(args.candidate)
+        baseline, candidate, baseline_name, candidate_name = _load(args)
         if args.primary != "auto":
             attribute = args.primary
             for label, samples in (("baseline", baseline), ("candidate", candidate)):
@@ -106,7 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = evaluate(baseline, candidate, config)
     code = exit_code_for(result.verdict, args.strict)
     if args.format == "json":
-        sys.stdout.write(render_json(result, code, args.baseline, args.candidate))
+        sys.stdout.write(render_json(result, code, baseline_name, candidate_name))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(result, baseline_name, candidate_name))
     else:
-        sys.stdout.write(render_text(result, args.baseline, args.candidate))
+        sys.stdout.write(render_text(result, baseline_name, candidate_name))
     return code

@@ -174,3 +174,53 @@ def render_json(result: GateResult, exit_code: int, baseline_name: str, candidat
         json.dumps(to_dict(result, exit_code, baseline_name, candidate_name), indent=2, allow_nan=False)
         + "\n"
     )
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_VERDICT_MARK = {"REGRESSION": "❌", "APPROVE": "✅", "INCONCLUSIVE": "⚠️"}
+
+
+def render_markdown(
+    result: GateResult, baseline_name: str = "baseline", candidate_name: str = "candidate"
+) -> str:
+    """A report for a pull-request comment: verdict, per-metric table, rollback triggers."""
+    cfg = result.config
+    verdict = result.verdict.value
+    lines = [
+        f"## Prompt gate: {_VERDICT_MARK.get(verdict, '')} {verdict}".replace("  ", " "),
+        "",
+        f"Baseline `{_cell(baseline_name)}` ({result.n_baseline} samples) against candidate "
+        f"`{_cell(candidate_name)}` ({result.n_candidate} samples); Welch t-test at alpha {cfg.alpha:g}, "
+        f"a quality metric regresses when it is more than {cfg.max_relative_drop:.0%} worse and significant.",
+        "",
+        *(f"- {_cell(reason)}" for reason in result.reasons),
+        "",
+        "### Metrics (mean per sample)",
+        "",
+        "| metric | kind | n base | n cand | baseline | candidate | change | rel. | p-value | result |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for m in result.metrics:
+        row = _metric_row(m)
+        row[-1] = f"**{row[-1]}**" if m.status.value == "REGRESSION" else row[-1]
+        lines.append("| " + " | ".join(_cell(cell) for cell in row) + " |")
+    lines += [
+        "",
+        "### What would trigger a rollback",
+        "",
+        "The production alerts roll a prompt back on these four triggers (same thresholds; in production "
+        "they are measured over a window of live traffic and must hold for a while, see docs/detection.md). "
+        "A crossed trigger here means this change would very likely be rolled back after release.",
+        "",
+        "| trigger | rollback when | n base | n cand | baseline | candidate | here |",
+        "|---|---|--:|--:|--:|--:|---|",
+    ]
+    for t in result.triggers:
+        row = _trigger_row(t)
+        row[-1] = f"**{row[-1]}**" if t.status.value == "CROSSED" else row[-1]
+        lines.append("| " + " | ".join(_cell(cell) for cell in row) + " |")
+    return "\n".join(lines) + "\n"

@@ -205,7 +205,7 @@ class _CliContext:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m prompt_rollback.cli",
+        prog="prompt-rollback",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
 
@@ -104,4 +105,8 @@ class Notifier(Protocol):
 class RollbackQueue(Protocol):
     def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
         """Queue every request or raise `EnqueueFailed`."""
+        ...
+
+    def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
+        """Queue resolved alerts (recovery signals), each on its prompt's group, or raise `EnqueueFailed`."""
         ...

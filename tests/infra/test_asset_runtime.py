@@ -166,3 +166,35 @@ def test_worker_asset_moves_a_langfuse_label_through_the_sdk_imported_as_usual(b
     assert (result["before"], result["after"]) == (7, 6)
     assert result["versions"] == [1, 2, 3, 4, 5, 6, 7]
     assert result["present"] == {"slack_sdk": True, "aws_xray_sdk": False}
+
+
+WATCHER_CODE = """
+import json, sys
+from datetime import datetime, UTC
+import os
+os.environ.update(LANGFUSE_HOST=sys.argv[1], LANGFUSE_PUBLIC_KEY=sys.argv[2], LANGFUSE_SECRET_KEY=sys.argv[3])
+from prompt_rollback.handlers import watcher
+from prompt_rollback import watch_wiring
+
+observed = watch_wiring.observer().observe(datetime.now(UTC))
+print(json.dumps({
+    "breaching": sorted(f"{o.key.prompt_name} v{o.key.prompt_version} {o.key.trigger}"
+                        for o in observed.observations if o.breaching),
+    "langfuse_calls": observed.langfuse_calls,
+}))
+"""
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_worker_asset_runs_the_watcher_measurements(built):
+    """The watcher is deployed with the worker's asset: its measurement code needs nothing more."""
+    from local_mode.langfuse_metrics import seed_demo_traffic
+
+    with LangfuseCompatibleServer() as langfuse:
+        seed_demo_prompt(langfuse.store)
+        seed_demo_traffic(langfuse.metrics)
+        credentials = (langfuse.url, langfuse.public_key, langfuse.secret_key)
+        result = run_isolated([built["worker"], built["runtime"]], WATCHER_CODE, *credentials)
+    assert result["breaching"] == ["support-answer v7 exact_match"]
+    assert result["langfuse_calls"] == 7

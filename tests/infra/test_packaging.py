@@ -1,5 +1,6 @@
-"""The project installs as a distribution with two commands (`pip install .`; `make` installs it
-editable into .venv): `prompt-rollback` (rollback, audit, verify) and `prompt-gate`."""
+"""The project installs as a distribution with its commands (`pip install .`; `make` installs it
+editable into .venv): `prompt-rollback` (rollback, audit, verify), `prompt-gate` and
+`prompt-rollback-exporter`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = {"prompt-rollback": "prompt_rollback.cli:main", "prompt-gate": "regression_gate.cli:main"}
+COMMANDS = {
+    "prompt-rollback": "prompt_rollback.cli:main",
+    "prompt-gate": "regression_gate.cli:main",
+    "prompt-rollback-exporter": "prompt_rollback_exporter.__main__:main",
+}
 
 
 def test_the_distribution_declares_both_commands() -> None:
@@ -24,7 +29,11 @@ def test_the_distribution_declares_both_commands() -> None:
 
 @pytest.mark.parametrize(
     ("command", "expected"),
-    [("prompt-rollback", ["rollback", "audit", "verify"]), ("prompt-gate", ["--baseline", "--candidate"])],
+    [
+        ("prompt-rollback", ["rollback", "audit", "verify"]),
+        ("prompt-gate", ["--baseline", "--candidate", "--langfuse-dataset"]),
+        ("prompt-rollback-exporter", ["LANGFUSE_HOST", "PROMPT_ROLLBACK_EXPORTER_"]),
+    ],
 )
 def test_each_command_runs_without_pythonpath(command: str, expected: list[str]) -> None:
     script = Path(sys.executable).parent / command

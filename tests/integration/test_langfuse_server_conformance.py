@@ -6,6 +6,8 @@ langfuse/langfuse; see the README beside it)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,10 @@ import httpx
 import jsonschema
 import pytest
 import yaml
+from prompt_rollback.measurements import MeasurementSettings
+from prompt_rollback.measurements.queries import refresh_queries
 
+from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "langfuse" / "openapi.yml"
@@ -136,3 +141,123 @@ def test_injected_rate_limit_carries_retry_after(langfuse):
     server.app.fail_next(429, retry_after="3")
     response = client.get("/api/public/v2/prompts")
     assert (response.status_code, response.headers["retry-after"]) == (429, "3")
+
+
+# ---- GET /api/public/v2/metrics ------------------------------------------------------------------
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _metrics(client: httpx.Client, query: dict[str, Any]) -> httpx.Response:
+    return client.get("/api/public/v2/metrics", params={"query": json.dumps(query)})
+
+
+def _window(**query: Any) -> dict[str, Any]:
+    return {
+        "fromTimestamp": (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        "toTimestamp": NOW.isoformat().replace("+00:00", "Z"),
+        **query,
+    }
+
+
+def test_metrics_route_is_a_route_of_the_spec(spec):
+    assert "get" in spec["paths"]["/api/public/v2/metrics"]
+    (parameter,) = spec["paths"]["/api/public/v2/metrics"]["get"]["parameters"]
+    assert parameter["name"] == "query" and parameter["required"]
+
+
+def test_every_query_of_a_refresh_answers_the_metrics_schema(spec, langfuse):
+    server, client = langfuse
+    seed_demo_traffic(server.metrics, NOW)
+    for query in refresh_queries(MeasurementSettings()):
+        response = client.get("/api/public/v2/metrics", params={"query": query.to_json(NOW, 1000)})
+        assert response.status_code == 200, (query.purpose, response.text)
+        body = response.json()
+        validate(spec, "MetricsV2Response", body)
+        assert body["data"], query.purpose
+        for row in body["data"]:
+            # Dimensions by field name, metrics as {aggregation}_{measure} (Langfuse's query builder).
+            expected = {*query.dimensions, *(f"{agg}_{measure}" for measure, agg in query.metrics)}
+            assert set(row) == expected, (query.purpose, row)
+
+
+def test_rows_group_and_aggregate_like_the_server(langfuse):
+    server, client = langfuse
+    for version, latency in ((1, 100.0), (1, 300.0), (2, 1000.0)):
+        server.metrics.add_generation("p", version, NOW - timedelta(minutes=5), latency)
+    server.metrics.add_generation("p", 1, NOW - timedelta(hours=2), 5000.0)  # outside the window
+    response = _metrics(
+        client,
+        _window(
+            view="observations",
+            dimensions=[{"field": "promptVersion"}],
+            metrics=[
+                {"measure": "count", "aggregation": "count"},
+                {"measure": "latency", "aggregation": "max"},
+            ],
+        ),
+    )
+    assert response.json()["data"] == [  # default order: the first metric, descending
+        {"promptVersion": 1, "count_count": 2, "max_latency": 300.0},
+        {"promptVersion": 2, "count_count": 1, "max_latency": 1000.0},
+    ]
+
+
+def test_row_limit_cuts_the_answer(langfuse):
+    server, client = langfuse
+    for index in range(5):
+        server.metrics.add_generation(f"p{index}", 1, NOW - timedelta(minutes=1), 10.0)
+    query = _window(
+        view="observations",
+        dimensions=[{"field": "promptName"}],
+        metrics=[{"measure": "count", "aggregation": "count"}],
+        orderBy=[{"field": "promptName", "direction": "asc"}],
+        config={"row_limit": 2},
+    )
+    assert [row["promptName"] for row in _metrics(client, query).json()["data"]] == ["p0", "p1"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            _window(
+                view="observations",
+                dimensions=[{"field": "traceId"}],
+                metrics=[{"measure": "count", "aggregation": "count"}],
+            ),
+            "high cardinality",
+        ),
+        (_window(view="traces", metrics=[{"measure": "count", "aggregation": "count"}]), "Invalid view"),
+        (
+            _window(view="observations", metrics=[{"measure": "vibes", "aggregation": "avg"}]),
+            "Invalid metric",
+        ),
+        (
+            _window(view="observations", metrics=[{"measure": "count", "aggregation": "median"}]),
+            "Invalid aggregation",
+        ),
+        (
+            {"view": "observations", "metrics": [{"measure": "count", "aggregation": "count"}]},
+            "fromTimestamp",
+        ),
+        (
+            _window(
+                view="observations",
+                metrics=[{"measure": "count", "aggregation": "count"}],
+                config={"row_limit": 1001},
+            ),
+            "row_limit",
+        ),
+    ],
+)
+def test_bad_metrics_queries_are_400_with_a_message(langfuse, query, message):
+    _, client = langfuse
+    response = _metrics(client, query)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_the_prompts_list_caps_a_page_at_100(langfuse):
+    _, client = langfuse
+    assert client.get("/api/public/v2/prompts", params={"limit": 100}).status_code == 200
+    assert client.get("/api/public/v2/prompts", params={"limit": 101}).status_code == 400

@@ -1,0 +1,36 @@
+"""The watcher's view of Langfuse: the exporter's own measurement code, then the triggers.
+
+A run costs what one exporter refresh costs: the six grouped metrics queries plus one
+prompts-list page per 100 prompts holding `production` (7 calls for up to 100 prompts), however
+many versions there are. Any Langfuse failure (429, 5xx, timeout, rejected query) is NoData:
+the run decides nothing, which the handler logs and counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from prompt_rollback.domain.watch_config import WatcherConfig
+from prompt_rollback.domain.watch_evaluation import observations
+from prompt_rollback.measurements import MeasurementError, measure
+from prompt_rollback.watch_ports import NoData, Observed
+
+if TYPE_CHECKING:
+    from langfuse.api.client import LangfuseAPI
+
+
+class LangfuseWatchObserver:
+    def __init__(self, api: LangfuseAPI, config: WatcherConfig) -> None:
+        self._api = api
+        self._config = config
+        self._settings = config.measurement_settings()
+
+    def observe(self, now: datetime) -> Observed:
+        calls: list[str] = []
+        try:
+            measurements = measure(self._api, self._settings, now, on_call=lambda *_: calls.append(""))
+        except MeasurementError as error:
+            raise NoData(f"{type(error).__name__}: {error} (after {len(calls)} Langfuse calls)") from error
+        found = observations(measurements, self._config.triggers_for, self._config.environment or "")
+        return Observed(observations=found, langfuse_calls=measurements.api_calls)

@@ -1,0 +1,1 @@
+"""Detection from Langfuse data: the four rollback triggers and the rules generated from them."""

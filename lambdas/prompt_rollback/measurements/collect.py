@@ -1,0 +1,298 @@
+"""One refresh of measurements through the `langfuse` SDK's REST client (`LangfuseAPI`).
+
+Cost: the six grouped queries of `refresh_queries` plus one prompts-list page per 100 prompts
+holding `production`, however many prompts and versions there are. A query whose answer fills
+`row_limit` is split by prompt name (from the prompts list) into halves until each part fits,
+so a project with more rows than one answer holds costs a few more calls, not one per prompt.
+
+The SDK's own retries are turned off (`max_retries=0`): every request is counted, and a 429's
+Retry-After goes back to the caller, which decides when to try again instead of sleeping here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from prompt_rollback.detection import metric_names
+from prompt_rollback.measurements.baseline import previous_version_baseline
+from prompt_rollback.measurements.errors import (
+    LangfuseQueryRejected,
+    LangfuseRateLimited,
+    LangfuseUnavailable,
+    MeasurementError,
+    MetricsEndpointMissing,
+)
+from prompt_rollback.measurements.queries import MetricsQuery, number, refresh_queries, version
+from prompt_rollback.measurements.records import (
+    BaselineValue,
+    Measurements,
+    MeasurementSettings,
+    PromptMeasurement,
+    ScoreMeasurement,
+)
+
+if TYPE_CHECKING:
+    from langfuse.api.client import LangfuseAPI
+    from langfuse.api.core.request_options import RequestOptions
+
+logger = logging.getLogger(__name__)
+
+OnCall = Callable[[str, str], None]  # (endpoint, outcome: HTTP status or "error")
+Row = dict[str, Any]
+Key = tuple[str, int]  # (prompt name, version)
+
+METRICS_ENDPOINT = "GET /api/public/v2/metrics"
+PROMPTS_ENDPOINT = "GET /api/public/v2/prompts"
+NO_RETRIES: RequestOptions = {"max_retries": 0}
+
+
+def measure(
+    api: LangfuseAPI, settings: MeasurementSettings, now: datetime, on_call: OnCall | None = None
+) -> Measurements:
+    """Read every prompt version's measurements at `now`; MeasurementError when Langfuse fails."""
+    reader = _Reader(api, settings, now, on_call)
+    production = reader.production_versions()
+    names = sorted(production)
+    levels, latency, scores, thumbs, baseline_latency, baseline_scores = (
+        reader.rows(query, names) for query in refresh_queries(settings)
+    )
+
+    by_level: dict[Key, dict[str, int]] = defaultdict(dict)
+    for row in levels:
+        key = _key(row, "promptName", "promptVersion")
+        if key is not None:
+            level = str(row.get("level") or "DEFAULT")
+            by_level[key][level] = by_level[key].get(level, 0) + int(number(row.get("count_count")) or 0)
+
+    p99: dict[Key, float] = {}
+    for row in latency:
+        key = _key(row, "promptName", "promptVersion")
+        value = number(row.get("p99_latency"))
+        if key is not None and value is not None:
+            p99[key] = value / 1000.0
+
+    down: dict[Key, int] = {}
+    for row in thumbs:
+        key = _key(row, "observationPromptName", "observationPromptVersion")
+        if key is not None:
+            down[key] = down.get(key, 0) + int(number(row.get("count_count")) or 0)
+
+    score_values: dict[Key, dict[str, ScoreMeasurement]] = defaultdict(dict)
+    for row in scores:
+        key = _key(row, "observationPromptName", "observationPromptVersion")
+        label = settings.score_label(str(row.get("name")))
+        average, count = number(row.get("avg_value")), int(number(row.get("count_count")) or 0)
+        if key is None or label is None or average is None:
+            continue
+        is_feedback = label == metric_names.FEEDBACK_SCORE
+        score_values[key][label] = ScoreMeasurement(
+            score=label,
+            average=average,
+            count=count,
+            thumbs_down=down.get(key, 0) if is_feedback else None,
+        )
+
+    # Baseline inputs: per prompt, per version, (value, samples) over the baseline window.
+    latency_history: dict[str, dict[int, tuple[float, int]]] = defaultdict(dict)
+    for row in baseline_latency:
+        key = _key(row, "promptName", "promptVersion")
+        value, count = number(row.get("p99_latency")), int(number(row.get("count_count")) or 0)
+        if key is not None and value is not None:
+            latency_history[key[0]][key[1]] = (value / 1000.0, count)
+    score_history: dict[tuple[str, str], dict[int, tuple[float, int]]] = defaultdict(dict)
+    for row in baseline_scores:
+        key = _key(row, "observationPromptName", "observationPromptVersion")
+        label = settings.score_label(str(row.get("name")))
+        average, count = number(row.get("avg_value")), int(number(row.get("count_count")) or 0)
+        if key is not None and label is not None and average is not None:
+            score_history[(key[0], label)][key[1]] = (average, count)
+
+    keys = {*by_level, *p99, *score_values, *production.items()}
+    prompts = []
+    for name, prompt_version in sorted(keys):
+        in_production = production.get(name) == prompt_version
+        latency_baseline: BaselineValue | None = None
+        baselines: dict[str, BaselineValue] = {}
+        if in_production:
+            latency_baseline = previous_version_baseline(
+                prompt_version, latency_history.get(name, {}), settings.baseline_min_generations
+            )
+            for (prompt, label), history in score_history.items():
+                if prompt == name:
+                    found = previous_version_baseline(prompt_version, history, settings.baseline_min_scores)
+                    if found is not None:
+                        baselines[label] = found
+        prompts.append(
+            PromptMeasurement(
+                prompt_name=name,
+                prompt_version=prompt_version,
+                in_production=in_production,
+                observations_by_level=dict(by_level.get((name, prompt_version), {})),
+                latency_p99_seconds=p99.get((name, prompt_version)),
+                scores=dict(score_values.get((name, prompt_version), {})),
+                latency_p99_baseline=latency_baseline,
+                score_baselines=baselines,
+            )
+        )
+    return Measurements(
+        taken_at=now, prompts=tuple(prompts), api_calls=reader.calls, truncated_queries=reader.truncated
+    )
+
+
+def _key(row: Row, name_field: str, version_field: str) -> Key | None:
+    name, parsed = row.get(name_field), version(row.get(version_field))
+    if not isinstance(name, str) or not name or parsed is None:
+        return None
+    return name, parsed
+
+
+class _Reader:
+    """The SDK calls of one refresh, counted, with Langfuse's failures turned into ours."""
+
+    def __init__(
+        self, api: LangfuseAPI, settings: MeasurementSettings, now: datetime, on_call: OnCall | None
+    ) -> None:
+        self._api = api
+        self._settings = settings
+        self._now = now
+        self._on_call = on_call
+        self.calls = 0
+        self.truncated = 0
+
+    def production_versions(self) -> dict[str, int]:
+        """Prompt name -> the version holding `production` (prompts list, label filter, all pages)."""
+        found: dict[str, int] = {}
+        page, pages = 1, 1
+        while page <= pages:
+            response = self._call(
+                PROMPTS_ENDPOINT,
+                partial(
+                    self._api.prompts.list,
+                    label="production",
+                    page=page,
+                    limit=self._settings.prompt_page_size,
+                    request_options=NO_RETRIES,
+                ),
+            )
+            for meta in response.data:
+                if meta.versions:
+                    found[meta.name] = max(meta.versions)
+            pages = int(response.meta.total_pages or 1)
+            page += 1
+        return found
+
+    def rows(self, query: MetricsQuery, names: Sequence[str]) -> list[Row]:
+        """All rows of a query: one call, or, when the answer is full, split by prompt name."""
+        rows = self._query(query, None)
+        if len(rows) < self._settings.row_limit:
+            return rows
+        logger.info(
+            "the %s query filled row_limit=%d; splitting it by prompt name",
+            query.purpose,
+            self._settings.row_limit,
+        )
+        return self._split(query, list(names))
+
+    def _split(self, query: MetricsQuery, names: list[str]) -> list[Row]:
+        if not names:
+            return []
+        middle = len(names) // 2
+        parts = [names] if len(names) == 1 else [names[:middle], names[middle:]]
+        rows: list[Row] = []
+        for part in parts:
+            answer = self._query(query, part)
+            if len(answer) < self._settings.row_limit:
+                rows.extend(answer)
+            elif len(part) == 1:
+                self.truncated += 1
+                logger.warning(
+                    "the %s query for prompt %r alone fills row_limit=%d; rows were cut",
+                    query.purpose,
+                    part[0],
+                    self._settings.row_limit,
+                )
+                rows.extend(answer)
+            else:
+                rows.extend(self._split(query, part))
+        return rows
+
+    def _query(self, query: MetricsQuery, names: Sequence[str] | None) -> list[Row]:
+        body = query.to_json(self._now, self._settings.row_limit, names)
+        try:
+            response = self._call(
+                METRICS_ENDPOINT,
+                partial(self._api.metrics.metrics, query=body, request_options=NO_RETRIES),
+            )
+        except _BadRequest as error:
+            raise LangfuseQueryRejected(query.view, error.message) from None
+        return [dict(row) for row in response.data]
+
+    def _call(self, endpoint: str, request: Callable[[], Any]) -> Any:
+        from langfuse.api.core.api_error import ApiError
+
+        self.calls += 1
+        try:
+            result = request()
+        except ApiError as error:
+            status = error.status_code
+            self._count(endpoint, str(status) if status is not None else "error")
+            raise _translate(endpoint, error) from None
+        except (httpx.HTTPError, ValueError) as error:  # transport failure, unreadable body
+            self._count(endpoint, "error")
+            raise LangfuseUnavailable(f"{endpoint} failed: {type(error).__name__}: {error}") from None
+        self._count(endpoint, "200")
+        return result
+
+    def _count(self, endpoint: str, outcome: str) -> None:
+        if self._on_call is not None:
+            self._on_call(endpoint, outcome)
+
+
+class _BadRequest(MeasurementError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _translate(endpoint: str, error: Any) -> MeasurementError:
+    status = error.status_code
+    if status == 429:
+        return LangfuseRateLimited(endpoint, _retry_after(error.headers or {}))
+    if status == 400 and endpoint == METRICS_ENDPOINT:
+        return _BadRequest(_message(error.body))
+    if status == 404 and endpoint == METRICS_ENDPOINT:
+        return MetricsEndpointMissing()
+    return LangfuseUnavailable(f"{endpoint} answered HTTP {status}: {_message(error.body)}", status)
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    raw = lowered.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC
+
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _message(body: Any) -> str:
+    """Langfuse's error message, cut to a loggable size (bodies are JSON `{"message": ...}`)."""
+    text = body.get("message", body) if isinstance(body, dict) else body
+    return str(text)[:500]

@@ -1,0 +1,76 @@
+"""Composition root of the watcher function: its settings and adapters, each built once.
+
+Kept apart from wiring.py (the webhook's and the worker's) so the watcher loads only what it
+uses; it shares the AWS client configuration, the Langfuse credentials (secret or variables) and
+the rollback queue with them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from functools import cache
+
+import boto3
+
+from prompt_rollback import wiring
+from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
+from prompt_rollback.domain.watch_config import WatcherConfig
+from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.watch_ports import Observer
+from prompt_rollback.watch_run import IntakeSignalSender
+
+STATE_TABLE_VARIABLE = "WATCH_STATE_TABLE_NAME"
+CONFIG_VARIABLE = "WATCHER_CONFIG"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def watcher_config() -> WatcherConfig:
+    try:
+        return WatcherConfig.model_validate_json(os.environ.get(CONFIG_VARIABLE) or "{}")
+    except ValueError as error:
+        raise ConfigurationError(CONFIG_VARIABLE, f"is invalid: {error}") from error
+
+
+@cache
+def state_store() -> DynamoDBWatchStateStore:
+    table_name = os.environ.get(STATE_TABLE_VARIABLE, "").strip()
+    if not table_name:
+        raise ConfigurationError(STATE_TABLE_VARIABLE, "is not set")
+    return DynamoDBWatchStateStore(
+        boto3.resource("dynamodb", config=wiring.AWS_CLIENT_CONFIG).Table(table_name)
+    )
+
+
+@cache
+def signal_sender() -> IntakeSignalSender:
+    return IntakeSignalSender(wiring.rollback_queue(), utc_now)
+
+
+@cache
+def observer() -> Observer:
+    from langfuse.api.client import LangfuseAPI
+
+    from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
+
+    credentials = wiring.langfuse_credentials()
+    api = LangfuseAPI(
+        base_url=credentials.host.rstrip("/"),
+        username=credentials.public_key,
+        password=credentials.secret_key,
+        x_langfuse_public_key=credentials.public_key,
+        x_langfuse_sdk_name="prompt-rollback-watcher",
+        # Per request (LANGFUSE_TIMEOUT_SECONDS, as the worker's); the measurement code turns
+        # the SDK's retries off, so a run is at most a few such waits within its 2-minute timeout.
+        timeout=wiring.settings().langfuse_timeout_seconds,
+    )
+    return LangfuseWatchObserver(api, watcher_config())
+
+
+def reset() -> None:
+    for factory in (watcher_config, state_store, signal_sender, observer):
+        factory.cache_clear()

@@ -1,0 +1,235 @@
+"""The whole pipeline, for real: Langfuse data -> exporter -> Prometheus -> Alertmanager -> rollback.
+
+    Langfuse-compatible store (this process, thread): production v7, v6's week of history
+      <- prompt-rollback-exporter (subprocess, the console script's module, refresh every 1s)
+      <- prometheus (Debian binary, subprocess): scrapes it every 1s, evaluates the SHIPPED
+         deploy/prometheus/rules/langfuse-regressions.yml with every `for:` cut to 2s
+      -> prometheus-alertmanager (subprocess, the shipped config; see conftest.py)
+      -> python -m local_mode (subprocess) -> the worker moves `production` back to v6.
+
+Nothing but v6's history is in the store when the processes start; the test then writes v7's
+regressed traffic (exact match 0.60 against v6's 0.90) and waits for the label to move.
+Everything is on 127.0.0.1, every wait has a deadline, every process is stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from local_mode.langfuse_metrics import VersionTraffic, seed_version_traffic
+from tests.e2e.conftest import REPO, EndToEnd, ManagedProcess, _wait_ready, free_port, http
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+PROMPT = "support-answer"
+SHIPPED_RULES = REPO / "deploy" / "prometheus" / "rules" / "langfuse-regressions.yml"
+TEST_FOR = "2s"
+PROMETHEUS_NAMES = ("prometheus",)
+
+
+def prometheus_binary() -> str:
+    override = os.environ.get("PROMETHEUS_BIN")
+    for name in [override] if override else list(PROMETHEUS_NAMES):
+        found = shutil.which(name)
+        if found:
+            return found
+    message = "prometheus not found; install it with `apt-get install -y --no-install-recommends prometheus`"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI is set, so a missing Prometheus is an error)")
+    pytest.skip(message)
+
+
+def shortened_rules() -> str:
+    """The shipped rules with each `for:` cut to TEST_FOR; expressions and labels untouched."""
+    rules = yaml.safe_load(SHIPPED_RULES.read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            if "for" in rule and rule.get("labels", {}).get("trigger"):
+                rule["for"] = TEST_FOR
+    return yaml.safe_dump(rules, sort_keys=False)
+
+
+@dataclass
+class Pipeline:
+    e2e: EndToEnd
+    exporter: ManagedProcess
+    exporter_url: str
+    prometheus: ManagedProcess
+    prometheus_url: str
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        status, text = http("GET", f"{self.prometheus_url}/api/v1/query?query={urllib.parse.quote(promql)}")
+        assert status == 200, text
+        result: list[dict[str, Any]] = json.loads(text)["data"]["result"]
+        return result
+
+    def alerts(self, state: str = "firing") -> list[dict[str, Any]]:
+        """PromptRegression alerts in `state` (the exporter's own alerts are left out: with a 1 s
+        refresh, a scrape can see a last-success two intervals old for a moment)."""
+        status, text = http("GET", f"{self.prometheus_url}/api/v1/alerts")
+        assert status == 200, text
+        return [
+            a
+            for a in json.loads(text)["data"]["alerts"]
+            if a["state"] == state and a["labels"].get("alertname") == "PromptRegression"
+        ]
+
+    def check_alive(self) -> None:
+        for process in (self.exporter, self.prometheus):
+            assert process.alive(), f"{process.name} exited\n{process.output()[-3000:]}"
+
+
+@pytest.fixture
+def pipeline(e2e: EndToEnd, tmp_path: Path) -> Iterator[Pipeline]:
+    binary = prometheus_binary()
+    assert e2e.langfuse is not None
+    exporter_port, prometheus_port = free_port(), free_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "PROMPT_ROLLBACK_EXPORTER_"))
+    }
+    env.update(
+        LANGFUSE_HOST=e2e.langfuse.url,
+        LANGFUSE_PUBLIC_KEY=e2e.langfuse.public_key,
+        LANGFUSE_SECRET_KEY=e2e.langfuse.secret_key,
+        PROMPT_ROLLBACK_EXPORTER_LISTEN=f"127.0.0.1:{exporter_port}",
+        PROMPT_ROLLBACK_EXPORTER_REFRESH_INTERVAL="1s",
+        PYTHONPATH=os.pathsep.join([str(REPO / "lambdas"), str(REPO)]),
+        PYTHONUNBUFFERED="1",
+    )
+    exporter = ManagedProcess.start(
+        "exporter",
+        [sys.executable, "-m", "prompt_rollback_exporter"],
+        tmp_path / "exporter.log",
+        cwd=REPO,
+        env=env,
+    )
+    prometheus: ManagedProcess | None = None
+    try:
+        exporter_url = f"http://127.0.0.1:{exporter_port}"
+        _wait_ready(e2e, exporter, f"{exporter_url}/metrics")
+
+        (tmp_path / "langfuse-regressions.yml").write_text(shortened_rules())
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(tmp_path / "langfuse-regressions.yml")],
+            "scrape_configs": [
+                {
+                    "job_name": "langfuse-exporter",
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                }
+            ],
+            "alerting": {
+                "alertmanagers": [
+                    {"static_configs": [{"targets": [e2e.alertmanager_url.removeprefix("http://")]}]}
+                ]
+            },
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        prometheus = ManagedProcess.start(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                "--rules.alert.resend-delay=1s",
+                "--log.level=info",
+            ],
+            tmp_path / "prometheus.log",
+            cwd=tmp_path,
+        )
+        prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+        _wait_ready(e2e, prometheus, f"{prometheus_url}/-/ready")
+        yield Pipeline(e2e, exporter, exporter_url, prometheus, prometheus_url)
+    finally:
+        for process in (prometheus, exporter):
+            if process is not None:
+                print(f"---- {process.name}, last lines:\n{process.output()[-2000:]}")
+                process.stop()
+
+
+def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipeline(pipeline: Pipeline):
+    e2e = pipeline.e2e
+    assert e2e.langfuse is not None and e2e.production() == 7
+    now = datetime.now(UTC)
+    # v6 held production for a week with exact match ~0.90: the baseline the exporter will pick.
+    seed_version_traffic(
+        e2e.langfuse.metrics,
+        VersionTraffic(6, 700, 0.90, error_rate=0.0),
+        now - timedelta(days=7),
+        now - timedelta(hours=1),
+        PROMPT,
+    )
+    e2e.wait_for(
+        "Prometheus to scrape v7 holding production",
+        lambda: pipeline.query(f'langfuse_prompt_production{{prompt_name="{PROMPT}", prompt_version="7"}}'),
+        timeout=30,
+        interval=0.2,
+    )
+    assert pipeline.alerts() == [] and e2e.slack_messages() == []
+
+    # The regression appears in the store.
+    appeared = time.monotonic()
+    seed_version_traffic(
+        e2e.langfuse.metrics,
+        VersionTraffic(7, 200, 0.60, error_rate=0.0),
+        datetime.now(UTC) - timedelta(minutes=20),
+        datetime.now(UTC),
+        PROMPT,
+    )
+    e2e.wait_for("the rollback to v6", lambda: e2e.production() == 6, timeout=60, interval=0.1)
+    label_moved = time.monotonic() - appeared
+    pipeline.check_alive()
+
+    e2e.wait_for(
+        "the Slack message and the audit decision",
+        lambda: e2e.slack_messages() and e2e.decisions(),
+        timeout=15,
+    )
+    (decision,) = e2e.decisions()
+    assert decision["outcome"] == "rolled_back"
+    assert (decision["from_version"], decision["to_version"]) == (7, 6)
+    assert decision["actor"] == "alertmanager"
+    labels = decision["trigger"]["labels"]
+    assert labels["alertname"] == "PromptRegression"
+    assert (labels["prompt_name"], labels["prompt_version"]) == (PROMPT, "7")
+    assert (labels["trigger"], labels["provider"], labels["severity"]) == (
+        "exact_match",
+        "langfuse",
+        "critical",
+    )
+    assert "job" not in labels and "instance" not in labels
+
+    # With production on v6 the alert resolves (v7 no longer holds it; v6 has no traffic).
+    e2e.wait_for(
+        "the alert to resolve in Prometheus",
+        lambda: (
+            pipeline.query('langfuse_prompt_production{prompt_version="6"}')
+            and not pipeline.alerts()
+            and not pipeline.alerts("pending")
+        ),
+        timeout=30,
+        interval=0.2,
+    )
+    e2e.wait_for("the resolved notification", e2e.resolved_deliveries, timeout=20)
+    e2e.wait_for("the request queue to drain", lambda: e2e.queue_depth() == 0, timeout=15)
+    assert e2e.production() == 6
+    assert len(e2e.label_moves()) == 1
+    assert len(e2e.slack_messages()) == 1
+    assert len(e2e.decisions()) == 1
+    assert e2e.chain_problems() == []
+    pipeline.check_alive()
+    print(f"regression in the store -> production label moved: {label_moved:.1f}s")
