@@ -8,7 +8,9 @@ Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails 
 3. warm p50/p99 of the worker handling one SQS record in-process (moto, the Langfuse-compatible
    server and a Slack incoming-webhook server over loopback), each record a first rollback of
    its own prompt, and the network calls one such rollback makes (counted, by client);
-4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists);
+4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists), and in
+   Slack app mode the answer to a signed Undo click (Slack wants it within 3 s) and the time from
+   the click to the label moving back;
 5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder;
 6. the Langfuse exporter: API calls per refresh for 1 and 500 prompts, refresh time, RSS (bench/exporter.py).
 
@@ -413,6 +415,88 @@ def bench_local_mode(alerts: int) -> list[Row]:
     ]
 
 
+def bench_local_mode_clicks(clicks: int) -> list[Row]:
+    import requests
+    from slack_sdk.signature import SignatureVerifier
+
+    from local_mode.langfuse_server import seed_demo_prompt
+    from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+    from local_mode.slack_click import LOCAL_APPROVER, click_body
+
+    for name in ("AWS_ENDPOINT_URL", "LANGFUSE_HOST", "SLACK_WEBHOOK_URL", "ROLLBACK_POLICY"):
+        os.environ.pop(name, None)
+    settings = LocalSettings(
+        port=0, aws_port=0, poll_wait_seconds=1, environment={"SLACK_BOT_TOKEN": "xoxb-local-bench"}
+    )
+    with open(os.devnull, "w") as quiet:
+        service = LocalService(settings, out=quiet)
+        service.start()
+        try:
+            assert service.langfuse is not None and service.slack_api is not None
+            store, session = service.langfuse.store, requests.Session()
+            verifier = SignatureVerifier(os.environ["SLACK_SIGNING_SECRET"])
+            answers: list[float] = []
+            moves: list[float] = []
+            for index in range(clicks + 2):
+                prompt = f"click-bench-{index}"
+                seed_demo_prompt(store, prompt)
+                body = copy.deepcopy(firing_body())
+                body["alerts"][0]["labels"]["prompt_name"] = prompt
+                body["alerts"][0]["fingerprint"] = uuid.uuid4().hex[:16]
+                accepted = session.post(
+                    f"{service.url}/alerts",
+                    data=json.dumps(body).encode(),
+                    headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
+                    timeout=30,
+                ).json()["accepted"][0]
+                _wait_for_production(store, prompt, 6)
+                form = click_body(
+                    accepted["rollback_id"], "undo", LOCAL_APPROVER, "C0LOCALDEV", f"{time.time():.6f}"
+                )
+                stamp = str(int(time.time()))
+                started = time.perf_counter()
+                response = session.post(
+                    f"{service.url}/slack/actions",
+                    data=form,
+                    headers={
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "X-Slack-Request-Timestamp": stamp,
+                        "X-Slack-Signature": str(verifier.generate_signature(timestamp=stamp, body=form)),
+                    },
+                    timeout=30,
+                )
+                answered = time.perf_counter()
+                if response.status_code != 200:
+                    raise RuntimeError(f"click answered {response.status_code}")
+                _wait_for_production(store, prompt, 7)
+                if index >= 2:  # the first two warm the poller and the clients
+                    answers.append(answered - started)
+                    moves.append(time.perf_counter() - started)
+        finally:
+            service.stop()
+    answer_p99 = percentile(answers, 0.99) * 1000
+    return [
+        Row(
+            f"Slack click answered, local mode ({clicks} Undo clicks)",
+            f"p50 {percentile(answers, 0.5) * 1000:.0f} ms, p99 {answer_p99:.0f} ms",
+            "p99 < 3000 ms (Slack's limit)",
+            verdict(answer_p99 < 3000),
+        ),
+        Row(
+            "Slack click to label moved back, local mode",
+            f"p50 {percentile(moves, 0.5) * 1000:.0f} ms, p99 {percentile(moves, 0.99) * 1000:.0f} ms",
+        ),
+    ]
+
+
+def _wait_for_production(store: Any, prompt: str, version: int, seconds: float = 30) -> None:
+    deadline = time.perf_counter() + seconds
+    while store.production_version(prompt) != version:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{prompt} did not reach v{version} within {seconds:.0f} s")
+        time.sleep(0.002)
+
+
 # ---- 5. assets ----------------------------------------------------------------------------------
 def bench_assets() -> list[Row]:
     from infra import bundling
@@ -497,6 +581,7 @@ def main() -> None:
     with stdout_discarded():
         rows += bench_in_process(calls, records)
         rows += bench_local_mode(alerts)
+        rows += bench_local_mode_clicks(max(5, alerts // 2))
         from bench.exporter import bench_exporter
 
         rows += [

@@ -12,6 +12,7 @@ from constructs import Construct
 from prompt_rollback import ledger_schema
 
 AUDIT_INDEX_NAME = ledger_schema.BY_PROMPT_TIME_INDEX
+REQUEST_ID_INDEX_NAME = ledger_schema.BY_REQUEST_ID_INDEX
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 _KEY_TYPES = dict(ledger_schema.KEY_ATTRIBUTES)
 
@@ -56,10 +57,32 @@ class AuditLedger(Construct):
             sort_key=_attribute(ledger_schema.INDEX_SORT_KEY),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=REQUEST_ID_INDEX_NAME,
+            partition_key=_attribute(ledger_schema.REQUEST_ID_KEY),
+            sort_key=_attribute(ledger_schema.SORT_KEY),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
 
     @property
     def index_arn(self) -> str:
         return f"{self.table.table_arn}/index/{AUDIT_INDEX_NAME}"
+
+    def rollback_lookup_statements(self) -> list[iam.PolicyStatement]:
+        """For the Slack actions function: query the rollback-id index, nothing else."""
+        return [
+            iam.PolicyStatement(
+                sid="FindPromptOfRollbackId",
+                actions=["dynamodb:Query"],
+                resources=[f"{self.table.table_arn}/index/{REQUEST_ID_INDEX_NAME}"],
+            ),
+            iam.PolicyStatement(
+                sid="DecryptAuditIndexThroughDynamoDB",
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]
 
     def append_only_statements(self) -> list[iam.PolicyStatement]:
         """Written out by hand rather than grant_read_write_data, which would allow updates and deletes."""

@@ -88,6 +88,16 @@ class Monitoring(Construct):
                 "A rollback was attempted and failed: the bad prompt version may still be live.",
                 app_metric("RollbacksFailed"),
             ),
+            "RecoveryOverdue": (
+                "A rollback's alert did not resolve within its recovery window: production may still "
+                "be bad after the rollback. The incident's Slack thread says which.",
+                app_metric("RecoveryOverdue"),
+            ),
+            "RecoveryCheckNotScheduled": (
+                "A rollback's recovery check could not be scheduled: nobody will be told if it does "
+                "not recover.",
+                app_metric("RecoveryCheckNotScheduled"),
+            ),
             "SlackFailures": (
                 "A decision was not announced in Slack: Slack failed after the retries, or the webhook "
                 "URL secret still holds its placeholder (audited as not_configured). The rollback "

@@ -55,8 +55,10 @@ class RollbackWorker(Construct):
             self,
             "Queue",
             fifo=True,
-            # The webhook sends an explicit MessageDeduplicationId (one per alert and version).
-            content_based_deduplication=False,
+            # The webhook sends an explicit MessageDeduplicationId (one per alert and version),
+            # which takes precedence; EventBridge Scheduler (recovery checks) can send none, and
+            # a FIFO target of Scheduler must have content-based deduplication.
+            content_based_deduplication=True,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
@@ -120,6 +122,8 @@ class RollbackWorker(Construct):
             self.function.allow(statement)
         self.function.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
         self.function.allow(secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"))
+        self.function.allow(secrets.slack_bot_token.read_statement("ReadSlackBotToken"))
+        self.function.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
         self.function.allow(
             iam.PolicyStatement(
                 sid="DecryptSecretsThroughSecretsManager",

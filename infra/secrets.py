@@ -1,5 +1,5 @@
-"""The four secrets. Their values never appear in the template: Secrets Manager generates them,
-and an operator replaces the Langfuse, Langfuse webhook and Slack ones after the first deploy
+"""The secrets. Their values never appear in the template: Secrets Manager generates them, and an
+operator replaces the Langfuse, Langfuse webhook and Slack ones after the first deploy
 (docs/deploy.md)."""
 
 from __future__ import annotations
@@ -88,6 +88,26 @@ class AppSecrets(Construct):
             generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
             key=key,
             what="the incoming-webhook URL is issued by Slack",
+        )
+
+        # Slack app mode (docs/slack-app.md): random placeholders until an operator stores the app's
+        # values; a placeholder bot token is not an `xoxb-` token, so the worker keeps using the
+        # incoming webhook, and a placeholder signing secret makes POST /slack/actions answer 401.
+        self.slack_bot_token = self._generated(
+            "SlackBotToken",
+            name=f"{prefix}/slack-bot-token",
+            description="Slack app bot token (xoxb-...): one message per incident; set after deploy.",
+            generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
+            key=key,
+            what="the bot token is issued by Slack",
+        )
+        self.slack_signing_secret = self._generated(
+            "SlackSigningSecret",
+            name=f"{prefix}/slack-signing-secret",
+            description="Slack app signing secret: verifies POST /slack/actions; set after deploy.",
+            generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
+            key=key,
+            what="the signing secret is issued by Slack",
         )
 
     def _generated(

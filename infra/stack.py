@@ -17,8 +17,10 @@ from infra.config import DeploymentConfig
 from infra.functions import LAMBDA_TARGET
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
+from infra.nag import acknowledge
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
+from infra.slack_app import SLACK_ACTIONS_PATH, RecoveryChecks, SlackActions
 from infra.watcher import Watcher
 
 
@@ -82,6 +84,37 @@ class PromptRollbackStack(Stack):
             own_roles=[self.worker.function.role],
         )
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
+        self.slack_actions = SlackActions(
+            self,
+            "SlackActions",
+            config=config,
+            code=webhook_code,
+            api=self.ingest.api,
+            queue=self.worker.queue,
+            queue_key=self.app_key,
+            ledger=self.ledger,
+            idempotency_table=self.worker.idempotency_table,
+            signing_secret=self.secrets.slack_signing_secret,
+            secrets_key=self.app_key,
+        )
+        self.recovery_checks = RecoveryChecks(
+            self, "RecoveryChecks", queue=self.worker.queue, queue_key=self.app_key
+        )
+        for statement in self.recovery_checks.worker_statements():
+            self.worker.function.allow(statement)
+        acknowledge(
+            self.worker.function.role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
+            f"schedule/<{self.resolve(self.recovery_checks.group.logical_id)}>/*]",
+            "The worker creates one one-shot schedule per rollback, named after its rollback id, so "
+            "the names are not known in advance; the wildcard is limited to this stack's schedule group.",
+        )
+        for name, value in {
+            "RECOVERY_SCHEDULE_GROUP": self.recovery_checks.group_name,
+            "RECOVERY_SCHEDULER_ROLE_ARN": self.recovery_checks.role.role_arn,
+            "ROLLBACK_QUEUE_ARN": self.worker.queue.queue_arn,
+        }.items():
+            self.worker.function.function.add_environment(name, value)
         self.trail = AuditTrail(
             self,
             "AuditTrail",
@@ -92,6 +125,7 @@ class PromptRollbackStack(Stack):
                 self.worker.function.function,
                 self.changes.langfuse_events.function,
                 self.changes.cloudtrail_changes.function,
+                self.slack_actions.function.function,
             ],
         )
         for ledger_writer in (
@@ -156,6 +190,12 @@ class PromptRollbackStack(Stack):
             "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
             "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
             "SlackWebhookSecretName": (self.secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
+            "SlackActionsUrl": (
+                self.ingest.api.url_for_path("/" + "/".join(SLACK_ACTIONS_PATH)),
+                "Slack app Interactivity Request URL",
+            ),
+            "SlackBotTokenSecretName": (self.secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
+            "SlackSigningSecretName": (self.secrets.slack_signing_secret.name, "Slack app signing secret"),
             "AuditTableName": (self.ledger.table.table_name, "Audit ledger (AUDIT_TABLE_NAME for the CLI)"),
             "WorkerFunctionName": (
                 self.worker.function.function.function_name,

@@ -59,6 +59,13 @@ def main() -> None:
         if os.environ.get("SLACK_WEBHOOK_URL")
         else "printed here (SLACK_WEBHOOK_URL not set)"
     )
+    if os.environ.get("SLACK_BOT_TOKEN"):
+        where = (
+            "embedded Web API, messages printed here with their buttons and a curl line per button"
+            if service.slack_api
+            else os.environ["SLACK_API_BASE_URL"]
+        )
+        slack = f"app mode ({where}); clicks: POST {service.url}/slack/actions"
     watching = (
         f"every {args.watch_every:g}s: the demo's v7 regression rolls back by itself in about a minute"
         if args.watch_every

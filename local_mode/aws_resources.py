@@ -70,7 +70,15 @@ def provision(
                     {"AttributeName": ledger_schema.INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": ledger_schema.BY_REQUEST_ID_INDEX,
+                "KeySchema": [
+                    {"AttributeName": ledger_schema.REQUEST_ID_KEY, "KeyType": "HASH"},
+                    {"AttributeName": ledger_schema.SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     idempotency_table = f"{prefix}-idempotency"
@@ -91,6 +99,7 @@ def provision(
         QueueName=f"{prefix}-requests.fifo",
         Attributes={
             "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",  # as deployed (EventBridge Scheduler's checks)
             "VisibilityTimeout": str(visibility_timeout_seconds),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}

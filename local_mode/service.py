@@ -5,6 +5,10 @@ Defaults, each replaced by the standard setting when it is present:
 - Langfuse: a Langfuse-compatible prompt store seeded with a demo prompt
   (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY` point at a real Langfuse);
 - Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real);
+  Slack app mode with `SLACK_BOT_TOKEN` (+ `SLACK_SIGNING_SECRET`, default a demo secret):
+  POST /slack/actions is served on the same port as /alerts, and without `SLACK_API_BASE_URL`
+  an embedded Slack Web API receives the messages, which are printed with their buttons and a
+  ready `curl` line per button that clicks it with a valid signature.
 - Langfuse webhooks: POST /langfuse/events on the same port, verified with
   `LANGFUSE_WEBHOOK_SECRET`; the embedded store sends them itself, signed, on every label move.
 """
@@ -36,6 +40,8 @@ from local_mode.lambda_runtime import (
 from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.langfuse_webhooks import WebhookSender
+from local_mode.slack_api_server import ChannelMessage, SlackApiServer
+from local_mode.slack_click import LOCAL_APPROVER, show
 from local_mode.watcher import WatcherSchedule, start_watcher
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
@@ -43,6 +49,8 @@ DEMO_TOKEN = "local-dev-token"  # noqa: S105 - a documented local-only default, 
 # Signing secret of the embedded store's webhooks unless LANGFUSE_WEBHOOK_SECRET is set.
 DEMO_WEBHOOK_SECRET = "lf-whsec_local-demo-secret"  # noqa: S105 - local-only default, never deployed
 LANGFUSE_EVENTS_PATH = "/langfuse/events"
+DEMO_SIGNING_SECRET = "local-dev-signing-secret"  # noqa: S105 - local-only, like DEMO_TOKEN
+DEMO_CHANNEL = "C0LOCALDEV"
 
 
 @dataclass
@@ -70,6 +78,7 @@ class LocalService:
         self.out = out or sys.stdout
         self.moto: Any = None
         self.langfuse: LangfuseCompatibleServer | None = None
+        self.slack_api: SlackApiServer | None = None
         self.resources: LocalResources | None = None
         self.poller: SqsPoller | None = None
         self.watcher: WatcherSchedule | None = None
@@ -115,17 +124,21 @@ class LocalService:
             env["LANGFUSE_HOST"] = self.langfuse.url
             env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
             env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
+        if env.get("SLACK_BOT_TOKEN"):
+            self._start_slack_app(env)
         self.resources = provision(webhook_token=self.settings.webhook_token)
         env.update(self.resources.environment())
         env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
 
         from prompt_rollback import wiring
-        from prompt_rollback.handlers import alert_events, langfuse_events, webhook, worker
+        from prompt_rollback.handlers import alert_events, langfuse_events, slack_actions, webhook, worker
 
         wiring.reset()
+        slack_actions._replay_guard.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self._alert_events = self._one_at_a_time(alert_events.lambda_handler)
         self._langfuse_events = self._one_at_a_time(langfuse_events.lambda_handler)
+        self._slack_actions = self._one_at_a_time(slack_actions.lambda_handler)
         self.poller = SqsPoller(
             self.resources.queue_url,
             self._one_at_a_time(worker.lambda_handler),
@@ -152,9 +165,26 @@ class LocalService:
             self.langfuse.store.webhooks = self.webhooks
         return self
 
+    def _start_slack_app(self, env: Any) -> None:
+        """App mode: a signing secret, a channel and approvers by default; Slack itself embedded
+        unless SLACK_API_BASE_URL points at one."""
+        env.setdefault("SLACK_SIGNING_SECRET", DEMO_SIGNING_SECRET)
+        env.setdefault("SLACK_CHANNEL", DEMO_CHANNEL)
+        env.setdefault("ROLLBACK_POLICY", json.dumps({"approvers": [LOCAL_APPROVER]}))
+        if not env.get("SLACK_API_BASE_URL"):
+            self.slack_api = SlackApiServer(
+                token=env["SLACK_BOT_TOKEN"], host=self.settings.host, on_message=self._show_slack
+            ).start()
+            env["SLACK_API_BASE_URL"] = self.slack_api.base_url
+
+    def _show_slack(self, message: ChannelMessage) -> None:
+        self._say(show(message, f"{self.url}/slack/actions", os.environ["SLACK_SIGNING_SECRET"]))
+
     def stop(self) -> None:
         if self.webhooks:
             self.webhooks.stop()
+        if self.slack_api:
+            self.slack_api.stop()
         if self.watcher:
             self.watcher.stop()
         if self._http:
@@ -220,6 +250,14 @@ class LocalService:
             )
             self._say_change(status, (result.get("body") or "").encode())
             return [(result.get("body") or "").encode()]
+        if path == "/slack/actions":  # the Slack actions function, on the same port as /alerts
+            result = self._slack_actions(event, LocalLambdaContext("slack-actions", timeout_seconds=3))
+            status = int(result.get("statusCode", 500))
+            start_response(
+                f"{status} {'OK' if status < 400 else 'Error'}", [("Content-Type", "application/json")]
+            )
+            self._say(f"[slack-actions] {status} {result.get('body') or ''}".rstrip())
+            return [(result.get("body") or "").encode()]
         result = self._webhook(event, LocalLambdaContext("webhook", timeout_seconds=10))
         status = int(result.get("statusCode", 500))
         payload = (result.get("body") or "").encode()
@@ -264,11 +302,22 @@ class LocalService:
         for message in messages:
             request = json.loads(message["Body"])
             key = f"{request['provider']}#{request['prompt_name']}"
+            # A click or a resolution (message_type) shows whatever it recorded; a request its decision.
+            people = "message_type" in request
             for record in reversed(ledger.recent(key, 10)):
                 mark = (key, record.seq)
+                if people and record.kind in ("decision", "followup"):
+                    if mark not in self._printed:
+                        self._printed.add(mark)
+                        self._say(
+                            f"[worker] {record.outcome.value}: {record.prompt_name} "
+                            f"v{record.from_version} -> v{record.to_version} "
+                            f"({record.reason}); by {record.actor}; audit seq {record.seq}"
+                        )
+                    continue
                 if (
                     not isinstance(record, AuditRecord)  # a change someone made: printed by [langfuse]
-                    or record.request_id != request["request_id"]
+                    or record.request_id != request.get("request_id")
                     or not record.is_decision
                     or mark in self._printed
                 ):

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from prompt_rollback.domain.audit import canonical_json
 from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
+from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
@@ -25,7 +26,9 @@ from prompt_rollback.domain.requests import (
 )
 from prompt_rollback.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 
-RecordKind = Literal["intent", "decision"]
+# A followup is what happened to a rollback after its decision, linked by `rollback_id`: a click
+# that changed nothing (refused, rejected, stale, expired), a recovery or an overdue one.
+RecordKind = Literal["intent", "decision", "followup"]
 
 # The same limits and mark as a request's (domain/requests.py): what the webhook already cut is
 # stored as it is, and what reaches the ledger another way (a manual payload) is cut alike.
@@ -41,6 +44,8 @@ RECORD_BUDGET_BYTES = ITEM_SIZE_LIMIT_BYTES // 2
 class SlackReport:
     status: str
     detail: str = ""
+    channel: str = ""  # Slack app mode: the incident's message, which clicks and follow-ups update
+    ts: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class AuditRecord:
     prompt_name: str
     provider: str
     kind: RecordKind
-    outcome: Outcome
+    outcome: Outcome | FollowupOutcome
     request_id: str
     from_version: int | None
     to_version: int | None
@@ -69,6 +74,11 @@ class AuditRecord:
     slack: SlackReport | None = None
     registry_request_id: str = ""
     error: str = ""
+    # Followups only: the rollback it is about, the button, how long recovery took.
+    rollback_id: str = ""
+    click: str = ""
+    recovery_seconds: int | None = None
+    resolved_at: str = ""
     # Which fields were cut to fit (dotted paths); absent from the item when nothing was.
     cut: tuple[str, ...] = ()
     # Set by the ledger when appended:
@@ -117,8 +127,19 @@ class AuditRecord:
         if self.kind == "decision":
             slack = self.slack or SlackReport("not_sent")
             item["slack"] = {"status": slack.status, "detail": slack.detail}
+            if slack.ts:
+                item["slack"].update(channel=slack.channel, ts=slack.ts)
             item["registry_request_id"] = self.registry_request_id
             item["error"] = self.error
+        if self.kind == "followup":
+            item["rollback_id"] = self.rollback_id
+            for name, value in (
+                ("click", self.click),
+                ("recovery_seconds", self.recovery_seconds),
+                ("resolved_at", self.resolved_at),
+            ):
+                if value not in ("", None):
+                    item[name] = value
         if self.cut:
             item["cut"] = list(self.cut)
         if self.seq:
@@ -128,12 +149,19 @@ class AuditRecord:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> AuditRecord:
         slack = item.get("slack")
+        kind: RecordKind = "intent" if item.get("kind") == "intent" else "decision"
+        if item.get("kind") == "followup":
+            kind = "followup"
+        outcome: Outcome | FollowupOutcome = (
+            FollowupOutcome(item["outcome"]) if kind == "followup" else Outcome(item.get("outcome", "failed"))
+        )
+        recovery = item.get("recovery_seconds")
         return cls(
             prompt_key=str(item["prompt_key"]),
             prompt_name=str(item.get("prompt_name", "")),
             provider=str(item.get("provider", "")),
-            kind="intent" if item.get("kind") == "intent" else "decision",
-            outcome=Outcome(item.get("outcome", Outcome.FAILED.value)),
+            kind=kind,
+            outcome=outcome,
             request_id=str(item.get("request_id", "")),
             from_version=_optional_int(item.get("from_version")),
             to_version=_optional_int(item.get("to_version")),
@@ -149,9 +177,18 @@ class AuditRecord:
             recorded_at=str(item.get("recorded_at", "")),
             trigger=item.get("trigger") or None,
             provider_target={str(k): str(v) for k, v in (item.get("provider_target") or {}).items()},
-            slack=SlackReport(str(slack.get("status", "")), str(slack.get("detail", "")))
+            slack=SlackReport(
+                str(slack.get("status", "")),
+                str(slack.get("detail", "")),
+                str(slack.get("channel", "")),
+                str(slack.get("ts", "")),
+            )
             if isinstance(slack, Mapping)
             else None,
+            rollback_id=str(item.get("rollback_id", "") or ""),
+            click=str(item.get("click", "") or ""),
+            recovery_seconds=None if recovery is None else int(recovery),
+            resolved_at=str(item.get("resolved_at", "") or ""),
             registry_request_id=str(item.get("registry_request_id", "") or ""),
             error=str(item.get("error", "") or ""),
             cut=tuple(str(path) for path in item.get("cut") or ()),

@@ -6,17 +6,19 @@
              [--format table|json|csv]
     history  --prompt financial-analysis
     verify   --prompt support-answer [--anchor-bucket BUCKET]
+    undo     --prompt support-answer --rollback-id rb-… --actor jane
+    approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
 
 `audit` is one timeline of the production changes people made (Langfuse webhooks, CloudTrail)
 and the decisions we made, with who, when and why. `history` is the production timeline: which
 version held production from when to when, and who put it there. `audit`, `history` and
 `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS credentials;
 `verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket).
-`rollback` invokes the worker Lambda (--function-name or WORKER_FUNCTION_NAME),
-or runs the worker in this process with --in-process (local mode), which needs the worker's
-settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST + LANGFUSE_PUBLIC_KEY +
-LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally SLACK_WEBHOOK_URL.
-A missing or malformed one is reported by name (exit 2) before anything is changed.
+`rollback`, `undo`, `approve` and `reject` invoke the worker Lambda (--function-name or
+WORKER_FUNCTION_NAME), or run the worker in this process with --in-process (local mode), which
+needs the worker's settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST +
+LANGFUSE_PUBLIC_KEY + LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally
+SLACK_WEBHOOK_URL. A missing or malformed one is reported by name (exit 2) before anything is changed.
 """
 
 from __future__ import annotations
@@ -160,6 +162,37 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0 if result.get("outcome") in ("rolled_back", "dry_run") else 1
 
 
+def _click(args: argparse.Namespace) -> int:
+    """Undo, Approve or Reject as the Slack buttons do, for people outside Slack."""
+    payload = {
+        "cli_action": {
+            "click": args.command,
+            "rollback_id": args.rollback_id,
+            "prompt": args.prompt,
+            "provider": args.provider,
+            "actor": args.actor,
+        }
+    }
+    result = _invoke_worker(args, payload)
+    print(json.dumps(result, indent=2))
+    return 0 if result.get("outcome") in ("undone", "approved", "rejected") else 1
+
+
+def _invoke_worker(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]:
+    if args.in_process:
+        from prompt_rollback.handlers.worker import lambda_handler
+
+        return dict(lambda_handler(payload, _CliContext()))
+    import boto3
+
+    function = args.function_name or os.environ.get("WORKER_FUNCTION_NAME")
+    if not function:
+        sys.exit("set WORKER_FUNCTION_NAME or pass --function-name (or --in-process for local mode)")
+    response = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+    result: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
+    return result
+
+
 class _CliContext:
     function_name = "prompt-rollback-cli"
     memory_limit_in_mb = 256
@@ -230,6 +263,20 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--function-name")
     rollback.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
     rollback.set_defaults(run=_rollback)
+
+    for name, help_text in (
+        ("undo", "move production back to the version a rollback moved away from"),
+        ("approve", "approve a proposed rollback (approval mode)"),
+        ("reject", "reject a proposed rollback (approval mode)"),
+    ):
+        click = commands.add_parser(name, help=help_text)
+        click.add_argument("--prompt", required=True)
+        click.add_argument("--provider", default="langfuse")
+        click.add_argument("--rollback-id", required=True, help="as shown in Slack and in `audit`")
+        click.add_argument("--actor", required=True, help="who is doing it (shown in Slack and the audit)")
+        click.add_argument("--function-name")
+        click.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
+        click.set_defaults(run=_click)
 
     args = parser.parse_args(argv)
     return int(args.run(args))

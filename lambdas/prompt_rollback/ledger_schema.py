@@ -13,6 +13,10 @@ SORT_KEY: Final = "seq"  # 1, 2, 3 … within a prompt; PutItem with attribute_n
 BY_PROMPT_TIME_INDEX: Final = "by_prompt_time"  # the auditor's question: one prompt, a time window
 INDEX_PARTITION_KEY: Final = "prompt_name"
 INDEX_SORT_KEY: Final = "recorded_at"  # domain.audit.iso_utc: sortable as text
+# Rollback id → prompt: a Slack click carries only the rollback id; the Slack actions function
+# finds its prompt (for the queue group) here. Keys only (prompt_key, seq): nothing else leaks.
+BY_REQUEST_ID_INDEX: Final = "by_request_id"
+REQUEST_ID_KEY: Final = "request_id"
 
 # (name, DynamoDB attribute type) of every key attribute of the table and its index.
 KEY_ATTRIBUTES: Final = (
@@ -20,6 +24,7 @@ KEY_ATTRIBUTES: Final = (
     (SORT_KEY, "N"),
     (INDEX_PARTITION_KEY, "S"),
     (INDEX_SORT_KEY, "S"),
+    (REQUEST_ID_KEY, "S"),
 )
 
 # DynamoDB refuses items over 400 KB. A record is bounded well below that (audit_record.py).

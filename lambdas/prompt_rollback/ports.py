@@ -14,6 +14,7 @@ from typing import Any, Protocol, overload
 
 from prompt_rollback.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
 
@@ -72,8 +73,10 @@ class AuditLedger(Protocol):
 
 @dataclass(frozen=True)
 class SlackOutcome:
-    status: str  # sent | failed | printed | not_configured | not_sent
+    status: str  # sent | updated | failed | printed | not_configured | not_sent
     detail: str = ""
+    channel: str = ""  # app mode: where the incident's message is …
+    ts: str = ""  # … and its id there, recorded so a retry or a click updates it in place
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class RollbackNotice:
     generator_url: str = ""
     runbook_url: str = ""
     target: str = ""  # the provider's pointer when a name is not enough (a Bedrock alias, an SSM parameter)
+    channel: str = ""  # app mode: the incident's channel, once it has a message …
+    message_ts: str = ""  # … and that message's ts: update it instead of posting another
 
 
 class Notifier(Protocol):
@@ -107,4 +112,8 @@ class Notifier(Protocol):
 class RollbackQueue(Protocol):
     def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
         """Queue every request or raise `EnqueueFailed`."""
+        ...
+
+    def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
+        """Queue resolved alerts (recovery signals), each on its prompt's group, or raise `EnqueueFailed`."""
         ...

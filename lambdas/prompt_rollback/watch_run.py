@@ -58,9 +58,10 @@ class IntakeSignalSender:
         requests = [request.model_copy(update={"actor": WATCHER_ACTOR}) for request in intake.accepted]
         if requests:
             self._queue.enqueue(requests)
-        # Resolved alerts: the intake on this branch records them as skipped. Branch slackapp's
-        # intake also returns them as recovery signals; after that merge, queue them here as its
-        # webhook does: `if intake.resolved: self._queue.enqueue_resolutions(intake.resolved)`.
+        # Resolved alerts end the recovery window of the rollback they caused: queued as the
+        # webhook queues them, so the recovery check hears the watcher too.
+        if intake.resolved:
+            self._queue.enqueue_resolutions(intake.resolved)
         return [request.request_id for request in requests], intake.skipped
 
 

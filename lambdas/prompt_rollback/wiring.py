@@ -239,6 +239,10 @@ def _notifier_for(url: str, channel: str) -> Notifier:
 
 
 def notifier() -> Notifier:
+    from prompt_rollback import slack_wiring
+
+    if slack_wiring.bot_token():  # Slack app mode: one message per incident, with buttons
+        return slack_wiring.app_notifier()
     return _notifier_for(slack_webhook_url().strip(), settings().slack_channel)
 
 
@@ -413,4 +417,7 @@ def reset() -> None:
     ):
         factory.cache_clear()
     _previous_token.clear()
+    from prompt_rollback import slack_wiring
+
+    slack_wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

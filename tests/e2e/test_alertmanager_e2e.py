@@ -64,7 +64,7 @@ def _drained(e2e: EndToEnd) -> bool:
     return e2e.queue_depth() == 0
 
 
-def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback(e2e: EndToEnd) -> None:
+def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback_then_recovered(e2e: EndToEnd) -> None:
     phases: dict[str, float] = dict(e2e.timings)
     clock = [time.monotonic()]
 
@@ -123,13 +123,30 @@ def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback(e2e: EndToE
     expected = f"[webhook] 202 queued rollback {rollback_id} for {PROMPT} v7"
     assert all(line == expected for line in firing), firing
 
-    # 3. The resolved notification is received and acted on by nobody.
+    # 3. The resolved notification rolls nothing back: it ends the rollback's recovery window,
+    #    recorded as `recovered`, linked to the rollback.
     e2e.post_alerts([_alert(starts_at, ends_at=datetime.now(UTC))])
     (resolved,) = e2e.wait_for("the resolved notification", e2e.resolved_deliveries, timeout=15)
     e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
+    e2e.wait_for(
+        "the recovered record",
+        lambda: len(e2e.audit_records()) == len(audit_after_rollback) + 1,
+        timeout=15,
+    )
     phase("resolved notification")
     assert resolved.startswith(f"[webhook] 202 skipped alert {fingerprint}: resolved"), resolved
-    _assert_exactly_one_rollback(e2e, audit_after_rollback, "after the resolved notification")
+    context = e2e.diagnostics()
+    *before, recovered = e2e.audit_records()
+    assert before == audit_after_rollback, context
+    assert (recovered["kind"], recovered["outcome"], recovered["rollback_id"]) == (
+        "followup",
+        "recovered",
+        rollback_id,
+    ), context
+    assert recovered["recovery_seconds"] >= 0
+    assert e2e.production() == 6 and len(e2e.label_moves()) == 1, context
+    assert len(e2e.slack_messages()) == 1, context  # the incoming webhook has no thread to reply in
+    assert e2e.chain_problems() == [], context
 
     # Transport: every delivery was a 202 for Alertmanager, nothing was parked in the DLQ.
     deliveries = e2e.webhook_lines()

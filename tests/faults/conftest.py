@@ -8,7 +8,8 @@ from langfuse.api.core import http_client
 from tests.integration import conftest as integration
 from tests.integration.conftest import Stack
 
-stack = integration.stack  # the integration suite's fixture, re-exported
+stack = integration.stack  # the integration suite's fixtures, re-exported
+app_stack = integration.app_stack
 
 Move = tuple[str, int | None, int | None]
 

@@ -134,3 +134,49 @@ def test_ledger_refusing_the_decision_after_the_move_parks_the_request_and_redri
     assert decision["reason"].endswith("(audit completed on retry)")
     assert stack.label_moves() == 1
     assert [r["kind"] for r in stack.audit(PROMPT)] == ["intent", "decision"]
+
+
+# --- Slack app mode: one message per incident however often the ledger makes us retry ----------
+
+
+def _incident_messages(app_stack) -> list:
+    return app_stack.slack_api.top_level()
+
+
+def test_app_mode_ledger_refusing_the_decision_still_shows_one_message_updated_in_place(
+    app_stack, firing_body, throttle, production_moves
+):
+    stack = app_stack.stack
+    throttle.table_name = stack.resources.audit_table
+    throttle.remaining, throttle.when = -1, "decision"
+    stack.post(firing_body)
+    stack.drain()
+    throttle.stop()
+    assert redrive_dead_letters(stack) == 1
+    stack.drain()
+    assert_rolled_back_once(stack, production_moves)
+    posts = app_stack.slack_api.calls.count("chat.postMessage")
+    updates = app_stack.slack_api.calls.count("chat.update")
+    print(f"ledger refusing decisions: {posts} post(s), {updates} update(s) for one incident")  # figure
+    [message] = _incident_messages(app_stack)
+    assert posts == 1 and updates >= 3  # every retry and the redrive updated the one message
+    assert "Prompt rolled back" in message.text
+
+
+def test_app_mode_ledger_refusing_every_write_still_shows_one_message(
+    app_stack, firing_body, throttle, production_moves
+):
+    stack = app_stack.stack
+    throttle.remaining = -1
+    stack.post(firing_body)
+    stack.drain()
+    [message] = _incident_messages(app_stack)
+    assert "FAILED" in message.text  # people were told, once
+    throttle.stop()
+    assert redrive_dead_letters(stack) == 1
+    stack.drain()
+    assert_rolled_back_once(stack, production_moves)
+    posts, updates = (app_stack.slack_api.calls.count(m) for m in ("chat.postMessage", "chat.update"))
+    print(f"ledger refusing every write: {posts} post(s), {updates} update(s)")  # the figure
+    [message] = _incident_messages(app_stack)
+    assert posts == 1 and "Prompt rolled back" in message.text

@@ -47,7 +47,8 @@ def test_accepted_findings_are_only_on_the_functions_and_say_why(synthesized: Sy
         if "cfn-lint" in resource.get("Metadata", {})
     }
     assert set(ignoring.values()) == {"AWS::Lambda::Function"}
-    # Every function of the project (webhook, worker, alert events, the two change recorders), nothing else.
+    # Every function of the project (webhook, worker, alert events, two change recorders, Slack
+    # actions), nothing else.
     assert set(ignoring) == set(synthesized.resources("AWS::Lambda::Function"))
     for logical_id in ignoring:
         config = synthesized.json["Resources"][logical_id]["Metadata"]["cfn-lint"]["config"]

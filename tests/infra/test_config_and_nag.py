@@ -46,6 +46,9 @@ def test_every_acknowledgement_says_why(synthesized: Synthesized) -> None:
         "AwsSolutions-SQS3",
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
+        # one one-shot recovery-check schedule per rollback, in this stack's group (infra/stack.py)
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
+        "schedule/<RecoveryChecksGroupDF46FF8F>/*]",
     }
 
 

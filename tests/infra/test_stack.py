@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from infra.audit_ledger import AUDIT_INDEX_NAME
+from infra.audit_ledger import AUDIT_INDEX_NAME, REQUEST_ID_INDEX_NAME
 from infra.rollback_worker import MAX_RECEIVE_COUNT
 from tests.infra.conftest import Synthesized
 
@@ -78,7 +78,15 @@ def test_audit_table_matches_the_contract_and_is_kept(synthesized: Synthesized) 
                 {"AttributeName": "recorded_at", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {  # a Slack click's rollback id → its prompt (keys only)
+            "IndexName": REQUEST_ID_INDEX_NAME,
+            "KeySchema": [
+                {"AttributeName": "request_id", "KeyType": "HASH"},
+                {"AttributeName": "seq", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
     ]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -175,6 +183,7 @@ def test_trail_records_ledger_writes_and_invocations_but_not_management_events_b
             synthesized.stack.worker.function.function,
             synthesized.stack.changes.langfuse_events.function,
             synthesized.stack.changes.cloudtrail_changes.function,
+            synthesized.stack.slack_actions.function.function,
         )
     ]
 
@@ -223,8 +232,10 @@ def test_rollback_queue_is_fifo_with_a_fifo_dead_letter_queue(synthesized: Synth
     dlq = synthesized.json["Resources"][dlq_id]["Properties"]
     for properties in (queue, dlq):
         assert properties["FifoQueue"] is True
-        assert properties["ContentBasedDeduplication"] is False
         assert "KmsMasterKeyId" in properties
+    # EventBridge Scheduler's recovery checks need it on a FIFO target; explicit ids still win.
+    assert queue["ContentBasedDeduplication"] is True
+    assert dlq["ContentBasedDeduplication"] is False
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
         "maxReceiveCount": 5,
@@ -281,6 +292,12 @@ def test_worker_environment_follows_the_contract(synthesized: Synthesized) -> No
         "cooldown_minutes": 30,
         "max_rollbacks_per_day": 3,
         "prompts": {},
+        # people in the loop (the Slack app): the defaults
+        "mode": "auto",
+        "approvers": [],
+        "approval_expiry_minutes": 60,
+        "recovery_minutes": 30,
+        "max_rollback_steps": 1,
     }
 
 
@@ -344,7 +361,9 @@ def test_no_managed_policies_and_wildcards_only_where_aws_requires_them(synthesi
 
 def test_no_secret_value_is_in_the_template(synthesized: Synthesized) -> None:
     secrets = synthesized.resources("AWS::SecretsManager::Secret")
-    assert len(secrets) == 4  # webhook token, Langfuse keys, Langfuse webhook signing secret, Slack URL
+    # webhook token, Langfuse keys, Langfuse webhook signing secret, Slack URL, Slack bot token,
+    # Slack signing secret
+    assert len(secrets) == 6
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]
@@ -361,13 +380,9 @@ def test_no_secret_value_is_in_the_template(synthesized: Synthesized) -> None:
 
 
 def test_post_alerts_goes_to_the_webhook_through_a_validator(synthesized: Synthesized) -> None:
-    resources = synthesized.resources("AWS::ApiGateway::Resource")
-    [alerts_id] = [rid for rid, r in resources.items() if r["Properties"]["PathPart"] == "alerts"]
-    [method] = [
-        m
-        for m in synthesized.resources("AWS::ApiGateway::Method").values()
-        if m["Properties"]["ResourceId"] == {"Ref": alerts_id}
-    ]
+    method = synthesized.json["Resources"][synthesized.logical_id(synthesized.stack.ingest.alerts_method)]
+    resource = synthesized.json["Resources"][method["Properties"]["ResourceId"]["Ref"]]
+    assert resource["Properties"]["PathPart"] == "alerts"
     properties = method["Properties"]
     assert properties["HttpMethod"] == "POST"
     assert properties["AuthorizationType"] == "NONE"  # the Bearer token is checked in the handler
@@ -375,7 +390,8 @@ def test_post_alerts_goes_to_the_webhook_through_a_validator(synthesized: Synthe
     assert properties["Integration"]["Type"] == "AWS_PROXY"
     webhook_id = synthesized.logical_id(synthesized.stack.ingest.function.function)
     assert mentions(properties["Integration"]["Uri"], webhook_id)
-    validator_id, validator = synthesized.only("AWS::ApiGateway::RequestValidator")
+    validator_id = synthesized.logical_id(synthesized.stack.ingest.validator)
+    validator = synthesized.json["Resources"][validator_id]
     assert properties["RequestValidatorId"] == {"Ref": validator_id}
     assert validator["Properties"]["ValidateRequestBody"] is True
     assert validator["Properties"]["ValidateRequestParameters"] is True

@@ -19,6 +19,14 @@ from prompt_rollback.ports import PromptRegistry
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
+from tests.integration.slack_app_stack import (
+    APPROVER,
+    CHANNEL,
+    SIGNING_SECRET,
+    AppStack,
+    reset_app_wiring,
+)
 from tests.integration.slack_server import SlackWebhookServer
 
 TOKEN = "test-token-0123456789abcdef"
@@ -139,3 +147,22 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         finally:
             slack.stop()
             reset_wiring()
+
+
+@pytest.fixture
+def app_stack(stack: Stack) -> Iterator[AppStack]:
+    server = SlackApiServer().start()
+    monkeypatch = stack.monkeypatch
+    monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_BASE_URL", server.base_url)
+    monkeypatch.setenv("SLACK_CHANNEL", CHANNEL)
+    monkeypatch.setenv("ROLLBACK_POLICY", json.dumps({"approvers": [APPROVER, "S0ONCALL"]}))
+    server.user_groups["S0ONCALL"] = ["U0BOB"]
+    reset_app_wiring()
+    try:
+        yield AppStack(stack, server)
+    finally:
+        server.stop()
+        reset_app_wiring()

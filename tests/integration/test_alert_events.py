@@ -109,7 +109,6 @@ def test_eventbridge_redelivery_of_a_state_change_rolls_back_once(stack: Stack):
 @pytest.mark.parametrize(
     ("fixture", "expected_reason_start"),
     [
-        ("cloudwatch-alarm-prompt-ok.json", "resolved: logged, never acted on"),
         ("cloudwatch-alarm-prompt-insufficient-data.json", "INSUFFICIENT_DATA: ignored"),
         ("cloudwatch-alarm-aws-example.json", "alarm has no PromptName or PromptVersion dimension"),
         ("cloudwatch-alarm-missing-version.json", "alarm has no PromptVersion dimension"),
@@ -123,6 +122,16 @@ def test_alarm_events_that_do_not_roll_back_queue_nothing(
     [skipped] = result["skipped"]
     assert skipped["reason"].startswith(expected_reason_start)
     assert queued_bodies(stack) == []
+
+
+def test_an_ok_alarm_queues_a_recovery_signal_and_no_rollback(stack: Stack):
+    result = invoke(source_fixture("cloudwatch-alarm-prompt-ok.json"))
+    assert result["accepted"] == []
+    [skipped] = result["skipped"]
+    assert skipped["reason"].startswith("resolved: nothing to roll back; queued as a recovery signal")
+    [signal] = queued_bodies(stack)
+    assert signal["message_type"] == "resolution"
+    assert signal["prompt_name"] == "support-answer"
 
 
 def test_a_queue_failure_raises_so_the_event_is_retried_and_then_dead_lettered(

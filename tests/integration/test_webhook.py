@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import boto3
 import yaml
+from prompt_rollback.domain.intake import RESOLVED_REASON
+from prompt_rollback.domain.requests import alert_request_id
 
 from tests.integration.conftest import TOKEN, Stack, reset_wiring
 
@@ -32,12 +35,18 @@ def test_captured_firing_body_is_accepted_and_queued_once_per_prompt(stack: Stac
     assert message["Attributes"]["MessageDeduplicationId"] == body["accepted"][0]["rollback_id"]
 
 
-def test_resolved_body_is_answered_202_and_queues_nothing(stack: Stack, resolved_body):
+def test_resolved_body_is_answered_202_and_queues_only_a_recovery_signal(stack: Stack, resolved_body):
     status, body = stack.post(resolved_body)
     assert status == 202
     assert body["accepted"] == []
-    assert body["skipped"][0]["reason"] == "resolved: logged, never acted on"
-    assert queued(stack) == []
+    assert body["skipped"][0]["reason"] == RESOLVED_REASON
+    [message] = queued(stack)
+    signal = json.loads(message["Body"])
+    assert signal["message_type"] == "resolution"  # never a rollback request
+    [resolved] = signal["alerts"]
+    assert resolved["rollback_id"] == alert_request_id(
+        "langfuse", "support-answer", resolved["fingerprint"], datetime.fromisoformat(resolved["starts_at"])
+    )
 
 
 def test_missing_or_wrong_token_is_401_and_queues_nothing(stack: Stack, firing_body):
@@ -150,7 +159,7 @@ def test_a_storm_of_more_than_a_thousand_alerts_is_accepted_not_refused(stack: S
     """Alertmanager never retries a 4xx: refusing a big group would drop every alert in it."""
     body = copy.deepcopy(firing_body)
     template = body["alerts"][0]
-    # Mostly resolutions (answered, never queued) so the test does not time 1,200 queue writes.
+    # Mostly resolutions: each is queued (in batches) as a recovery signal, never as a rollback.
     body["alerts"] = [
         {
             **copy.deepcopy(template),
@@ -167,7 +176,8 @@ def test_a_storm_of_more_than_a_thousand_alerts_is_accepted_not_refused(stack: S
     assert (len(answer["accepted"]), len(answer["skipped"])) == (30, 1170)
     assert answer["truncatedAlerts"] == 7
     assert metric_total(emitted_metrics(capsys), "AlertsTruncated") == 7
-    assert stack.queue_depth(stack.resources.queue_url) == 30
+    # 30 requests, and the 1,170 resolutions of the one prompt in 12 messages of at most 100.
+    assert stack.queue_depth(stack.resources.queue_url) == 30 + 12
 
 
 def test_an_untruncated_body_reports_zero_truncated_alerts(stack: Stack, firing_body):

@@ -10,7 +10,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from tests.integration.conftest import stack  # noqa: F401  (re-exported fixture)
+from tests.integration.conftest import app_stack, stack  # noqa: F401  (re-exported fixtures)
 
 # The stack (moto, the Langfuse-compatible server, the Slack server) is built once per test and
 # shared by its examples: the webhook keeps no state between calls (it only sends to SQS), so a

@@ -23,7 +23,9 @@ from langfuse.api.core import http_client
 from prompt_rollback.observability import logger as app_logger
 
 from local_mode.langfuse_server import seed_demo_prompt
+from local_mode.slack_api_server import BOT_TOKEN
 from tests.integration.conftest import TOKEN, Stack
+from tests.integration.slack_app_stack import SIGNING_SECRET
 
 QUIETER = ("botocore", "boto3", "moto", "werkzeug")
 
@@ -111,3 +113,24 @@ def test_secrets_never_reach_logs_or_output(stack: Stack, firing_body, captured_
     for where, text in (("logs", logged), ("stdout", out), ("stderr", err)):
         for what, secret in secrets_of(stack).items():
             assert secret not in text, f"{what} found in {where}"
+
+
+def test_the_bot_token_and_the_signing_secret_stay_out_of_logs_and_slack(
+    app_stack, firing_body, captured_logs, capfd
+):
+    stack = app_stack.stack
+    stack.post(firing_body)
+    stack.drain()
+    rollback_id = stack.decisions()[-1]["request_id"]
+    app_stack.click(rollback_id, "undo")  # signed: verified, queued, moved
+    app_stack.click(rollback_id, "undo", secret="wrong")  # forged: 401
+    app_stack.slack_api.fail_next("chat.update", status=500)  # Slack failing on the update
+    stack.drain()
+    app_stack.slack_api.stop()  # and Slack unreachable
+    app_stack.click(f"undo-{rollback_id}", "undo")
+    stack.drain()
+    out, err = capfd.readouterr()
+    shown = captured_logs.getvalue() + out + err + repr(app_stack.slack_api.messages)
+    assert stack.production() == 6  # the undo and the undo of the undo both went through
+    for secret in (BOT_TOKEN, SIGNING_SECRET):
+        assert secret not in shown

@@ -3,8 +3,9 @@ untrusted text is cut to fit with the cut fields listed."""
 
 from __future__ import annotations
 
-from prompt_rollback.audit_record import RECORD_BUDGET_BYTES, AuditRecord
+from prompt_rollback.audit_record import RECORD_BUDGET_BYTES, AuditRecord, SlackReport
 from prompt_rollback.domain.audit import GENESIS_HASH, canonical_json, record_hash, seal, verify_chain
+from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.requests import CUT_MARK
 
 # A decision as the worker stored it before the typed record existed (same keys, same order).
@@ -76,3 +77,42 @@ def test_a_record_within_its_limits_is_stored_as_is():
     record = AuditRecord.from_item(STORED_DECISION)
     assert record.bounded() == record
     assert "cut" not in record.bounded().to_item()
+
+
+def test_a_followup_round_trips_with_its_link_and_a_decision_keeps_its_slack_message():
+    followup = AuditRecord.from_item(
+        {
+            "prompt_key": "langfuse#support-answer",
+            "kind": "followup",
+            "outcome": "recovered",
+            "request_id": "recovered-rb-1",
+            "rollback_id": "rb-1",
+            "recovery_seconds": 240,
+            "resolved_at": "2026-12-01T22:04:00.000000Z",
+            "recorded_at": "2026-12-01T22:04:01.000000Z",
+        }
+    )
+    assert (followup.kind, followup.outcome, followup.rollback_id) == (
+        "followup",
+        FollowupOutcome.RECOVERED,
+        "rb-1",
+    )
+    assert AuditRecord.from_item(followup.to_item()) == followup
+    assert not followup.is_decision  # never read back as a decision, nor as an intent (a lock)
+
+    decision = AuditRecord.from_item(
+        {
+            "prompt_key": "langfuse#p",
+            "kind": "decision",
+            "outcome": "rolled_back",
+            "request_id": "rb-1",
+            "slack": {"status": "sent", "detail": "chat.postMessage", "channel": "C0ONCALL01", "ts": "1.2"},
+        }
+    )
+    assert decision.slack == SlackReport("sent", "chat.postMessage", "C0ONCALL01", "1.2")
+    assert decision.to_item()["slack"] == {
+        "status": "sent",
+        "detail": "chat.postMessage",
+        "channel": "C0ONCALL01",
+        "ts": "1.2",
+    }

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from prompt_rollback.adapters.rollback_queue import SQS_BATCH_BYTES
 from prompt_rollback.domain.alertmanager import MAX_TRUNCATED_ALERTS, AlertmanagerWebhook
-from prompt_rollback.domain.intake import SkipKind, triage
+from prompt_rollback.domain.intake import RESOLVED_REASON, SkipKind, triage
 from prompt_rollback.domain.requests import (
     MAX_LABEL_NAME_LENGTH,
     MAX_LABEL_VALUE_LENGTH,
@@ -54,7 +54,7 @@ def test_captured_firing_body_becomes_one_request(firing_body):
 def test_captured_resolved_body_is_recorded_never_acted_on(resolved_body):
     intake = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED)
     assert intake.accepted == []
-    assert [s.reason for s in intake.skipped] == ["resolved: logged, never acted on"]
+    assert [s.reason for s in intake.skipped] == [RESOLVED_REASON]
 
 
 def test_redelivery_of_the_same_firing_maps_to_the_same_request_id(firing_body):
@@ -184,6 +184,34 @@ def test_bodies_that_are_not_alertmanager_v4_are_rejected(firing_body, mutate):
     mutate(body)
     with pytest.raises(ValidationError):
         AlertmanagerWebhook.model_validate(body)
+
+
+def test_a_resolved_alert_becomes_the_recovery_signal_of_its_firings_rollback(firing_body, resolved_body):
+    [request] = triage(AlertmanagerWebhook.model_validate(firing_body), RECEIVED).accepted
+    [signal] = triage(AlertmanagerWebhook.model_validate(resolved_body), RECEIVED).resolved
+    [resolved] = signal.alerts
+    assert (signal.provider, signal.prompt_name) == (request.provider, request.prompt_name)
+    assert resolved.rollback_id == request.request_id
+    assert resolved.resolved_at > resolved.starts_at
+
+
+def test_a_storm_of_resolutions_is_one_signal_per_prompt_of_at_most_a_hundred(resolved_body):
+    body = copy.deepcopy(resolved_body)
+    template = body["alerts"][0]
+    body["alerts"] = [
+        {**copy.deepcopy(template), "fingerprint": f"{n:016x}", "labels": {**template["labels"], "n": str(n)}}
+        for n in range(250)
+    ]
+    signals = triage(AlertmanagerWebhook.model_validate(body), RECEIVED).resolved
+    assert [len(s.alerts) for s in signals] == [100, 100, 50]
+    assert len({s.deduplication_id for s in signals}) == 3
+
+
+def test_a_resolved_alert_without_a_valid_prompt_is_no_recovery_signal(resolved_body):
+    body = copy.deepcopy(resolved_body)
+    for alert in body["alerts"]:
+        alert["labels"]["prompt_name"] = "../etc/passwd"
+    assert triage(AlertmanagerWebhook.model_validate(body), RECEIVED).resolved == []
 
 
 # ---- untrusted text is cut to fit, never refused (issue 14, defect 1) ----------------------------

@@ -37,12 +37,15 @@ def test_alarm_is_a_firing_alert_that_becomes_a_rollback_request():
     assert "#alarmsV2:alarm/support-answer-v7-error-rate" in request.trigger.generator_url
 
 
-def test_ok_is_a_resolved_alert_logged_and_never_acted_on():
+def test_ok_is_a_resolved_alert_that_only_signals_recovery():
     converted = convert(source_fixture("cloudwatch-alarm-prompt-ok.json"))
     assert converted.body is not None
     intake = triage(converted.body, received_at=RECEIVED)
     assert intake.accepted == []
-    assert [s.reason for s in intake.skipped] == ["resolved: logged, never acted on"]
+    assert [s.reason for s in intake.skipped] == [
+        "resolved: nothing to roll back; queued as a recovery signal"
+    ]
+    assert [signal.prompt_name for signal in intake.resolved] == ["support-answer"]
 
 
 def test_insufficient_data_is_ignored_with_a_reason():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
 from prompt_rollback.errors import EnqueueFailed
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 SQS_BATCH_LIMIT = 10
+_Message = TypeVar("_Message", RollbackRequest, ResolutionSignal)
 # SendMessageBatch refuses a batch whose bodies add up to more than this many bytes (1 MiB today,
 # 256 KiB before 2025; the smaller keeps any queue happy). A request is cut to fit well below it
 # (domain/requests.py), but ten of them at their limits in multi-byte or escaped text are not.
@@ -44,13 +46,43 @@ class SqsRollbackQueue:
                 codes = sorted({entry.get("Code", "?") for entry in failed})
                 raise EnqueueFailed(f"{len(failed)} of {len(chunk)} requests not queued ({', '.join(codes)})")
 
+    def enqueue_action(self, message: SlackAction) -> None:
+        """A click, on its prompt's message group: after (never beside) the rollback it is
+        about, one at a time with that prompt's other requests."""
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=message_group_id(message.provider, message.prompt_name),
+            MessageDeduplicationId=message.action_id,
+        )
 
-def _batches(
-    messages: list[tuple[RollbackRequest, str]],
-) -> list[list[tuple[RollbackRequest, str]]]:
+    def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
+        """Resolved alerts, each on its prompt's group, in batches (a storm resolves together)."""
+        for chunk in _batches([(signal, signal.model_dump_json()) for signal in signals]):
+            response = self._client.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(index),
+                        "MessageBody": body,
+                        "MessageGroupId": message_group_id(signal.provider, signal.prompt_name),
+                        "MessageDeduplicationId": signal.deduplication_id,
+                    }
+                    for index, (signal, body) in enumerate(chunk)
+                ],
+            )
+            failed = response.get("Failed", [])
+            if failed:
+                codes = sorted({entry.get("Code", "?") for entry in failed})
+                raise EnqueueFailed(
+                    f"{len(failed)} of {len(chunk)} resolutions not queued ({', '.join(codes)})"
+                )
+
+
+def _batches(messages: list[tuple[_Message, str]]) -> list[list[tuple[_Message, str]]]:
     """Consecutive runs of at most SQS_BATCH_LIMIT messages and SQS_BATCH_BYTES bytes (in order:
     the FIFO queue keeps one prompt's requests in the order they are sent)."""
-    batches: list[list[tuple[RollbackRequest, str]]] = []
+    batches: list[list[tuple[_Message, str]]] = []
     size = 0
     for message in messages:
         body_bytes = len(message[1].encode())

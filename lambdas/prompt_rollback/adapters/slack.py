@@ -22,6 +22,14 @@ _OUTCOME_TITLES = {
     "dry_run": ":test_tube: Dry run: prompt would be rolled back",
     "skipped": ":double_vertical_bar: Rollback skipped",
     "failed": ":rotating_light: Rollback FAILED",
+    # Slack app mode: the states one incident's message goes through (adapters/slack_app.py).
+    "proposed": ":raised_hand: Rollback proposed: waiting for approval",
+    "rejected": ":no_entry_sign: Rollback rejected",
+    "expired": ":hourglass: Rollback proposal expired",
+    "recovered": ":white_check_mark: Prompt rolled back, production recovered",
+    "recovery_overdue": ":warning: Prompt rolled back, no recovery yet",
+    "undone": ":leftwards_arrow_with_hook: Rollback undone",
+    "needs_person": ":sos: Needs a person: not rolling back further automatically",
 }
 
 

@@ -8,7 +8,7 @@ drops a 4xx, so either would lose the healthy alerts of the group too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
 from prompt_rollback.domain.bedrock_targets import TARGET_LABELS, target_labels_problem
+from prompt_rollback.domain.interactions import MAX_RESOLVED_PER_SIGNAL, ResolutionSignal, ResolvedAlert
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
     MAX_NAME_LENGTH,
@@ -64,17 +65,50 @@ class SkippedAlert:
     kind: SkipKind
 
 
+RESOLVED_REASON = "resolved: nothing to roll back; queued as a recovery signal"
+
+
 @dataclass(frozen=True)
 class Intake:
     accepted: list[RollbackRequest]
     skipped: list[SkippedAlert]
     # Alerts Alertmanager left out of the body (`max_alerts`): never sent, so never rolled back.
     truncated_alerts: int = 0
+    # Resolved alerts that may end a rollback's recovery window (they are also in `skipped`:
+    # a resolution never rolls anything back).
+    resolved: list[ResolutionSignal] = field(default_factory=list)
 
     @property
     def misconfigured(self) -> int:
         """Alerts skipped because their rule is misconfigured: worth an alarm, not just a log line."""
         return sum(1 for s in self.skipped if s.kind is SkipKind.MISCONFIGURED)
+
+
+def _resolution_for(alert: Alert, received_at: datetime) -> tuple[tuple[str, str], ResolvedAlert] | None:
+    """A resolved alert that names a prompt we could have rolled back, keyed by its prompt."""
+    labels = alert.labels
+    prompt_name = labels.get("prompt_name", "")
+    provider = labels.get("provider", "langfuse").strip().lower() or "langfuse"
+    if not prompt_name or prompt_name_problem(prompt_name) or provider not in SUPPORTED_PROVIDERS:
+        return None
+    return (provider, prompt_name), ResolvedAlert(
+        rollback_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
+        alertname=cut(labels.get("alertname", ""), MAX_NAME_LENGTH),
+        fingerprint=alert.fingerprint,
+        starts_at=alert.starts_at,
+        # Alertmanager sets endsAt of a resolved alert to when it resolved.
+        resolved_at=alert.ends_at if alert.ends_at and alert.ends_at.year > 1 else received_at,
+    )
+
+
+def _signals(resolved: dict[tuple[str, str], list[ResolvedAlert]]) -> list[ResolutionSignal]:
+    return [
+        ResolutionSignal(
+            provider=provider, prompt_name=prompt_name, alerts=alerts[start : start + MAX_RESOLVED_PER_SIGNAL]
+        )
+        for (provider, prompt_name), alerts in resolved.items()
+        for start in range(0, len(alerts), MAX_RESOLVED_PER_SIGNAL)
+    ]
 
 
 def _version_or_problem(raw: str) -> int | str:
@@ -168,15 +202,18 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
     """Split a webhook body into rollback requests and skipped alerts (each with its reason)."""
     accepted: list[RollbackRequest] = []
     skipped: list[SkippedAlert] = []
+    resolved: dict[tuple[str, str], list[ResolvedAlert]] = {}
     seen: set[str] = set()
     for alert in body.alerts:
         alertname = cut(alert.labels.get("alertname", ""), MAX_NAME_LENGTH)
         if alert.status == "resolved":
             skipped.append(
-                SkippedAlert(
-                    alert.fingerprint, alertname, "resolved: logged, never acted on", SkipKind.NOTHING_TO_DO
-                )
+                SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON, SkipKind.NOTHING_TO_DO)
             )
+            found = _resolution_for(alert, received_at)
+            if found is not None and found[1].rollback_id not in seen:
+                seen.add(found[1].rollback_id)
+                resolved.setdefault(found[0], []).append(found[1])
             continue
         outcome = _request_or_reason(alert, body, received_at)
         if isinstance(outcome, str):
@@ -190,4 +227,9 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
         else:
             seen.add(outcome.request_id)
             accepted.append(outcome)
-    return Intake(accepted=accepted, skipped=skipped, truncated_alerts=body.truncated_alerts)
+    return Intake(
+        accepted=accepted,
+        skipped=skipped,
+        truncated_alerts=body.truncated_alerts,
+        resolved=_signals(resolved),
+    )

@@ -20,6 +20,8 @@ class Outcome(StrEnum):
     DRY_RUN = "dry_run"
     SKIPPED = "skipped"
     FAILED = "failed"
+    PROPOSED = "proposed"  # approval mode: decided and announced, waiting for a person
+    NEEDS_PERSON = "needs_person"  # no cascade: another automatic step back is not allowed
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Guard configuration, per prompt: dry-run, allow-list, cooldown, daily maximum.
+"""Guard configuration, per prompt: dry-run, allow-list, cooldown, daily maximum; and who is in
+the loop: the Slack channel, automatic or approval mode, the approvers, the recovery window.
 
 Shape (JSON in the `ROLLBACK_POLICY` environment variable; the CDK app builds it from the context
 keys `dry_run`, `allowed_prompts`, `cooldown_minutes`, `max_rollbacks_per_day`, `prompt_overrides`):
@@ -6,6 +7,17 @@ keys `dry_run`, `allowed_prompts`, `cooldown_minutes`, `max_rollbacks_per_day`, 
     {"dry_run": false, "allowed_prompts": ["*"], "cooldown_minutes": 30,
      "max_rollbacks_per_day": 3,
      "prompts": {"financial-*": {"dry_run": true, "cooldown_minutes": 120}}}
+
+People in the loop (the Slack app; every key may also be set per prompt pattern):
+
+    {"mode": "auto", "approvers": ["U012ABC", "S0ONCALL"], "approval_expiry_minutes": 60,
+     "recovery_minutes": 30, "max_rollback_steps": 1,
+     "prompts": {"financial-*": {"mode": "approval", "channel": "C0FINANCE"}}}
+
+`mode: approval` announces the decision and moves nothing until an approver clicks Approve.
+`approvers` are Slack user ids (U…/W…) or user-group ids (S…); with none, nobody may click.
+`channel` defaults to `SLACK_CHANNEL`. `max_rollback_steps` is how many automatic steps back a
+prompt may take inside one recovery window before a person has to decide (no cascade).
 
 `allowed_prompts` and the keys of `prompts` are shell-style patterns (fnmatch); the first
 matching key of `prompts` (in the order written) overrides the defaults for that prompt.
@@ -16,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +42,32 @@ class Guards:
 
 MAX_COOLDOWN_MINUTES = 7 * 24 * 60
 MAX_ROLLBACKS_PER_DAY = 1000
+MAX_WINDOW_MINUTES = 7 * 24 * 60
+MAX_ROLLBACK_STEPS = 10
+# Slack ids: users U…/W…, user groups S…; channels by name or id (C…, G… a private one).
+SLACK_USER_OR_GROUP_ID = r"^[UWS][A-Z0-9]{2,20}$"
+SLACK_CHANNEL_ID_OR_NAME = r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$"  # as SLACK_CHANNEL
+Mode = Literal["auto", "approval"]
+
+
+@dataclass(frozen=True)
+class Oversight:
+    """Who hears about a prompt's rollbacks and who may act on them."""
+
+    channel: str  # "" → the deployment's default (SLACK_CHANNEL)
+    mode: Mode
+    approvers: tuple[str, ...]
+    approval_expiry: timedelta
+    recovery_window: timedelta
+    max_rollback_steps: int
+
+    @property
+    def approver_users(self) -> frozenset[str]:
+        return frozenset(a for a in self.approvers if not a.startswith("S"))
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        return frozenset(a for a in self.approvers if a.startswith("S"))
 
 
 class PromptOverrides(BaseModel):
@@ -39,6 +78,12 @@ class PromptOverrides(BaseModel):
     dry_run: bool | None = None
     cooldown_minutes: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_MINUTES)
     max_rollbacks_per_day: int | None = Field(default=None, ge=0, le=MAX_ROLLBACKS_PER_DAY)
+    channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID_OR_NAME)
+    mode: Mode | None = None
+    approvers: list[Annotated[str, Field(pattern=SLACK_USER_OR_GROUP_ID)]] | None = None
+    approval_expiry_minutes: int | None = Field(default=None, ge=1, le=MAX_WINDOW_MINUTES)
+    recovery_minutes: int | None = Field(default=None, ge=1, le=MAX_WINDOW_MINUTES)
+    max_rollback_steps: int | None = Field(default=None, ge=1, le=MAX_ROLLBACK_STEPS)
 
 
 class PolicyConfig(BaseModel):
@@ -49,15 +94,38 @@ class PolicyConfig(BaseModel):
     cooldown_minutes: int = Field(default=30, ge=0, le=MAX_COOLDOWN_MINUTES)
     max_rollbacks_per_day: int = Field(default=3, ge=0, le=MAX_ROLLBACKS_PER_DAY)
     prompts: dict[str, PromptOverrides] = Field(default_factory=dict)
+    channel: str | None = Field(default=None, pattern=SLACK_CHANNEL_ID_OR_NAME)
+    mode: Mode = "auto"
+    approvers: list[Annotated[str, Field(pattern=SLACK_USER_OR_GROUP_ID)]] = Field(default_factory=list)
+    approval_expiry_minutes: int = Field(default=60, ge=1, le=MAX_WINDOW_MINUTES)
+    recovery_minutes: int = Field(default=30, ge=1, le=MAX_WINDOW_MINUTES)
+    max_rollback_steps: int = Field(default=1, ge=1, le=MAX_ROLLBACK_STEPS)
 
     def allows(self, prompt_name: str) -> bool:
         return any(fnmatchcase(prompt_name, pattern) for pattern in self.allowed_prompts)
 
-    def guards_for(self, prompt_name: str) -> Guards:
-        override = next(
+    def _override_for(self, prompt_name: str) -> PromptOverrides:
+        return next(
             (o for pattern, o in self.prompts.items() if fnmatchcase(prompt_name, pattern)),
             PromptOverrides(),
         )
+
+    def oversight_for(self, prompt_name: str) -> Oversight:
+        override = self._override_for(prompt_name)
+        approvers = self.approvers if override.approvers is None else override.approvers
+        return Oversight(
+            channel=override.channel or self.channel or "",
+            mode=override.mode or self.mode,
+            approvers=tuple(approvers),
+            approval_expiry=timedelta(
+                minutes=override.approval_expiry_minutes or self.approval_expiry_minutes
+            ),
+            recovery_window=timedelta(minutes=override.recovery_minutes or self.recovery_minutes),
+            max_rollback_steps=override.max_rollback_steps or self.max_rollback_steps,
+        )
+
+    def guards_for(self, prompt_name: str) -> Guards:
+        override = self._override_for(prompt_name)
         return Guards(
             dry_run=self.dry_run if override.dry_run is None else override.dry_run,
             cooldown=timedelta(

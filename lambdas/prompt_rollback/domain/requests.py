@@ -103,6 +103,9 @@ class RollbackRequest(BaseModel):
     trigger: Trigger | None = None
     received_at: datetime
     provider_target: dict[str, str] = Field(default_factory=dict)
+    # A click in Slack: the incident's message, updated in place instead of posting another.
+    slack_channel: str = Field(default="", max_length=40)
+    slack_ts: str = Field(default="", max_length=40)
 
     @field_validator("prompt_name")
     @classmethod

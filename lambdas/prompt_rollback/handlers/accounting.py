@@ -16,6 +16,8 @@ _OUTCOME_METRICS = {
     "skipped": "RollbacksSkipped",
     "failed": "RollbacksFailed",
     "dry_run": "RollbacksDryRun",
+    "proposed": "RollbacksProposed",
+    "needs_person": "RollbacksNeedPerson",
 }
 # Both mean "people were not told": an alarm watches SlackFailures (infra/monitoring.py).
 _SLACK_NOT_DELIVERED = frozenset({"failed", "not_configured"})

@@ -63,6 +63,8 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         if requests:
             # Raises on failure: the event is retried, then dead-lettered (see the module docstring).
             wiring.rollback_queue().enqueue(requests)
+        if intake and intake.resolved:  # an OK alarm or a resolved AMP alert ends a recovery window
+            wiring.rollback_queue().enqueue_resolutions(intake.resolved)
         metrics.add_metric(
             name="AlertsReceived",
             unit=MetricUnit.Count,

@@ -81,6 +81,8 @@ def receive_alerts() -> Response[Any]:
     try:
         if intake.accepted:
             wiring.rollback_queue().enqueue(intake.accepted)
+        if intake.resolved:  # each ends the recovery window of the rollback it may have caused
+            wiring.rollback_queue().enqueue_resolutions(intake.resolved)
     except (EnqueueFailed, ConfigurationError) as error:
         logger.error("could not queue rollback requests", extra={"error": str(error)})
         return problem(503, "could not queue rollback requests, retry later")

@@ -13,6 +13,8 @@ from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDec
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
 
+UNDO_PREFIX = "undo-"  # domain/interactions.derived_request_id of an Undo click
+
 
 @dataclass(frozen=True)
 class RollbackResult:
@@ -85,7 +87,15 @@ def audit_record(
         recorded_at=iso_utc(now),
         trigger=trigger.model_dump(mode="json") if trigger else None,
         provider_target=dict(request.provider_target),
-        slack=SlackReport(slack.status, slack.detail) if slack else None,
+        slack=SlackReport(
+            slack.status,
+            slack.detail,
+            # Slack app mode: where the incident's message is, so a click or a follow-up updates it.
+            slack.channel or request.slack_channel,
+            slack.ts or request.slack_ts,
+        )
+        if slack
+        else None,
         registry_request_id=registry_request_id,
         error=error,
     )
@@ -112,6 +122,8 @@ def notice(request: RollbackRequest, decision: Decision, stage: str, now: dateti
         generator_url=trigger.generator_url if trigger else "",
         runbook_url=trigger.runbook_url if trigger else "",
         target=", ".join(f"{key}={value}" for key, value in sorted(request.provider_target.items())),
+        channel=request.slack_channel,
+        message_ts=request.slack_ts,
     )
 
 
@@ -141,14 +153,15 @@ def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:
 def past_decisions(records: Sequence[LedgerRecord]) -> list[PastDecision]:
     return [
         PastDecision(
-            outcome=r.outcome,
+            outcome=Outcome(r.outcome.value),
             recorded_at=parse_iso_utc(r.recorded_at),
             from_version=r.from_version,
             to_version=r.to_version,
             observed_production=r.observed_production,
         )
         for r in ours(records)
-        if r.is_decision
+        # An undo says a rollback was wrong, not that the version it moved away from is bad.
+        if r.is_decision and not r.request_id.startswith(UNDO_PREFIX)
     ]
 
 
@@ -158,7 +171,7 @@ def open_intent(records: Sequence[LedgerRecord]) -> AuditRecord | None:
     for record in ours(records):
         if record.is_decision:
             decided.add(record.request_id)
-        elif record.request_id not in decided:
+        elif record.kind == "intent" and record.request_id not in decided:
             return record
     return None
 

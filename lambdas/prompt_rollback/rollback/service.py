@@ -21,8 +21,10 @@ from prompt_rollback.ports import SlackOutcome
 from prompt_rollback.rollback import failure, lock
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.move import move_and_verify
+from prompt_rollback.rollback.oversight import oversee
 from prompt_rollback.rollback.records import (
     RollbackResult,
+    ours,
     past_changes,
     past_decisions,
     prompt_ref,
@@ -65,6 +67,7 @@ class RollbackService:
             journal.clock(),
             changes=past_changes(records),
         )
+        decision = oversee(request, decision, ours(records), journal.policy, journal.clock())
         if not decision.acts:
             slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return journal.record_decision(request, decision, slack, head, observed=state.production_version)

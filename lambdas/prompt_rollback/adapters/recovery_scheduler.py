@@ -1,0 +1,50 @@
+"""One-shot EventBridge Scheduler schedules: "check this rollback's recovery at T".
+
+Why a schedule per rollback rather than a periodic sweep: a sweep has to find the rollbacks to
+check, which means scanning the ledger (its cost grows with the table) or a second index kept
+in step with it; a schedule knows its rollback, fires once at the minute the window ends, puts
+a RecoveryCheck on the prompt's FIFO message group (so it is ordered with that prompt's clicks
+and resolutions, and retried and dead-lettered like them) and deletes itself afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from prompt_rollback.domain.interactions import RecoveryCheck
+from prompt_rollback.domain.requests import message_group_id
+
+
+class EventBridgeRecoveryScheduler:
+    def __init__(self, client: Any, group_name: str, queue_arn: str, role_arn: str) -> None:
+        self._client = client
+        self._group = group_name
+        self._queue_arn = queue_arn
+        self._role_arn = role_arn
+
+    def schedule(self, check: RecoveryCheck, due: datetime) -> str:
+        """Create the schedule (idempotent: a retry finds it there already); returns its name."""
+        # Names allow [0-9a-zA-Z-_.] up to 64 characters: a digest keeps one per rollback id.
+        name = "check-" + hashlib.sha256(check.rollback_id.encode()).hexdigest()[:40]
+        at = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        # A ConflictException: created by an earlier attempt of the same request.
+        with contextlib.suppress(self._client.exceptions.ConflictException):
+            self._client.create_schedule(
+                Name=name,
+                GroupName=self._group,
+                ScheduleExpression=f"at({at})",
+                ScheduleExpressionTimezone="UTC",
+                FlexibleTimeWindow={"Mode": "OFF"},
+                ActionAfterCompletion="DELETE",
+                Target={
+                    "Arn": self._queue_arn,
+                    "RoleArn": self._role_arn,
+                    "Input": check.model_dump_json(),
+                    "SqsParameters": {"MessageGroupId": message_group_id(check.provider, check.prompt_name)},
+                    "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+                },
+            )
+        return name

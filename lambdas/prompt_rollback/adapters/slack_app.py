@@ -1,0 +1,226 @@
+"""Slack app mode: one message per incident through the Web API, updated in place, with buttons.
+
+The incoming webhook (adapters/slack.py) can only post; a bot token lets us keep one message per
+incident (`chat.postMessage` once, `chat.update` after, the `ts` stored with the intent so a
+retry updates instead of posting again), reply in its thread, answer a click privately
+(`chat.postEphemeral`) and expand an approvers' user group (`usergroups.users.list`).
+slack_sdk's WebClient does the HTTP, the JSON and the rate limits; this file only says which
+method to call with which blocks. The blocks and the escaping are adapters/slack.py's: a button
+adds nothing untrusted, its value is the rollback id alone.
+
+Like the webhook notifier, nothing here raises: Slack failing is an outcome for the audit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import WebClient
+
+from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, build_message
+from prompt_rollback.ports import RollbackNotice, SlackOutcome
+
+SLACK_API_BASE_URL = "https://slack.com/api/"
+# Every incident message carries its rollback id as Slack message metadata, so a retry that does
+# not know the message's ts yet (the ledger refused the write that would have stored it) finds
+# the message in the channel's recent history and updates it instead of posting a second one.
+METADATA_EVENT_TYPE = "prompt_rollback_incident"
+HISTORY_LOOKBACK = timedelta(days=4)  # the queue's retention: no retry comes later than that
+HISTORY_PAGE = 200
+# What a button does: the action_id Slack sends back with the click.
+APPROVE, REJECT, UNDO = "approve", "reject", "undo"
+_BUTTONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    # outcome → (action_id, label, style)
+    "proposed": ((APPROVE, "Approve", "primary"), (REJECT, "Reject", "danger")),
+    "rolled_back": ((UNDO, "Undo", "danger"),),
+    "recovered": ((UNDO, "Undo", "danger"),),
+    "recovery_overdue": ((UNDO, "Undo", "danger"),),
+    "undone": ((UNDO, "Undo the undo", "danger"),),
+}
+_UNDO_CONFIRM = {
+    "title": {"type": "plain_text", "text": "Undo this rollback?"},
+    "text": {"type": "plain_text", "text": "Production moves back to the version we rolled back from."},
+    "confirm": {"type": "plain_text", "text": "Undo"},
+    "deny": {"type": "plain_text", "text": "Keep"},
+}
+
+
+class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler sleeps for all of Retry-After; a Lambda must not sleep out its
+    timeout for a chat message, so the wait is capped (the audit says "failed" instead)."""
+
+    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_seconds = max_wait_seconds
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        return self._retry_after(response) <= self.max_wait_seconds
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+        time.sleep(min(max(self._retry_after(response), 0.0), self.max_wait_seconds))
+
+    @staticmethod
+    def _retry_after(response: HttpResponse | None) -> float:
+        for name, values in (response.headers if response else {}).items():
+            if name.lower() == "retry-after" and values:
+                try:
+                    return float(values[0])
+                except ValueError:
+                    return 1.0
+        return 1.0
+
+
+def web_client(token: str, base_url: str = SLACK_API_BASE_URL, timeout_seconds: int = 5) -> WebClient:
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout_seconds,
+        retry_handlers=[CappedRateLimitRetryHandler()],
+    )
+
+
+def build_app_message(notice: RollbackNotice) -> dict[str, Any]:
+    """The webhook's Block Kit message plus the buttons this state of the incident offers."""
+    message = build_message(notice)
+    buttons = _BUTTONS.get(notice.outcome, ())
+    if buttons:
+        elements: list[dict[str, Any]] = []
+        for action_id, label, style in buttons:
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": label},
+                "style": style,
+                # Only the rollback id: the worker reads everything else from the ledger.
+                "value": notice.rollback_id,
+            }
+            if action_id == UNDO:
+                button["confirm"] = _UNDO_CONFIRM
+            elements.append(button)
+        message["blocks"].append({"type": "actions", "block_id": "rollback_actions", "elements": elements})
+    return message
+
+
+def _failure(error: Exception) -> SlackOutcome:
+    if isinstance(error, SlackApiError):
+        # Slack's own error code (channel_not_found, not_in_channel, …): no token, no URL in it.
+        return SlackOutcome("failed", str(error.response.get("error", "slack_api_error")))
+    return SlackOutcome("failed", type(error).__name__)
+
+
+class SlackAppNotifier:
+    """The Notifier of app mode, plus the thread replies and private answers only an app can send."""
+
+    def __init__(self, client: WebClient, channel_for: Callable[[str], str]) -> None:
+        self._client = client
+        self._channel_for = channel_for  # prompt name → channel (the policy's, else SLACK_CHANNEL)
+
+    def notify(self, notice: RollbackNotice) -> SlackOutcome:
+        """Post the incident's message, or update it in place when its `ts` is known."""
+        channel = notice.channel or self._channel_for(notice.prompt_name)
+        if not channel:
+            return SlackOutcome("not_configured", "no Slack channel for this prompt")
+        message = build_app_message(notice)
+        metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"rollback_id": notice.rollback_id}}
+        try:
+            message_ts = notice.message_ts or self._find(channel, notice)
+            if message_ts:
+                try:
+                    response = self._client.chat_update(
+                        channel=channel,
+                        ts=message_ts,
+                        text=message["text"],
+                        blocks=message["blocks"],
+                        metadata=metadata,
+                    )
+                    return SlackOutcome("updated", "chat.update", channel, str(response["ts"]))
+                except SlackApiError as error:
+                    if error.response.get("error") != "message_not_found":
+                        raise
+                    # Someone deleted it: people still need to hear, so post it again.
+            response = self._client.chat_postMessage(
+                channel=channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
+                metadata=metadata,
+            )
+            return SlackOutcome("sent", "chat.postMessage", str(response["channel"]), str(response["ts"]))
+        except SlackClientError as error:
+            return _failure(error)
+        except OSError as error:  # connection refused, timeouts: urllib's errors
+            return _failure(error)
+
+    def _find(self, channel: str, notice: RollbackNotice) -> str:
+        """The ts of this rollback's message in the channel's recent history, or ""."""
+        oldest = (notice.when - HISTORY_LOOKBACK).timestamp()
+        try:
+            response = self._client.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", limit=HISTORY_PAGE, include_all_metadata=True
+            )
+        except SlackApiError:
+            return ""  # no history scope, or not in the channel: post, as before
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT_TYPE
+                and payload.get("rollback_id") == notice.rollback_id
+            ):
+                return str(found.get("ts", ""))
+        return ""
+
+    def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome:
+        """A follow-up in the incident's thread (recovered, overdue, needs a person).
+
+        `text` is mrkdwn we wrote (a `<@U…>` mention of a validated user id); whatever in it
+        came from an alert was put through escape_text by the caller."""
+        try:
+            response = self._client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text[:SECTION_TEXT_LIMIT], unfurl_links=False
+            )
+        except (SlackClientError, OSError) as error:
+            return _failure(error)
+        return SlackOutcome("sent", "thread reply", channel, str(response["ts"]))
+
+    def tell(self, channel: str, user: str, text: str) -> SlackOutcome:
+        """Only `user` sees it: the answer to a click that changes nothing ("not allowed")."""
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text[:SECTION_TEXT_LIMIT])
+        except (SlackClientError, OSError) as error:
+            return _failure(error)
+        return SlackOutcome("sent", "chat.postEphemeral", channel)
+
+    def members_of(self, user_group: str) -> frozenset[str]:
+        """The user ids in an approvers' user group; empty when Slack cannot say (nobody is let in)."""
+        try:
+            response = self._client.usergroups_users_list(usergroup=user_group)
+        except (SlackClientError, OSError):
+            return frozenset()
+        return frozenset(str(user) for user in response.get("users") or [])

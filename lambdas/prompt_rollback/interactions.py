@@ -1,0 +1,443 @@
+"""The worker's side of people in the loop: clicks (Approve, Reject, Undo) and resolutions.
+
+A click names a rollback id and who clicked; everything else is read again here, from our
+ledger and the registry. A click that moves production becomes a forced RollbackRequest with a
+deterministic id (`approve-<id>`, `undo-<id>`) run through the rollback service, so it takes
+the same intent lock, the same compare-and-swap and the same settled-decision check (the ledger
+answers a repeated request id with its first decision) as any other rollback: two clicks on one
+button are one move. What changes nothing (a refusal, a stale or
+expired proposal, a rejection) is appended to the ledger as a `followup` record linked to the
+rollback by `rollback_id`, and told in Slack: the message is updated in place, the clicker told
+privately, follow-ups go in the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from prompt_rollback.adapters.slack import escape_text
+from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.interactions import (
+    CliAction,
+    Click,
+    FollowupOutcome,
+    Move,
+    Proposal,
+    RecoveryCheck,
+    ResolutionSignal,
+    ResolvedAlert,
+    SlackAction,
+    Verdict,
+    derived_request_id,
+    judge_approval,
+    judge_rejection,
+    judge_undo,
+    may_click,
+    proposal_expired,
+    recovery_overdue,
+    recovery_time,
+)
+from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
+from prompt_rollback.errors import LedgerConflict, RollbackInProgress
+from prompt_rollback.ports import AuditLedger, PromptRef, PromptRegistry, RollbackNotice, SlackOutcome
+from prompt_rollback.rollback.journal import APPEND_ATTEMPTS
+from prompt_rollback.rollback.records import ours
+
+HISTORY_DEPTH = 100
+
+
+class AppNotifier(Protocol):
+    def notify(self, notice: RollbackNotice) -> SlackOutcome: ...
+
+    def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome: ...
+
+    def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
+
+    def members_of(self, user_group: str) -> frozenset[str]: ...
+
+
+Action = SlackAction | CliAction
+
+
+def _shown(action: Action) -> str:
+    return action.mention if action.slack_user else escape_text(action.mention, 200)
+
+
+# Runs a RollbackRequest as the worker runs a queued one (rollback/attempts.py); returns its result.
+RunRollback = Callable[[RollbackRequest], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class InteractionResult:
+    outcome: str  # what the click or signal did: approved, undone, rejected, refused, expired, …
+    reason: str
+    rollback_id: str
+    moved: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _decision_of(records: list[AuditRecord], request_id: str) -> AuditRecord | None:
+    return next((r for r in records if r.is_decision and r.request_id == request_id), None)
+
+
+def _followups(records: list[AuditRecord], rollback_id: str) -> list[AuditRecord]:
+    return [r for r in records if r.kind == "followup" and r.rollback_id == rollback_id]
+
+
+def _settled(records: list[AuditRecord], proposal_id: str) -> str:
+    """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open."""
+    approved = _decision_of(records, derived_request_id(Click.APPROVE, proposal_id))
+    if approved is not None and approved.outcome is Outcome.ROLLED_BACK:
+        return "approved"
+    for record in _followups(records, proposal_id):
+        if record.outcome in (FollowupOutcome.REJECTED, FollowupOutcome.EXPIRED):
+            return record.outcome.value
+    return ""
+
+
+def _slack_of(record: AuditRecord) -> tuple[str, str]:
+    return (record.slack.channel, record.slack.ts) if record.slack else ("", "")
+
+
+def _provider(name: str) -> Provider:
+    """The provider of a record we wrote ourselves: always one RollbackRequest accepts."""
+    if name == "bedrock":
+        return "bedrock"
+    if name == "langfuse":
+        return "langfuse"
+    raise ValueError(f"unknown provider {name!r} in the ledger")
+
+
+def _version(version: int | None) -> int:
+    if version is None:
+        raise ValueError("a proposal names the versions it moves between")
+    return version
+
+
+def _move_of(record: AuditRecord) -> Move | None:
+    if record.outcome is not Outcome.ROLLED_BACK or record.from_version is None or record.to_version is None:
+        return None
+    return Move(record.request_id, record.from_version, record.to_version, parse_iso_utc(record.recorded_at))
+
+
+class InteractionService:
+    def __init__(
+        self,
+        registries: Callable[[str], PromptRegistry],
+        ledger: AuditLedger,
+        notifier: AppNotifier,
+        policy: PolicyConfig,
+        run_rollback: RunRollback,
+        stage: str = "",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._registries = registries
+        self._ledger = ledger
+        self._notifier = notifier
+        self._policy = policy
+        self._run_rollback = run_rollback
+        self._stage = stage
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # ---- clicks ----------------------------------------------------------------------------
+    def handle_action(self, action: Action) -> InteractionResult:
+        records = ours(self._ledger.recent(action.prompt_key, HISTORY_DEPTH))
+        target = _decision_of(records, action.rollback_id)
+        if target is None:
+            # The index said this prompt; its ledger does not know the id: nothing to act on.
+            self._tell(action, "This rollback is not in the audit ledger.")
+            return InteractionResult("unknown", "rollback id not in this prompt's ledger", action.rollback_id)
+        oversight = self._policy.oversight_for(target.prompt_name)
+        members = {group: self._notifier.members_of(group) for group in oversight.approver_groups}
+        if action.slack_user and not may_click(action.slack_user, oversight, members):
+            reason = f"{action.slack_user} is not an approver of {target.prompt_name}"
+            self._followup(target, action, "refused", reason)
+            self._tell(
+                action,
+                f"Not allowed: you are not an approver of {escape_text(target.prompt_name, 200)}. "
+                "Nothing changed.",
+            )
+            return InteractionResult("refused", reason, action.rollback_id)
+        if action.click is Click.UNDO:
+            return self._undo(action, target)
+        return self._settle_proposal(action, target, records)
+
+    def _undo(self, action: Action, target: AuditRecord) -> InteractionResult:
+        move = _move_of(target)
+        if move is None:
+            return self._no_change(action, target, "nothing_to_undo", "this rollback did not move production")
+        verdict = judge_undo(move, self._production(target))
+        if not verdict.moves:
+            return self._no_change(action, target, verdict.outcome, verdict.reason)
+        result = self._move(action, target, verdict, f"undo of {move.rollback_id}, clicked in Slack")
+        if result["outcome"] != Outcome.ROLLED_BACK.value:
+            return self._no_change(action, target, "not_undone", str(result["reason"]))
+        undo_id = derived_request_id(Click.UNDO, action.rollback_id)
+        self._update(target, "undone", undo_id, verdict, f"undone by {action.actor}", action.actor)
+        self._reply(
+            target,
+            f"Undone by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
+        )
+        return InteractionResult("undone", "undone", action.rollback_id, moved=not result.get("replayed"))
+
+    def _settle_proposal(
+        self, action: Action, target: AuditRecord, records: list[AuditRecord]
+    ) -> InteractionResult:
+        if target.outcome is not Outcome.PROPOSED:
+            return self._no_change(
+                action, target, "not_a_proposal", "there is no proposal to approve or reject"
+            )
+        oversight = self._policy.oversight_for(target.prompt_name)
+        proposal = Proposal(
+            action.rollback_id,
+            _version(target.from_version),
+            _version(target.to_version),
+            parse_iso_utc(target.recorded_at),
+        )
+        settled, now = _settled(records, proposal.rollback_id), self._clock()
+        if action.click is Click.REJECT:
+            verdict = judge_rejection(proposal, settled, now, oversight.approval_expiry)
+        else:
+            verdict = judge_approval(
+                proposal, settled, self._production(target), now, oversight.approval_expiry
+            )
+        if verdict.outcome in ("rejected", "expired"):
+            self._followup(target, action, verdict.outcome, verdict.reason)
+            self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
+            self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
+            return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
+        if not verdict.moves:
+            return self._no_change(action, target, verdict.outcome, verdict.reason)
+        result = self._move(action, target, verdict, f"approved in Slack by {action.actor}")
+        if result["outcome"] != Outcome.ROLLED_BACK.value:
+            return self._no_change(action, target, "not_approved", str(result["reason"]))
+        self._reply(
+            target,
+            f"Approved by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
+        )
+        return InteractionResult("approved", "approved", action.rollback_id, moved=not result.get("replayed"))
+
+    def _no_change(self, action: Action, target: AuditRecord, outcome: str, reason: str) -> InteractionResult:
+        self._followup(target, action, outcome, reason)
+        self._tell(action, f"Nothing changed: {escape_text(reason, 1000)}.")
+        return InteractionResult(outcome, reason, action.rollback_id)
+
+    def _move(self, action: Action, target: AuditRecord, verdict: Verdict, reason: str) -> dict[str, Any]:
+        channel, ts = _slack_of(target)
+        trigger = target.trigger
+        request = RollbackRequest(
+            request_id=derived_request_id(action.click, action.rollback_id),
+            provider=_provider(target.provider),
+            prompt_name=target.prompt_name,
+            alerted_version=verdict.from_version,  # the compare of compare-and-swap
+            rollback_to=verdict.to_version,
+            environment=target.environment,
+            actor=action.actor,
+            reason=reason,
+            forced=True,  # a person decided: audited as forced, with them as the actor
+            # An Undo goes back to where production was, which is a newer version than the one
+            # the rollback left: a rollback never moves forward unless asked to, and this asks.
+            allow_forward=action.click is Click.UNDO,
+            dry_run=False,
+            trigger=Trigger.model_validate(trigger) if trigger else None,
+            received_at=action.clicked_at,
+            provider_target=dict(target.provider_target),
+            slack_channel=channel,
+            slack_ts=ts,
+        )
+        return self._run_rollback(request)
+
+    # ---- resolutions and the scheduled checks ----------------------------------------------
+    def handle_resolution(self, signal: ResolutionSignal) -> list[InteractionResult]:
+        """Alertmanager says alerts of this prompt resolved: the rollbacks they caused recovered."""
+        records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
+        results = []
+        for alert in signal.alerts:
+            result = self._resolve(records, alert)
+            if result.outcome == FollowupOutcome.RECOVERED.value:
+                records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
+            results.append(result)
+        return results
+
+    def _resolve(self, records: list[AuditRecord], alert: ResolvedAlert) -> InteractionResult:
+        target = _decision_of(records, alert.rollback_id)
+        if target is not None and target.outcome is Outcome.PROPOSED:
+            # Approved later: the move is the approval's; the message and thread are the same.
+            target = _decision_of(records, derived_request_id(Click.APPROVE, alert.rollback_id)) or target
+        move = _move_of(target) if target else None
+        if target is None or move is None:
+            return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
+        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
+            return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
+        took = recovery_time(move, alert.resolved_at)
+        minutes = took.total_seconds() / 60
+        name = escape_text(alert.alertname, 200) or "the alert"
+        reason = f"{name} resolved {minutes:.1f} min after the rollback"
+        self._record(
+            target,
+            "recovered",
+            reason,
+            actor="alertmanager",
+            request_id=f"recovered-{move.rollback_id}",
+            recovery_seconds=int(took.total_seconds()),
+            resolved_at=iso_utc(alert.resolved_at),
+        )
+        self._update(target, "recovered", move.rollback_id, None, reason, "alertmanager")
+        self._reply(target, f"Recovered: {reason}.")
+        return InteractionResult("recovered", reason, alert.rollback_id)
+
+    def handle_check(self, check: RecoveryCheck) -> InteractionResult:
+        """The scheduled check at the end of a window: overdue recovery, or an expired proposal."""
+        records = ours(self._ledger.recent(check.prompt_key, HISTORY_DEPTH))
+        target = _decision_of(records, check.rollback_id)
+        if target is None:
+            return InteractionResult("ignored", "rollback id not in this prompt's ledger", check.rollback_id)
+        oversight = self._policy.oversight_for(target.prompt_name)
+        now, outcomes = self._clock(), {r.outcome for r in _followups(records, check.rollback_id)}
+        if target.outcome is Outcome.PROPOSED:
+            proposal = Proposal(
+                check.rollback_id,
+                _version(target.from_version),
+                _version(target.to_version),
+                parse_iso_utc(target.recorded_at),
+            )
+            if not proposal_expired(
+                proposal, _settled(records, check.rollback_id), now, oversight.approval_expiry
+            ):
+                return InteractionResult(
+                    "ignored", "the proposal is settled or still open", check.rollback_id
+                )
+            reason = "the proposal expired without an approval"
+            self._record(
+                target, "expired", reason, actor="recovery-check", request_id=f"expired-{check.rollback_id}"
+            )
+            self._update(target, "expired", check.rollback_id, None, reason, "recovery-check")
+            return InteractionResult("expired", reason, check.rollback_id)
+        move = _move_of(target)
+        if move is None or "recovery_overdue" in outcomes:
+            return InteractionResult("ignored", "nothing to check", check.rollback_id)
+        if not recovery_overdue(move, "recovered" in outcomes, now, oversight.recovery_window):
+            return InteractionResult("ignored", "recovered, or the window is not over yet", check.rollback_id)
+        minutes = int(oversight.recovery_window.total_seconds() // 60)
+        reason = f"no resolution within {minutes} min of the rollback"
+        self._record(
+            target,
+            "recovery_overdue",
+            reason,
+            actor="recovery-check",
+            request_id=f"overdue-{check.rollback_id}",
+        )
+        self._update(target, "recovery_overdue", move.rollback_id, None, reason, "recovery-check")
+        self._reply(target, f"Not recovered: {reason}. Someone should look.")
+        return InteractionResult("recovery_overdue", reason, check.rollback_id)
+
+    # ---- ledger and Slack ------------------------------------------------------------------
+    def _tell(self, action: Action, text: str) -> None:
+        """Only the person who clicked sees it; the CLI prints the result instead."""
+        if action.slack_user:
+            self._notifier.tell(action.channel_id, action.slack_user, text)
+
+    def _production(self, target: AuditRecord) -> int | None:
+        registry = self._registries(target.provider)
+        ref = PromptRef(target.prompt_name, dict(target.provider_target))
+        return registry.read_state(ref).production_version
+
+    def _followup(self, target: AuditRecord, action: Action, outcome: str, reason: str) -> None:
+        self._record(
+            target, outcome, reason, actor=action.actor, request_id=action.action_id, click=action.click.value
+        )
+
+    def _record(
+        self,
+        target: AuditRecord,
+        outcome: str,
+        reason: str,
+        *,
+        actor: str,
+        request_id: str,
+        click: str = "",
+        recovery_seconds: int | None = None,
+        resolved_at: str = "",
+    ) -> AuditRecord:
+        now = iso_utc(self._clock())
+        record = AuditRecord(
+            prompt_key=target.prompt_key,
+            prompt_name=target.prompt_name,
+            provider=target.provider,
+            kind="followup",
+            outcome=FollowupOutcome(outcome),
+            request_id=request_id,
+            from_version=target.from_version,
+            to_version=target.to_version,
+            observed_production=None,
+            reason=reason,
+            basis="",
+            actor=actor,
+            mode="manual" if actor.startswith(("slack:", "cli:")) else "automatic",
+            request_reason="",
+            environment=target.environment,
+            stage=self._stage,
+            received_at=now,
+            recorded_at=now,
+            rollback_id=target.request_id,  # the link to the rollback it is about
+            click=click,
+            recovery_seconds=recovery_seconds,
+            resolved_at=resolved_at,
+        ).bounded()
+        for _ in range(APPEND_ATTEMPTS):
+            newest = self._ledger.recent(target.prompt_key, 1)
+            try:
+                return self._ledger.append(record, newest[0] if newest else None)
+            except LedgerConflict:
+                continue
+        raise RollbackInProgress(f"{target.prompt_key}: ledger kept changing while recording a {outcome}")
+
+    def _update(
+        self,
+        target: AuditRecord,
+        outcome: str,
+        rollback_id: str,
+        verdict: Verdict | None,
+        reason: str,
+        actor: str,
+    ) -> SlackOutcome:
+        channel, ts = _slack_of(target)
+        if not ts:
+            return SlackOutcome("not_sent", "no Slack message to update")
+        trigger = target.trigger or {}
+        return self._notifier.notify(
+            RollbackNotice(
+                rollback_id=rollback_id,
+                outcome=outcome,
+                prompt_name=target.prompt_name,
+                provider=target.provider,
+                from_version=verdict.from_version if verdict else target.from_version,
+                to_version=verdict.to_version if verdict else target.to_version,
+                reason=reason,
+                basis=target.basis,
+                actor=actor,
+                mode="manual" if actor.startswith("slack:") else "automatic",
+                when=self._clock(),
+                stage=self._stage,
+                environment=target.environment,
+                alertname=str(trigger.get("alertname", "")),
+                summary=str(trigger.get("summary", "")),
+                generator_url=str(trigger.get("generator_url", "")),
+                runbook_url=str(trigger.get("runbook_url", "")),
+                channel=channel,
+                message_ts=ts,
+            )
+        )
+
+    def _reply(self, target: AuditRecord, text: str) -> None:
+        channel, ts = _slack_of(target)
+        if ts:
+            self._notifier.reply(channel, ts, text)

@@ -1,0 +1,67 @@
+"""People in the loop, applied to a decision that would move production automatically:
+
+- no cascade: when the version we rolled back *to* is itself alerted inside its recovery window,
+  another automatic step back needs the policy's explicit `max_rollback_steps`: otherwise the
+  decision becomes `needs_person` (announced, audited, nothing moves);
+- approval mode: the decision becomes `proposed` (announced with Approve / Reject, audited,
+  nothing moves until an approver clicks; interactions.py does the rest).
+
+A forced request (a person, the CLI, an approved proposal or an Undo) is never overseen again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.audit import parse_iso_utc
+from prompt_rollback.domain.interactions import Move, needs_a_person
+from prompt_rollback.domain.policy import Decision, Outcome
+from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.rollback.records import UNDO_PREFIX
+
+
+def automatic_moves(records: Sequence[AuditRecord]) -> list[Move]:
+    """Rollbacks that moved production, newest first; an undo is a person's choice, not a step back."""
+    return [
+        Move(r.request_id, r.from_version, r.to_version, parse_iso_utc(r.recorded_at))
+        for r in records
+        if r.is_decision
+        and r.outcome is Outcome.ROLLED_BACK
+        and r.from_version is not None
+        and r.to_version is not None
+        and not r.request_id.startswith(UNDO_PREFIX)
+    ]
+
+
+def oversee(
+    request: RollbackRequest,
+    decision: Decision,
+    records: Sequence[AuditRecord],
+    policy: PolicyConfig,
+    now: datetime,
+) -> Decision:
+    if not decision.acts or request.forced:
+        return decision
+    oversight = policy.oversight_for(request.prompt_name)
+    why = needs_a_person(
+        request.alerted_version,
+        automatic_moves(records),
+        now,
+        oversight.recovery_window,
+        oversight.max_rollback_steps,
+    )
+    if why:
+        return Decision(Outcome.NEEDS_PERSON, why, decision.from_version, decision.to_version, decision.basis)
+    if oversight.mode == "approval":
+        minutes = int(oversight.approval_expiry.total_seconds() // 60)
+        return Decision(
+            Outcome.PROPOSED,
+            f"proposed: waiting for an approver (expires in {minutes} min)",
+            decision.from_version,
+            decision.to_version,
+            decision.basis,
+        )
+    return decision
