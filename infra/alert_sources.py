@@ -24,7 +24,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import ROTATION_REASON
 
@@ -93,19 +93,8 @@ class AlertSources(Construct):
             log_retention=config.log_retention,
             environment={"STAGE": config.stage, "ROLLBACK_QUEUE_URL": queue.queue_url},
         )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-            )
-        )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="EncryptQueuedMessagesThroughSqs",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[queue_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        for statement in send_to_encrypted_queue(queue, queue_key):
+            self.function.allow(statement)
         # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
         lambda_.CfnEventInvokeConfig(
             self,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import TargetPlatform
@@ -93,3 +95,19 @@ class AppFunction(Construct):
 
     def allow(self, statement: iam.PolicyStatement) -> None:
         self.role.add_to_principal_policy(statement)
+
+
+def send_to_encrypted_queue(queue: sqs.IQueue, queue_key: kms.IKey) -> list[iam.PolicyStatement]:
+    """What a function needs to put messages on the rollback queue: SendMessage on it, and the
+    data key SQS asks for on the function's behalf to encrypt each message with the queue's key."""
+    return [
+        iam.PolicyStatement(
+            sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+        ),
+        iam.PolicyStatement(
+            sid="EncryptQueuedMessagesThroughSqs",
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[queue_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+        ),
+    ]

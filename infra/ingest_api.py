@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
@@ -108,20 +108,8 @@ class IngestApi(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
             )
         )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-            )
-        )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="EncryptQueuedMessagesThroughSqs",
-                # SQS needs a data key to encrypt a message sent to a KMS-encrypted queue.
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[queue_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        for statement in send_to_encrypted_queue(queue, queue_key):
+            self.function.allow(statement)
 
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
@@ -84,19 +84,8 @@ class SlackActions(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
             )
         )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="QueueSlackActions", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-            )
-        )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="EncryptQueuedActionsThroughSqs",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[queue_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        for statement in send_to_encrypted_queue(queue, queue_key):
+            self.function.allow(statement)
         for statement in ledger.rollback_lookup_statements():
             self.function.allow(statement)
         self.function.allow(

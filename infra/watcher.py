@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, send_to_encrypted_queue
 from infra.monitoring import app_metric
 from infra.secrets import AppSecret
 
@@ -85,19 +85,8 @@ class Watcher(Construct):
                 resources=[self.state_table.table_arn],
             )
         )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-            )
-        )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="EncryptQueuedRequests",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[queue_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        for statement in send_to_encrypted_queue(queue, queue_key):
+            self.function.allow(statement)
         self.function.allow(langfuse_secret.read_statement("ReadLangfuseKeys"))
         self.function.allow(
             iam.PolicyStatement(
