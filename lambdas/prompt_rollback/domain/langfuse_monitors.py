@@ -194,7 +194,10 @@ def prompt_named(payload: MonitorAlertPayload) -> tuple[str, int | None] | Monit
             misconfigured=True,
         )
     versions = {
-        int(v) for f in payload.filters if f.column in PROMPT_VERSION_COLUMNS for v in _equal_values(f)
+        int(v)
+        for f in payload.filters
+        if f.column in PROMPT_VERSION_COLUMNS
+        for v in _equal_values(f)
         if str(v).isdigit()
     }
     return names[0], (next(iter(versions)) if len(versions) == 1 else None)
@@ -213,7 +216,7 @@ def decide(
     name, pinned_version = named
     if payload.severity != FIRING_SEVERITY:
         return MonitorSkipped(
-            f"severity {cut(payload.severity, 20)}: only ALERT rolls back (WARNING and OK are left to people)",
+            f"severity {cut(payload.severity, 20)}: only ALERT rolls back (WARNING and OK are for people)",
             name,
         )
     length = window_length(payload.window)
@@ -244,7 +247,9 @@ def decide(
             name,
         )
     if held.to_version is None:
-        return MonitorSkipped(f"no version of {name} held production during the window: nothing to roll back", name)
+        return MonitorSkipped(
+            f"no version of {name} held production during the window: nothing to roll back", name
+        )
     if not isinstance(production_now, _Unknown) and production_now != held.to_version:
         return MonitorSkipped(
             f"the ledger has {_v(held.to_version)} in production since {_hhmm(held.at)} but Langfuse shows "
