@@ -38,7 +38,9 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
     from prompt_rollback.change_recorder import ChangeRecorder
     from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+    from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
     from prompt_rollback.domain.requests import RollbackRequest
+    from prompt_rollback.monitor_intake import MonitorAlertIntake
     from prompt_rollback.ports import Notifier, PromptRegistry
     from prompt_rollback.rollback.service import RollbackService
 
@@ -347,6 +349,20 @@ def change_recorder() -> ChangeRecorder:
     return ChangeRecorder(audit_ledger(), production_now if has_langfuse else None)
 
 
+@cache
+def monitor_alert_intake() -> MonitorAlertIntake:
+    """Langfuse monitor alerts: the ledger's moves decide, the rollback queue takes the request."""
+    from prompt_rollback.monitor_intake import MonitorAlertIntake
+    from prompt_rollback.ports import PromptRef
+
+    def production_now(prompt_name: str) -> int | None:
+        return registry_for("langfuse").read_production(PromptRef(prompt_name))
+
+    config = settings()
+    has_langfuse = bool(config.langfuse_secret_name or config.langfuse_public_key)
+    return MonitorAlertIntake(audit_ledger(), rollback_queue(), production_now if has_langfuse else None)
+
+
 # Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
 LANGFUSE_EVENT_MEMORY_SECONDS = 7 * 24 * 3600
 
@@ -357,7 +373,7 @@ class LangfuseEventRecording:
     Langfuse retry of a delivered event) is answered with its first answer and records nothing."""
 
     config: IdempotencyConfig
-    run: Callable[[PromptVersionEvent], dict[str, Any]]
+    run: Callable[[PromptVersionEvent | MonitorAlertEvent], dict[str, Any]]
 
 
 @cache
@@ -381,7 +397,21 @@ def langfuse_event_recording() -> LangfuseEventRecording:
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="event", persistence_store=persistence, config=idempotency
     )
-    def record(*, event: Any) -> dict[str, Any]:  # a PromptVersionEvent
+    def record(*, event: Any) -> dict[str, Any]:  # a PromptVersionEvent or a MonitorAlertEvent
+        from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
+
+        if isinstance(event, MonitorAlertEvent):
+            alert = monitor_alert_intake().receive(event)
+            return {
+                "event_id": event.id,
+                "type": event.type,
+                "status": alert.status,
+                "detail": alert.detail,
+                "prompt_name": alert.prompt_name,
+                "version": alert.version,
+                "request_id": alert.request_id,
+                "misconfigured": alert.misconfigured,
+            }
         outcome = change_recorder().record_langfuse(event)
         return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
 
@@ -412,6 +442,7 @@ def reset() -> None:
         _notifier_for,
         manual_rollbacks,
         change_recorder,
+        monitor_alert_intake,
         langfuse_event_recording,
         _previous_secret_versions,
     ):
