@@ -319,19 +319,24 @@ def manual_rollbacks() -> ManualRollbacks:
 # ---- change recorders (Langfuse webhooks, CloudTrail) -----------------------------------------
 def langfuse_webhook_secrets() -> list[str]:
     """The secrets Langfuse may sign webhooks with: the current one and, during a rotation, the
-    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named."""
+    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named.
+
+    Langfuse gives each automation its own secret, and the Prompt automation (changes) and the
+    Alert automation (monitors) post to the same route: the secret may hold several, one a line.
+    """
     config = settings()
     name = config.langfuse_webhook_secret_name
     if not name:
-        return [config.require("LANGFUSE_WEBHOOK_SECRET")]
-    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).strip()
+        return config.require("LANGFUSE_WEBHOOK_SECRET").split()
+    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).split()
     try:
         previous = _previous_secret_versions().get(
             name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
         )
     except parameters.exceptions.GetParameterError:
         previous = None
-    return [current, str(previous).strip()] if previous else [current]
+    extra = [s for s in str(previous).split() if s not in current] if previous else []
+    return current + extra
 
 
 @cache

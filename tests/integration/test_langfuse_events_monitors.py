@@ -108,3 +108,16 @@ def test_a_malformed_alert_with_a_valid_signature_is_422_and_queues_nothing(even
     status, answer = send(body)
     assert status == 422 and "monitor-alert" in answer["error"]
     assert events_stack.queue_depth(events_stack.resources.queue_url) == 0
+
+
+def test_the_alert_automation_may_have_its_own_secret_beside_the_prompt_automations(events_stack: Stack):
+    """Langfuse issues one secret per automation; both go in the secret, one a line."""
+    stack = events_stack
+    alert_secret = "lf-whsec_" + "a1" * 32
+    stack.monkeypatch.setenv("LANGFUSE_WEBHOOK_SECRET", f"{SECRET}\n{alert_secret}\n")
+    reset_wiring()
+    moved_to(stack, 7, timedelta(hours=3), "evt_to7")  # signed with the prompt automation's secret
+    body = serialize(monitor_alert("exe_own_secret"))
+    status, answer = deliver(body, sign(body, secret=alert_secret))
+    assert status == 200 and answer["status"] == "queued"
+    assert deliver(body, sign(body, secret="lf-whsec_" + "b2" * 32))[0] == 401

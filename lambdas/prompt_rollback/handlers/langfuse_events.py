@@ -85,7 +85,7 @@ def _parse(raw: bytes) -> PromptVersionEvent | MonitorAlertEvent | Response[Any]
         if any(e["type"] == "json_invalid" for e in error.errors()):
             return _problem(400, "body is not valid JSON")
         details = [
-            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+            {"loc": _location(e["loc"], e["type"]), "msg": e["msg"]}
             for e in error.errors(include_url=False, include_input=False)
         ]
         return _problem(
@@ -93,6 +93,14 @@ def _parse(raw: bytes) -> PromptVersionEvent | MonitorAlertEvent | Response[Any]
             "body is not a Langfuse prompt-version or monitor-alert event (apiVersion v1)",
             details=details[:20],
         )
+
+
+def _location(loc: tuple[int | str, ...], error_type: str) -> str:
+    """Where in the body, as the sender wrote it: without the union's tag, `type` for a bad tag."""
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        return "type"
+    parts = loc[1:] if loc and loc[0] in ("prompt-version", "monitor-alert") else loc
+    return ".".join(str(p) for p in parts)
 
 
 @app.post(EVENTS_PATH)
