@@ -121,3 +121,28 @@ def test_the_alert_automation_may_have_its_own_secret_beside_the_prompt_automati
     status, answer = deliver(body, sign(body, secret=alert_secret))
     assert status == 200 and answer["status"] == "queued"
     assert deliver(body, sign(body, secret="lf-whsec_" + "b2" * 32))[0] == 401
+
+
+def test_the_secret_in_secrets_manager_holds_both_automations_and_survives_a_rotation(events_stack: Stack):
+    import boto3
+
+    stack = events_stack
+    alert_secret, rotated_alert_secret = "lf-whsec_" + "c3" * 32, "lf-whsec_" + "d4" * 32
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="t/langfuse-webhook-secret", SecretString=f"{SECRET}\n{alert_secret}")
+    stack.monkeypatch.delenv("LANGFUSE_WEBHOOK_SECRET")
+    stack.monkeypatch.setenv("LANGFUSE_WEBHOOK_SECRET_NAME", "t/langfuse-webhook-secret")
+    reset_wiring()
+    moved_to(stack, 7, timedelta(hours=3), "evt_to7")
+    first = serialize(monitor_alert("exe_sm_1"))
+    assert deliver(first, sign(first, secret=alert_secret))[1]["status"] == "queued"
+    # The Alert automation's secret regenerated: the new value holds both again, the old one
+    # (AWSPREVIOUS) still verifies for deliveries already on their way.
+    client.put_secret_value(
+        SecretId="t/langfuse-webhook-secret", SecretString=f"{SECRET}\n{rotated_alert_secret}"
+    )
+    reset_wiring()
+    second = serialize(monitor_alert("exe_sm_2"))
+    assert deliver(second, sign(second, secret=rotated_alert_secret))[0] == 200
+    third = serialize(monitor_alert("exe_sm_3"))
+    assert deliver(third, sign(third, secret=alert_secret))[0] == 200
