@@ -61,6 +61,7 @@ def test_an_alert_on_the_version_live_for_the_whole_window_queues_one_rollback(e
     # Langfuse retrying the same execution: answered from memory, nothing queued twice.
     again = send(monitor_alert("exe_held"))
     assert again[0] == 200 and again[1]["request_id"] == answer["request_id"]
+    assert again[1]["replayed"] is True
     assert stack.queue_depth(stack.resources.queue_url) == 1
     # The same path an Alertmanager alert takes: the worker rolls v7 back to v6 and audits it.
     stack.drain()
