@@ -4,7 +4,8 @@ Two small functions append `change` records to the audit ledger, with the same a
 permissions as the worker:
 
 - LangfuseEvents, behind POST /langfuse/events (the route is on the ingest API): verifies
-  Langfuse's signature with the webhook secret and records prompt-version events.
+  Langfuse's signature with the webhook secret and records prompt-version events; Langfuse
+  monitor alerts it turns into rollback requests on the worker's queue (when the queue is given).
 - CloudTrailChanges, target of an EventBridge rule on the CloudTrail management events that
   move a configured Bedrock pointer (UpdateAgentAlias, UpdateFlowAlias, PutParameter).
   EventBridge only sees these events where a trail records management events: an organisation
@@ -103,6 +104,8 @@ class ChangeRecording(Construct):
         secrets: AppSecrets,
         webhook_secret: AppSecret,
         own_roles: list[iam.IRole],
+        queue: sqs.IQueue | None = None,
+        queue_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.langfuse_events = AppFunction(
@@ -120,10 +123,26 @@ class ChangeRecording(Construct):
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
                 "LANGFUSE_WEBHOOK_SECRET_NAME": webhook_secret.name,
                 "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
+                **({"ROLLBACK_QUEUE_URL": queue.queue_url} if queue is not None else {}),
             },
         )
         for statement in ledger.append_only_statements():
             self.langfuse_events.allow(statement)
+        if queue is not None and queue_key is not None:
+            # Langfuse monitor alerts go to the same FIFO queue as Alertmanager's.
+            self.langfuse_events.allow(
+                iam.PolicyStatement(
+                    sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
+                )
+            )
+            self.langfuse_events.allow(
+                iam.PolicyStatement(
+                    sid="EncryptQueuedMessagesThroughSqs",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[queue_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
         self.langfuse_events.allow(
             iam.PolicyStatement(
                 sid="UseIdempotencyRecords",

@@ -82,6 +82,8 @@ class PromptRollbackStack(Stack):
             secrets=self.secrets,
             webhook_secret=self.secrets.langfuse_webhook,
             own_roles=[self.worker.function.role],
+            queue=self.worker.queue,
+            queue_key=self.app_key,
         )
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
         self.slack_actions = SlackActions(

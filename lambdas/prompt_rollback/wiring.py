@@ -38,7 +38,9 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
     from prompt_rollback.change_recorder import ChangeRecorder
     from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+    from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
     from prompt_rollback.domain.requests import RollbackRequest
+    from prompt_rollback.monitor_intake import MonitorAlertIntake
     from prompt_rollback.ports import Notifier, PromptRegistry
     from prompt_rollback.rollback.service import RollbackService
 
@@ -317,19 +319,24 @@ def manual_rollbacks() -> ManualRollbacks:
 # ---- change recorders (Langfuse webhooks, CloudTrail) -----------------------------------------
 def langfuse_webhook_secrets() -> list[str]:
     """The secrets Langfuse may sign webhooks with: the current one and, during a rotation, the
-    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named."""
+    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named.
+
+    Langfuse gives each automation its own secret, and the Prompt automation (changes) and the
+    Alert automation (monitors) post to the same route: the secret may hold several, one a line.
+    """
     config = settings()
     name = config.langfuse_webhook_secret_name
     if not name:
-        return [config.require("LANGFUSE_WEBHOOK_SECRET")]
-    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).strip()
+        return config.require("LANGFUSE_WEBHOOK_SECRET").split()
+    current = str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)).split()
     try:
         previous = _previous_secret_versions().get(
             name, max_age=SECRET_CACHE_SECONDS, VersionStage="AWSPREVIOUS"
         )
     except parameters.exceptions.GetParameterError:
         previous = None
-    return [current, str(previous).strip()] if previous else [current]
+    extra = [s for s in str(previous).split() if s not in current] if previous else []
+    return current + extra
 
 
 @cache
@@ -347,6 +354,20 @@ def change_recorder() -> ChangeRecorder:
     return ChangeRecorder(audit_ledger(), production_now if has_langfuse else None)
 
 
+@cache
+def monitor_alert_intake() -> MonitorAlertIntake:
+    """Langfuse monitor alerts: the ledger's moves decide, the rollback queue takes the request."""
+    from prompt_rollback.monitor_intake import MonitorAlertIntake
+    from prompt_rollback.ports import PromptRef
+
+    def production_now(prompt_name: str) -> int | None:
+        return registry_for("langfuse").read_production(PromptRef(prompt_name))
+
+    config = settings()
+    has_langfuse = bool(config.langfuse_secret_name or config.langfuse_public_key)
+    return MonitorAlertIntake(audit_ledger(), rollback_queue(), production_now if has_langfuse else None)
+
+
 # Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
 LANGFUSE_EVENT_MEMORY_SECONDS = 7 * 24 * 3600
 
@@ -357,7 +378,7 @@ class LangfuseEventRecording:
     Langfuse retry of a delivered event) is answered with its first answer and records nothing."""
 
     config: IdempotencyConfig
-    run: Callable[[PromptVersionEvent], dict[str, Any]]
+    run: Callable[[PromptVersionEvent | MonitorAlertEvent], dict[str, Any]]
 
 
 @cache
@@ -381,7 +402,21 @@ def langfuse_event_recording() -> LangfuseEventRecording:
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="event", persistence_store=persistence, config=idempotency
     )
-    def record(*, event: Any) -> dict[str, Any]:  # a PromptVersionEvent
+    def record(*, event: Any) -> dict[str, Any]:  # a PromptVersionEvent or a MonitorAlertEvent
+        from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
+
+        if isinstance(event, MonitorAlertEvent):
+            alert = monitor_alert_intake().receive(event)
+            return {
+                "event_id": event.id,
+                "type": event.type,
+                "status": alert.status,
+                "detail": alert.detail,
+                "prompt_name": alert.prompt_name,
+                "version": alert.version,
+                "request_id": alert.request_id,
+                "misconfigured": alert.misconfigured,
+            }
         outcome = change_recorder().record_langfuse(event)
         return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
 
@@ -412,6 +447,7 @@ def reset() -> None:
         _notifier_for,
         manual_rollbacks,
         change_recorder,
+        monitor_alert_intake,
         langfuse_event_recording,
         _previous_secret_versions,
     ):

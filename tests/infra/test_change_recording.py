@@ -64,6 +64,22 @@ def test_langfuse_events_function_reads_the_webhook_secret_and_only_appends_to_t
     assert on_ledger == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
 
 
+def test_langfuse_events_function_may_send_monitor_alerts_to_the_rollback_queue_only(
+    synthesized: Synthesized,
+) -> None:
+    function = synthesized.stack.changes.langfuse_events
+    environment = synthesized.resources("AWS::Lambda::Function")[synthesized.logical_id(function.function)][
+        "Properties"
+    ]["Environment"]["Variables"]
+    queue_id = synthesized.logical_id(synthesized.stack.worker.queue)
+    assert environment["ROLLBACK_QUEUE_URL"] == {"Ref": queue_id}
+    statements = statements_of_role(synthesized, role_of(synthesized, function.function))
+    sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
+    assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in sqs_statements] == [
+        (["sqs:SendMessage"], [{"Fn::GetAtt": [queue_id, "Arn"]}])
+    ]
+
+
 def test_no_pointer_configured_means_no_cloudtrail_rule(synthesized: Synthesized) -> None:
     rules = synthesized.resources("AWS::Events::Rule").values()
     # The only rule left is the CloudWatch alarms' (infra/alert_sources.py), not CloudTrail's.

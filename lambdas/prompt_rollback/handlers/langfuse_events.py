@@ -1,4 +1,6 @@
-"""POST /langfuse/events: Langfuse prompt-version webhooks -> `change` records in the audit ledger.
+"""POST /langfuse/events: Langfuse prompt-version webhooks -> `change` records in the audit ledger;
+Langfuse monitor alerts (`type: "monitor-alert"`) -> a rollback request on the queue, or a skip
+with its reason (monitor_intake.py, domain/langfuse_monitors.py).
 
 Order matters: the signature is checked on the raw bytes before anything parses them, so an
 unsigned or forged body never reaches pydantic. Answers follow Langfuse's delivery rules (it
@@ -15,23 +17,26 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from prompt_rollback import wiring
 from prompt_rollback.change_recorder import LedgerBusy
 from prompt_rollback.domain import langfuse_signature
 from prompt_rollback.domain.langfuse_events import MAX_BODY_BYTES, PromptVersionEvent
+from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
 from prompt_rollback.observability import logger, metrics
 
 EVENTS_PATH = "/langfuse/events"
 
 app = APIGatewayRestResolver()
+LangfuseEvent = Annotated[PromptVersionEvent | MonitorAlertEvent, Field(discriminator="type")]
+_EVENT: TypeAdapter[PromptVersionEvent | MonitorAlertEvent] = TypeAdapter(LangfuseEvent)
 
 
 def _problem(status: int, message: str, **extra: Any) -> Response[Any]:
@@ -70,22 +75,32 @@ def _verify(raw: bytes) -> Response[Any] | None:
     return None
 
 
-def _parse(raw: bytes) -> PromptVersionEvent | Response[Any]:
+def _parse(raw: bytes) -> PromptVersionEvent | MonitorAlertEvent | Response[Any]:
     content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return _problem(415, "Content-Type must be application/json")
     try:
-        return PromptVersionEvent.model_validate_json(raw)
+        return _EVENT.validate_json(raw)
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             return _problem(400, "body is not valid JSON")
         details = [
-            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+            {"loc": _location(e["loc"], e["type"]), "msg": e["msg"]}
             for e in error.errors(include_url=False, include_input=False)
         ]
         return _problem(
-            422, "body is not a Langfuse prompt-version event (apiVersion v1)", details=details[:20]
+            422,
+            "body is not a Langfuse prompt-version or monitor-alert event (apiVersion v1)",
+            details=details[:20],
         )
+
+
+def _location(loc: tuple[int | str, ...], error_type: str) -> str:
+    """Where in the body, as the sender wrote it: without the union's tag, `type` for a bad tag."""
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        return "type"
+    parts = loc[1:] if loc and loc[0] in ("prompt-version", "monitor-alert") else loc
+    return ".".join(str(p) for p in parts)
 
 
 @app.post(EVENTS_PATH)
@@ -108,6 +123,8 @@ def receive_langfuse_event() -> Response[Any]:
     except Exception as error:
         logger.exception("could not record Langfuse event", extra={"error_type": type(error).__name__})
         return _problem(503, "could not record the event, retry later")
+    if isinstance(parsed, MonitorAlertEvent):
+        return _monitor_answer(parsed, result)
     if not result.get("replayed"):
         metrics.add_metric(
             name="ChangesRecorded" if result["status"] == "recorded" else "LangfuseEventsIgnored",
@@ -122,6 +139,23 @@ def receive_langfuse_event() -> Response[Any]:
             "action": parsed.action,
             **result,
         },
+    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result)
+
+
+def _monitor_answer(event: MonitorAlertEvent, result: dict[str, Any]) -> Response[Any]:
+    """200 either way: a skip is an answer (with the reason), not a failure Langfuse should retry."""
+    if not result.get("replayed"):
+        metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=1)
+        queued = result["status"] == "queued"
+        metrics.add_metric(
+            name="AlertsAccepted" if queued else "AlertsSkipped", unit=MetricUnit.Count, value=1
+        )
+        if result.get("misconfigured"):
+            metrics.add_metric(name="AlertsMisconfigured", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "Langfuse monitor alert",
+        extra={"monitor_id": event.payload.monitor_id, "severity": event.payload.severity, **result},
     )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result)
 

@@ -1,0 +1,90 @@
+"""Langfuse monitor alerts in: the ledger's production moves, the pure decision, the same queue.
+
+It reads the prompt's newest ledger records, asks Langfuse where production is now, lets
+domain/langfuse_monitors.py decide, and queues what it decides through the same `triage` and
+the same FIFO queue as an Alertmanager alert. A skip is answered and logged with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prompt_rollback.change_recorder import HISTORY_DEPTH, ProductionReader
+from prompt_rollback.domain.changes import UNKNOWN, ProductionNow
+from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.langfuse_monitors import (
+    MonitorAlertEvent,
+    MonitorSkipped,
+    as_alertmanager_body,
+    decide,
+    production_moves,
+    prompt_named,
+)
+from prompt_rollback.ports import AuditLedger, RollbackQueue
+
+
+@dataclass(frozen=True)
+class MonitorOutcome:
+    """What became of one monitor alert: queued (with the request id), or skipped and why."""
+
+    status: str  # "queued" | "skipped"
+    detail: str
+    prompt_name: str = ""
+    version: int | None = None
+    request_id: str = ""
+    misconfigured: bool = False
+
+
+class MonitorAlertIntake:
+    def __init__(
+        self,
+        ledger: AuditLedger,
+        queue: RollbackQueue,
+        production_reader: ProductionReader | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._queue = queue
+        self._production_reader = production_reader
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def receive(self, event: MonitorAlertEvent) -> MonitorOutcome:
+        named = prompt_named(event.payload)
+        if isinstance(named, MonitorSkipped):
+            return _skipped(named)
+        prompt_name = named[0]
+        records = self._ledger.recent(f"langfuse#{prompt_name}", HISTORY_DEPTH)
+        verdict = decide(
+            event, production_moves([r.to_item() for r in records]), self._production_now(prompt_name)
+        )
+        if isinstance(verdict, MonitorSkipped):
+            return _skipped(verdict)
+        intake = triage(as_alertmanager_body(event, verdict), received_at=self._clock())
+        if not intake.accepted:
+            reason = intake.skipped[0].reason if intake.skipped else "not a rollback request"
+            return MonitorOutcome("skipped", reason, prompt_name, verdict.version, misconfigured=True)
+        # Raises if SQS refuses: the handler answers 503 and Langfuse retries the same id.
+        self._queue.enqueue(intake.accepted)
+        request = intake.accepted[0]
+        return MonitorOutcome(
+            "queued",
+            f"rollback of {prompt_name} v{verdict.version} queued: it held production since "
+            f"{verdict.held_since.isoformat()}, before the monitor's window began",
+            prompt_name,
+            verdict.version,
+            request.request_id,
+        )
+
+    def _production_now(self, prompt_name: str) -> ProductionNow:
+        if self._production_reader is None:
+            return UNKNOWN
+        try:
+            return self._production_reader(prompt_name)
+        except Exception:  # the registry down: the ledger alone decides (the worker re-checks anyway)
+            return UNKNOWN
+
+
+def _skipped(verdict: MonitorSkipped) -> MonitorOutcome:
+    return MonitorOutcome("skipped", verdict.reason, verdict.prompt_name, misconfigured=verdict.misconfigured)
