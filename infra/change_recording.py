@@ -29,7 +29,7 @@ from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, decrypt_secrets
 from infra.nag import acknowledge
 from infra.secrets import AppSecret, AppSecrets
 
@@ -158,14 +158,7 @@ class ChangeRecording(Construct):
         self.langfuse_events.allow(webhook_secret.read_statement("ReadLangfuseWebhookSecret"))
         # Asks Langfuse where production went when only the losing version's event arrived.
         self.langfuse_events.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
-        self.langfuse_events.allow(
-            iam.PolicyStatement(
-                sid="DecryptSecretsThroughSecretsManager",
-                actions=["kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        self.langfuse_events.allow(decrypt_secrets(key))
 
         self.cloudtrail_changes = AppFunction(
             self,

@@ -111,3 +111,14 @@ def send_to_encrypted_queue(queue: sqs.IQueue, queue_key: kms.IKey) -> list[iam.
             conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
         ),
     ]
+
+
+def decrypt_secrets(secrets_key: kms.IKey) -> iam.PolicyStatement:
+    """kms:Decrypt on the secrets' key, only when Secrets Manager asks on the function's behalf
+    (GetSecretValue of a secret encrypted with that key)."""
+    return iam.PolicyStatement(
+        sid="DecryptSecretsThroughSecretsManager",
+        actions=["kms:Decrypt"],
+        resources=[secrets_key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+    )

@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, send_to_encrypted_queue
+from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
@@ -100,14 +100,7 @@ class IngestApi(Construct):
             },
         )
         self.function.allow(token_secret.read_statement("ReadWebhookToken"))
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="DecryptWebhookTokenThroughSecretsManager",
-                actions=["kms:Decrypt"],
-                resources=[secrets_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        self.function.allow(decrypt_secrets(secrets_key))
         for statement in send_to_encrypted_queue(queue, queue_key):
             self.function.allow(statement)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -14,7 +14,7 @@ from constructs import Construct
 from infra.audit_ledger import AuditLedger
 from infra.bedrock_access import bedrock_rollback_statements
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction
+from infra.functions import AppFunction, decrypt_secrets
 from infra.secrets import AppSecrets
 
 WORKER_HANDLER = "prompt_rollback.handlers.worker.lambda_handler"
@@ -124,14 +124,7 @@ class RollbackWorker(Construct):
         self.function.allow(secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"))
         self.function.allow(secrets.slack_bot_token.read_statement("ReadSlackBotToken"))
         self.function.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="DecryptSecretsThroughSecretsManager",
-                actions=["kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        self.function.allow(decrypt_secrets(key))
         # Adds sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueueAttributes on this
         # queue and kms:Decrypt on its key to the role.
         self.function.function.add_event_source(

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, send_to_encrypted_queue
+from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
@@ -76,14 +76,7 @@ class SlackActions(Construct):
             },
         )
         self.function.allow(signing_secret.read_statement("ReadSlackSigningSecret"))
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="DecryptSigningSecretThroughSecretsManager",
-                actions=["kms:Decrypt"],
-                resources=[secrets_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        self.function.allow(decrypt_secrets(secrets_key))
         for statement in send_to_encrypted_queue(queue, queue_key):
             self.function.allow(statement)
         for statement in ledger.rollback_lookup_statements():

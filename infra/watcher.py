@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, send_to_encrypted_queue
+from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
 from infra.monitoring import app_metric
 from infra.secrets import AppSecret
 
@@ -88,14 +88,7 @@ class Watcher(Construct):
         for statement in send_to_encrypted_queue(queue, queue_key):
             self.function.allow(statement)
         self.function.allow(langfuse_secret.read_statement("ReadLangfuseKeys"))
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="DecryptSecretsThroughSecretsManager",
-                actions=["kms:Decrypt"],
-                resources=[secrets_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-            )
-        )
+        self.function.allow(decrypt_secrets(secrets_key))
 
         # The Scheduler's role may invoke this function (not its versions or aliases) and nothing
         # else, and only for schedules of this account (confused-deputy guard).
