@@ -84,7 +84,7 @@ def stdout_discarded() -> Iterator[None]:
 
 
 # ---- 1. cold imports ----------------------------------------------------------------------------
-WEBHOOK, WORKER = "prompt_rollback.handlers.webhook", "prompt_rollback.handlers.worker"
+WEBHOOK, WORKER = "prompt_rollback.sources.webhook_handler", "prompt_rollback.worker.handler"
 # The worker's first Langfuse request also pays for the client (langfuse, imported as usual).
 LANGFUSE_CLIENT = (
     "\nfrom prompt_rollback.adapters.langfuse_registry import LangfuseRegistry\n"
@@ -265,7 +265,8 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         os.environ["SLACK_WEBHOOK_URL"] = slack.url
         from prompt_rollback import wiring
         from prompt_rollback.domain.requests import RollbackRequest
-        from prompt_rollback.handlers import webhook, worker
+        from prompt_rollback.sources import webhook_handler as webhook
+        from prompt_rollback.worker import handler as worker
 
         wiring.reset()
 

@@ -86,8 +86,9 @@ def measure(prompts: int, runs: int) -> dict[str, Any]:
             LANGFUSE_PUBLIC_KEY=server.public_key,
             LANGFUSE_SECRET_KEY=server.secret_key,
         )
-        from prompt_rollback import watch_wiring, wiring
-        from prompt_rollback.handlers import watcher
+        from prompt_rollback import wiring
+        from prompt_rollback.watcher import handler as watcher
+        from prompt_rollback.watcher import wiring as watch_wiring
 
         wiring.reset()
         watch_wiring.reset()
@@ -117,8 +118,8 @@ def measure(prompts: int, runs: int) -> dict[str, Any]:
 def import_rss_mb() -> float:
     code = (
         "import resource, sys; sys.path[:0] = ['lambdas', '.']; "
-        "import prompt_rollback.handlers.watcher, prompt_rollback.watch_wiring as w; "
-        "import langfuse.api.client, prompt_rollback.adapters.langfuse_watch_observer; "
+        "import prompt_rollback.watcher.handler, prompt_rollback.watcher.wiring as w; "
+        "import langfuse.api.client, prompt_rollback.watcher.observer; "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)

@@ -28,7 +28,7 @@ from infra.functions import AppFunction, send_to_encrypted_queue
 from infra.nag import acknowledge
 from infra.secrets import ROTATION_REASON
 
-ALERT_EVENTS_HANDLER = "prompt_rollback.handlers.alert_events.lambda_handler"
+ALERT_EVENTS_HANDLER = "prompt_rollback.sources.events_handler.lambda_handler"
 ALERT_EVENTS_TIMEOUT = Duration.seconds(30)
 ALERT_EVENTS_MEMORY_MB = 256
 AMP_PRINCIPAL = "aps.amazonaws.com"

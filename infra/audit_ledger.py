@@ -1,6 +1,6 @@
 """The audit ledger table (docs/architecture.md, "Tables") and the only access the worker gets to it.
 
-Its key schema is the worker's own (lambdas/prompt_rollback/ledger_schema.py), as local mode's is."""
+Its key schema is the worker's own (lambdas/prompt_rollback/domain/ledger_schema.py), as local mode's is."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
-from prompt_rollback import ledger_schema
+from prompt_rollback.domain import ledger_schema
 
 AUDIT_INDEX_NAME = ledger_schema.BY_PROMPT_TIME_INDEX
 REQUEST_ID_INDEX_NAME = ledger_schema.BY_REQUEST_ID_INDEX

@@ -33,8 +33,8 @@ from infra.functions import AppFunction, decrypt_secrets
 from infra.nag import acknowledge
 from infra.secrets import AppSecret, AppSecrets
 
-LANGFUSE_EVENTS_HANDLER = "prompt_rollback.handlers.langfuse_events.lambda_handler"
-CLOUDTRAIL_CHANGES_HANDLER = "prompt_rollback.handlers.cloudtrail_events.lambda_handler"
+LANGFUSE_EVENTS_HANDLER = "prompt_rollback.changes.langfuse_handler.lambda_handler"
+CLOUDTRAIL_CHANGES_HANDLER = "prompt_rollback.changes.cloudtrail_handler.lambda_handler"
 FUNCTION_TIMEOUT = Duration.seconds(15)
 FUNCTION_MEMORY_MB = 256
 

@@ -28,7 +28,7 @@ from prompt_rollback.domain.policy_config import (
     PolicyConfig,
     PromptOverrides,
 )
-from prompt_rollback.domain.watch_config import WatcherConfig
+from prompt_rollback.watcher.config import WatcherConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # The retentions CloudWatch Logs accepts, in days (CDK's enum names them, not their numbers).

@@ -18,7 +18,7 @@ from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queu
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
-WEBHOOK_HANDLER = "prompt_rollback.handlers.webhook.lambda_handler"
+WEBHOOK_HANDLER = "prompt_rollback.sources.webhook_handler.lambda_handler"
 WEBHOOK_TIMEOUT = Duration.seconds(10)
 WEBHOOK_MEMORY_MB = 256
 ALERTS_PATH = "alerts"

@@ -17,7 +17,7 @@ from infra.config import DeploymentConfig
 from infra.functions import AppFunction, decrypt_secrets
 from infra.secrets import AppSecrets
 
-WORKER_HANDLER = "prompt_rollback.handlers.worker.lambda_handler"
+WORKER_HANDLER = "prompt_rollback.worker.handler.lambda_handler"
 WORKER_TIMEOUT = Duration.seconds(60)
 WORKER_MEMORY_MB = 512
 # Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is

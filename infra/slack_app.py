@@ -27,7 +27,7 @@ from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queu
 from infra.nag import acknowledge
 from infra.secrets import AppSecret
 
-SLACK_ACTIONS_HANDLER = "prompt_rollback.handlers.slack_actions.lambda_handler"
+SLACK_ACTIONS_HANDLER = "prompt_rollback.slack.handler.lambda_handler"
 SLACK_ACTIONS_PATH = ("slack", "actions")
 # Slack waits 3 seconds for the answer; a cold start plus one query and one send fit in that.
 SLACK_ACTIONS_TIMEOUT = Duration.seconds(3)

@@ -26,7 +26,7 @@ from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queu
 from infra.monitoring import app_metric
 from infra.secrets import AppSecret
 
-WATCHER_HANDLER = "prompt_rollback.handlers.watcher.lambda_handler"
+WATCHER_HANDLER = "prompt_rollback.watcher.handler.lambda_handler"
 # A run is a constant number of Langfuse calls (each with its own 10 s timeout and the SDK's
 # retries) plus a handful of DynamoDB and SQS calls; 2 minutes leaves room for a slow Langfuse.
 WATCHER_TIMEOUT = Duration.seconds(120)

@@ -30,7 +30,7 @@ def replay_event(
     headers: Mapping[str, str], body: bytes, token: str, handler: Handler
 ) -> tuple[int, dict[str, Any]]:
     """(status, JSON answer) for one posted event; the Bearer token is checked before the body."""
-    from prompt_rollback.handlers.alert_events import UnrecognisedEvent
+    from prompt_rollback.sources.events_handler import UnrecognisedEvent
 
     authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
     scheme, _, presented = authorization.partition(" ")

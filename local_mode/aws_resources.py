@@ -1,6 +1,6 @@
 """The AWS resources local mode needs, created on whatever endpoint boto3 points at.
 
-They mirror what the CDK stack deploys (the ledger's key schema from prompt_rollback.ledger_schema,
+They mirror what the CDK stack deploys (the ledger's key schema from prompt_rollback.domain.ledger_schema,
 the same FIFO queue with a DLQ), so the handlers run against the same shapes locally as in the cloud.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from prompt_rollback import ledger_schema
+from prompt_rollback.domain import ledger_schema
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,11 @@ class LocalService:
         env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
 
         from prompt_rollback import wiring
-        from prompt_rollback.handlers import alert_events, langfuse_events, slack_actions, webhook, worker
+        from prompt_rollback.changes import langfuse_handler as langfuse_events
+        from prompt_rollback.slack import handler as slack_actions
+        from prompt_rollback.sources import events_handler as alert_events
+        from prompt_rollback.sources import webhook_handler as webhook
+        from prompt_rollback.worker import handler as worker
 
         wiring.reset()
         slack_actions._replay_guard.cache_clear()
@@ -296,7 +300,7 @@ class LocalService:
     def _report(self, messages: list[dict[str, Any]]) -> None:
         """After each batch, show the decisions the audit ledger now holds for it."""
         from prompt_rollback import wiring
-        from prompt_rollback.audit_record import AuditRecord
+        from prompt_rollback.domain.audit_record import AuditRecord
 
         ledger = wiring.audit_ledger()
         for message in messages:

@@ -88,8 +88,8 @@ def start_watcher(
     set, and the real handler on a schedule, one invocation at a time with the other handlers."""
     os.environ["WATCH_STATE_TABLE_NAME"] = provision_state_table(f"{prefix}-watch")
     os.environ.setdefault("WATCHER_CONFIG", DEMO_WATCHER_CONFIG)
-    from prompt_rollback import watch_wiring
-    from prompt_rollback.handlers import watcher
+    from prompt_rollback.watcher import handler as watcher
+    from prompt_rollback.watcher import wiring as watch_wiring
 
     watch_wiring.reset()
     return WatcherSchedule(one_at_a_time(watcher.lambda_handler), every_seconds, _reporter(say)).start()

@@ -141,7 +141,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if args.allow_forward:
         payload["allow_forward"] = True
     if args.in_process:
-        from prompt_rollback.handlers.worker import lambda_handler
+        from prompt_rollback.worker.handler import lambda_handler
 
         result = lambda_handler(payload, _CliContext())
         if result.get("error") == "configuration error":
@@ -180,7 +180,7 @@ def _click(args: argparse.Namespace) -> int:
 
 def _invoke_worker(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]:
     if args.in_process:
-        from prompt_rollback.handlers.worker import lambda_handler
+        from prompt_rollback.worker.handler import lambda_handler
 
         return dict(lambda_handler(payload, _CliContext()))
     import boto3

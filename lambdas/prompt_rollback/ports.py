@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, overload
 
-from prompt_rollback.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
 
 @dataclass(frozen=True)
@@ -116,4 +117,44 @@ class RollbackQueue(Protocol):
 
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
         """Queue resolved alerts (recovery signals), each on its prompt's group, or raise `EnqueueFailed`."""
+        ...
+
+
+# ---- the watcher: its stored `for:` states, what it observes and how it signals -------------
+class NoData(Exception):
+    """Langfuse did not answer usefully (down, 429, 5xx, rejected query): this run decides nothing."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    observations: list[Observation]
+    langfuse_calls: int
+
+
+class Observer(Protocol):
+    def observe(self, now: datetime) -> Observed:
+        """Every trigger of every production prompt version at `now`, or NoData."""
+        ...
+
+
+class StateConflict(Exception):
+    """Another run changed this state first (overlapping runs): this run leaves the key alone."""
+
+
+class WatchStateStore(Protocol):
+    def load_all(self) -> list[WatchState]: ...
+
+    def save(self, state: WatchState, expected_revision: int) -> WatchState:
+        """Write `state` if the stored revision is still `expected_revision` (0: absent); the
+        returned state carries the new revision. Raises StateConflict otherwise."""
+        ...
+
+    def delete(self, state: WatchState) -> None:
+        """Delete `state` if it is still at its revision. Raises StateConflict otherwise."""
+        ...
+
+
+class SignalSender(Protocol):
+    def send(self, signals: Sequence[Signal]) -> None:
+        """Deliver every signal or raise: an unsent signal stays in its state's outbox."""
         ...

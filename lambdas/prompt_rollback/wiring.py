@@ -36,11 +36,11 @@ if TYPE_CHECKING:  # imported where they are built (see the module docstring)
     from prompt_rollback.adapters.chain_anchor import AnchoredLedger
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
-    from prompt_rollback.change_recorder import ChangeRecorder
+    from prompt_rollback.changes.monitor_intake import MonitorAlertIntake
+    from prompt_rollback.changes.recorder import ChangeRecorder
     from prompt_rollback.domain.langfuse_events import PromptVersionEvent
     from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
     from prompt_rollback.domain.requests import RollbackRequest
-    from prompt_rollback.monitor_intake import MonitorAlertIntake
     from prompt_rollback.ports import Notifier, PromptRegistry
     from prompt_rollback.rollback.service import RollbackService
 
@@ -241,7 +241,7 @@ def _notifier_for(url: str, channel: str) -> Notifier:
 
 
 def notifier() -> Notifier:
-    from prompt_rollback import slack_wiring
+    from prompt_rollback.slack import wiring as slack_wiring
 
     if slack_wiring.bot_token():  # Slack app mode: one message per incident, with buttons
         return slack_wiring.app_notifier()
@@ -343,7 +343,7 @@ def langfuse_webhook_secrets() -> list[str]:
 def change_recorder() -> ChangeRecorder:
     """Records production changes made outside the worker. With Langfuse credentials configured it
     also asks Langfuse where production went when only the losing version's event has arrived."""
-    from prompt_rollback.change_recorder import ChangeRecorder
+    from prompt_rollback.changes.recorder import ChangeRecorder
     from prompt_rollback.ports import PromptRef
 
     def production_now(prompt_name: str) -> int | None:
@@ -357,7 +357,7 @@ def change_recorder() -> ChangeRecorder:
 @cache
 def monitor_alert_intake() -> MonitorAlertIntake:
     """Langfuse monitor alerts: the ledger's moves decide, the rollback queue takes the request."""
-    from prompt_rollback.monitor_intake import MonitorAlertIntake
+    from prompt_rollback.changes.monitor_intake import MonitorAlertIntake
     from prompt_rollback.ports import PromptRef
 
     def production_now(prompt_name: str) -> int | None:
@@ -453,7 +453,7 @@ def reset() -> None:
     ):
         factory.cache_clear()
     _previous_token.clear()
-    from prompt_rollback import slack_wiring
+    from prompt_rollback.slack import wiring as slack_wiring
 
     slack_wiring.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]

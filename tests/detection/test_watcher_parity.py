@@ -25,14 +25,14 @@ from prometheus_client import CollectorRegistry
 from prompt_rollback.detection import rules
 from prompt_rollback.detection.triggers import Trigger
 from prompt_rollback.domain.watch import Phase, WatchKey, WatchState, after_sent, plan_run
-from prompt_rollback.domain.watch_config import WatcherConfig
-from prompt_rollback.domain.watch_evaluation import observations
 from prompt_rollback.measurements import (
     BaselineValue,
     Measurements,
     PromptMeasurement,
     ScoreMeasurement,
 )
+from prompt_rollback.watcher.config import WatcherConfig
+from prompt_rollback.watcher.evaluation import observations
 
 from prompt_rollback_exporter.collector import PromptCollector
 from prompt_rollback_exporter.refresher import HealthMetrics, Refresher

@@ -14,7 +14,7 @@ PROMPT = "support-answer"
 
 def attempt_once(stack: Stack) -> int:
     """One receive + worker invocation, as the SQS event source would do it; returns messages seen."""
-    from prompt_rollback.handlers import worker
+    from prompt_rollback.worker import handler as worker
 
     return SqsPoller(stack.resources.queue_url, worker.lambda_handler, wait_seconds=0).poll_once()
 

@@ -24,7 +24,7 @@ def alert_events_function(synthesized: Synthesized) -> tuple[str, dict[str, Any]
     [(logical_id, function)] = [
         (lid, f)
         for lid, f in synthesized.resources("AWS::Lambda::Function").items()
-        if f["Properties"]["Handler"] == "prompt_rollback.handlers.alert_events.lambda_handler"
+        if f["Properties"]["Handler"] == "prompt_rollback.sources.events_handler.lambda_handler"
     ]
     return logical_id, function
 

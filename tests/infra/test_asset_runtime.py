@@ -88,7 +88,8 @@ def run_isolated(paths: list[Path], code: str, *arguments: str) -> dict:
 
 WEBHOOK_CODE = """
 import importlib.util, json
-from prompt_rollback.handlers import slack_actions, webhook
+from prompt_rollback.slack import handler as slack_actions
+from prompt_rollback.sources import webhook_handler as webhook
 
 class Context:
     function_name = "webhook"; memory_limit_in_mb = 256; aws_request_id = "r"
@@ -116,7 +117,7 @@ print(json.dumps({
 
 WORKER_CODE = """
 import importlib.util, json, sys
-from prompt_rollback.handlers import worker
+from prompt_rollback.worker import handler as worker
 from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
 from prompt_rollback.ports import PromptRef
 
@@ -173,8 +174,8 @@ import json, sys
 from datetime import datetime, UTC
 import os
 os.environ.update(LANGFUSE_HOST=sys.argv[1], LANGFUSE_PUBLIC_KEY=sys.argv[2], LANGFUSE_SECRET_KEY=sys.argv[3])
-from prompt_rollback.handlers import watcher
-from prompt_rollback import watch_wiring
+from prompt_rollback.watcher import handler as watcher
+from prompt_rollback.watcher import wiring as watch_wiring
 
 observed = watch_wiring.observer().observe(datetime.now(UTC))
 print(json.dumps({

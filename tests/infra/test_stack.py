@@ -325,8 +325,8 @@ def test_webhook_environment_and_permissions(synthesized: Synthesized) -> None:
 @pytest.mark.parametrize(
     ("function_attr", "handler", "timeout", "memory"),
     [
-        ("worker", "prompt_rollback.handlers.worker.lambda_handler", 60, 512),
-        ("ingest", "prompt_rollback.handlers.webhook.lambda_handler", 10, 256),
+        ("worker", "prompt_rollback.worker.handler.lambda_handler", 60, 512),
+        ("ingest", "prompt_rollback.sources.webhook_handler.lambda_handler", 10, 256),
     ],
 )
 def test_functions_run_traced_on_arm64_with_the_newest_python(

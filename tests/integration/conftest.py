@@ -13,8 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from prompt_rollback import wiring
-from prompt_rollback.handlers import webhook, worker
 from prompt_rollback.ports import PromptRegistry
+from prompt_rollback.sources import webhook_handler as webhook
+from prompt_rollback.worker import handler as worker
 
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from prompt_rollback import wiring
-from prompt_rollback.handlers import slack_actions
+from prompt_rollback.slack import handler as slack_actions
 from slack_sdk.signature import SignatureVerifier
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event

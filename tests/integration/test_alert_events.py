@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from prompt_rollback import wiring
-from prompt_rollback.handlers import alert_events
+from prompt_rollback.sources import events_handler as alert_events
 from pydantic import ValidationError
 
 from local_mode.lambda_runtime import LocalLambdaContext

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from prompt_rollback import cli, wiring
-from prompt_rollback.change_recorder import ChangeRecorder
+from prompt_rollback.changes.recorder import ChangeRecorder
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 
 from tests.integration.conftest import Stack, reset_wiring

@@ -11,7 +11,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from prompt_rollback import prompt_pointer
 from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
 from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
 from prompt_rollback.adapters.bedrock_prompt_pointer_registry import (
@@ -19,6 +18,7 @@ from prompt_rollback.adapters.bedrock_prompt_pointer_registry import (
     BedrockPromptPointerRegistry,
 )
 from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
+from prompt_rollback.client import prompt_pointer
 from prompt_rollback.domain.bedrock_targets import PromptParameterTarget
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 from prompt_rollback.ports import PromptRef

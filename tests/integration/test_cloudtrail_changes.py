@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from prompt_rollback import wiring
+from prompt_rollback.changes import cloudtrail_handler as cloudtrail_events
 from prompt_rollback.domain.audit import verify_chain
-from prompt_rollback.handlers import cloudtrail_events
 
 from local_mode.lambda_runtime import LocalLambdaContext
 from tests.integration.conftest import Stack

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from prompt_rollback.changes import langfuse_handler as langfuse_events
 from prompt_rollback.domain.audit import verify_chain
-from prompt_rollback.handlers import langfuse_events
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
 from tests.integration.conftest import Stack, reset_wiring

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto.secretsmanager.models import SecretsManagerBackend
 from prompt_rollback import cli, wiring
-from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import iso_utc
+from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.policy import Outcome
 
 from tests.integration.conftest import TOKEN, Stack, reset_wiring

@@ -8,10 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
-from prompt_rollback import slack_wiring
 from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
 from prompt_rollback.domain.interactions import RecoveryCheck
 from prompt_rollback.domain.requests import message_group_id
+from prompt_rollback.slack import wiring as slack_wiring
 
 from tests.integration.slack_app_stack import APPROVER, CHANNEL, AppStack, set_policy
 

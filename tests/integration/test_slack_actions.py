@@ -10,7 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from prompt_rollback import cli, slack_wiring
+from prompt_rollback import cli
+from prompt_rollback.slack import wiring as slack_wiring
 
 from tests.integration.slack_app_stack import (
     APPROVER,

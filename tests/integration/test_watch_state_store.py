@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
 from prompt_rollback.domain.watch import Phase, Signal, SignalKind, WatchKey, WatchState
-from prompt_rollback.watch_ports import StateConflict
+from prompt_rollback.ports import StateConflict
 
 from local_mode.watcher import provision_state_table
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import boto3
 import pytest
-from prompt_rollback import watch_wiring, wiring
+from prompt_rollback import wiring
 from prompt_rollback.domain.watch import Phase, WatchState
-from prompt_rollback.handlers import watcher
-from prompt_rollback.watch_run import RunReport, run_once
+from prompt_rollback.watcher import handler as watcher
+from prompt_rollback.watcher import wiring as watch_wiring
+from prompt_rollback.watcher.service import RunReport, run_once
 
 from local_mode.lambda_runtime import LocalLambdaContext
 from local_mode.langfuse_metrics import VersionTraffic, seed_version_traffic

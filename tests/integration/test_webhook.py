@@ -126,7 +126,7 @@ def test_unreachable_queue_is_503_so_alertmanager_retries(stack: Stack, firing_b
 
 
 def test_unknown_route_is_404(stack: Stack):
-    from prompt_rollback.handlers import webhook
+    from prompt_rollback.sources import webhook_handler as webhook
 
     from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
 

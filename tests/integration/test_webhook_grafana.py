@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from prompt_rollback.handlers import webhook
+from prompt_rollback.sources import webhook_handler as webhook
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
 from tests.integration.conftest import TOKEN, Stack, reset_wiring

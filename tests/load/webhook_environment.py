@@ -21,7 +21,7 @@ def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
 
-    from prompt_rollback.handlers import webhook
+    from prompt_rollback.sources import webhook_handler as webhook
 
     from local_mode.lambda_runtime import LocalLambdaContext
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
+from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import LedgerConflict
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome

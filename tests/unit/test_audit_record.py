@@ -3,8 +3,8 @@ untrusted text is cut to fit with the cut fields listed."""
 
 from __future__ import annotations
 
-from prompt_rollback.audit_record import RECORD_BUDGET_BYTES, AuditRecord, SlackReport
 from prompt_rollback.domain.audit import GENESIS_HASH, canonical_json, record_hash, seal, verify_chain
+from prompt_rollback.domain.audit_record import RECORD_BUDGET_BYTES, AuditRecord, SlackReport
 from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.requests import CUT_MARK
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from prompt_rollback.domain.watch_config import WatcherConfig
-from prompt_rollback.domain.watch_evaluation import observations
 from prompt_rollback.measurements import (
     BaselineValue,
     Measurements,
     PromptMeasurement,
     ScoreMeasurement,
 )
+from prompt_rollback.watcher.config import WatcherConfig
+from prompt_rollback.watcher.evaluation import observations
 from pydantic import ValidationError
 
 from tests.unit.test_watch_state_machine import T0

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any, overload
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from prompt_rollback.audit_record import AuditRecord, LedgerRecord, record_from_item
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, record_from_item
 from prompt_rollback.domain.changes import ProductionChange
-from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
-from prompt_rollback.ledger_schema import (
+from prompt_rollback.domain.ledger_schema import (
     BY_PROMPT_TIME_INDEX,
     INDEX_PARTITION_KEY,
     INDEX_SORT_KEY,
     PARTITION_KEY,
 )
+from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

@@ -2,7 +2,7 @@
 
 Bedrock Prompt Management has versions but no aliases, so teams keep the production ARN
 (`arn:aws:bedrock:<region>:<account>:prompt/<id>:<n>`) in a String parameter and the
-application passes it to `Converse` as `modelId` (see `prompt_rollback.prompt_pointer`).
+application passes it to `Converse` as `modelId` (see `prompt_rollback.client.prompt_pointer`).
 Production is `<n>` of the parameter's current value; the parameter's version history says
 which prompt versions held production before; `ListPrompts` says which versions exist.
 

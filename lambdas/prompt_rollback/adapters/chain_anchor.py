@@ -17,8 +17,8 @@ from typing import Any, overload
 from urllib.parse import quote, unquote
 
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
-from prompt_rollback.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.audit import ChainAnchor
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
 
 ANCHOR_PREFIX = "ledger-anchors/"

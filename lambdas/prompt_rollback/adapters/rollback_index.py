@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Key
 
-from prompt_rollback import ledger_schema
+from prompt_rollback.domain import ledger_schema
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

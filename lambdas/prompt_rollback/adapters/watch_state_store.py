@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from prompt_rollback.domain.watch import Phase, Signal, SignalKind, WatchKey, WatchState
-from prompt_rollback.watch_ports import StateConflict
+from prompt_rollback.ports import StateConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prompt_rollback.audit_record import LedgerRecord
+from prompt_rollback.domain.audit_record import LedgerRecord
 from prompt_rollback.domain.policy import Decision
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest

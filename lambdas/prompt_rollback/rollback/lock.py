@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from prompt_rollback.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.audit import parse_iso_utc
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.policy import Decision
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress

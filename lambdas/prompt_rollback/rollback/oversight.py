@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import parse_iso_utc
+from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.interactions import Move, needs_a_person
 from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.policy_config import PolicyConfig

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prompt_rollback.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport
 from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from prompt_rollback.audit_record import AuditRecord
+from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.move import DRIFT_DEPTH, move_and_verify, stopped_by_drift

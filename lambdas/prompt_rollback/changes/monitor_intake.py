@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prompt_rollback.change_recorder import HISTORY_DEPTH, ProductionReader
+from prompt_rollback.changes.recorder import HISTORY_DEPTH, ProductionReader
 from prompt_rollback.domain.changes import UNKNOWN, ProductionNow
 from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.langfuse_monitors import (

@@ -21,8 +21,8 @@ from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
 from prompt_rollback.domain.sources.grafana import parse_alert_body
 from prompt_rollback.errors import ConfigurationError, EnqueueFailed
-from prompt_rollback.handlers.bearer_auth import problem, require_bearer_token
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.sources.bearer_auth import problem, require_bearer_token
 
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter, ValidationError
 
 from prompt_rollback import wiring
-from prompt_rollback.change_recorder import LedgerBusy
+from prompt_rollback.changes.recorder import LedgerBusy
 from prompt_rollback.domain import langfuse_signature
 from prompt_rollback.domain.langfuse_events import MAX_BODY_BYTES, PromptVersionEvent
 from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent

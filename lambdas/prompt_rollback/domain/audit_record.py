@@ -16,6 +16,7 @@ from typing import Any, Literal
 from prompt_rollback.domain.audit import canonical_json
 from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
 from prompt_rollback.domain.interactions import FollowupOutcome
+from prompt_rollback.domain.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
@@ -24,7 +25,6 @@ from prompt_rollback.domain.requests import (
     cut,
     cut_labels,
 )
-from prompt_rollback.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 
 # A followup is what happened to a rollback after its decision, linked by `rollback_id`: a click
 # that changed nothing (refused, rejected, stale, expired), a recovery or an overdue one.

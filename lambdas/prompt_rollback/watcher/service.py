@@ -23,8 +23,7 @@ from prompt_rollback.domain.watch import (
     plan_run,
 )
 from prompt_rollback.domain.watch_alerts import WATCHER_ACTOR, as_webhook_body
-from prompt_rollback.ports import RollbackQueue
-from prompt_rollback.watch_ports import NoData, Observer, StateConflict, WatchStateStore
+from prompt_rollback.ports import NoData, Observer, RollbackQueue, StateConflict, WatchStateStore
 
 
 @dataclass

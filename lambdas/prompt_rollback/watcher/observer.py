@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from prompt_rollback.domain.watch_config import WatcherConfig
-from prompt_rollback.domain.watch_evaluation import observations
 from prompt_rollback.measurements import MeasurementError, measure
-from prompt_rollback.watch_ports import NoData, Observed
+from prompt_rollback.ports import NoData, Observed
+from prompt_rollback.watcher.config import WatcherConfig
+from prompt_rollback.watcher.evaluation import observations
 
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI

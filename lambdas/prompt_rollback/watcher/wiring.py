@@ -15,10 +15,10 @@ import boto3
 
 from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
-from prompt_rollback.domain.watch_config import WatcherConfig
 from prompt_rollback.errors import ConfigurationError
-from prompt_rollback.watch_ports import Observer
-from prompt_rollback.watch_run import IntakeSignalSender
+from prompt_rollback.ports import Observer
+from prompt_rollback.watcher.config import WatcherConfig
+from prompt_rollback.watcher.service import IntakeSignalSender
 
 STATE_TABLE_VARIABLE = "WATCH_STATE_TABLE_NAME"
 CONFIG_VARIABLE = "WATCHER_CONFIG"
@@ -55,7 +55,7 @@ def signal_sender() -> IntakeSignalSender:
 def observer() -> Observer:
     from langfuse.api.client import LangfuseAPI
 
-    from prompt_rollback.adapters.langfuse_watch_observer import LangfuseWatchObserver
+    from prompt_rollback.watcher.observer import LangfuseWatchObserver
 
     credentials = wiring.langfuse_credentials()
     api = LangfuseAPI(

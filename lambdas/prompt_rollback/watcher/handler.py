@@ -15,9 +15,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from prompt_rollback import watch_wiring
 from prompt_rollback.observability import logger, metrics
-from prompt_rollback.watch_run import RunReport, run_once
+from prompt_rollback.watcher import wiring as watch_wiring
+from prompt_rollback.watcher.service import RunReport, run_once
 
 
 # Event counters, published only when non-zero: CloudWatch bills a custom metric for every hour

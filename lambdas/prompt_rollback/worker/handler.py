@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from prompt_rollback import slack_wiring, wiring
+from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import (
     CliAction,
     RecoveryCheck,
@@ -33,10 +33,11 @@ from prompt_rollback.domain.interactions import (
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
-from prompt_rollback.handlers.accounting import account
-from prompt_rollback.handlers.manual import ManualRollback
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLetterQueue, run_attempt
+from prompt_rollback.rollback.manual import ManualRollback
+from prompt_rollback.slack import wiring as slack_wiring
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 

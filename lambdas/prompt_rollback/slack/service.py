@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from prompt_rollback.adapters.slack import escape_text
-from prompt_rollback.audit_record import AuditRecord
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.interactions import (
     CliAction,
     Click,

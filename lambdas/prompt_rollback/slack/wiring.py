@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
     from prompt_rollback.adapters.slack_app import SlackAppNotifier
     from prompt_rollback.domain.requests import RollbackRequest
-    from prompt_rollback.interactions import InteractionService, RunRollback
+    from prompt_rollback.slack.service import InteractionService, RunRollback
 
 # Placeholders the CDK app stores until someone puts the real values in (infra/secrets.py).
 PLACEHOLDER_PREFIX = "PLACEHOLDER"
@@ -105,7 +105,7 @@ def now() -> datetime:
 
 def interaction_service(run_rollback: RunRollback) -> InteractionService:
     """Built per message: `run_rollback` carries that message's attempt count."""
-    from prompt_rollback.interactions import InteractionService
+    from prompt_rollback.slack.service import InteractionService
 
     settings = wiring.settings()
     return InteractionService(

@@ -4,7 +4,7 @@ Bedrock managed prompts have no aliases, so the production prompt-version ARN li
 parameter that prompt-rollback rewrites on a rollback (docs/bedrock.md). The application reads
 it here and passes it to Converse as the model id:
 
-    from prompt_rollback.prompt_pointer import resolve_production_prompt_arn
+    from prompt_rollback.client.prompt_pointer import resolve_production_prompt_arn
 
     prompt_arn = resolve_production_prompt_arn("/prompts/support-answer/production")
     bedrock_runtime.converse(modelId=prompt_arn, promptVariables={"question": {"text": question}})

@@ -31,9 +31,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.signature import SignatureVerifier
 
-from prompt_rollback import slack_wiring, wiring
+from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import ROLLBACK_ID, Click, SlackAction, action_id
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.slack import wiring as slack_wiring
 
 MAX_BODY_BYTES = 64 * 1024  # a block_actions payload is a few KB; Slack's own limit is far below this
 SIGNATURE_WINDOW_SECONDS = 5 * 60  # SignatureVerifier's window; replays are remembered a bit longer

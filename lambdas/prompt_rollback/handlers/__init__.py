@@ -1,1 +1,0 @@
-"""Lambda entry points: parse the event, call the domain, shape the response."""
