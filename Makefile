@@ -28,6 +28,7 @@ run: $(VENV)/.installed  ## the service on http://127.0.0.1:8080 with embedded m
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	cd lambdas && ../$(VENV)/bin/lint-imports --config ../pyproject.toml
 
 typecheck: $(VENV)/.installed
 	$(PY) -m mypy lambdas local_mode regression_gate prompt_rollback_exporter infra app.py
