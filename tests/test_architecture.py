@@ -1,4 +1,4 @@
-"""The package layout's import contract: pyproject.toml's import-linter contracts hold, and break on a bad import.
+"""The import contract of the package layout: every contract holds, and breaks on a bad import.
 
 A reader can trust docs/architecture.md only while these pass.
 """
