@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from prompt_rollback.detection import metric_names
+from prompt_rollback.domain.retry_after import retry_after_seconds
 from prompt_rollback.measurements.baseline import previous_version_baseline
 from prompt_rollback.measurements.errors import (
     LangfuseQueryRejected,
@@ -264,32 +265,12 @@ class _BadRequest(MeasurementError):
 def _translate(endpoint: str, error: Any) -> MeasurementError:
     status = error.status_code
     if status == 429:
-        return LangfuseRateLimited(endpoint, _retry_after(error.headers or {}))
+        return LangfuseRateLimited(endpoint, retry_after_seconds(error.headers or {}, datetime.now(UTC)))
     if status == 400 and endpoint == METRICS_ENDPOINT:
         return _BadRequest(_message(error.body))
     if status == 404 and endpoint == METRICS_ENDPOINT:
         return MetricsEndpointMissing()
     return LangfuseUnavailable(f"{endpoint} answered HTTP {status}: {_message(error.body)}", status)
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    lowered = {key.lower(): value for key, value in headers.items()}
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC
-
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _message(body: Any) -> str:
