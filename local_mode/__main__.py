@@ -12,7 +12,7 @@ from pathlib import Path
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
@@ -35,18 +35,11 @@ def main() -> None:
         metavar="SECONDS",
         help="run the watcher (Langfuse regressions, no Prometheus) every SECONDS, e.g. 15",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    service = LocalService(
-        LocalSettings(
-            host=args.host,
-            port=args.port,
-            aws_port=args.aws_port,
-            webhook_token=args.token,
-            verbose=args.verbose,
-            watch_every_seconds=args.watch_every,
-        )
-    ).start()
+
+def _banner(service: LocalService, args: argparse.Namespace) -> str:
+    """What is running where, and the commands to try it with."""
     assert service.resources is not None
     langfuse = (
         service.langfuse.url
@@ -75,8 +68,7 @@ def main() -> None:
     langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
     # The console script installed beside this interpreter (make builds .venv with the project in it).
     cli = Path(sys.executable).with_name("prompt-rollback")
-    print(
-        f"""
+    return f"""
 prompt-rollback local mode
   webhook   POST {service.url}/alerts   (Authorization: Bearer {args.token})
   Langfuse webhooks  POST {service.url}/langfuse/events   (x-langfuse-signature, LANGFUSE_WEBHOOK_SECRET)
@@ -105,9 +97,22 @@ and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
   {cli} rollback --prompt support-answer --to 5 \\
     --reason drill --actor you@example.com --in-process
 Ctrl-C stops.
-""",
-        flush=True,
-    )
+"""
+
+
+def main() -> None:
+    args = _arguments()
+    service = LocalService(
+        LocalSettings(
+            host=args.host,
+            port=args.port,
+            aws_port=args.aws_port,
+            webhook_token=args.token,
+            verbose=args.verbose,
+            watch_every_seconds=args.watch_every,
+        )
+    ).start()
+    print(_banner(service, args), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

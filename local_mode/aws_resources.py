@@ -48,13 +48,37 @@ def provision(
     visibility_timeout_seconds: int = 10,
 ) -> LocalResources:
     dynamodb = boto3.client("dynamodb")
-    sqs = boto3.client("sqs")
-    secrets = boto3.client("secretsmanager")
-
     audit_table = f"{prefix}-audit"
+    _create_audit_table(dynamodb, audit_table)
+    idempotency_table = f"{prefix}-idempotency"
     _create_table(
         dynamodb,
-        audit_table,
+        idempotency_table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    queue_url, dlq_url = _create_queues(prefix, max_receive_count, visibility_timeout_seconds)
+    secret_name = f"{prefix}/webhook-token"
+    _put_secret(secret_name, webhook_token)
+    return LocalResources(audit_table, idempotency_table, queue_url, dlq_url, secret_name)
+
+
+def _index(name: str, partition_key: str, sort_key: str, projection: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": partition_key, "KeyType": "HASH"},
+            {"AttributeName": sort_key, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": projection},
+    }
+
+
+def _create_audit_table(dynamodb: Any, table: str) -> None:
+    """The ledger's table as the stack defines it (domain/ledger_schema.py)."""
+    _create_table(
+        dynamodb,
+        table,
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": kind} for name, kind in ledger_schema.KEY_ATTRIBUTES
         ],
@@ -63,32 +87,25 @@ def provision(
             {"AttributeName": ledger_schema.SORT_KEY, "KeyType": "RANGE"},
         ],
         GlobalSecondaryIndexes=[
-            {
-                "IndexName": ledger_schema.BY_PROMPT_TIME_INDEX,
-                "KeySchema": [
-                    {"AttributeName": ledger_schema.INDEX_PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": ledger_schema.INDEX_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": ledger_schema.BY_REQUEST_ID_INDEX,
-                "KeySchema": [
-                    {"AttributeName": ledger_schema.REQUEST_ID_KEY, "KeyType": "HASH"},
-                    {"AttributeName": ledger_schema.SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
+            _index(
+                ledger_schema.BY_PROMPT_TIME_INDEX,
+                ledger_schema.INDEX_PARTITION_KEY,
+                ledger_schema.INDEX_SORT_KEY,
+                "ALL",
+            ),
+            _index(
+                ledger_schema.BY_REQUEST_ID_INDEX,
+                ledger_schema.REQUEST_ID_KEY,
+                ledger_schema.SORT_KEY,
+                "KEYS_ONLY",
+            ),
         ],
     )
-    idempotency_table = f"{prefix}-idempotency"
-    _create_table(
-        dynamodb,
-        idempotency_table,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
 
+
+def _create_queues(prefix: str, max_receive_count: int, visibility_timeout_seconds: int) -> tuple[str, str]:
+    """The FIFO rollback queue and its dead-letter queue, as deployed: (queue URL, DLQ URL)."""
+    sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-dlq.fifo", Attributes={"FifoQueue": "true", "MessageRetentionPeriod": "1209600"}
     )["QueueUrl"]
@@ -106,12 +123,14 @@ def provision(
             ),
         },
     )["QueueUrl"]
+    return queue_url, dlq_url
 
-    secret_name = f"{prefix}/webhook-token"
+
+def _put_secret(name: str, value: str) -> None:
+    secrets = boto3.client("secretsmanager")
     try:
-        secrets.create_secret(Name=secret_name, SecretString=webhook_token)
+        secrets.create_secret(Name=name, SecretString=value)
     except ClientError as error:
         if error.response["Error"]["Code"] != "ResourceExistsException":
             raise
-        secrets.put_secret_value(SecretId=secret_name, SecretString=webhook_token)
-    return LocalResources(audit_table, idempotency_table, queue_url, dlq_url, secret_name)
+        secrets.put_secret_value(SecretId=name, SecretString=value)

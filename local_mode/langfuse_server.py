@@ -26,11 +26,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
 from local_mode.langfuse_experiments import ExperimentStore, ListQueryError
 from local_mode.langfuse_metrics import MetricsQueryError, MetricsStore
 from local_mode.langfuse_webhooks import WebhookSender, js_iso
+from local_mode.loopback import LoopbackServer
 
 LABEL_PATTERN = re.compile(r"^[a-z0-9_\-.]+$")
 RESERVED_LABEL = "latest"
@@ -431,11 +430,6 @@ def _json_body(environ: WSGIEnvironment) -> Any:
         raise _BadRequest("body is not valid JSON") from error
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        """Tests and local mode print what matters themselves."""
-
-
 class LangfuseCompatibleServer:
     """The app on a loopback port, in a background thread."""
 
@@ -452,25 +446,18 @@ class LangfuseCompatibleServer:
         self.metrics = MetricsStore()
         self.app = LangfuseCompatibleApp(self.store, public_key, secret_key, self.metrics)
         self.experiments = self.app.experiments
-        self._server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=_QuietRequestHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="langfuse-compatible", daemon=True
-        )
+        self._http = LoopbackServer(self.app, host, port, name="langfuse-compatible")
 
     @property
     def url(self) -> str:
-        return f"http://{self._server.host}:{self._server.port}"
+        return f"http://{self._http.host}:{self._http.port}"
 
     def start(self) -> LangfuseCompatibleServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def __enter__(self) -> LangfuseCompatibleServer:
         return self.start()

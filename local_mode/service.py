@@ -26,7 +26,6 @@ from typing import IO, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_mode.alert_events_route import EVENTS_PATH, replay_event
 from local_mode.aws_resources import LocalResources, provision
@@ -40,6 +39,7 @@ from local_mode.lambda_runtime import (
 from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.langfuse_webhooks import WebhookSender
+from local_mode.loopback import LoopbackServer
 from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 from local_mode.slack_click import LOCAL_APPROVER, show
 from local_mode.watcher import WatcherSchedule, start_watcher
@@ -67,11 +67,6 @@ class LocalSettings:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        """The webhook's own output says what happened."""
-
-
 class LocalService:
     def __init__(self, settings: LocalSettings, out: IO[str] | None = None) -> None:
         self.settings = settings
@@ -82,8 +77,7 @@ class LocalService:
         self.resources: LocalResources | None = None
         self.poller: SqsPoller | None = None
         self.watcher: WatcherSchedule | None = None
-        self._http: BaseWSGIServer | None = None
-        self._http_thread: threading.Thread | None = None
+        self._http: LoopbackServer | None = None
         self._printed: set[tuple[str, int]] = set()
         # One invocation at a time, see _one_at_a_time.
         self._invocations = threading.Lock()
@@ -97,6 +91,26 @@ class LocalService:
         self._saved_environment = dict(os.environ)
         env = os.environ
         env.update(self.settings.environment)
+        self._set_lambda_defaults(env)
+        if not env.get("AWS_ENDPOINT_URL"):
+            self._start_moto(env)
+        if not env.get("LANGFUSE_HOST"):
+            self._start_langfuse(env)
+        if env.get("SLACK_BOT_TOKEN"):
+            self._start_slack_app(env)
+        self.resources = provision(webhook_token=self.settings.webhook_token)
+        env.update(self.resources.environment())
+        env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
+        self._start_handlers(self.resources)
+        self._serve_http()
+        if self.langfuse is not None:
+            self.webhooks = WebhookSender()
+            self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
+            self.langfuse.store.webhooks = self.webhooks
+        return self
+
+    def _set_lambda_defaults(self, env: Any) -> None:
+        """What the Lambda runtime and the stack would set, unless the developer set it."""
         env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         env.setdefault("POWERTOOLS_SERVICE_NAME", "prompt-rollback")
         env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PromptRollback")
@@ -104,32 +118,30 @@ class LocalService:
         env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         env.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if self.settings.verbose else "WARNING")
         env["STAGE"] = self.settings.stage
-        if not env.get("AWS_ENDPOINT_URL"):
-            from moto.server import ThreadedMotoServer
 
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
-            self.moto = ThreadedMotoServer(
-                ip_address=self.settings.host, port=self.settings.aws_port, verbose=False
-            )
-            self.moto.start()
-            env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
-            self._reset_moto()  # moto keeps state per process, not per server: start empty
-            env.setdefault("AWS_ACCESS_KEY_ID", "local")
-            env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        if not env.get("LANGFUSE_HOST"):
-            self.langfuse = LangfuseCompatibleServer(host=self.settings.host).start()
-            seed_demo_prompt(self.langfuse.store)
-            # v7's generations lost exact match against v6's: what the Langfuse exporter detects.
-            seed_demo_traffic(self.langfuse.metrics)
-            env["LANGFUSE_HOST"] = self.langfuse.url
-            env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
-            env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
-        if env.get("SLACK_BOT_TOKEN"):
-            self._start_slack_app(env)
-        self.resources = provision(webhook_token=self.settings.webhook_token)
-        env.update(self.resources.environment())
-        env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
+    def _start_moto(self, env: Any) -> None:
+        from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+        self.moto = ThreadedMotoServer(
+            ip_address=self.settings.host, port=self.settings.aws_port, verbose=False
+        )
+        self.moto.start()
+        env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
+        self._reset_moto()  # moto keeps state per process, not per server: start empty
+        env.setdefault("AWS_ACCESS_KEY_ID", "local")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+
+    def _start_langfuse(self, env: Any) -> None:
+        self.langfuse = LangfuseCompatibleServer(host=self.settings.host).start()
+        seed_demo_prompt(self.langfuse.store)
+        # v7's generations lost exact match against v6's: what the Langfuse exporter detects.
+        seed_demo_traffic(self.langfuse.metrics)
+        env["LANGFUSE_HOST"] = self.langfuse.url
+        env["LANGFUSE_PUBLIC_KEY"] = self.langfuse.public_key
+        env["LANGFUSE_SECRET_KEY"] = self.langfuse.secret_key
+
+    def _start_handlers(self, resources: LocalResources) -> None:
         from prompt_rollback import wiring
         from prompt_rollback.changes import langfuse_handler as langfuse_events
         from prompt_rollback.slack import handler as slack_actions
@@ -144,7 +156,7 @@ class LocalService:
         self._langfuse_events = self._one_at_a_time(langfuse_events.lambda_handler)
         self._slack_actions = self._one_at_a_time(slack_actions.lambda_handler)
         self.poller = SqsPoller(
-            self.resources.queue_url,
+            resources.queue_url,
             self._one_at_a_time(worker.lambda_handler),
             self._report,
             self.settings.poll_wait_seconds,
@@ -154,20 +166,12 @@ class LocalService:
                 self.settings.watch_every_seconds,
                 self._one_at_a_time,
                 self._say,
-                prefix=self.resources.audit_table,
+                prefix=resources.audit_table,
             )
-        self._http = make_server(
-            self.settings.host, self.settings.port, self._wsgi, threaded=True, request_handler=_QuietHandler
-        )
-        self._http_thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), name="webhook-http", daemon=True
-        )
-        self._http_thread.start()
-        if self.langfuse is not None:
-            self.webhooks = WebhookSender()
-            self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
-            self.langfuse.store.webhooks = self.webhooks
-        return self
+
+    def _serve_http(self) -> None:
+        self._http = LoopbackServer(self._wsgi, self.settings.host, self.settings.port, name="webhook-http")
+        self._http.start()
 
     def _start_slack_app(self, env: Any) -> None:
         """App mode: a signing secret, a channel and approvers by default; Slack itself embedded
@@ -185,19 +189,10 @@ class LocalService:
         self._say(show(message, f"{self.url}/slack/actions", os.environ["SLACK_SIGNING_SECRET"]))
 
     def stop(self) -> None:
-        if self.webhooks:
-            self.webhooks.stop()
-        if self.slack_api:
-            self.slack_api.stop()
-        if self.watcher:
-            self.watcher.stop()
-        if self._http:
-            self._http.shutdown()
-            self._http.server_close()
-        if self.poller:
-            self.poller.stop()
-        if self.langfuse:
-            self.langfuse.stop()
+        # Senders first, then what they send to, each only if it was started.
+        for started in (self.webhooks, self.slack_api, self.watcher, self._http, self.poller, self.langfuse):
+            if started:
+                started.stop()
         if self.moto:
             self._reset_moto()
             self.moto.stop()

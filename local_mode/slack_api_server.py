@@ -22,14 +22,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from local_mode.loopback import LoopbackServer
 
 BOT_TOKEN = "xoxb-test-0000-bot-token"  # noqa: S105 - a demo token for a loopback server
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        pass
 
 
 @dataclass
@@ -75,12 +70,11 @@ class SlackApiServer:
         self._failures: dict[str, list[tuple[int, str, str | None]]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: BaseWSGIServer = make_server(host, 0, self._app, threaded=True, request_handler=_Quiet)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._http = LoopbackServer(self._app, host, 0, name="slack-web-api")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.port}/api/"
+        return f"http://127.0.0.1:{self._http.port}/api/"
 
     # ---- arranging -------------------------------------------------------------------------
     def fail_next(
@@ -228,9 +222,8 @@ class SlackApiServer:
         return {"ok": True, "users": list(self.user_groups[group])}
 
     def start(self) -> SlackApiServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()

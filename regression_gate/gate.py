@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from regression_gate.loader import Sample
@@ -339,62 +339,62 @@ def evaluate(
             comparisons[spec.name] = _compare(spec, base, cand, config)
     triggers = _check_triggers(baseline, candidate, config)
     primary = _pick_primary(comparisons, config)
-
-    reasons: list[str] = []
-    for c in comparisons.values():
-        if c.status is Status.REGRESSION:
-            reasons.append(
-                f"{c.name} is {c.worse_relative:.1%} worse "
-                f"({_fmt(c.baseline_mean)} -> {_fmt(c.candidate_mean)}), "
-                f"significant ({_fmt_p(c.p_value)} < {config.alpha:g}), "
-                f"limit {config.max_relative_drop:.0%}"
-            )
-    for t in triggers:
-        if t.status is TriggerStatus.CROSSED:
-            reasons.append(
-                f"rollback trigger {t.name} crossed: {t.rule} "
-                f"(baseline {_fmt(t.baseline)}, candidate {_fmt(t.candidate)})"
-            )
+    reasons = _regressions(comparisons.values(), triggers, config)
     if reasons:
-        return GateResult(
-            Verdict.REGRESSION,
-            reasons,
-            primary,
-            config,
-            len(baseline),
-            len(candidate),
-            list(comparisons.values()),
-            triggers,
-        )
+        verdict = Verdict.REGRESSION
+    else:
+        verdict, reason = _primary_verdict(primary, comparisons.get(primary) if primary else None, config)
+        reasons = [reason]
+    return GateResult(
+        verdict, reasons, primary, config, len(baseline), len(candidate), list(comparisons.values()), triggers
+    )
 
-    primary_cmp = comparisons.get(primary) if primary else None
+
+def _regressions(
+    comparisons: Iterable[MetricComparison], triggers: Iterable[TriggerCheck], config: GateConfig
+) -> list[str]:
+    """Why the candidate regressed: each significant regression and each crossed trigger."""
+    reasons = [
+        f"{c.name} is {c.worse_relative:.1%} worse "
+        f"({_fmt(c.baseline_mean)} -> {_fmt(c.candidate_mean)}), "
+        f"significant ({_fmt_p(c.p_value)} < {config.alpha:g}), "
+        f"limit {config.max_relative_drop:.0%}"
+        for c in comparisons
+        if c.status is Status.REGRESSION
+    ]
+    reasons += [
+        f"rollback trigger {t.name} crossed: {t.rule} "
+        f"(baseline {_fmt(t.baseline)}, candidate {_fmt(t.candidate)})"
+        for t in triggers
+        if t.status is TriggerStatus.CROSSED
+    ]
+    return reasons
+
+
+def _primary_verdict(
+    primary: str | None, primary_cmp: MetricComparison | None, config: GateConfig
+) -> tuple[Verdict, str]:
+    """Without a regression the primary metric decides: approve only when it is significantly better."""
     if primary is None:
-        reasons.append(
+        return Verdict.INCONCLUSIVE, (
             f"no quality metric ({', '.join(QUALITY_METRICS)}) has {config.min_samples}+ values on both sides"
         )
-        verdict = Verdict.INCONCLUSIVE
-    elif primary_cmp is None or primary_cmp.status is Status.INSUFFICIENT_DATA:
+    if primary_cmp is None or primary_cmp.status is Status.INSUFFICIENT_DATA:
         n_base = primary_cmp.n_baseline if primary_cmp else 0
         n_cand = primary_cmp.n_candidate if primary_cmp else 0
-        reasons.append(
+        return Verdict.INCONCLUSIVE, (
             f"primary metric {primary} has too few values (baseline {n_base}, candidate {n_cand}, "
             f"need {config.min_samples})"
         )
-        verdict = Verdict.INCONCLUSIVE
-    elif primary_cmp.status is Status.BETTER:
-        reasons.append(
-            f"primary metric {primary} is significantly better "
-            f"({_fmt(primary_cmp.baseline_mean)} -> {_fmt(primary_cmp.candidate_mean)}, "
-            f"{_fmt_p(primary_cmp.p_value)}) and nothing regressed"
+    change = (
+        f"{_fmt(primary_cmp.baseline_mean)} -> {_fmt(primary_cmp.candidate_mean)}, "
+        f"{_fmt_p(primary_cmp.p_value)}"
+    )
+    if primary_cmp.status is Status.BETTER:
+        return (
+            Verdict.APPROVE,
+            f"primary metric {primary} is significantly better ({change}) and nothing regressed",
         )
-        verdict = Verdict.APPROVE
-    else:
-        reasons.append(
-            f"no regression, but primary metric {primary} is not significantly better "
-            f"({_fmt(primary_cmp.baseline_mean)} -> {_fmt(primary_cmp.candidate_mean)}, "
-            f"{_fmt_p(primary_cmp.p_value)})"
-        )
-        verdict = Verdict.INCONCLUSIVE
-    return GateResult(
-        verdict, reasons, primary, config, len(baseline), len(candidate), list(comparisons.values()), triggers
+    return Verdict.INCONCLUSIVE, (
+        f"no regression, but primary metric {primary} is not significantly better ({change})"
     )

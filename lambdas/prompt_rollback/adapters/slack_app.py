@@ -13,19 +13,15 @@ Like the webhook notifier, nothing here raises: Slack failing is an outcome for 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import WebClient
 
 from prompt_rollback.adapters.slack import SECTION_TEXT_LIMIT, build_message
+from prompt_rollback.adapters.slack_webhook import CappedRateLimitRetryHandler
 from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
 SLACK_API_BASE_URL = "https://slack.com/api/"
@@ -53,55 +49,15 @@ _UNDO_CONFIRM = {
 }
 
 
-class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack_sdk's 429 handler sleeps for all of Retry-After; a Lambda must not sleep out its
-    timeout for a chat message, so the wait is capped (the audit says "failed" instead)."""
-
-    def __init__(self, max_retry_count: int = 2, max_wait_seconds: float = 5.0) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait_seconds = max_wait_seconds
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        return self._retry_after(response) <= self.max_wait_seconds
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        state.increment_current_attempt()
-        time.sleep(min(max(self._retry_after(response), 0.0), self.max_wait_seconds))
-
-    @staticmethod
-    def _retry_after(response: HttpResponse | None) -> float:
-        for name, values in (response.headers if response else {}).items():
-            if name.lower() == "retry-after" and values:
-                try:
-                    return float(values[0])
-                except ValueError:
-                    return 1.0
-        return 1.0
-
-
 def web_client(token: str, base_url: str = SLACK_API_BASE_URL, timeout_seconds: int = 5) -> WebClient:
     return WebClient(
         token=token,
         base_url=base_url,
         timeout=timeout_seconds,
-        retry_handlers=[CappedRateLimitRetryHandler()],
+        # A chat message is not worth the worker's time: a longer Retry-After fails instead of waiting.
+        retry_handlers=[
+            CappedRateLimitRetryHandler(max_retry_count=2, max_wait_seconds=5.0, give_up_over_cap=True)
+        ],
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import UTC, datetime
 from http.client import HTTPException
 from urllib.error import URLError
 from urllib.parse import urlsplit
@@ -25,26 +26,45 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from prompt_rollback.domain.retry_after import retry_after_seconds
+
 SEND_ERRORS = (OSError, HTTPException, SlackRequestError)  # URLError and timeouts are OSErrors
 
 
 class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
     """slack_sdk's 429 handler, with its wait capped so a Lambda cannot sleep out its timeout.
 
-    slack_sdk sleeps whatever Retry-After asks (an hour, if Slack says so); a Retry-After over
-    the cap is waited for the cap only, and the retry count still bounds the worst case."""
+    slack_sdk sleeps whatever Retry-After asks (an hour, if Slack says so). A Retry-After over the
+    cap is waited for the cap only, or, with `give_up_over_cap`, not retried at all (the audit
+    says "failed" instead); the retry count still bounds the worst case."""
 
-    def __init__(self, max_retry_count: int, max_wait_seconds: float = 10.0) -> None:
+    def __init__(
+        self, max_retry_count: int, max_wait_seconds: float = 10.0, give_up_over_cap: bool = False
+    ) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait_seconds = max_wait_seconds
+        self.give_up_over_cap = give_up_over_cap
 
-    def wait_seconds(self, response: HttpResponse) -> float:
-        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), [])
-        try:
-            asked = float(values[0]) if values else 1.0
-        except ValueError:  # an HTTP date, or garbage: wait as if none was given
-            asked = 1.0
-        return min(max(asked, 0.0), self.max_wait_seconds)
+    @staticmethod
+    def asked_seconds(response: HttpResponse) -> float:
+        """Retry-After's wait; one second when it gives none we can read, as slack_sdk does."""
+        headers = {name: values[0] for name, values in response.headers.items() if values}
+        asked = retry_after_seconds(headers, datetime.now(UTC))
+        return 1.0 if asked is None else asked
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        if response is None or not self.give_up_over_cap:
+            return True
+        return self.asked_seconds(response) <= self.max_wait_seconds
 
     def prepare_for_next_attempt(
         self,
@@ -57,7 +77,7 @@ class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         if response is None:  # only called for a 429 response (see _can_retry)
             raise error or RuntimeError("a rate-limit retry without a response")
         state.next_attempt_requested = True
-        time.sleep(self.wait_seconds(response))
+        time.sleep(min(self.asked_seconds(response), self.max_wait_seconds))
         state.increment_current_attempt()
 
 

@@ -1,15 +1,12 @@
-"""The Alertmanager webhook body (version 4), as pydantic models.
+"""The Alertmanager webhook body (version 4), and the alert model AMP's and Grafana's bodies reuse.
 
-Unknown keys are ignored on purpose: newer Alertmanagers add fields
-(`notification_reason` in 0.32, `routeLabels` in 0.34) and must not be rejected.
-
-No length or count limit here: Alertmanager never retries a 4xx, so refusing a body for a long
-text or many alerts would drop every alert of the group. The 1 MiB body limit of the webhook
-bounds the work; what is kept of each text is cut to fit when a request is built (intake).
+Unknown keys are ignored: newer Alertmanagers add fields and must not be rejected. No length limit
+either: Alertmanager never retries a 4xx, so intake cuts long texts instead of refusing the body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -19,14 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
 LabelMap = dict[str, str]
+AlertStatus = Literal["firing", "resolved"]
 
 
-class _AlertmanagerModel(BaseModel):
+class AlertmanagerModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
-class Alert(_AlertmanagerModel):
-    status: Literal["firing", "resolved"]
+class Alert(AlertmanagerModel):
+    """One alert as Alertmanager sends it; a source with more to say subclasses it."""
+
+    status: AlertStatus
     labels: LabelMap = Field(default_factory=dict)
     annotations: LabelMap = Field(default_factory=dict)
     starts_at: datetime = Field(alias="startsAt")
@@ -35,15 +35,36 @@ class Alert(_AlertmanagerModel):
     fingerprint: str = Field(pattern=r"^[0-9A-Za-z]{1,64}$")
 
 
-class AlertmanagerWebhook(_AlertmanagerModel):
-    version: Literal["4"]
-    group_key: str = Field(alias="groupKey")
-    status: Literal["firing", "resolved"]
+class AlertGroup(AlertmanagerModel):
+    """What an Alertmanager-shaped notification says of its group of alerts."""
+
+    status: AlertStatus
     receiver: str = ""
     group_labels: LabelMap = Field(default_factory=dict, alias="groupLabels")
     common_labels: LabelMap = Field(default_factory=dict, alias="commonLabels")
     common_annotations: LabelMap = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str = Field(default="", alias="externalURL")
+
+    def as_webhook(
+        self, group_key: str, alerts: Iterable[Alert], truncated_alerts: int = 0
+    ) -> AlertmanagerWebhook:
+        """This group as the Alertmanager body intake triages, validated as one from outside is."""
+        return AlertmanagerWebhook.model_validate(
+            {
+                "version": "4",
+                "groupKey": group_key,
+                **self.model_dump(by_alias=True, include=set(AlertGroup.model_fields)),
+                "truncatedAlerts": truncated_alerts,
+                "alerts": [
+                    alert.model_dump(by_alias=True, include=set(Alert.model_fields)) for alert in alerts
+                ],
+            }
+        )
+
+
+class AlertmanagerWebhook(AlertGroup):
+    version: Literal["4"]
+    group_key: str = Field(alias="groupKey")
     alerts: list[Alert]
     # How many alerts Alertmanager left out of this body (the receiver's `max_alerts`).
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts")

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from prompt_rollback.detection import metric_names
+from prompt_rollback.domain.retry_after import retry_after_seconds
 from prompt_rollback.measurements.baseline import previous_version_baseline
 from prompt_rollback.measurements.errors import (
     LangfuseQueryRejected,
@@ -63,87 +64,116 @@ def measure(
     levels, latency, scores, thumbs, baseline_latency, baseline_scores = (
         reader.rows(query, names) for query in refresh_queries(settings)
     )
-
-    by_level: dict[Key, dict[str, int]] = defaultdict(dict)
-    for row in levels:
-        key = _key(row, "promptName", "promptVersion")
-        if key is not None:
-            level = str(row.get("level") or "DEFAULT")
-            by_level[key][level] = by_level[key].get(level, 0) + int(number(row.get("count_count")) or 0)
-
-    p99: dict[Key, float] = {}
-    for row in latency:
-        key = _key(row, "promptName", "promptVersion")
-        value = number(row.get("p99_latency"))
-        if key is not None and value is not None:
-            p99[key] = value / 1000.0
-
-    down: dict[Key, int] = {}
-    for row in thumbs:
-        key = _key(row, "observationPromptName", "observationPromptVersion")
-        if key is not None:
-            down[key] = down.get(key, 0) + int(number(row.get("count_count")) or 0)
-
-    score_values: dict[Key, dict[str, ScoreMeasurement]] = defaultdict(dict)
-    for row in scores:
-        key = _key(row, "observationPromptName", "observationPromptVersion")
-        label = settings.score_label(str(row.get("name")))
-        average, count = number(row.get("avg_value")), int(number(row.get("count_count")) or 0)
-        if key is None or label is None or average is None:
-            continue
-        is_feedback = label == metric_names.FEEDBACK_SCORE
-        score_values[key][label] = ScoreMeasurement(
-            score=label,
-            average=average,
-            count=count,
-            thumbs_down=down.get(key, 0) if is_feedback else None,
-        )
-
+    by_level = _observations_by_level(levels)
+    p99 = {key: value for key, (value, _) in _latencies(latency).items()}
+    score_values = _scores(scores, settings, _thumbs_down(thumbs))
     # Baseline inputs: per prompt, per version, (value, samples) over the baseline window.
     latency_history: dict[str, dict[int, tuple[float, int]]] = defaultdict(dict)
-    for row in baseline_latency:
-        key = _key(row, "promptName", "promptVersion")
-        value, count = number(row.get("p99_latency")), int(number(row.get("count_count")) or 0)
-        if key is not None and value is not None:
-            latency_history[key[0]][key[1]] = (value / 1000.0, count)
-    score_history: dict[tuple[str, str], dict[int, tuple[float, int]]] = defaultdict(dict)
-    for row in baseline_scores:
-        key = _key(row, "observationPromptName", "observationPromptVersion")
-        label = settings.score_label(str(row.get("name")))
-        average, count = number(row.get("avg_value")), int(number(row.get("count_count")) or 0)
-        if key is not None and label is not None and average is not None:
-            score_history[(key[0], label)][key[1]] = (average, count)
+    for (name, prompt_version), value_and_count in _latencies(baseline_latency).items():
+        latency_history[name][prompt_version] = value_and_count
+    score_history = _score_history(baseline_scores, settings)
 
-    keys = {*by_level, *p99, *score_values, *production.items()}
     prompts = []
-    for name, prompt_version in sorted(keys):
+    for name, prompt_version in sorted({*by_level, *p99, *score_values, *production.items()}):
         in_production = production.get(name) == prompt_version
-        latency_baseline: BaselineValue | None = None
-        baselines: dict[str, BaselineValue] = {}
-        if in_production:
-            latency_baseline = previous_version_baseline(
-                prompt_version, latency_history.get(name, {}), settings.baseline_min_generations
-            )
-            for (prompt, label), history in score_history.items():
-                if prompt == name:
-                    found = previous_version_baseline(prompt_version, history, settings.baseline_min_scores)
-                    if found is not None:
-                        baselines[label] = found
+        key = (name, prompt_version)
         prompts.append(
             PromptMeasurement(
                 prompt_name=name,
                 prompt_version=prompt_version,
                 in_production=in_production,
-                observations_by_level=dict(by_level.get((name, prompt_version), {})),
-                latency_p99_seconds=p99.get((name, prompt_version)),
-                scores=dict(score_values.get((name, prompt_version), {})),
-                latency_p99_baseline=latency_baseline,
-                score_baselines=baselines,
+                observations_by_level=dict(by_level.get(key, {})),
+                latency_p99_seconds=p99.get(key),
+                scores=dict(score_values.get(key, {})),
+                latency_p99_baseline=previous_version_baseline(
+                    prompt_version, latency_history.get(name, {}), settings.baseline_min_generations
+                )
+                if in_production
+                else None,
+                score_baselines=_score_baselines(key, score_history, settings) if in_production else {},
             )
         )
     return Measurements(
         taken_at=now, prompts=tuple(prompts), api_calls=reader.calls, truncated_queries=reader.truncated
     )
+
+
+def _count(row: Row) -> int:
+    return int(number(row.get("count_count")) or 0)
+
+
+def _observations_by_level(rows: Sequence[Row]) -> dict[Key, dict[str, int]]:
+    by_level: dict[Key, dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        key = _key(row, "promptName", "promptVersion")
+        if key is not None:
+            level = str(row.get("level") or "DEFAULT")
+            by_level[key][level] = by_level[key].get(level, 0) + _count(row)
+    return by_level
+
+
+def _latencies(rows: Sequence[Row]) -> dict[Key, tuple[float, int]]:
+    """P99 latency in seconds (Langfuse answers milliseconds) and the generations it is over."""
+    found: dict[Key, tuple[float, int]] = {}
+    for row in rows:
+        key = _key(row, "promptName", "promptVersion")
+        value = number(row.get("p99_latency"))
+        if key is not None and value is not None:
+            found[key] = (value / 1000.0, _count(row))
+    return found
+
+
+def _thumbs_down(rows: Sequence[Row]) -> dict[Key, int]:
+    down: dict[Key, int] = {}
+    for row in rows:
+        key = _key(row, "observationPromptName", "observationPromptVersion")
+        if key is not None:
+            down[key] = down.get(key, 0) + _count(row)
+    return down
+
+
+def _score_rows(rows: Sequence[Row], settings: MeasurementSettings) -> Iterator[tuple[Key, str, float, int]]:
+    """(prompt version, score label, average, count) of the rows that name all of them."""
+    for row in rows:
+        key = _key(row, "observationPromptName", "observationPromptVersion")
+        label = settings.score_label(str(row.get("name")))
+        average = number(row.get("avg_value"))
+        if key is not None and label is not None and average is not None:
+            yield key, label, average, _count(row)
+
+
+def _scores(
+    rows: Sequence[Row], settings: MeasurementSettings, down: dict[Key, int]
+) -> dict[Key, dict[str, ScoreMeasurement]]:
+    score_values: dict[Key, dict[str, ScoreMeasurement]] = defaultdict(dict)
+    for key, label, average, count in _score_rows(rows, settings):
+        is_feedback = label == metric_names.FEEDBACK_SCORE
+        score_values[key][label] = ScoreMeasurement(
+            score=label, average=average, count=count, thumbs_down=down.get(key, 0) if is_feedback else None
+        )
+    return score_values
+
+
+ScoreHistory = dict[tuple[str, str], dict[int, tuple[float, int]]]
+
+
+def _score_history(rows: Sequence[Row], settings: MeasurementSettings) -> ScoreHistory:
+    history: ScoreHistory = defaultdict(dict)
+    for (name, prompt_version), label, average, count in _score_rows(rows, settings):
+        history[(name, label)][prompt_version] = (average, count)
+    return history
+
+
+def _score_baselines(
+    key: Key, history: ScoreHistory, settings: MeasurementSettings
+) -> dict[str, BaselineValue]:
+    baselines: dict[str, BaselineValue] = {}
+    for (prompt, label), by_version in history.items():
+        if prompt == key[0]:
+            found = previous_version_baseline(key[1], by_version, settings.baseline_min_scores)
+            if found is not None:
+                baselines[label] = found
+    return baselines
 
 
 def _key(row: Row, name_field: str, version_field: str) -> Key | None:
@@ -264,32 +294,12 @@ class _BadRequest(MeasurementError):
 def _translate(endpoint: str, error: Any) -> MeasurementError:
     status = error.status_code
     if status == 429:
-        return LangfuseRateLimited(endpoint, _retry_after(error.headers or {}))
+        return LangfuseRateLimited(endpoint, retry_after_seconds(error.headers or {}, datetime.now(UTC)))
     if status == 400 and endpoint == METRICS_ENDPOINT:
         return _BadRequest(_message(error.body))
     if status == 404 and endpoint == METRICS_ENDPOINT:
         return MetricsEndpointMissing()
     return LangfuseUnavailable(f"{endpoint} answered HTTP {status}: {_message(error.body)}", status)
-
-
-def _retry_after(headers: dict[str, str]) -> float | None:
-    lowered = {key.lower(): value for key, value in headers.items()}
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        moment = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC
-
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _message(body: Any) -> str:

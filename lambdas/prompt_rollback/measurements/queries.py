@@ -17,6 +17,7 @@ from prompt_rollback.measurements.records import MeasurementSettings
 
 OBSERVATIONS = "observations"
 SCORES = "scores-numeric"  # numeric and boolean scores; a boolean's average is its true-rate
+Filter = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -65,66 +66,52 @@ class MetricsQuery:
 
 def refresh_queries(settings: MeasurementSettings) -> tuple[MetricsQuery, ...]:
     """The six grouped queries of one refresh, whatever the number of prompts."""
-    generations = [_equals("type", "GENERATION"), _not_null("promptName")]
-    scored = [_not_null("observationPromptName")]
-    if settings.environment is not None:
-        generations.append(_equals("environment", settings.environment))
-        scored.append(_equals("environment", settings.environment))
-    both_scores = _any_of("name", [settings.exact_match_score, settings.feedback_score])
+    levels, latency, baseline_latency = _observation_queries(settings)
+    scores, thumbs_down, baseline_scores = _score_queries(settings)
+    return (levels, latency, scores, thumbs_down, baseline_latency, baseline_scores)
+
+
+def _in_environment(settings: MeasurementSettings) -> list[Filter]:
+    return [] if settings.environment is None else [_equals("environment", settings.environment)]
+
+
+def _observation_queries(settings: MeasurementSettings) -> tuple[MetricsQuery, MetricsQuery, MetricsQuery]:
+    """Levels and P99 latency of the generations, per prompt version, and the latency's baseline."""
+    generations = (_equals("type", "GENERATION"), _not_null("promptName"), *_in_environment(settings))
     prompt = ("promptName", "promptVersion")
-    scored_prompt = ("name", "observationPromptName", "observationPromptVersion")
+    window = settings.observation_window
     return (
-        MetricsQuery(
-            "levels",
-            OBSERVATIONS,
-            (*prompt, "level"),
-            (("count", "count"),),
-            tuple(generations),
-            settings.observation_window,
-        ),
-        MetricsQuery(
-            "latency",
-            OBSERVATIONS,
-            prompt,
-            (("latency", "p99"),),
-            tuple(generations),
-            settings.observation_window,
-        ),
-        MetricsQuery(
-            "scores",
-            SCORES,
-            scored_prompt,
-            (("value", "avg"), ("count", "count")),
-            (*scored, both_scores),
-            settings.score_window,
-        ),
-        MetricsQuery(
-            "thumbs_down",
-            SCORES,
-            scored_prompt,
-            (("count", "count"),),
-            (
-                *scored,
-                _equals("name", settings.feedback_score),
-                {"column": "value", "operator": "=", "value": settings.thumbs_down_value, "type": "number"},
-            ),
-            settings.score_window,
-        ),
+        MetricsQuery("levels", OBSERVATIONS, (*prompt, "level"), (("count", "count"),), generations, window),
+        MetricsQuery("latency", OBSERVATIONS, prompt, (("latency", "p99"),), generations, window),
         MetricsQuery(
             "baseline_latency",
             OBSERVATIONS,
             prompt,
             (("latency", "p99"), ("count", "count")),
-            tuple(generations),
+            generations,
             settings.baseline_window,
         ),
+    )
+
+
+def _score_queries(settings: MeasurementSettings) -> tuple[MetricsQuery, MetricsQuery, MetricsQuery]:
+    """Both scores' averages per prompt version, its thumbs-down count, and the scores' baseline."""
+    scored = (_not_null("observationPromptName"), *_in_environment(settings))
+    both_scores = (*scored, _any_of("name", [settings.exact_match_score, settings.feedback_score]))
+    thumbs_down = (
+        *scored,
+        _equals("name", settings.feedback_score),
+        {"column": "value", "operator": "=", "value": settings.thumbs_down_value, "type": "number"},
+    )
+    scored_prompt = ("name", "observationPromptName", "observationPromptVersion")
+    average_and_count = (("value", "avg"), ("count", "count"))
+    return (
+        MetricsQuery("scores", SCORES, scored_prompt, average_and_count, both_scores, settings.score_window),
         MetricsQuery(
-            "baseline_scores",
-            SCORES,
-            scored_prompt,
-            (("value", "avg"), ("count", "count")),
-            (*scored, both_scores),
-            settings.baseline_window,
+            "thumbs_down", SCORES, scored_prompt, (("count", "count"),), thumbs_down, settings.score_window
+        ),
+        MetricsQuery(
+            "baseline_scores", SCORES, scored_prompt, average_and_count, both_scores, settings.baseline_window
         ),
     )
 

@@ -25,11 +25,11 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError, field_validator
 
-from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
+from prompt_rollback.domain.alertmanager import Alert, AlertGroup
 from prompt_rollback.domain.intake import SkipKind, SkippedAlert
 from prompt_rollback.domain.sources import Converted, problem_locations, quoted
 
@@ -65,17 +65,8 @@ def _moment(value: Any) -> Any:
     return f"{match['date']}T{match['clock']}{'.' + fraction if fraction else ''}{offset[:3]}:{offset[3:]}"
 
 
-class _AmpModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
-
-class AmpAlert(_AmpModel):
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime | None = Field(default=None, alias="endsAt")
-    generator_url: str = Field(default="", alias="generatorURL")
+class AmpAlert(Alert):
+    # Checked when the body is converted, so a bad one is skipped with the reason that says so.
     fingerprint: str
 
     @field_validator("starts_at", "ends_at", mode="before")
@@ -89,17 +80,19 @@ class AmpAlert(_AmpModel):
         # A firing alert's EndsAt is Go's zero time (year 1) in AWS's template.
         return None if value is not None and value.year == 1 else value
 
+    def in_utc(self) -> AmpAlert:
+        return self.model_copy(
+            update={
+                "starts_at": self.starts_at.astimezone(UTC),
+                "ends_at": self.ends_at.astimezone(UTC) if self.ends_at else None,
+            }
+        )
 
-class AmpMessage(_AmpModel):
+
+class AmpMessage(AlertGroup):
     """The JSON that deploy/amp's template (or AWS's documented one) renders."""
 
-    receiver: str = ""
-    status: Literal["firing", "resolved"]
     alerts: list[AmpAlert]
-    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
-    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field(default="", alias="externalURL")
 
 
 def _go_escapes_as_json(text: str) -> str:
@@ -256,30 +249,7 @@ def convert_amp_message(message: str, attributes: Mapping[str, str], message_id:
 
 def _as_webhook(parsed: AmpMessage, message_id: str) -> Converted:
     try:
-        body = AlertmanagerWebhook.model_validate(
-            {
-                "version": "4",
-                "groupKey": _group_key(parsed),
-                "status": parsed.status,
-                "receiver": parsed.receiver,
-                "groupLabels": parsed.group_labels,
-                "commonLabels": parsed.common_labels,
-                "commonAnnotations": parsed.common_annotations,
-                "externalURL": parsed.external_url,
-                "alerts": [
-                    {
-                        "status": alert.status,
-                        "labels": alert.labels,
-                        "annotations": alert.annotations,
-                        "startsAt": alert.starts_at.astimezone(UTC).isoformat(),
-                        "endsAt": alert.ends_at.astimezone(UTC).isoformat() if alert.ends_at else None,
-                        "generatorURL": alert.generator_url,
-                        "fingerprint": alert.fingerprint,
-                    }
-                    for alert in parsed.alerts
-                ],
-            }
-        )
+        body = parsed.as_webhook(_group_key(parsed), [alert.in_utc() for alert in parsed.alerts])
     except ValidationError as error:
         reason = (
             f"AMP alerts do not fit the Alertmanager webhook model (problems at: {problem_locations(error)})"

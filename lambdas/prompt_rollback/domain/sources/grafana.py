@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic_core import from_json
 
-from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
+from prompt_rollback.domain.alertmanager import Alert, AlertGroup, AlertmanagerWebhook
 
 DEFAULT_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
 # Grafana signs when it sends; five minutes allows for clock skew and its own retries' delay.
@@ -33,26 +33,25 @@ MAX_SIGNATURE_AGE_SECONDS = 300
 _HEX_SHA256_LENGTH = 64
 
 
-class _GrafanaModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
-
-class GrafanaAlert(_GrafanaModel):
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime | None = Field(default=None, alias="endsAt")
-    generator_url: str = Field(default="", alias="generatorURL")
-    fingerprint: str = Field(pattern=r"^[0-9A-Za-z]{1,64}$")
+class GrafanaAlert(Alert):
     silence_url: str = Field(default="", alias="silenceURL")
     dashboard_url: str = Field(default="", alias="dashboardURL")
     panel_url: str = Field(default="", alias="panelURL")
     values: dict[str, float] | None = None
     value_string: str = Field(default="", alias="valueString")
 
+    def as_alertmanager(self) -> Alert:
+        return self.model_copy(
+            update={
+                # Grafana, like Alertmanager, sends Go's zero time for a firing alert.
+                "ends_at": self.ends_at if self.ends_at and self.ends_at.year > 1 else None,
+                # The rule's view, else the panel: where a person looks first.
+                "generator_url": self.generator_url or self.panel_url or self.dashboard_url,
+            }
+        )
 
-class GrafanaWebhook(_GrafanaModel):
+
+class GrafanaWebhook(AlertGroup):
     """Grafana's webhook body, version 1 (grafana/alerting receivers/webhook: webhookMessage)."""
 
     version: Literal["1"]
@@ -61,46 +60,13 @@ class GrafanaWebhook(_GrafanaModel):
     title: str = Field(default="")
     message: str = ""
     group_key: str = Field(alias="groupKey")
-    status: Literal["firing", "resolved"]
-    receiver: str = ""
-    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
-    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field(default="", alias="externalURL")
     alerts: list[GrafanaAlert]
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
 
     def as_alertmanager(self) -> AlertmanagerWebhook:
         """The same alerts as the Alertmanager body intake triages."""
-        return AlertmanagerWebhook.model_validate(
-            {
-                "version": "4",
-                "groupKey": self.group_key,
-                "status": self.status,
-                "receiver": self.receiver,
-                "groupLabels": self.group_labels,
-                "commonLabels": self.common_labels,
-                "commonAnnotations": self.common_annotations,
-                "externalURL": self.external_url,
-                "truncatedAlerts": self.truncated_alerts,
-                "alerts": [
-                    {
-                        "status": alert.status,
-                        "labels": alert.labels,
-                        "annotations": alert.annotations,
-                        "startsAt": alert.starts_at.isoformat(),
-                        # Grafana, like Alertmanager, sends Go's zero time for a firing alert.
-                        "endsAt": alert.ends_at.isoformat()
-                        if alert.ends_at and alert.ends_at.year > 1
-                        else None,
-                        # The rule's view, else the panel: where a person looks first.
-                        "generatorURL": alert.generator_url or alert.panel_url or alert.dashboard_url,
-                        "fingerprint": alert.fingerprint,
-                    }
-                    for alert in self.alerts
-                ],
-            }
-        )
+        alerts = [alert.as_alertmanager() for alert in self.alerts]
+        return self.as_webhook(self.group_key, alerts, self.truncated_alerts)
 
 
 def is_grafana_shape(document: Any) -> bool:

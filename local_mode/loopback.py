@@ -1,0 +1,39 @@
+"""A WSGI app served on a loopback port from a daemon thread: local mode's embedded servers."""
+
+from __future__ import annotations
+
+import threading
+from wsgiref.types import WSGIApplication
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        """Tests and local mode print what matters themselves."""
+
+
+class LoopbackServer:
+    def __init__(self, app: WSGIApplication, host: str, port: int, name: str) -> None:
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=name, daemon=True
+        )
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
