@@ -45,48 +45,49 @@ MINUTES = 75
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def measurements_at(minute: int) -> Measurements:
-    """The scripted hour. Comments say what each prompt should do; the test checks nothing by hand."""
-    prompts = []
-    # support-answer v7: exact match 0.60 vs 0.90 from minute 5 to 39, then back to 0.91.
+def support_answer(minute: int) -> list[PromptMeasurement]:
+    """v7: exact match 0.60 vs 0.90 from minute 5 to 39, then back to 0.91.
+    v8: a canary, worse on everything, never in production: never judged."""
     exact = 0.60 if 5 <= minute < 40 else 0.91
-    prompts.append(
-        PromptMeasurement(
-            "support-answer",
-            7,
-            in_production=True,
-            observations_by_level={"DEFAULT": 300},
-            latency_p99_seconds=1.0,
-            latency_p99_baseline=BaselineValue(6, 1.0, 5000),
-            scores={"exact_match": ScoreMeasurement("exact_match", exact, 200)},
-            score_baselines={"exact_match": BaselineValue(6, 0.90, 3000)},
-        )
+    v7 = PromptMeasurement(
+        "support-answer",
+        7,
+        in_production=True,
+        observations_by_level={"DEFAULT": 300},
+        latency_p99_seconds=1.0,
+        latency_p99_baseline=BaselineValue(6, 1.0, 5000),
+        scores={"exact_match": ScoreMeasurement("exact_match", exact, 200)},
+        score_baselines={"exact_match": BaselineValue(6, 0.90, 3000)},
     )
-    # support-answer v8: a canary, worse on everything, never in production: never judged.
-    prompts.append(
-        PromptMeasurement(
-            "support-answer",
-            8,
-            in_production=False,
-            observations_by_level={"DEFAULT": 50, "ERROR": 50},
-            scores={"exact_match": ScoreMeasurement("exact_match", 0.1, 100)},
-        )
+    v8 = PromptMeasurement(
+        "support-answer",
+        8,
+        in_production=False,
+        observations_by_level={"DEFAULT": 50, "ERROR": 50},
+        scores={"exact_match": ScoreMeasurement("exact_match", 0.1, 100)},
     )
-    # billing v3: error rate flapping (4 minutes at 10 %, 4 at 1 %), then 12 minutes at 10 %.
+    return [v7, v8]
+
+
+def billing(minute: int) -> list[PromptMeasurement]:
+    """v3: error rate flapping (4 minutes at 10 %, 4 at 1 %), then 12 minutes at 10 %."""
     flapping = (minute // 4) % 2 == 0 if minute < 50 else minute < 62
     errors = 10 if flapping else 1
-    prompts.append(
+    return [
         PromptMeasurement(
             "billing",
             3,
             in_production=True,
             observations_by_level={"DEFAULT": 100 - errors, "ERROR": errors},
         )
-    )
-    # search v2: P99 twice the previous version's from minute 10; traffic falls under the guard
-    # (100 generations) at minute 35, so the alert resolves though latency is still bad.
+    ]
+
+
+def search(minute: int) -> list[PromptMeasurement]:
+    """v2: P99 twice the previous version's from minute 10; traffic falls under the guard
+    (100 generations) at minute 35, so the alert resolves though latency is still bad."""
     generations = 150 if minute < 35 else 80
-    prompts.append(
+    return [
         PromptMeasurement(
             "search",
             2,
@@ -95,31 +96,35 @@ def measurements_at(minute: int) -> Measurements:
             latency_p99_seconds=2.0 if minute >= 10 else 1.1,
             latency_p99_baseline=BaselineValue(1, 1.0, 900),
         )
-    )
-    # chat v5: 30 % thumbs-down on 25 ratings; at minute 33 production moves to v4.
-    # chat v4 then holds production with 10 % thumbs-down: silent.
+    ]
+
+
+def chat(minute: int) -> list[PromptMeasurement]:
+    """v5: 30 % thumbs-down on 25 ratings; at minute 33 production moves to v4.
+    v4 then holds production with 10 % thumbs-down: silent."""
     v5_in_production = minute < 33
-    prompts.append(
-        PromptMeasurement(
-            "chat",
-            5,
-            in_production=v5_in_production,
-            observations_by_level={"DEFAULT": 120},
-            scores={"user_feedback": ScoreMeasurement("user_feedback", 0.7, 25, thumbs_down=8)},
-        )
+    v5 = PromptMeasurement(
+        "chat",
+        5,
+        in_production=v5_in_production,
+        observations_by_level={"DEFAULT": 120},
+        scores={"user_feedback": ScoreMeasurement("user_feedback", 0.7, 25, thumbs_down=8)},
     )
-    if not v5_in_production:
-        prompts.append(
-            PromptMeasurement(
-                "chat",
-                4,
-                in_production=True,
-                observations_by_level={"DEFAULT": 120},
-                scores={"user_feedback": ScoreMeasurement("user_feedback", 0.9, 30, thumbs_down=3)},
-            )
-        )
-    # rare v2: exact match 0 on 49 scores (guard: 50): silent.
-    prompts.append(
+    if v5_in_production:
+        return [v5]
+    v4 = PromptMeasurement(
+        "chat",
+        4,
+        in_production=True,
+        observations_by_level={"DEFAULT": 120},
+        scores={"user_feedback": ScoreMeasurement("user_feedback", 0.9, 30, thumbs_down=3)},
+    )
+    return [v5, v4]
+
+
+def rare(minute: int) -> list[PromptMeasurement]:
+    """v2: exact match 0 on 49 scores (guard: 50): silent."""
+    return [
         PromptMeasurement(
             "rare",
             2,
@@ -127,7 +132,12 @@ def measurements_at(minute: int) -> Measurements:
             scores={"exact_match": ScoreMeasurement("exact_match", 0.0, 49)},
             score_baselines={"exact_match": BaselineValue(1, 0.9, 500)},
         )
-    )
+    ]
+
+
+def measurements_at(minute: int) -> Measurements:
+    """The scripted hour. Docstrings say what each prompt should do; the test checks nothing by hand."""
+    prompts = [*support_answer(minute), *billing(minute), *search(minute), *chat(minute), *rare(minute)]
     return Measurements(taken_at=START + timedelta(minutes=minute), prompts=tuple(prompts), api_calls=7)
 
 

@@ -29,10 +29,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import boto3
 import pytest
@@ -43,6 +43,7 @@ from prompt_rollback.domain.audit import verify_chain
 
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from tests.integration.slack_server import SlackWebhookServer
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOYED_AM_CONFIG = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -63,8 +64,6 @@ REPEAT_INTERVAL = "2s"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 5.0
-
-T = TypeVar("T")
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -255,33 +254,12 @@ class EndToEnd:
                 total += float(match.group(2))
         return total
 
-    # ---- waiting -------------------------------------------------------------------------------
-    def wait_for(self, what: str, check: Callable[[], T], timeout: float, interval: float = 0.1) -> T:
-        """Poll `check` until it returns something truthy, or fail with the whole picture."""
-        deadline = time.monotonic() + timeout
-        last_error: BaseException | None = None
-        while True:
-            for process in (self.local_mode, self.alertmanager):
-                if process is not None and not process.alive():
-                    raise AssertionError(
-                        f"{process.name} exited with {process.popen.returncode} while waiting for {what}\n"
-                        + self.diagnostics()
-                    )
-            try:
-                result = check()
-                if result:
-                    return result
-                last_error = None
-            except Exception as error:  # e.g. the table does not exist yet
-                last_error = error
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"timed out after {timeout:.0f}s waiting for {what}"
-                    + (f" (last error: {last_error!r})" if last_error else "")
-                    + "\n"
-                    + self.diagnostics()
-                )
-            time.sleep(interval)
+    # ---- what tests/waiting.py asks of a watched system ----------------------------------------
+    def exited(self) -> str | None:
+        for process in (self.local_mode, self.alertmanager):
+            if process is not None and not process.alive():
+                return f"{process.name} exited with {process.popen.returncode}"
+        return None
 
     def diagnostics(self) -> str:
         parts = []
@@ -326,7 +304,7 @@ def _wait_ready(e2e: EndToEnd, process: ManagedProcess, url: str) -> None:
         except OSError:
             return False
 
-    e2e.wait_for(f"{process.name} at {url}", ready, timeout=START_TIMEOUT, interval=0.2)
+    wait_for(f"{process.name} at {url}", ready, timeout=START_TIMEOUT, interval=0.2, watched=e2e)
 
 
 def _start_aws_and_fakes(e2e: EndToEnd, stack: contextlib.ExitStack) -> None:

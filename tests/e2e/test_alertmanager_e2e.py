@@ -9,12 +9,14 @@ processes and the configuration).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import DEAD_LETTER_QUEUE, EndToEnd
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -64,26 +66,37 @@ def _drained(e2e: EndToEnd) -> bool:
     return e2e.queue_depth() == 0
 
 
-def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback_then_recovered(e2e: EndToEnd) -> None:
-    phases: dict[str, float] = dict(e2e.timings)
-    clock = [time.monotonic()]
+@dataclass
+class Phases:
+    """Seconds spent in each phase, for the report printed at the end."""
 
-    def phase(name: str) -> None:
+    seconds: dict[str, float]
+    since: float = field(default_factory=time.monotonic)
+
+    def done(self, name: str) -> None:
         now = time.monotonic()
-        phases[name] = now - clock[0]
-        clock[0] = now
+        self.seconds[name] = now - self.since
+        self.since = now
 
-    starts_at = datetime.now(UTC)
-    e2e.post_alerts([_alert(starts_at)])
 
-    # 1. The first notification (after group_wait) rolls production back from v7 to v6.
-    e2e.wait_for(
+@dataclass(frozen=True)
+class Rollback:
+    """What the first notification left behind, which every later delivery must leave alone."""
+
+    request_id: str
+    fingerprint: str
+    audit: list[dict[str, Any]]
+
+
+def _first_notification_rolls_back(e2e: EndToEnd, phases: Phases) -> Rollback:
+    wait_for(
         "the rollback: production v6, a Slack message and an audit decision",
         lambda: e2e.production() == 6 and e2e.slack_messages() and e2e.decisions(),
         timeout=20,
+        watched=e2e,
     )
-    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
-    phase("alert to rollback")
+    wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15, watched=e2e)
+    phases.done("alert to rollback")
 
     (decision,) = e2e.decisions()
     assert decision["outcome"] == "rolled_back"
@@ -99,66 +112,87 @@ def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback_then_recove
     assert decision["trigger"]["group_key"].endswith(
         f':{{alertname="PromptRegression", prompt_name="{PROMPT}"}}'
     )
-    rollback_id = decision["request_id"]
-    fingerprint = decision["trigger"]["fingerprint"]
     (label_move,) = e2e.label_moves()
     assert label_move == f"/api/public/v2/prompts/{PROMPT}/versions/6"
     (message,) = e2e.slack_messages()
     assert PROMPT in str(message)
-    audit_after_rollback = e2e.audit_records()
-    first_deliveries = len(e2e.firing_deliveries())
+    return Rollback(decision["request_id"], decision["trigger"]["fingerprint"], e2e.audit_records())
 
-    # 2. While the alert keeps firing, Alertmanager re-sends the group at each repeat_interval.
-    e2e.wait_for(
+
+def _repeats_roll_nothing_back(e2e: EndToEnd, rollback: Rollback, phases: Phases) -> list[str]:
+    first_deliveries = len(e2e.firing_deliveries())
+    wait_for(
         f"{REPEATS} more firing deliveries (repeat_interval re-sends)",
         lambda: len(e2e.firing_deliveries()) >= first_deliveries + REPEATS,
         timeout=20,
+        watched=e2e,
     )
-    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
-    phase("repeat re-sends")
-    _assert_exactly_one_rollback(e2e, audit_after_rollback, "after the repeat_interval re-sends")
+    wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15, watched=e2e)
+    phases.done("repeat re-sends")
+    _assert_exactly_one_rollback(e2e, rollback.audit, "after the repeat_interval re-sends")
     firing = e2e.firing_deliveries()
     assert len(firing) >= 1 + REPEATS
     # Every delivery maps to the same rollback request: that id is what deduplicates them.
-    expected = f"[webhook] 202 queued rollback {rollback_id} for {PROMPT} v7"
+    expected = f"[webhook] 202 queued rollback {rollback.request_id} for {PROMPT} v7"
     assert all(line == expected for line in firing), firing
+    return firing
 
-    # 3. The resolved notification rolls nothing back: it ends the rollback's recovery window,
-    #    recorded as `recovered`, linked to the rollback.
+
+def _resolved_notification_records_recovery(
+    e2e: EndToEnd, rollback: Rollback, starts_at: datetime, phases: Phases
+) -> None:
     e2e.post_alerts([_alert(starts_at, ends_at=datetime.now(UTC))])
-    (resolved,) = e2e.wait_for("the resolved notification", e2e.resolved_deliveries, timeout=15)
-    e2e.wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15)
-    e2e.wait_for(
+    (resolved,) = wait_for("the resolved notification", e2e.resolved_deliveries, timeout=15, watched=e2e)
+    wait_for("the request queue to drain", lambda: _drained(e2e), timeout=15, watched=e2e)
+    wait_for(
         "the recovered record",
-        lambda: len(e2e.audit_records()) == len(audit_after_rollback) + 1,
+        lambda: len(e2e.audit_records()) == len(rollback.audit) + 1,
         timeout=15,
+        watched=e2e,
     )
-    phase("resolved notification")
-    assert resolved.startswith(f"[webhook] 202 skipped alert {fingerprint}: resolved"), resolved
+    phases.done("resolved notification")
+    assert resolved.startswith(f"[webhook] 202 skipped alert {rollback.fingerprint}: resolved"), resolved
     context = e2e.diagnostics()
     *before, recovered = e2e.audit_records()
-    assert before == audit_after_rollback, context
+    assert before == rollback.audit, context
     assert (recovered["kind"], recovered["outcome"], recovered["rollback_id"]) == (
         "followup",
         "recovered",
-        rollback_id,
+        rollback.request_id,
     ), context
     assert recovered["recovery_seconds"] >= 0
     assert e2e.production() == 6 and len(e2e.label_moves()) == 1, context
     assert len(e2e.slack_messages()) == 1, context  # the incoming webhook has no thread to reply in
     assert e2e.chain_problems() == [], context
 
-    # Transport: every delivery was a 202 for Alertmanager, nothing was parked in the DLQ.
+
+def _every_delivery_was_accepted(e2e: EndToEnd) -> None:
+    """Every delivery was a 202 for Alertmanager, and nothing was parked in the DLQ."""
     deliveries = e2e.webhook_lines()
     assert all(line.startswith("[webhook] 202 ") for line in deliveries), deliveries
     assert e2e.alertmanager_metric("alertmanager_notifications_failed_total") == 0, e2e.diagnostics()
     # Alertmanager's own count of webhook notifications matches what local mode printed.
-    e2e.wait_for(
+    wait_for(
         f"Alertmanager to count {len(deliveries)} webhook notifications",
         lambda: e2e.alertmanager_metric("alertmanager_notifications_total") == len(deliveries),
         timeout=5,
+        watched=e2e,
     )
     assert e2e.queue_depth(DEAD_LETTER_QUEUE) == 0
 
+
+def test_alertmanager_repeats_and_resolve_cause_exactly_one_rollback_then_recovered(e2e: EndToEnd) -> None:
+    phases = Phases(dict(e2e.timings))
+    starts_at = datetime.now(UTC)
+    e2e.post_alerts([_alert(starts_at)])
+    # 1. The first notification (after group_wait) rolls production back from v7 to v6.
+    rollback = _first_notification_rolls_back(e2e, phases)
+    # 2. While the alert keeps firing, Alertmanager re-sends the group at each repeat_interval.
+    firing = _repeats_roll_nothing_back(e2e, rollback, phases)
+    # 3. The resolved notification rolls nothing back: it ends the rollback's recovery window,
+    #    recorded as `recovered`, linked to the rollback.
+    _resolved_notification_records_recovery(e2e, rollback, starts_at, phases)
+    _every_delivery_was_accepted(e2e)
+
     print(f"deliveries: {len(firing)} firing, {len(e2e.resolved_deliveries())} resolved")
-    print("phases: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.items()))
+    print("phases: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in phases.seconds.items()))

@@ -14,6 +14,7 @@ Everything is on 127.0.0.1, every wait has a deadline, every process is stopped 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ import yaml
 
 from local_mode.langfuse_metrics import VersionTraffic, seed_version_traffic
 from tests.e2e.conftest import REPO, EndToEnd, ManagedProcess, _wait_ready, free_port, http
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -91,12 +93,20 @@ class Pipeline:
         for process in (self.exporter, self.prometheus):
             assert process.alive(), f"{process.name} exited\n{process.output()[-3000:]}"
 
+    # ---- what tests/waiting.py asks of a watched system ----------------------------------------
+    def exited(self) -> str | None:
+        for process in (self.exporter, self.prometheus):
+            if not process.alive():
+                return f"{process.name} exited with {process.popen.returncode}"
+        return self.e2e.exited()
 
-@pytest.fixture
-def pipeline(e2e: EndToEnd, tmp_path: Path) -> Iterator[Pipeline]:
-    binary = prometheus_binary()
+    def diagnostics(self) -> str:
+        return self.e2e.diagnostics()
+
+
+def _start_exporter(e2e: EndToEnd, tmp_path: Path, port: int) -> ManagedProcess:
+    """The console script's module against the Langfuse-compatible store, refreshing every second."""
     assert e2e.langfuse is not None
-    exporter_port, prometheus_port = free_port(), free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("LANGFUSE_", "PROMPT_ROLLBACK_EXPORTER_"))
     }
@@ -104,68 +114,83 @@ def pipeline(e2e: EndToEnd, tmp_path: Path) -> Iterator[Pipeline]:
         LANGFUSE_HOST=e2e.langfuse.url,
         LANGFUSE_PUBLIC_KEY=e2e.langfuse.public_key,
         LANGFUSE_SECRET_KEY=e2e.langfuse.secret_key,
-        PROMPT_ROLLBACK_EXPORTER_LISTEN=f"127.0.0.1:{exporter_port}",
+        PROMPT_ROLLBACK_EXPORTER_LISTEN=f"127.0.0.1:{port}",
         PROMPT_ROLLBACK_EXPORTER_REFRESH_INTERVAL="1s",
         PYTHONPATH=os.pathsep.join([str(REPO / "lambdas"), str(REPO)]),
         PYTHONUNBUFFERED="1",
     )
-    exporter = ManagedProcess.start(
+    return ManagedProcess.start(
         "exporter",
         [sys.executable, "-m", "prompt_rollback_exporter"],
         tmp_path / "exporter.log",
         cwd=REPO,
         env=env,
     )
-    prometheus: ManagedProcess | None = None
-    try:
+
+
+def _start_prometheus(
+    e2e: EndToEnd, tmp_path: Path, binary: str, exporter_port: int, port: int
+) -> ManagedProcess:
+    """Scrapes the exporter every second and sends the shortened rules' alerts to Alertmanager."""
+    (tmp_path / "langfuse-regressions.yml").write_text(shortened_rules())
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(tmp_path / "langfuse-regressions.yml")],
+        "scrape_configs": [
+            {
+                "job_name": "langfuse-exporter",
+                "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+            }
+        ],
+        "alerting": {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [e2e.alertmanager_url.removeprefix("http://")]}]}
+            ]
+        },
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    return ManagedProcess.start(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--rules.alert.resend-delay=1s",
+            "--log.level=info",
+        ],
+        tmp_path / "prometheus.log",
+        cwd=tmp_path,
+    )
+
+
+def _stop(process: ManagedProcess) -> None:
+    print(f"---- {process.name}, last lines:\n{process.output()[-2000:]}")
+    process.stop()
+
+
+@pytest.fixture
+def pipeline(e2e: EndToEnd, tmp_path: Path) -> Iterator[Pipeline]:
+    binary = prometheus_binary()
+    exporter_port, prometheus_port = free_port(), free_port()
+    with contextlib.ExitStack() as running:
+        # Callbacks run in reverse: Prometheus stops first, then the exporter.
+        exporter = _start_exporter(e2e, tmp_path, exporter_port)
+        running.callback(_stop, exporter)
         exporter_url = f"http://127.0.0.1:{exporter_port}"
         _wait_ready(e2e, exporter, f"{exporter_url}/metrics")
-
-        (tmp_path / "langfuse-regressions.yml").write_text(shortened_rules())
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(tmp_path / "langfuse-regressions.yml")],
-            "scrape_configs": [
-                {
-                    "job_name": "langfuse-exporter",
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                }
-            ],
-            "alerting": {
-                "alertmanagers": [
-                    {"static_configs": [{"targets": [e2e.alertmanager_url.removeprefix("http://")]}]}
-                ]
-            },
-        }
-        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-        prometheus = ManagedProcess.start(
-            "prometheus",
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                "--rules.alert.resend-delay=1s",
-                "--log.level=info",
-            ],
-            tmp_path / "prometheus.log",
-            cwd=tmp_path,
-        )
+        prometheus = _start_prometheus(e2e, tmp_path, binary, exporter_port, prometheus_port)
+        running.callback(_stop, prometheus)
         prometheus_url = f"http://127.0.0.1:{prometheus_port}"
         _wait_ready(e2e, prometheus, f"{prometheus_url}/-/ready")
         yield Pipeline(e2e, exporter, exporter_url, prometheus, prometheus_url)
-    finally:
-        for process in (prometheus, exporter):
-            if process is not None:
-                print(f"---- {process.name}, last lines:\n{process.output()[-2000:]}")
-                process.stop()
 
 
-def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipeline(pipeline: Pipeline):
+def _v7_holds_production_in_prometheus(pipeline: Pipeline) -> None:
+    """v6 held production for a week with exact match ~0.90: the baseline the exporter will pick."""
     e2e = pipeline.e2e
     assert e2e.langfuse is not None and e2e.production() == 7
     now = datetime.now(UTC)
-    # v6 held production for a week with exact match ~0.90: the baseline the exporter will pick.
     seed_version_traffic(
         e2e.langfuse.metrics,
         VersionTraffic(6, 700, 0.90, error_rate=0.0),
@@ -173,15 +198,20 @@ def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipelin
         now - timedelta(hours=1),
         PROMPT,
     )
-    e2e.wait_for(
+    wait_for(
         "Prometheus to scrape v7 holding production",
         lambda: pipeline.query(f'langfuse_prompt_production{{prompt_name="{PROMPT}", prompt_version="7"}}'),
         timeout=30,
         interval=0.2,
+        watched=pipeline,
     )
     assert pipeline.alerts() == [] and e2e.slack_messages() == []
 
-    # The regression appears in the store.
+
+def _regression_rolls_back(pipeline: Pipeline) -> float:
+    """Write v7's regressed traffic; return the seconds until the label moved."""
+    e2e = pipeline.e2e
+    assert e2e.langfuse is not None
     appeared = time.monotonic()
     seed_version_traffic(
         e2e.langfuse.metrics,
@@ -190,14 +220,19 @@ def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipelin
         datetime.now(UTC),
         PROMPT,
     )
-    e2e.wait_for("the rollback to v6", lambda: e2e.production() == 6, timeout=60, interval=0.1)
+    wait_for("the rollback to v6", lambda: e2e.production() == 6, timeout=60, interval=0.1, watched=pipeline)
     label_moved = time.monotonic() - appeared
     pipeline.check_alive()
+    return label_moved
 
-    e2e.wait_for(
+
+def _decision_names_the_trigger(pipeline: Pipeline) -> None:
+    e2e = pipeline.e2e
+    wait_for(
         "the Slack message and the audit decision",
         lambda: e2e.slack_messages() and e2e.decisions(),
         timeout=15,
+        watched=pipeline,
     )
     (decision,) = e2e.decisions()
     assert decision["outcome"] == "rolled_back"
@@ -213,8 +248,11 @@ def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipelin
     )
     assert "job" not in labels and "instance" not in labels
 
-    # With production on v6 the alert resolves (v7 no longer holds it; v6 has no traffic).
-    e2e.wait_for(
+
+def _alert_resolves_with_nothing_more_moved(pipeline: Pipeline) -> None:
+    """With production on v6 the alert resolves (v7 no longer holds it; v6 has no traffic)."""
+    e2e = pipeline.e2e
+    wait_for(
         "the alert to resolve in Prometheus",
         lambda: (
             pipeline.query('langfuse_prompt_production{prompt_version="6"}')
@@ -223,13 +261,21 @@ def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipelin
         ),
         timeout=30,
         interval=0.2,
+        watched=pipeline,
     )
-    e2e.wait_for("the resolved notification", e2e.resolved_deliveries, timeout=20)
-    e2e.wait_for("the request queue to drain", lambda: e2e.queue_depth() == 0, timeout=15)
+    wait_for("the resolved notification", e2e.resolved_deliveries, timeout=20, watched=pipeline)
+    wait_for("the request queue to drain", lambda: e2e.queue_depth() == 0, timeout=15, watched=pipeline)
     assert e2e.production() == 6
     assert len(e2e.label_moves()) == 1
     assert len(e2e.slack_messages()) == 1
     assert len(e2e.decisions()) == 1
     assert e2e.chain_problems() == []
+
+
+def test_a_regression_in_langfuse_rolls_production_back_through_the_real_pipeline(pipeline: Pipeline):
+    _v7_holds_production_in_prometheus(pipeline)
+    label_moved = _regression_rolls_back(pipeline)
+    _decision_names_the_trigger(pipeline)
+    _alert_resolves_with_nothing_more_moved(pipeline)
     pipeline.check_alive()
     print(f"regression in the store -> production label moved: {label_moved:.1f}s")

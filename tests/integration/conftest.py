@@ -1,13 +1,15 @@
 """Integration fixtures: moto for AWS, the Langfuse-compatible server driven through the real
-`langfuse` SDK, and a Slack webhook server, all in this process or on loopback."""
+`langfuse` SDK, and a Slack webhook server, all in this process or on loopback; and local mode
+itself, started over loopback as a developer starts it."""
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import pytest
@@ -20,6 +22,7 @@ from prompt_rollback.worker import handler as worker
 from local_mode.aws_resources import LocalResources, provision
 from local_mode.lambda_runtime import LocalLambdaContext, SqsPoller, api_gateway_event
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
+from local_mode.service import LocalService, LocalSettings
 from local_mode.slack_api_server import BOT_TOKEN, SlackApiServer
 from tests.integration.slack_app_stack import (
     APPROVER,
@@ -167,3 +170,79 @@ def app_stack(stack: Stack) -> Iterator[AppStack]:
     finally:
         server.stop()
         reset_app_wiring()
+
+
+# Settings a developer's shell may hold that would point local mode away from its embedded defaults.
+LOCAL_MODE_OVERRIDES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "LANGFUSE_HOST",
+    "LANGFUSE_PUBLIC_KEY",
+    "LANGFUSE_SECRET_KEY",
+    "SLACK_WEBHOOK_URL",
+    "SLACK_API_BASE_URL",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_CHANNEL",
+    "ROLLBACK_POLICY",
+    "WATCHER_CONFIG",
+)
+
+
+@dataclass
+class LocalMode:
+    """Local mode running in this process, and what it printed."""
+
+    service: LocalService
+    out: io.StringIO
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+    def console(self) -> str:
+        return self.out.getvalue()
+
+    def exited(self) -> str | None:
+        return None  # threads in this process: a crash shows up on the console instead
+
+    def diagnostics(self) -> str:
+        return f"---- local mode console:\n{self.console()}"
+
+
+class StartLocalMode(Protocol):
+    def __call__(
+        self, environment: dict[str, str] | None = None, watch_every_seconds: float | None = None
+    ) -> LocalMode: ...
+
+
+@pytest.fixture
+def local_mode_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[StartLocalMode]:
+    """Start local mode on free ports with its embedded AWS, Langfuse and Slack; stopped afterwards."""
+    for name in LOCAL_MODE_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
+    started: list[LocalService] = []
+
+    def start(
+        environment: dict[str, str] | None = None, watch_every_seconds: float | None = None
+    ) -> LocalMode:
+        settings = LocalSettings(
+            port=0,
+            aws_port=0,
+            poll_wait_seconds=1,
+            watch_every_seconds=watch_every_seconds,
+            environment=environment or {},
+        )
+        out = io.StringIO()
+        started.append(LocalService(settings, out=out).start())
+        return LocalMode(started[-1], out)
+
+    try:
+        yield start
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+@pytest.fixture
+def local_mode(local_mode_factory: StartLocalMode) -> LocalMode:
+    return local_mode_factory()

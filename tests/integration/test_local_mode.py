@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,45 +15,15 @@ import requests
 from prompt_rollback import cli
 
 from local_mode.lambda_runtime import request_body
-from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+from local_mode.service import DEMO_TOKEN
+from tests.integration.conftest import LocalMode
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def local_mode() -> Iterator[tuple[LocalService, io.StringIO]]:
-    saved = dict(os.environ)
-    for name in (
-        "AWS_ENDPOINT_URL",
-        "LANGFUSE_HOST",
-        "LANGFUSE_PUBLIC_KEY",
-        "LANGFUSE_SECRET_KEY",
-        "SLACK_WEBHOOK_URL",
-        "ROLLBACK_POLICY",
-        "AWS_PROFILE",
-    ):
-        os.environ.pop(name, None)
-    out = io.StringIO()
-    service = LocalService(LocalSettings(port=0, aws_port=0, poll_wait_seconds=1), out=out).start()
-    try:
-        yield service, out
-    finally:
-        service.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_mode, capsys):
-    service, out = local_mode
+def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_mode: LocalMode, capsys):
+    service = local_mode.service
     assert service.langfuse is not None
     assert service.langfuse.store.production_version("support-answer") == 7
     demo = (REPO / "examples" / "alert-firing.json").read_bytes()
@@ -68,7 +36,7 @@ def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_
     assert response.status_code == 202
     assert response.json()["accepted"][0]["prompt_name"] == "support-answer"
 
-    assert wait_for(lambda: "[worker] rolled_back" in out.getvalue()), out.getvalue()
+    wait_for("the rollback", lambda: "[worker] rolled_back" in local_mode.console(), watched=local_mode)
     assert service.langfuse.store.production_version("support-answer") == 6
     printed = capsys.readouterr().out
     assert "Prompt rolled back" in printed and "v7 → v6" in printed  # the Slack message, on the console
@@ -80,8 +48,8 @@ def test_demo_alert_moves_the_label_prints_slack_and_writes_the_audit_row(local_
     assert "chain intact" in capsys.readouterr().out
 
 
-def test_local_mode_refuses_a_wrong_token_over_http(local_mode):
-    service, _ = local_mode
+def test_local_mode_refuses_a_wrong_token_over_http(local_mode: LocalMode):
+    service = local_mode.service
     response = requests.post(
         f"{service.url}/alerts",
         data=b"{}",
@@ -92,8 +60,8 @@ def test_local_mode_refuses_a_wrong_token_over_http(local_mode):
     assert requests.get(f"{service.url}/healthz", timeout=5).json() == {"status": "ok"}
 
 
-def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
-    service, _ = local_mode
+def test_forced_rollback_from_the_cli_in_process(local_mode: LocalMode, capsys):
+    service = local_mode.service
     code = cli.main(
         [
             "rollback",
@@ -117,19 +85,27 @@ def test_forced_rollback_from_the_cli_in_process(local_mode, capsys):
     assert (row["actor"], row["mode"], row["request_reason"]) == ("oncall@example.com", "manual", "drill")
 
 
-def test_moving_the_label_by_hand_shows_up_in_the_ledger_through_signed_webhooks(local_mode):
+def test_moving_the_label_by_hand_shows_up_in_the_ledger_through_signed_webhooks(local_mode: LocalMode):
     from prompt_rollback import wiring
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.domain.audit import verify_chain
     from prompt_rollback.ports import PromptRef
 
-    service, out = local_mode
+    service = local_mode.service
     assert service.langfuse is not None and service.webhooks is not None
     by_hand = LangfuseRegistry(service.langfuse.url, service.langfuse.public_key, service.langfuse.secret_key)
     by_hand.move_production(PromptRef("support-answer"), 5)
-    assert wait_for(lambda: out.getvalue().count("[langfuse] change recorded") == 1), out.getvalue()
+    wait_for(
+        "the first change record",
+        lambda: local_mode.console().count("[langfuse] change recorded") == 1,
+        watched=local_mode,
+    )
     by_hand.move_production(PromptRef("support-answer"), 3)
-    assert wait_for(lambda: out.getvalue().count("[langfuse] change recorded") == 2), out.getvalue()
+    wait_for(
+        "the second change record",
+        lambda: local_mode.console().count("[langfuse] change recorded") == 2,
+        watched=local_mode,
+    )
     service.webhooks.wait_idle()
     # Two events per move (gainer and loser), each delivered once with a 2xx.
     assert [status for _, status in service.webhooks.delivered] == [200] * 4
@@ -139,10 +115,12 @@ def test_moving_the_label_by_hand_shows_up_in_the_ledger_through_signed_webhooks
     assert verify_chain(records) == []
 
 
-def test_local_mode_refuses_an_unsigned_langfuse_event(local_mode):
-    service, _ = local_mode
+def test_local_mode_refuses_an_unsigned_langfuse_event(local_mode: LocalMode):
     response = requests.post(
-        f"{service.url}/langfuse/events", data=b"{}", headers={"Content-Type": "application/json"}, timeout=10
+        f"{local_mode.url}/langfuse/events",
+        data=b"{}",
+        headers={"Content-Type": "application/json"},
+        timeout=10,
     )
     assert response.status_code == 401
 
@@ -162,26 +140,23 @@ def post_chunked(url: str, body: bytes, chunk: int = 4096) -> requests.Response:
     )
 
 
-def test_a_chunked_body_is_read_like_any_other(local_mode):
-    service, out = local_mode
+def test_a_chunked_body_is_read_like_any_other(local_mode: LocalMode):
     demo = (REPO / "examples" / "alert-firing.json").read_bytes()
-    response = post_chunked(service.url, demo, chunk=100)
+    response = post_chunked(local_mode.url, demo, chunk=100)
     assert response.request.headers.get("Transfer-Encoding") == "chunked"
     assert "Content-Length" not in response.request.headers
     assert response.status_code == 202, response.text
     assert response.json()["accepted"][0]["prompt_name"] == "support-answer"
-    assert wait_for(lambda: "[worker] rolled_back" in out.getvalue()), out.getvalue()
+    wait_for("the rollback", lambda: "[worker] rolled_back" in local_mode.console(), watched=local_mode)
 
 
-def test_a_chunked_body_over_the_limit_is_413(local_mode):
-    service, _ = local_mode
-    response = post_chunked(service.url, b'{"pad": "' + b"x" * 1_100_000 + b'"}', chunk=65536)
+def test_a_chunked_body_over_the_limit_is_413(local_mode: LocalMode):
+    response = post_chunked(local_mode.url, b'{"pad": "' + b"x" * 1_100_000 + b'"}', chunk=65536)
     assert response.status_code == 413
 
 
-def test_a_content_length_that_is_not_a_number_is_400_not_a_crash(local_mode):
-    service, _ = local_mode
-    host, port = service.url.removeprefix("http://").split(":")
+def test_a_content_length_that_is_not_a_number_is_400_not_a_crash(local_mode: LocalMode):
+    host, port = local_mode.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(
             b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

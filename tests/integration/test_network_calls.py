@@ -1,10 +1,6 @@
-"""How many network calls one warm rollback makes (issue 9: 11 before; 7 or fewer wanted; 8, then
-9 with issue 12's compare-before-swap against a person's concurrent move).
-
-Counted where they arrive: botocore's before-call event for AWS (moto), the Langfuse-compatible
-server's request log, the Slack server's attempts. The SQS receive/delete belong to the Lambda
-event source, not the worker, and are not counted.
-"""
+"""How many network calls one warm rollback makes: 9 (docs/architecture.md says which and why),
+counted where they arrive: botocore's before-call event (moto), the Langfuse-compatible server's
+request log, the Slack server's attempts. SQS receive/delete belong to the event source."""
 
 from __future__ import annotations
 
@@ -49,8 +45,8 @@ def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
     assert rollback("rb-counted", "support-answer", 7)["batchItemFailures"] == []
     assert stack.production() == 6
     langfuse = [method for method, _ in stack.langfuse.app.requests[langfuse_before:]]
-    # Read once; intent; the compare-before-swap (did a person's change land after our intent?,
-    # issue 12: their move wins); decision.
+    # Read once; intent; the compare-before-swap (did a person's change land after our intent?
+    # then their move wins); decision.
     assert dict(aws) == {"dynamodb.Query": 2, "dynamodb.PutItem": 2}
     assert langfuse == ["GET", "GET", "PATCH", "GET"]  # versions, production; move; read-back
     assert stack.slack.attempts - slack_before == 1

@@ -1,1 +1,1 @@
-from tests.integration.conftest import stack  # noqa: F401  (re-exported fixture)
+from tests.integration.conftest import local_mode, local_mode_factory, stack  # noqa: F401  (re-exported fixtures)

@@ -6,36 +6,18 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
-from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+from local_mode.service import DEMO_TOKEN
+from tests.integration.conftest import LocalMode
 
 CALLS = 40
 
 
-@pytest.fixture
-def local_service() -> Iterator[LocalService]:
-    saved = dict(os.environ)
-    for name in ("AWS_ENDPOINT_URL", "LANGFUSE_HOST", "SLACK_WEBHOOK_URL", "ROLLBACK_POLICY", "AWS_PROFILE"):
-        os.environ.pop(name, None)
-    service = LocalService(LocalSettings(port=0, aws_port=0, poll_wait_seconds=1), out=open(os.devnull, "w"))  # noqa: SIM115
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-        service.out.close()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def test_concurrent_posts_are_each_answered_about_their_own_alerts(local_service: LocalService, firing_body):
+def test_concurrent_posts_are_each_answered_about_their_own_alerts(local_mode: LocalMode, firing_body):
     def body_for(index: int) -> bytes:
         body = copy.deepcopy(firing_body)
         alert = body["alerts"][0]
@@ -49,7 +31,7 @@ def test_concurrent_posts_are_each_answered_about_their_own_alerts(local_service
         payload = body_for(index)
         barrier.wait()
         response = requests.post(
-            f"{local_service.url}/alerts",
+            f"{local_mode.url}/alerts",
             data=payload,
             headers={"Authorization": f"Bearer {DEMO_TOKEN}", "Content-Type": "application/json"},
             timeout=30,

@@ -174,7 +174,7 @@ json_values = st.recursive(
 )
 
 
-# ---- the limits of issue 14: long text, huge numbers, big labels -------------------------------
+# ---- the input limits: long text, huge numbers, big labels --------------------------------------
 
 
 def _repeat_to(piece: str, length: int) -> str:

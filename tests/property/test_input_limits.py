@@ -1,4 +1,4 @@
-"""The limits of issue 14 as properties: long text, huge numbers and big labels never make the
+"""The input limits as properties: long text, huge numbers and big labels never make the
 webhook answer a 5xx or refuse a well-formed body, every alert is accepted or skipped with a
 reason, what is queued is cut to fit, and no rollback_to moves production forward by itself."""
 

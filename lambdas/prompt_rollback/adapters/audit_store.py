@@ -1,8 +1,5 @@
-"""The audit ledger in DynamoDB: append-only, one hash chain per prompt (implements ports.AuditLedger).
-
-Only PutItem with `attribute_not_exists` and reads are used: the Lambdas' IAM role has no
-UpdateItem or DeleteItem on this table, and CloudTrail records every data event on it.
-"""
+"""The audit ledger in DynamoDB: append-only, one hash chain per prompt. Only conditional PutItem
+and reads: the functions' role has no UpdateItem or DeleteItem, and CloudTrail logs every call."""
 
 from __future__ import annotations
 

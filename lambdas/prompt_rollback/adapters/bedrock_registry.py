@@ -1,9 +1,5 @@
-"""Amazon Bedrock as one prompt registry (provider "bedrock") over its three kinds of pointer.
-
-The request's target labels say which pointer (domain/bedrock_targets.py); each kind has its own
-small adapter: agent aliases, flow aliases, and the SSM parameter that points at a managed
-prompt's version. All of them go through the same policy, Slack and audit path as Langfuse.
-"""
+"""Amazon Bedrock as one prompt registry (provider "bedrock") over its three kinds of pointer,
+each with its own small adapter; the request's target labels say which (docs/bedrock.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Which prompt a rollback id belongs to: the audit table's `by_request_id` index.
-
-A Slack button carries only the rollback id; the message group of the prompt's FIFO queue and
-the approvers depend on the prompt, which we look up in our own ledger, never take from the
-click. The index projects the table's keys only (prompt_key, seq): enough to route.
-"""
+"""Which prompt a rollback id belongs to, from the audit table's `by_request_id` index: a Slack
+button carries only the rollback id, and the prompt is looked up in our ledger, never taken from
+the click."""
 
 from __future__ import annotations
 

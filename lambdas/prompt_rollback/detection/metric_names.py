@@ -1,7 +1,5 @@
-"""The exporter's metric and label names: a public contract (docs/detection.md, "Langfuse exporter").
-
-Rules, dashboards and the watcher depend on these strings; renaming one is a breaking change.
-"""
+"""The exporter's metric and label names: a public contract (docs/detection.md). Rules,
+dashboards and the watcher depend on these strings; renaming one is a breaking change."""
 
 from __future__ import annotations
 

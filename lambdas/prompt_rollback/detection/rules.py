@@ -1,9 +1,5 @@
-"""Render the Prometheus rules over the exporter's metrics from the trigger table.
-
-The output is the text of `deploy/prometheus/rules/langfuse-regressions.yml`; it is built as
-text (not through a YAML library) so the committed file keeps its comments and block scalars,
-and so this module needs nothing outside the standard library.
-"""
+"""Render deploy/prometheus/rules/langfuse-regressions.yml from the trigger table, as text (not
+through a YAML library) so the file keeps its comments and this module needs only the stdlib."""
 
 from __future__ import annotations
 

@@ -1,4 +1,2 @@
-"""Plain-Python core: Alertmanager payloads, rollback requests and the rollback policy.
-
-Nothing in this package talks to AWS or HTTP, so it is tested without mocks.
-"""
+"""The pure kernel: requests, policy, the audit chain, intake and the alert models.
+Nothing here talks to AWS or HTTP, so it is tested without mocks."""

@@ -1,8 +1,5 @@
-"""The audit ledger table's schema, defined once: the DynamoDB adapter, the CDK construct
-(infra/audit_ledger.py) and local mode (local_mode/aws_resources.py) all read it from here.
-
-Plain constants, no imports: the CDK app and the webhook load this module for free.
-"""
+"""The audit ledger table's schema, defined once for the DynamoDB adapter, the CDK construct and
+local mode. Plain constants, no imports: the CDK app and the webhook load this module for free."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""What a prompt name may be.
-
-Langfuse allows folders (`team/support-answer`), so `/` is fine, but a name reaches URL paths
-and Slack, so path-traversal segments, control characters and absurd lengths are refused.
-"""
+"""What a prompt name may be. Folders (`team/support-answer`) are fine, but a name reaches URL
+paths and Slack, so path-traversal segments, control characters and absurd lengths are refused."""
 
 from __future__ import annotations
 

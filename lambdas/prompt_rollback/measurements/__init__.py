@@ -1,8 +1,5 @@
-"""Measurements of prompt versions from Langfuse's metrics API (used by the exporter and the watcher).
-
-`measure(api, settings, now)` makes a constant number of grouped metrics queries (plus one
-prompts-list page per 100 prompts holding `production`) and returns typed `Measurements`.
-"""
+"""Measurements of prompt versions from Langfuse's metrics API, for the exporter and the watcher:
+a constant number of grouped queries (plus a prompts-list page per 100 prompts in production)."""
 
 from prompt_rollback.measurements.collect import measure
 from prompt_rollback.measurements.errors import (

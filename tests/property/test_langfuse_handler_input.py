@@ -8,7 +8,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from tests.integration.conftest import Stack, reset_wiring
-from tests.integration.test_langfuse_events import deliver
+from tests.integration.test_langfuse_handler import deliver
 from tests.langfuse_webhooks import SECRET, prompt_event, serialize, sign
 from tests.property.conftest import bounded
 from tests.property.strategies import json_values

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack, reset_wiring
-from tests.integration.test_langfuse_events import deliver, send
+from tests.integration.test_langfuse_handler import deliver, send
 from tests.langfuse_webhooks import SECRET, js_date, prompt_event, serialize, sign
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "langfuse" / "monitor-alert.json"
