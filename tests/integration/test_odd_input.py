@@ -1,6 +1,6 @@
-"""Odd input and operator mistakes (issue 14), from POST /alerts or a manual invocation to the
-label, the audit ledger and Slack: never a bad version left live, an alert lost, or production
-moved forward without someone asking for exactly that."""
+"""Odd input and operator mistakes, from POST /alerts or a manual invocation to the label, the
+audit ledger and Slack: never a bad version left live, an alert lost, or production moved
+forward without someone asking for exactly that."""
 
 from __future__ import annotations
 

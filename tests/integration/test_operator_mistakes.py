@@ -1,6 +1,6 @@
-"""Odd input and operator mistakes at the worker and the webhook's token check (issue 14):
-huge labels, a token secret with a newline, a reused request_id, a lost lock, a blank actor,
-and a flood of wrong tokens."""
+"""Odd input and operator mistakes at the worker and the webhook's token check: huge labels, a
+token secret with a newline, a reused request_id, a lost lock, a blank actor, and a flood of
+wrong tokens."""
 
 from __future__ import annotations
 

@@ -214,7 +214,7 @@ def test_a_resolved_alert_without_a_valid_prompt_is_no_recovery_signal(resolved_
     assert triage(AlertmanagerWebhook.model_validate(body), RECEIVED).resolved == []
 
 
-# ---- untrusted text is cut to fit, never refused (issue 14, defect 1) ----------------------------
+# ---- untrusted text is cut to fit, never refused ---------------------------------------------
 
 CUT_MARK = "…"
 # All the cut fields of one request together, as JSON, stay below this: far inside SQS's 256 KiB.
