@@ -3,6 +3,7 @@ at any point (RollbackService.handle)."""
 
 from __future__ import annotations
 
+from prompt_rollback.domain.audit_record import ours
 from prompt_rollback.domain.policy import Ask, decide
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress
@@ -13,7 +14,6 @@ from prompt_rollback.rollback.move import move_and_verify
 from prompt_rollback.rollback.oversight import oversee
 from prompt_rollback.rollback.records import (
     RollbackResult,
-    ours,
     past_changes,
     past_decisions,
     prompt_ref,
