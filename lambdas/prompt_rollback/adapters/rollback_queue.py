@@ -37,40 +37,23 @@ class SqsRollbackQueue:
     def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
         # Same alert firing (fingerprint + startsAt) → same id: SQS drops re-deliveries within its
         # 5-minute window, the worker's idempotency record after that.
-        self._send_in_batches(
-            [
-                OutgoingMessage(
-                    request.model_dump_json(),
-                    message_group_id(request.provider, request.prompt_name),
-                    request.request_id,
-                )
-                for request in requests
-            ],
-            "requests",
-        )
+        self._send_in_batches([_outgoing(request, request.request_id) for request in requests], "requests")
 
     def enqueue_action(self, message: SlackAction) -> None:
         """A click, on its prompt's message group: after (never beside) the rollback it is
         about, one at a time with that prompt's other requests."""
+        click = _outgoing(message, message.action_id)
         self._client.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=message.model_dump_json(),
-            MessageGroupId=message_group_id(message.provider, message.prompt_name),
-            MessageDeduplicationId=message.action_id,
+            MessageBody=click.body,
+            MessageGroupId=click.group_id,
+            MessageDeduplicationId=click.deduplication_id,
         )
 
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
         """Resolved alerts, each on its prompt's group, in batches (a storm resolves together)."""
         self._send_in_batches(
-            [
-                OutgoingMessage(
-                    signal.model_dump_json(),
-                    message_group_id(signal.provider, signal.prompt_name),
-                    signal.deduplication_id,
-                )
-                for signal in signals
-            ],
-            "resolutions",
+            [_outgoing(signal, signal.deduplication_id) for signal in signals], "resolutions"
         )
 
     def _send_in_batches(self, messages: list[OutgoingMessage], what: str) -> None:
@@ -92,6 +75,14 @@ class SqsRollbackQueue:
             if failed:
                 codes = sorted({entry.get("Code", "?") for entry in failed})
                 raise EnqueueFailed(f"{len(failed)} of {len(chunk)} {what} not queued ({', '.join(codes)})")
+
+
+def _outgoing(
+    message: RollbackRequest | SlackAction | ResolutionSignal, deduplication_id: str
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        message.model_dump_json(), message_group_id(message.provider, message.prompt_name), deduplication_id
+    )
 
 
 def _batches(messages: list[OutgoingMessage]) -> list[list[OutgoingMessage]]:
