@@ -46,6 +46,10 @@ class PromptRegistry(Protocol):
         ...
 
 
+# How often a writer re-reads the head and appends again when others keep appending first.
+APPEND_ATTEMPTS = 5
+
+
 class AuditLedger(Protocol):
     def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         """The newest records of one prompt, newest first."""
@@ -108,6 +112,16 @@ class Notifier(Protocol):
     def notify(self, notice: RollbackNotice) -> SlackOutcome:
         """Tell people; report what happened instead of raising."""
         ...
+
+
+class AppNotifier(Notifier, Protocol):
+    """The Slack app: a notifier that also answers in threads, tells one person, and knows groups."""
+
+    def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome: ...
+
+    def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
+
+    def members_of(self, user_group: str) -> frozenset[str]: ...
 
 
 class RollbackQueue(Protocol):

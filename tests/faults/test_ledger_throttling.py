@@ -1,15 +1,6 @@
-"""DynamoDB throttling the audit ledger.
-
-The throttle is injected on the server side: moto's DynamoDB answers the audit table's PutItem
-with 400 ProvisionedThroughputExceededException, so botocore's standard retry mode
-(`wiring.AWS_CLIENT_CONFIG`: 5 attempts) sees exactly what DynamoDB would send and retries it
-itself before the error reaches our code.
-
-"Nothing lost" when the audit store itself is down: the worker writes its intent before it
-touches Langfuse, so a ledger that refuses writes stops the rollback before any label moves,
-and the request can only be held by the queue: it must end in the DLQ, to be redriven once
-DynamoDB is back.
-"""
+"""DynamoDB throttling the audit ledger, injected on moto's side so botocore's own retries see
+what DynamoDB would send. A ledger that refuses writes stops the rollback before any label
+moves (the intent comes first), so the request must end in the DLQ, to be redriven later."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Slack rate limiting with a Retry-After longer than the worker can afford to wait.
-
-slack_sdk's rate-limit retry handler sleeps whatever Retry-After asks; the notifier's handler
-(`CappedRateLimitRetryHandler`) caps each wait so a Slack asking for an hour cannot make the
-worker sleep out its Lambda timeout. The waits are recorded instead of slept, so the real cap is
-checked without spending it."""
+"""Slack rate limiting with a Retry-After longer than the worker can afford to wait: the
+notifier's CappedRateLimitRetryHandler caps each wait (the waits are recorded, not slept)."""
 
 from __future__ import annotations
 

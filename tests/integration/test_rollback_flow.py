@@ -13,9 +13,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from prompt_rollback import wiring
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
-from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.requests import RollbackRequest, message_group_id
 from prompt_rollback.rollback.attempts import Attempt, run_attempt
 
+from local_mode.lambda_runtime import sqs_event
 from tests.integration.conftest import Stack, reset_wiring
 
 
@@ -388,3 +389,67 @@ def test_a_redelivery_is_not_counted_as_a_second_rollback_in_metrics(stack: Stac
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert sum(len(m.get("RollbacksDone", [])) for m in emitted) == 1
     assert stack.label_moves() == 1
+
+
+def test_a_request_queued_by_the_deployed_version_still_rolls_back(stack: Stack):
+    # Untagged, exactly as the webhook has always written a request: still on queues after a deploy.
+    body = json.dumps(
+        {
+            "request_id": "rb-queued-before-the-deploy",
+            "provider": "langfuse",
+            "prompt_name": "support-answer",
+            "alerted_version": 7,
+            "rollback_to": None,
+            "environment": "",
+            "actor": "alertmanager",
+            "reason": "answers got worse",
+            "forced": False,
+            "allow_forward": False,
+            "dry_run": None,
+            "trigger": None,
+            "received_at": datetime.now(UTC).isoformat(),
+            "provider_target": {},
+            "slack_channel": "",
+            "slack_ts": "",
+        }
+    )
+    boto3.client("sqs").send_message(
+        QueueUrl=stack.resources.queue_url,
+        MessageBody=body,
+        MessageGroupId=message_group_id("langfuse", "support-answer"),
+        MessageDeduplicationId="queued-before-the-deploy",
+    )
+    stack.drain()
+    assert stack.production() == 6
+    [decision] = stack.decisions()
+    assert (decision["request_id"], decision["outcome"]) == ("rb-queued-before-the-deploy", "rolled_back")
+
+
+def test_malformed_bodies_fail_only_their_own_message_group(stack: Stack):
+    # The second malformed body follows a failed message of its group: it fails with it, and the
+    # healthy request of another group in the same batch is done, not retried with them.
+    request = RollbackRequest(
+        request_id="rb-healthy",
+        prompt_name="support-answer",
+        alerted_version=7,
+        received_at=datetime.now(UTC),
+    )
+    bodies = [("m-1", "{not a request", "g-bad"), ("m-2", "[]", "g-bad")]
+    bodies.append(("m-3", request.model_dump_json(), message_group_id("langfuse", "support-answer")))
+    event = sqs_event(
+        [
+            {
+                "MessageId": message_id,
+                "ReceiptHandle": message_id,
+                "Body": body,
+                "Attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": group},
+            }
+            for message_id, body, group in bodies
+        ],
+        queue_arn="arn:aws:sqs:us-east-1:000000000000:rollbacks.fifo",
+        region="us-east-1",
+    )
+    result = stack.invoke_worker(event)
+    assert result["batchItemFailures"] == [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]
+    assert stack.production() == 6
+    assert [d["request_id"] for d in stack.decisions()] == ["rb-healthy"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from prompt_rollback.adapters.slack import build_message, escape_text, safe_link
+from prompt_rollback.adapters.slack import build_message, safe_link
+from prompt_rollback.domain.mrkdwn import escape_text
 from prompt_rollback.ports import RollbackNotice
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
@@ -13,11 +14,19 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 SQS_BATCH_LIMIT = 10
-_Message = TypeVar("_Message", RollbackRequest, ResolutionSignal)
 # SendMessageBatch refuses a batch whose bodies add up to more than this many bytes (1 MiB today,
 # 256 KiB before 2025; the smaller keeps any queue happy). A request is cut to fit well below it
 # (domain/requests.py), but ten of them at their limits in multi-byte or escaped text are not.
 SQS_BATCH_BYTES = 262_144
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One queue message: its body, its prompt's message group and its deduplication id."""
+
+    body: str
+    group_id: str
+    deduplication_id: str
 
 
 class SqsRollbackQueue:
@@ -26,66 +35,63 @@ class SqsRollbackQueue:
         self._queue_url = queue_url
 
     def enqueue(self, requests: Sequence[RollbackRequest]) -> None:
-        for chunk in _batches([(request, request.model_dump_json()) for request in requests]):
-            response = self._client.send_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[
-                    {
-                        "Id": str(index),
-                        "MessageBody": body,
-                        "MessageGroupId": message_group_id(request.provider, request.prompt_name),
-                        # Same alert firing (fingerprint + startsAt) → same id: SQS drops re-deliveries
-                        # within its 5-minute window, the worker's idempotency record after that.
-                        "MessageDeduplicationId": request.request_id,
-                    }
-                    for index, (request, body) in enumerate(chunk)
-                ],
-            )
-            failed = response.get("Failed", [])
-            if failed:
-                codes = sorted({entry.get("Code", "?") for entry in failed})
-                raise EnqueueFailed(f"{len(failed)} of {len(chunk)} requests not queued ({', '.join(codes)})")
+        # Same alert firing (fingerprint + startsAt) → same id: SQS drops re-deliveries within its
+        # 5-minute window, the worker's idempotency record after that.
+        self._send_in_batches([_outgoing(request, request.request_id) for request in requests], "requests")
 
     def enqueue_action(self, message: SlackAction) -> None:
         """A click, on its prompt's message group: after (never beside) the rollback it is
         about, one at a time with that prompt's other requests."""
+        click = _outgoing(message, message.action_id)
         self._client.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=message.model_dump_json(),
-            MessageGroupId=message_group_id(message.provider, message.prompt_name),
-            MessageDeduplicationId=message.action_id,
+            MessageBody=click.body,
+            MessageGroupId=click.group_id,
+            MessageDeduplicationId=click.deduplication_id,
         )
 
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
         """Resolved alerts, each on its prompt's group, in batches (a storm resolves together)."""
-        for chunk in _batches([(signal, signal.model_dump_json()) for signal in signals]):
+        self._send_in_batches(
+            [_outgoing(signal, signal.deduplication_id) for signal in signals], "resolutions"
+        )
+
+    def _send_in_batches(self, messages: list[OutgoingMessage], what: str) -> None:
+        """Every message queued, in order, or `EnqueueFailed` naming how many of a batch were not."""
+        for chunk in _batches(messages):
             response = self._client.send_message_batch(
                 QueueUrl=self._queue_url,
                 Entries=[
                     {
                         "Id": str(index),
-                        "MessageBody": body,
-                        "MessageGroupId": message_group_id(signal.provider, signal.prompt_name),
-                        "MessageDeduplicationId": signal.deduplication_id,
+                        "MessageBody": message.body,
+                        "MessageGroupId": message.group_id,
+                        "MessageDeduplicationId": message.deduplication_id,
                     }
-                    for index, (signal, body) in enumerate(chunk)
+                    for index, message in enumerate(chunk)
                 ],
             )
             failed = response.get("Failed", [])
             if failed:
                 codes = sorted({entry.get("Code", "?") for entry in failed})
-                raise EnqueueFailed(
-                    f"{len(failed)} of {len(chunk)} resolutions not queued ({', '.join(codes)})"
-                )
+                raise EnqueueFailed(f"{len(failed)} of {len(chunk)} {what} not queued ({', '.join(codes)})")
 
 
-def _batches(messages: list[tuple[_Message, str]]) -> list[list[tuple[_Message, str]]]:
+def _outgoing(
+    message: RollbackRequest | SlackAction | ResolutionSignal, deduplication_id: str
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        message.model_dump_json(), message_group_id(message.provider, message.prompt_name), deduplication_id
+    )
+
+
+def _batches(messages: list[OutgoingMessage]) -> list[list[OutgoingMessage]]:
     """Consecutive runs of at most SQS_BATCH_LIMIT messages and SQS_BATCH_BYTES bytes (in order:
     the FIFO queue keeps one prompt's requests in the order they are sent)."""
-    batches: list[list[tuple[_Message, str]]] = []
+    batches: list[list[OutgoingMessage]] = []
     size = 0
     for message in messages:
-        body_bytes = len(message[1].encode())
+        body_bytes = len(message.body.encode())
         if not batches or len(batches[-1]) == SQS_BATCH_LIMIT or size + body_bytes > SQS_BATCH_BYTES:
             batches.append([])
             size = 0

@@ -8,15 +8,14 @@ because a chat message could not be sent.
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
+from prompt_rollback.domain.mrkdwn import escape_text
 from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
 SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _OUTCOME_TITLES = {
     "rolled_back": ":rewind: Prompt rolled back",
     "dry_run": ":test_tube: Dry run: prompt would be rolled back",
@@ -31,16 +30,6 @@ _OUTCOME_TITLES = {
     "undone": ":leftwards_arrow_with_hook: Rollback undone",
     "needs_person": ":sos: Needs a person: not rolling back further automatically",
 }
-
-
-def escape_text(text: str, limit: int = 500) -> str:
-    """Escape untrusted text for Slack mrkdwn: no mentions, no links, no formatting tricks."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # Bare @channel/@here are only honoured with link_names, but a zero-width joiner makes sure.
-    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), text)
 
 
 def safe_link(url: str, label: str) -> str:

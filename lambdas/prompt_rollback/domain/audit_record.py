@@ -9,7 +9,7 @@ request can always be written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -260,6 +260,11 @@ def _optional_int(value: Any) -> int | None:
 
 # What a prompt's chain holds: our intents and decisions, and the changes people made.
 LedgerRecord = AuditRecord | ProductionChange
+
+
+def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:
+    """Our intents, decisions and followups, without the changes people made (in the given order)."""
+    return [r for r in records if isinstance(r, AuditRecord)]
 
 
 def record_from_item(item: Mapping[str, Any]) -> LedgerRecord:

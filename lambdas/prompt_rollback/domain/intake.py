@@ -1,13 +1,10 @@
-"""Which alerts of a webhook body become rollback requests, and why the others do not.
-
-Nothing here refuses or raises for a well-formed body: every text an alert carries is cut to fit
-(and marked), every number is bounded before it is parsed, and an alert that still cannot become
-a request is skipped with its reason. Alertmanager retries a 5xx with the same body forever and
-drops a 4xx, so either would lose the healthy alerts of the group too.
-"""
+"""Which alerts of a webhook body become rollback requests, and why the others do not. Nothing
+here raises for a well-formed body: Alertmanager retries a 5xx forever and drops a 4xx, so either
+would lose the group's healthy alerts; an alert that cannot become a request is skipped instead."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -146,8 +143,27 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
     rollback_to = _version_or_problem(raw_target) if raw_target else None
     if isinstance(rollback_to, str):
         return f"invalid rollback_to: {rollback_to}"
+    trigger = _trigger_of(alert, body)
+    return RollbackRequest(
+        request_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
+        provider=provider,  # type: ignore[arg-type]  # checked against SUPPORTED_PROVIDERS above
+        prompt_name=prompt_name,
+        alerted_version=alerted_version,
+        rollback_to=rollback_to,
+        environment=cut(labels.get("env", ""), MAX_NAME_LENGTH),
+        actor="alertmanager",
+        reason=trigger.summary or trigger.alertname,
+        trigger=trigger,
+        received_at=received_at,
+        provider_target=_provider_target(labels, trigger.labels),
+    )
+
+
+def _trigger_of(alert: Alert, body: AlertmanagerWebhook) -> Trigger:
+    """The alert as a request carries it: every text cut to fit, the essential labels kept first."""
+    labels = alert.labels
     kept_labels, labels_cut = cut_labels(dict(labels), first=ESSENTIAL_LABELS)
-    trigger = Trigger(
+    return Trigger(
         alertname=cut(labels.get("alertname", ""), MAX_NAME_LENGTH),
         fingerprint=alert.fingerprint,
         group_key=cut(body.group_key, MAX_URL_LENGTH),
@@ -162,28 +178,16 @@ def _request_for(alert: Alert, body: AlertmanagerWebhook, received_at: datetime)
         runbook_url=cut(alert.annotations.get("runbook_url", ""), MAX_URL_LENGTH),
         external_url=cut(body.external_url, MAX_URL_LENGTH),
     )
-    # The pointer's own labels travel whole (target_labels_problem checked them); other
-    # bedrock_* labels only as far as they survived the cut.
-    provider_target = {
-        name: cut(labels[name], MAX_TARGET_VALUE_LENGTH) for name in TARGET_LABELS if name in labels
-    } | {
+
+
+def _provider_target(labels: Mapping[str, str], kept_labels: Mapping[str, str]) -> dict[str, str]:
+    """The pointer's own labels travel whole (target_labels_problem checked them); other
+    bedrock_* labels only as far as they survived the cut."""
+    return {name: cut(labels[name], MAX_TARGET_VALUE_LENGTH) for name in TARGET_LABELS if name in labels} | {
         name: value
         for name, value in kept_labels.items()
         if name.startswith(PROVIDER_TARGET_LABEL_PREFIXES) and name not in TARGET_LABELS
     }
-    return RollbackRequest(
-        request_id=alert_request_id(provider, prompt_name, alert.fingerprint, alert.starts_at),
-        provider=provider,  # type: ignore[arg-type]  # checked against SUPPORTED_PROVIDERS above
-        prompt_name=prompt_name,
-        alerted_version=alerted_version,
-        rollback_to=rollback_to,
-        environment=cut(labels.get("env", ""), MAX_NAME_LENGTH),
-        actor="alertmanager",
-        reason=trigger.summary or trigger.alertname,
-        trigger=trigger,
-        received_at=received_at,
-        provider_target=provider_target,
-    )
 
 
 def _request_or_reason(

@@ -1,9 +1,6 @@
-"""People in the loop: who may click, what Approve, Reject and Undo do, recovery and cascades.
-
-Pure functions over plain data (no Slack, no AWS): the worker reads the ledger and the registry,
-asks these functions, and does what they say. A click carries only a rollback id and who
-clicked; everything else is what our own ledger says about that id.
-"""
+"""People in the loop, as pure functions: who may click, what Approve, Reject and Undo do,
+recovery and cascades. A click carries only a rollback id and who clicked; everything else is
+what our own ledger says about that id."""
 
 from __future__ import annotations
 

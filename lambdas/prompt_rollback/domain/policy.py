@@ -1,9 +1,6 @@
-"""The rollback policy: whether to act on a request and which version to go back to.
-
-Pure functions over plain data. The worker feeds them what the prompt registry says now and
-what our own audit ledger remembers: our decisions, and the production changes people made
-(recorded from Langfuse's webhooks and CloudTrail; Langfuse keeps no label history we could ask).
-"""
+"""The rollback policy: whether to act on a request and which version to go back to, as pure
+functions over what the registry says now and what our ledger remembers (our decisions, and the
+production changes people made: Langfuse keeps no label history we could ask)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.policy_config import Guards, PolicyConfig
 
 
 class Outcome(StrEnum):
@@ -213,6 +210,46 @@ def choose_target(
     return target[0], target[1] + ignored
 
 
+def _already_moved(ask: Ask, current: int, changes: Sequence[PastChange], now: datetime) -> Decision | None:
+    """A skip when production left the alerted version before this request arrived."""
+    if ask.alerted_version is None or current == ask.alerted_version:
+        return None
+    moved_by = next((c for c in changes if c.to_version == current), None)
+    if moved_by is not None and now - moved_by.changed_at < PERSON_MOVED_IT_RECENTLY:
+        # A person moved production while this alert was on its way: say who, once.
+        return _skip(
+            f"already moved: {moved_by.actor} moved production to v{current} at "
+            f"{moved_by.changed_at:%Y-%m-%d %H:%M}Z; the alert was about v{ask.alerted_version}",
+            current,
+        )
+    return _skip(
+        f"already moved: production is v{current}, the alert was about v{ask.alerted_version}",
+        current,
+        notify=False,
+    )
+
+
+def _over_the_limits(
+    history: Sequence[PastDecision], guards: Guards, now: datetime, current: int
+) -> Decision | None:
+    """A skip when an automatic rollback would break the cooldown or the daily limit."""
+    rollbacks = [d for d in history if d.outcome is Outcome.ROLLED_BACK]
+    if rollbacks and now - rollbacks[0].recorded_at < guards.cooldown:
+        minutes = int(guards.cooldown.total_seconds() // 60)
+        last = rollbacks[0].recorded_at
+        return _skip(
+            f"cooldown: last rollback at {last:%Y-%m-%d %H:%M}Z, cooldown {minutes} min",
+            current,
+        )
+    today = [d for d in rollbacks if now - d.recorded_at < timedelta(days=1)]
+    if len(today) >= guards.max_rollbacks_per_day:
+        return _skip(
+            f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
+            current,
+        )
+    return None
+
+
 def decide(
     ask: Ask,
     state: RegistryState,
@@ -229,36 +266,13 @@ def decide(
         return _skip("prompt does not exist in the registry", current)
     if current is None:
         return _skip("no version carries the production label", current)
-    if ask.alerted_version is not None and current != ask.alerted_version:
-        moved_by = next((c for c in changes if c.to_version == current), None)
-        if moved_by is not None and now - moved_by.changed_at < PERSON_MOVED_IT_RECENTLY:
-            # A person moved production while this alert was on its way: say who, once.
-            return _skip(
-                f"already moved: {moved_by.actor} moved production to v{current} at "
-                f"{moved_by.changed_at:%Y-%m-%d %H:%M}Z; the alert was about v{ask.alerted_version}",
-                current,
-            )
-        return _skip(
-            f"already moved: production is v{current}, the alert was about v{ask.alerted_version}",
-            current,
-            notify=False,
-        )
+    moved = _already_moved(ask, current, changes, now)
+    if moved is not None:
+        return moved
     guards = config.guards_for(ask.prompt_name)
-    if not ask.forced:
-        rollbacks = [d for d in history if d.outcome is Outcome.ROLLED_BACK]
-        if rollbacks and now - rollbacks[0].recorded_at < guards.cooldown:
-            minutes = int(guards.cooldown.total_seconds() // 60)
-            last = rollbacks[0].recorded_at
-            return _skip(
-                f"cooldown: last rollback at {last:%Y-%m-%d %H:%M}Z, cooldown {minutes} min",
-                current,
-            )
-        today = [d for d in rollbacks if now - d.recorded_at < timedelta(days=1)]
-        if len(today) >= guards.max_rollbacks_per_day:
-            return _skip(
-                f"daily limit: {len(today)} rollbacks in 24 h, maximum {guards.max_rollbacks_per_day}",
-                current,
-            )
+    stop = None if ask.forced else _over_the_limits(history, guards, now, current)
+    if stop is not None:
+        return stop
     target = choose_target(
         current,
         ask.rollback_to,

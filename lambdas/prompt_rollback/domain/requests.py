@@ -88,6 +88,8 @@ class RollbackRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Read when a producer writes it, never written: the deployed workers take requests untagged.
+    message_type: Literal["rollback_request"] = Field(default="rollback_request", exclude=True)
     request_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     provider: Provider = "langfuse"
     prompt_name: str

@@ -1,15 +1,4 @@
-"""The one place that decides what a failed attempt becomes: retried, audited, or parked.
-
-- a configuration error (a variable or secret to fix) in a manual invocation propagates
-  unaudited: the person is told at once, with the variable's name, and nothing changes; from
-  the queue it is retried (someone may fix it meanwhile), and the last attempt audits and
-  announces it naming the variable, then parks the message for a redrive once it is fixed;
-- another rollback holding the lock: retried while attempts remain; on the last one audited as
-  skipped ("another rollback is in progress"), not as failed;
-- a retryable error (errors.can_retry) with attempts left: raised, so SQS delivers again;
-- otherwise the failure is audited and announced; a retryable one from the queue is then
-  parked in the dead-letter queue for a redrive (`ParkedInDeadLetterQueue`).
-"""
+"""The one place that decides what a failed attempt becomes: retried, audited, or parked."""
 
 from __future__ import annotations
 
@@ -45,6 +34,18 @@ class ParkedInDeadLetterQueue(Exception):
 
 
 def run_attempt(service: RollbackService, request: RollbackRequest, attempt: Attempt) -> RollbackResult:
+    """Run one attempt; what a failure becomes:
+
+    - a configuration error (a variable or secret to fix) in a manual invocation propagates
+      unaudited: the person is told at once, with the variable's name, and nothing changes; from
+      the queue it is retried (someone may fix it meanwhile), and the last attempt audits and
+      announces it naming the variable, then parks the message for a redrive once it is fixed;
+    - another rollback holding the lock: retried while attempts remain; on the last one audited as
+      skipped ("another rollback is in progress"), not as failed;
+    - a retryable error (errors.can_retry) with attempts left: raised, so SQS delivers again;
+    - otherwise the failure is audited and announced; a retryable one from the queue is then
+      parked in the dead-letter queue for a redrive (`ParkedInDeadLetterQueue`).
+    """
     try:
         return service.handle(request)
     except ConfigurationError as error:

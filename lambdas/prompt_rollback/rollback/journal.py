@@ -12,10 +12,8 @@ from prompt_rollback.domain.policy import Decision
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
-from prompt_rollback.ports import AuditLedger, Notifier, PromptRegistry, SlackOutcome
+from prompt_rollback.ports import APPEND_ATTEMPTS, AuditLedger, Notifier, PromptRegistry, SlackOutcome
 from prompt_rollback.rollback.records import RollbackResult, audit_record, notice, result_of
-
-APPEND_ATTEMPTS = 5
 
 
 def _utc_now() -> datetime:

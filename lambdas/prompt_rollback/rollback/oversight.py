@@ -1,13 +1,6 @@
-"""People in the loop, applied to a decision that would move production automatically:
-
-- no cascade: when the version we rolled back *to* is itself alerted inside its recovery window,
-  another automatic step back needs the policy's explicit `max_rollback_steps`: otherwise the
-  decision becomes `needs_person` (announced, audited, nothing moves);
-- approval mode: the decision becomes `proposed` (announced with Approve / Reject, audited,
-  nothing moves until an approver clicks; interactions.py does the rest).
-
-A forced request (a person, the CLI, an approved proposal or an Undo) is never overseen again.
-"""
+"""People in the loop applied to a decision that would move production automatically: no
+cascade without the policy's `max_rollback_steps`, and approval mode's proposals. A forced
+request (a person, the CLI, an approved proposal or an Undo) is never overseen again."""
 
 from __future__ import annotations
 

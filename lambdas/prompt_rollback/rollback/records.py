@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
-from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport, ours
 from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
@@ -128,11 +128,6 @@ def notice(request: RollbackRequest, decision: Decision, stage: str, now: dateti
 
 
 # ---- what the ledger says (records newest first) -----------------------------------------
-def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:
-    """Our intents and decisions, without the changes people made (newest first, as given)."""
-    return [r for r in records if isinstance(r, AuditRecord)]
-
-
 def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
     """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them."""
     return [

@@ -1,19 +1,9 @@
-"""One request in, one audited decision out.
-
-The order of side effects is what makes it safe to retry at any point:
-
-1. read the ledger (once) and the registry;
-2. decide (pure, domain/policy.py);
-3. for a rollback: append the intent (the per-prompt lock), move production, read it back,
-   announce, append the decision;
-4. for anything else: announce when people need to know, append the decision.
-
-A re-delivery whose decision stands gets that decision back (the ledger is the idempotency
-record of the queue); one that finds its own unfinished intent resumes it.
-"""
+"""One request in, one audited decision out, in an order of side effects that is safe to retry
+at any point (RollbackService.handle)."""
 
 from __future__ import annotations
 
+from prompt_rollback.domain.audit_record import ours
 from prompt_rollback.domain.policy import Ask, decide
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress
@@ -24,7 +14,6 @@ from prompt_rollback.rollback.move import move_and_verify
 from prompt_rollback.rollback.oversight import oversee
 from prompt_rollback.rollback.records import (
     RollbackResult,
-    ours,
     past_changes,
     past_decisions,
     prompt_ref,
@@ -41,6 +30,12 @@ class RollbackService:
         self.journal = journal
 
     def handle(self, request: RollbackRequest) -> RollbackResult:
+        """1. read the ledger (once) and the registry; 2. decide (pure, domain/policy.py);
+        3. for a rollback: append the intent (the per-prompt lock), move production, read it back,
+        announce, append the decision; 4. for anything else: announce when people need to know,
+        append the decision. A re-delivery whose decision stands gets that decision back (the
+        ledger is the idempotency record of the queue); one that finds its own unfinished intent
+        resumes it."""
         journal = self.journal
         records = journal.ledger.recent(request.prompt_key, HISTORY_DEPTH)
         settled = settled_decision(records, request.request_id)

@@ -1,26 +1,16 @@
-"""The worker's side of people in the loop: clicks (Approve, Reject, Undo) and resolutions.
-
-A click names a rollback id and who clicked; everything else is read again here, from our
-ledger and the registry. A click that moves production becomes a forced RollbackRequest with a
-deterministic id (`approve-<id>`, `undo-<id>`) run through the rollback service, so it takes
-the same intent lock, the same compare-and-swap and the same settled-decision check (the ledger
-answers a repeated request id with its first decision) as any other rollback: two clicks on one
-button are one move. What changes nothing (a refusal, a stale or
-expired proposal, a rejection) is appended to the ledger as a `followup` record linked to the
-rollback by `rollback_id`, and told in Slack: the message is updated in place, the clicker told
-privately, follow-ups go in the thread.
-"""
+"""The worker's side of people in the loop: clicks (Approve, Reject, Undo), resolutions and the
+scheduled checks, each read again from our ledger and the registry. A click that moves production
+is a forced RollbackRequest with a deterministic id; one that changes nothing is a followup record."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from prompt_rollback.adapters.slack import escape_text
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
-from prompt_rollback.domain.audit_record import AuditRecord
+from prompt_rollback.domain.audit_record import AuditRecord, ours
 from prompt_rollback.domain.interactions import (
     CliAction,
     Click,
@@ -41,25 +31,22 @@ from prompt_rollback.domain.interactions import (
     recovery_overdue,
     recovery_time,
 )
+from prompt_rollback.domain.mrkdwn import escape_text
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
-from prompt_rollback.ports import AuditLedger, PromptRef, PromptRegistry, RollbackNotice, SlackOutcome
-from prompt_rollback.rollback.journal import APPEND_ATTEMPTS
-from prompt_rollback.rollback.records import ours
+from prompt_rollback.ports import (
+    APPEND_ATTEMPTS,
+    AppNotifier,
+    AuditLedger,
+    PromptRef,
+    PromptRegistry,
+    RollbackNotice,
+    SlackOutcome,
+)
 
 HISTORY_DEPTH = 100
-
-
-class AppNotifier(Protocol):
-    def notify(self, notice: RollbackNotice) -> SlackOutcome: ...
-
-    def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome: ...
-
-    def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
-
-    def members_of(self, user_group: str) -> frozenset[str]: ...
 
 
 Action = SlackAction | CliAction
@@ -129,6 +116,11 @@ def _move_of(record: AuditRecord) -> Move | None:
 
 
 class InteractionService:
+    """Two clicks on one button are one move: the move runs through the rollback service under a
+    derived request id (`approve-<id>`, `undo-<id>`), so it takes the same intent lock, the same
+    compare-and-swap and the same settled-decision check as any other rollback. Slack is told in
+    place: the message is updated, the clicker told privately, follow-ups go in the thread."""
+
     def __init__(
         self,
         registries: Callable[[str], PromptRegistry],
