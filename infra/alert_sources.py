@@ -17,9 +17,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec, send_to_encrypted_queue
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on, queue_depth
 from infra.nag import acknowledge
+from infra.permissions import send_to_encrypted_queue
 from infra.secrets import generated_secret, random_text
 
 ALERT_EVENTS = FunctionSpec(

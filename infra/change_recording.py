@@ -19,17 +19,10 @@ from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import (
-    AppFunction,
-    Asset,
-    FunctionFactory,
-    FunctionSpec,
-    decrypt_secrets,
-    send_to_encrypted_queue,
-    use_idempotency_records,
-)
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on
 from infra.nag import acknowledge
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.secrets import AppSecret, AppSecrets
 
 LANGFUSE_EVENTS = FunctionSpec(

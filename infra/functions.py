@@ -1,5 +1,5 @@
 """Every Lambda function the way this project wants it (own role, own log group, traced), built by
-one factory, and the IAM statements that several functions share."""
+one factory that adds what all functions share."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import TargetPlatform
@@ -138,45 +135,3 @@ class FunctionFactory:
             environment={"STAGE": self.config.stage, **environment},
             log_retention=self.config.log_retention,
         )
-
-
-def send_to_encrypted_queue(
-    queue: sqs.IQueue, queue_key: kms.IKey, *, with_sids: bool = True
-) -> list[iam.PolicyStatement]:
-    """What a principal needs to put messages on the rollback queue: SendMessage on it, and the
-    data key SQS asks for on its behalf to encrypt each message with the queue's key."""
-    return [
-        iam.PolicyStatement(
-            sid="QueueRollbackRequests" if with_sids else None,
-            actions=["sqs:SendMessage"],
-            resources=[queue.queue_arn],
-        ),
-        iam.PolicyStatement(
-            sid="EncryptQueuedMessagesThroughSqs" if with_sids else None,
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-        ),
-    ]
-
-
-def decrypt_secrets(secrets_key: kms.IKey) -> iam.PolicyStatement:
-    """kms:Decrypt on the secrets' key, only when Secrets Manager asks on the function's behalf
-    (GetSecretValue of a secret encrypted with that key)."""
-    return iam.PolicyStatement(
-        sid="DecryptSecretsThroughSecretsManager",
-        actions=["kms:Decrypt"],
-        resources=[secrets_key.key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-    )
-
-
-def use_idempotency_records(
-    table: dynamodb.ITable, sid: str = "UseIdempotencyRecords"
-) -> iam.PolicyStatement:
-    """The item calls of Powertools idempotency on the shared idempotency table."""
-    return iam.PolicyStatement(
-        sid=sid,
-        actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-        resources=[table.table_arn],
-    )

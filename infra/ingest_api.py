@@ -14,8 +14,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import Asset, FunctionFactory, FunctionSpec, decrypt_secrets, send_to_encrypted_queue
+from infra.functions import Asset, FunctionFactory, FunctionSpec
 from infra.nag import acknowledge, acknowledge_handler_authorization
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue
 from infra.secrets import AppSecret
 
 WEBHOOK = FunctionSpec(

@@ -12,14 +12,8 @@ from constructs import Construct
 from infra.audit_ledger import AuditLedger
 from infra.bedrock_access import bedrock_rollback_statements
 from infra.config import DeploymentConfig
-from infra.functions import (
-    AppFunction,
-    Asset,
-    FunctionFactory,
-    FunctionSpec,
-    decrypt_secrets,
-    use_idempotency_records,
-)
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.secrets import AppSecrets
 
 WORKER = FunctionSpec(

@@ -13,15 +13,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
-from infra.functions import (
-    Asset,
-    FunctionFactory,
-    FunctionSpec,
-    decrypt_secrets,
-    send_to_encrypted_queue,
-    use_idempotency_records,
-)
+from infra.functions import Asset, FunctionFactory, FunctionSpec
 from infra.nag import acknowledge_handler_authorization
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.secrets import AppSecret
 
 SLACK_ACTIONS = FunctionSpec(

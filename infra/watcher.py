@@ -16,15 +16,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import (
-    AppFunction,
-    Asset,
-    FunctionFactory,
-    FunctionSpec,
-    decrypt_secrets,
-    send_to_encrypted_queue,
-)
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import app_metric, page_on
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue
 from infra.secrets import AppSecret
 
 WATCHER = FunctionSpec(
