@@ -1,17 +1,10 @@
-"""Alert sources besides Alertmanager: AMP through SNS, CloudWatch alarms through EventBridge,
-and the Grafana HMAC secret of POST /alerts (docs/sources.md).
-
-The alert-events function triages both AWS sources with the same code as the webhook and
-queues on the same FIFO queue. SNS and EventBridge invoke it asynchronously: Lambda retries a
-failed event twice, then sends it to the dead-letter queue below, as do SNS and EventBridge for
-deliveries they could not make at all. The queue has an alarm on the alarm topic.
-"""
+"""Alert sources besides Alertmanager: AMP through SNS and CloudWatch alarms through EventBridge,
+triaged by one alert-events function onto the worker's queue; and the Grafana HMAC secret of
+POST /alerts (docs/sources.md)."""
 
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -24,13 +17,19 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, send_to_encrypted_queue
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.monitoring import page_on, queue_depth
 from infra.nag import acknowledge
-from infra.secrets import ROTATION_REASON
+from infra.permissions import send_to_encrypted_queue
+from infra.secrets import generated_secret, random_text
 
-ALERT_EVENTS_HANDLER = "prompt_rollback.sources.events_handler.lambda_handler"
-ALERT_EVENTS_TIMEOUT = Duration.seconds(30)
-ALERT_EVENTS_MEMORY_MB = 256
+ALERT_EVENTS = FunctionSpec(
+    handler="prompt_rollback.sources.events_handler.lambda_handler",
+    description="prompt-rollback alert events: AMP (SNS) and CloudWatch alarms (EventBridge)",
+    timeout=Duration.seconds(30),
+    memory_size=256,
+    asset=Asset.WEBHOOK,
+)
 AMP_PRINCIPAL = "aps.amazonaws.com"
 # Lambda's own retries of a failed asynchronous invocation (its maximum), before the DLQ.
 ASYNC_RETRY_ATTEMPTS = 2
@@ -53,13 +52,17 @@ def amp_topic_name(config: DeploymentConfig) -> str:
 
 
 class AlertSources(Construct):
+    """SNS and EventBridge invoke the alert-events function asynchronously: Lambda retries a failed
+    event twice, then parks it in the dead-letter queue, as do SNS and EventBridge for deliveries
+    they could not make at all. The queue has an alarm on the alarm topic."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         queue: sqs.IQueue,
         queue_key: kms.IKey,
         alarm_topic: sns.ITopic,
@@ -82,40 +85,7 @@ class AlertSources(Construct):
             "This queue is itself the dead-letter queue of the alert-events function, its SNS "
             "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
         )
-        self.function = AppFunction(
-            self,
-            "AlertEvents",
-            description="prompt-rollback alert events: AMP (SNS) and CloudWatch alarms (EventBridge)",
-            handler=ALERT_EVENTS_HANDLER,
-            code=code,
-            timeout=ALERT_EVENTS_TIMEOUT,
-            memory_size=ALERT_EVENTS_MEMORY_MB,
-            log_retention=config.log_retention,
-            environment={"STAGE": config.stage, "ROLLBACK_QUEUE_URL": queue.queue_url},
-        )
-        for statement in send_to_encrypted_queue(queue, queue_key):
-            self.function.allow(statement)
-        # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
-        lambda_.CfnEventInvokeConfig(
-            self,
-            "AsyncInvokeConfig",
-            function_name=self.function.function.function_name,
-            qualifier="$LATEST",
-            maximum_retry_attempts=ASYNC_RETRY_ATTEMPTS,
-            maximum_event_age_in_seconds=int(Duration.hours(6).to_seconds()),
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
-                    destination=self.dead_letter_queue.queue_arn
-                )
-            ),
-        )
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="ParkFailedEvents",
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-            )
-        )
+        self.function = self._alert_events(functions, queue, queue_key)
         self._amp_topic(config)
         self.alarm_rule = events.Rule(
             self,
@@ -133,6 +103,36 @@ class AlertSources(Construct):
         )
         self.grafana_hmac_secret = self._grafana_signing(config, webhook, secrets_key)
         self._alarms(alarm_topic)
+
+    def _alert_events(
+        self, functions: FunctionFactory, queue: sqs.IQueue, queue_key: kms.IKey
+    ) -> AppFunction:
+        function = functions.create(
+            self, "AlertEvents", ALERT_EVENTS, {"ROLLBACK_QUEUE_URL": queue.queue_url}
+        )
+        function.allow(*send_to_encrypted_queue(queue, queue_key))
+        # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "AsyncInvokeConfig",
+            function_name=function.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=int(Duration.hours(6).to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=self.dead_letter_queue.queue_arn
+                )
+            ),
+        )
+        function.allow(
+            iam.PolicyStatement(
+                sid="ParkFailedEvents",
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+            )
+        )
+        return function
 
     def _amp_topic(self, config: DeploymentConfig) -> None:
         # Its own key: the AMP service principal may use it, and nothing else of the app's.
@@ -183,65 +183,42 @@ class AlertSources(Construct):
 
     def _grafana_signing(
         self, config: DeploymentConfig, webhook: AppFunction, key: kms.IKey
-    ) -> secretsmanager.Secret | None:
+    ) -> secretsmanager.ISecret | None:
         if not config.grafana_hmac:
             return None
-        name = f"prompt-rollback/{config.stage}/grafana-hmac"
-        secret = secretsmanager.Secret(
+        secret = generated_secret(
             self,
             "GrafanaHmacSecret",
-            secret_name=name,
+            name=f"prompt-rollback/{config.stage}/grafana-hmac",
             description="HMAC secret of Grafana's webhook contact point (generated; copy it to Grafana).",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True
-            ),
-            encryption_key=key,
+            generator=random_text(64),
+            key=key,
+            what="the secret is pasted into Grafana",
         )
-        acknowledge(
-            secret, "AwsSolutions-SMG4", ROTATION_REASON.format(what="the secret is pasted into Grafana")
-        )
-        webhook.allow(
-            iam.PolicyStatement(
-                sid="ReadGrafanaHmacSecret",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[secret.secret_arn],
-            )
-        )
-        webhook.function.add_environment("GRAFANA_HMAC_SECRET_NAME", name)
+        webhook.allow(secret.read_statement("ReadGrafanaHmacSecret"))
+        webhook.function.add_environment("GRAFANA_HMAC_SECRET_NAME", secret.name)
         webhook.function.add_environment("GRAFANA_SIGNATURE_HEADER", config.grafana_signature_header)
         webhook.function.add_environment("GRAFANA_TIMESTAMP_HEADER", config.grafana_timestamp_header)
-        return secret
+        return secret.secret
 
     def _alarms(self, alarm_topic: sns.ITopic) -> None:
-        notify = cloudwatch_actions.SnsAction(alarm_topic)
         self.alarms = [
-            cloudwatch.Alarm(
+            page_on(
                 self,
                 "DeadLetterQueueNotEmpty",
-                alarm_description=(
+                description=(
                     "An AMP notification or a CloudWatch alarm event could not be queued after every "
                     "retry and is parked in the alert-events dead-letter queue. Inspect it, then "
                     "replay it (docs/sources.md#replaying-an-event)."
                 ),
-                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    statistic="Maximum", period=Duration.minutes(1)
-                ),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                metric=queue_depth(self.dead_letter_queue),
+                topic=alarm_topic,
             ),
-            cloudwatch.Alarm(
+            page_on(
                 self,
                 "AlertEventsErrors",
-                alarm_description="The alert-events function raised: the event is retried, then parked.",
+                description="The alert-events function raised: the event is retried, then parked.",
                 metric=self.function.function.metric_errors(statistic="Sum", period=Duration.minutes(5)),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                topic=alarm_topic,
             ),
         ]
-        for alarm in self.alarms:
-            alarm.add_alarm_action(notify)
-            alarm.add_ok_action(notify)

@@ -1,11 +1,6 @@
-"""CloudTrail evidence: who wrote to the audit ledger, who invoked the functions, who read the secrets.
-
-Data events carry DynamoDB item-level calls on the ledger and Lambda Invoke of the functions (a
-forced rollback by hand shows up there). Management events (Secrets Manager GetSecretValue, the
-Bedrock and SSM pointer changes) are recorded here only with `trail_management_events`; by
-default the organisation trail is expected to hold them. The log files go to an Object Lock
-(COMPLIANCE) bucket that nobody, root included, can shorten or delete before the retention ends.
-"""
+"""CloudTrail evidence: who wrote to the audit ledger, who invoked the functions, who read the
+secrets, kept in an Object Lock (COMPLIANCE) bucket that nobody, root included, can shorten or
+delete before the retention ends."""
 
 from __future__ import annotations
 
@@ -36,7 +31,25 @@ def _field(field: str, equals: Sequence[str]) -> cloudtrail.CfnTrail.AdvancedFie
     return cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field=field, equal_to=list(equals))
 
 
+def _data_events(
+    name: str, resource_type: str, arns: Sequence[str]
+) -> cloudtrail.CfnTrail.AdvancedEventSelectorProperty:
+    return cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+        name=name,
+        field_selectors=[
+            _field("eventCategory", ["Data"]),
+            _field("resources.type", [resource_type]),
+            _field("resources.ARN", arns),
+        ],
+    )
+
+
 class AuditTrail(Construct):
+    """Data events carry DynamoDB item-level calls on the ledger and Lambda Invoke of the functions
+    (a forced rollback by hand shows up there). Management events (Secrets Manager GetSecretValue,
+    the Bedrock and SSM pointer changes) are recorded here only with `trail_management_events`; by
+    default the organisation trail is expected to hold them."""
+
     def __init__(
         self,
         scope: Construct,
@@ -48,9 +61,6 @@ class AuditTrail(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         trail_name = f"prompt-rollback-{config.stage}-audit"
-        # Built from the name, not taken from the trail: the key policy must exist before the trail.
-        trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
-
         self.key = kms.Key(
             self,
             "Key",
@@ -58,33 +68,7 @@ class AuditTrail(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        cloudtrail_service = iam.ServicePrincipal("cloudtrail.amazonaws.com")
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudTrailEncryptsThisTrailsLogFiles",
-                principals=[cloudtrail_service],
-                actions=["kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceArn": trail_arn},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": (
-                            f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
-                        )
-                    },
-                },
-            )
-        )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudTrailDescribesKey",
-                principals=[cloudtrail_service],
-                actions=["kms:DescribeKey"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceArn": trail_arn}},
-            )
-        )
-
+        self._let_cloudtrail_use_key(trail_name)
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogsBucket",
@@ -105,8 +89,42 @@ class AuditTrail(Construct):
         )
         # No server access logging of its own (it would log every log delivery); cdk-nag's S1
         # accepts that for a bucket that is the access-log target of another bucket.
+        self.bucket = self._trail_bucket(config)
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            trail_name=trail_name,
+            bucket=self.bucket,
+            encryption_key=self.key,
+            enable_file_validation=True,
+            include_global_service_events=True,
+            # The application and its secrets live in one region.
+            is_multi_region_trail=False,
+        )
+        self._select_events(config, ledger_table, functions)
 
-        self.bucket = s3.Bucket(
+    def _let_cloudtrail_use_key(self, trail_name: str) -> None:
+        # Built from the name, not taken from the trail: the key policy must exist before the trail.
+        trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
+        this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        any_own_trail = f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
+        own_trails = {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": any_own_trail}}
+        for sid, action, conditions in (
+            ("CloudTrailEncryptsThisTrailsLogFiles", "kms:GenerateDataKey*", {**this_trail, **own_trails}),
+            ("CloudTrailDescribesKey", "kms:DescribeKey", this_trail),
+        ):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                    actions=[action],
+                    resources=["*"],
+                    conditions=conditions,
+                )
+            )
+
+    def _trail_bucket(self, config: DeploymentConfig) -> s3.Bucket:
+        return s3.Bucket(
             self,
             "TrailBucket",
             encryption=s3.BucketEncryption.KMS,
@@ -140,17 +158,9 @@ class AuditTrail(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-        self.trail = cloudtrail.Trail(
-            self,
-            "Trail",
-            trail_name=trail_name,
-            bucket=self.bucket,
-            encryption_key=self.key,
-            enable_file_validation=True,
-            include_global_service_events=True,
-            # The application and its secrets live in one region.
-            is_multi_region_trail=False,
-        )
+    def _select_events(
+        self, config: DeploymentConfig, ledger_table: dynamodb.ITable, functions: Sequence[lambda_.IFunction]
+    ) -> None:
         # The L2 Trail only knows basic selectors for S3 objects and Lambda functions; DynamoDB
         # data events need advanced selectors, and a trail cannot mix both kinds.
         cfn_trail = self.trail.node.default_child
@@ -166,21 +176,11 @@ class AuditTrail(Construct):
         # already have an organisation trail recording them (which also feeds EventBridge).
         cfn_trail.advanced_event_selectors = [
             *(management if config.trail_management_events else []),
-            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
-                name="Audit ledger item-level calls",
-                field_selectors=[
-                    _field("eventCategory", ["Data"]),
-                    _field("resources.type", ["AWS::DynamoDB::Table"]),
-                    _field("resources.ARN", [ledger_table.table_arn]),
-                ],
-            ),
-            cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
-                name="prompt-rollback function invocations",
-                field_selectors=[
-                    _field("eventCategory", ["Data"]),
-                    _field("resources.type", ["AWS::Lambda::Function"]),
-                    _field("resources.ARN", [function.function_arn for function in functions]),
-                ],
+            _data_events("Audit ledger item-level calls", "AWS::DynamoDB::Table", [ledger_table.table_arn]),
+            _data_events(
+                "prompt-rollback function invocations",
+                "AWS::Lambda::Function",
+                [function.function_arn for function in functions],
             ),
         ]
 

@@ -1,12 +1,5 @@
-"""What the worker may do in Amazon Bedrock and SSM: exactly the calls its adapters make, on
-exactly the pointers named in the CDK context (docs/bedrock.md). Nothing configured, no statement.
-
-Resource types per action, from the Service Authorization Reference for Amazon Bedrock:
-GetAgentAlias/UpdateAgentAlias on `agent-alias`, ListAgentVersions on `agent`,
-GetFlowAlias/UpdateFlowAlias on `flow-alias`, ListFlowVersions on `flow`, ListPrompts on
-`prompt` (the prompt named by promptIdentifier). The pointers live in the stack's own account
-and region, like the worker.
-"""
+"""What the worker may do in Amazon Bedrock and SSM: exactly the calls its adapters make, on exactly
+the pointers named in the CDK context (docs/bedrock.md). Nothing configured, no statement."""
 
 from __future__ import annotations
 
@@ -16,6 +9,11 @@ from constructs import Construct
 
 from infra.config import DeploymentConfig
 
+# Resource types per action, from the Service Authorization Reference for Amazon Bedrock:
+# GetAgentAlias/UpdateAgentAlias on `agent-alias`, ListAgentVersions on `agent`,
+# GetFlowAlias/UpdateFlowAlias on `flow-alias`, ListFlowVersions on `flow`, ListPrompts on
+# `prompt` (the prompt named by promptIdentifier). The pointers live in the stack's own account
+# and region, like the worker.
 AGENT_ALIAS_ACTIONS = ["bedrock:GetAgentAlias", "bedrock:UpdateAgentAlias"]
 AGENT_VERSION_ACTIONS = ["bedrock:ListAgentVersions"]
 FLOW_ALIAS_ACTIONS = ["bedrock:GetFlowAlias", "bedrock:UpdateFlowAlias"]

@@ -1,11 +1,6 @@
-"""The Lambda assets: `lambdas/prompt_rollback` plus the wheels of a requirements file, built without Docker.
-
-One asset per function, both from the same package: the worker's with `requirements.txt`, the
-webhook's with `requirements-webhook.txt` (no Langfuse, httpx or slack_sdk). Dependencies are
-installed by the synth machine's own pip for the *Lambda's* platform (manylinux aarch64, CPython
-of the runtime), so no Docker is needed. Docker (the runtime's SAM build image) is only CDK's
-fallback when this machine has no pip.
-"""
+"""The Lambda assets: `lambdas/prompt_rollback` plus the wheels of a requirements file, installed by
+this machine's pip for the Lambda's platform (manylinux aarch64, the runtime's CPython), so no
+Docker is needed; Docker (the runtime's SAM build image) is only CDK's fallback without pip."""
 
 from __future__ import annotations
 
@@ -28,6 +23,8 @@ from aws_cdk import aws_lambda as lambda_
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSET_ROOT = REPO_ROOT / "lambdas"
 PACKAGE_NAME = "prompt_rollback"
+# One asset per function kind, both from the same package: the worker's with requirements.txt,
+# the webhook's with requirements-webhook.txt (no Langfuse or httpx).
 REQUIREMENTS_FILE = REPO_ROOT / "requirements.txt"
 WEBHOOK_REQUIREMENTS_FILE = REPO_ROOT / "requirements-webhook.txt"
 

@@ -1,42 +1,42 @@
-"""Production changes made outside the worker, on the record: Langfuse webhooks and CloudTrail.
-
-Two small functions append `change` records to the audit ledger, with the same append-only
-permissions as the worker:
-
-- LangfuseEvents, behind POST /langfuse/events (the route is on the ingest API): verifies
-  Langfuse's signature with the webhook secret and records prompt-version events; Langfuse
-  monitor alerts it turns into rollback requests on the worker's queue (when the queue is given).
-- CloudTrailChanges, target of an EventBridge rule on the CloudTrail management events that
-  move a configured Bedrock pointer (UpdateAgentAlias, UpdateFlowAlias, PutParameter).
-  EventBridge only sees these events where a trail records management events: an organisation
-  trail, or this stack's own with `trail_management_events` (infra/audit_trail.py).
-"""
+"""Production changes made outside the worker, on the record: two small functions append `change`
+records to the audit ledger, with the worker's append-only permissions: one for Langfuse webhooks,
+one for the CloudTrail events that move a configured Bedrock or SSM pointer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, decrypt_secrets
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.monitoring import page_on
 from infra.nag import acknowledge
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.secrets import AppSecret, AppSecrets
 
-LANGFUSE_EVENTS_HANDLER = "prompt_rollback.changes.langfuse_handler.lambda_handler"
-CLOUDTRAIL_CHANGES_HANDLER = "prompt_rollback.changes.cloudtrail_handler.lambda_handler"
-FUNCTION_TIMEOUT = Duration.seconds(15)
-FUNCTION_MEMORY_MB = 256
+LANGFUSE_EVENTS = FunctionSpec(
+    handler="prompt_rollback.changes.langfuse_handler.lambda_handler",
+    description="prompt-rollback: records Langfuse prompt-version webhooks as production changes",
+    timeout=Duration.seconds(15),
+    memory_size=256,
+    asset=Asset.WORKER,
+)
+CLOUDTRAIL_CHANGES = replace(
+    LANGFUSE_EVENTS,
+    handler="prompt_rollback.changes.cloudtrail_handler.lambda_handler",
+    description="prompt-rollback: records Bedrock pointer changes seen by CloudTrail",
+)
 
 
 def _split(reference: str) -> tuple[str, str]:
@@ -91,13 +91,23 @@ def pointer_change_pattern(config: DeploymentConfig) -> events.EventPattern | No
 
 
 class ChangeRecording(Construct):
+    """LangfuseEvents, behind POST /langfuse/events (the route is on the ingest API), verifies
+    Langfuse's signature and records prompt-version events; Langfuse monitor alerts it turns into
+    rollback requests on the worker's queue (when the queue is given).
+
+    CloudTrailChanges is the target of an EventBridge rule on the CloudTrail management events that
+    move a configured pointer (UpdateAgentAlias, UpdateFlowAlias, PutParameter). EventBridge only
+    sees these where a trail records management events: an organisation trail, or this stack's own
+    with `trail_management_events` (infra/audit_trail.py).
+    """
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         key: kms.IKey,
         ledger: AuditLedger,
         idempotency_table: dynamodb.ITable,
@@ -108,17 +118,11 @@ class ChangeRecording(Construct):
         queue_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.langfuse_events = AppFunction(
+        self.langfuse_events = functions.create(
             self,
             "LangfuseEvents",
-            description="prompt-rollback: records Langfuse prompt-version webhooks as production changes",
-            handler=LANGFUSE_EVENTS_HANDLER,
-            code=code,
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=FUNCTION_MEMORY_MB,
-            log_retention=config.log_retention,
+            LANGFUSE_EVENTS,
             environment={
-                "STAGE": config.stage,
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
                 "LANGFUSE_WEBHOOK_SECRET_NAME": webhook_secret.name,
@@ -126,60 +130,54 @@ class ChangeRecording(Construct):
                 **({"ROLLBACK_QUEUE_URL": queue.queue_url} if queue is not None else {}),
             },
         )
-        for statement in ledger.append_only_statements():
-            self.langfuse_events.allow(statement)
+        self.langfuse_events.allow(*ledger.append_only_statements())
         if queue is not None and queue_key is not None:
             # Langfuse monitor alerts go to the same FIFO queue as Alertmanager's.
-            self.langfuse_events.allow(
-                iam.PolicyStatement(
-                    sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-                )
-            )
-            self.langfuse_events.allow(
-                iam.PolicyStatement(
-                    sid="EncryptQueuedMessagesThroughSqs",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[queue_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-                )
-            )
+            self.langfuse_events.allow(*send_to_encrypted_queue(queue, queue_key))
         self.langfuse_events.allow(
-            iam.PolicyStatement(
-                sid="UseIdempotencyRecords",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                resources=[idempotency_table.table_arn],
-            )
+            use_idempotency_records(idempotency_table),
+            webhook_secret.read_statement("ReadLangfuseWebhookSecret"),
+            # Asks Langfuse where production went when only the losing version's event arrived.
+            secrets.langfuse.read_statement("ReadLangfuseKeys"),
+            decrypt_secrets(key),
         )
-        self.langfuse_events.allow(webhook_secret.read_statement("ReadLangfuseWebhookSecret"))
-        # Asks Langfuse where production went when only the losing version's event arrived.
-        self.langfuse_events.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
-        self.langfuse_events.allow(decrypt_secrets(key))
+        self.cloudtrail_changes = self._cloudtrail_changes(config, functions, ledger, own_roles)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "CloudTrailChangesDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ), "
+            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+        )
+        self.rule = self._pointer_change_rule(config, key)
 
-        self.cloudtrail_changes = AppFunction(
+    def _cloudtrail_changes(
+        self,
+        config: DeploymentConfig,
+        functions: FunctionFactory,
+        ledger: AuditLedger,
+        own_roles: list[iam.IRole],
+    ) -> AppFunction:
+        function = functions.create(
             self,
             "CloudTrailChanges",
-            description="prompt-rollback: records Bedrock pointer changes seen by CloudTrail",
-            handler=CLOUDTRAIL_CHANGES_HANDLER,
-            code=code,
-            timeout=FUNCTION_TIMEOUT,
-            memory_size=FUNCTION_MEMORY_MB,
-            log_retention=config.log_retention,
+            CLOUDTRAIL_CHANGES,
             environment={
-                "STAGE": config.stage,
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "OWN_ROLE_ARNS": ",".join(role.role_arn for role in own_roles),
             },
         )
-        for statement in ledger.append_only_statements():
-            self.cloudtrail_changes.allow(statement)
+        function.allow(*ledger.append_only_statements())
         if config.prompt_parameters:
             # CloudTrail does not log a parameter's value: the function reads the version it names.
-            self.cloudtrail_changes.allow(
+            function.allow(
                 iam.PolicyStatement(
                     sid="ReadPromptPointerParameters",
                     actions=["ssm:GetParameter"],
@@ -189,65 +187,51 @@ class ChangeRecording(Construct):
                     ],
                 )
             )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "CloudTrailChangesDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        self.rule: events.Rule | None = None
+        return function
+
+    def _pointer_change_rule(self, config: DeploymentConfig, key: kms.IKey) -> events.Rule | None:
         pattern = pointer_change_pattern(config)
-        if pattern is not None:
-            rule_name = f"prompt-rollback-{config.stage}-pointer-changes"
-            self.rule = events.Rule(
-                self,
-                "PointerChanges",
-                rule_name=rule_name,
-                description="Bedrock alias and SSM pointer changes -> the change recorder",
-                event_pattern=pattern,
-                targets=[
-                    targets.LambdaFunction(
-                        self.cloudtrail_changes.function,
-                        dead_letter_queue=self.dead_letter_queue,
-                        retry_attempts=8,
-                        max_event_age=Duration.hours(24),
-                    )
-                ],
-            )
-            # EventBridge writes to the KMS-encrypted DLQ itself, so the key must let it, for this rule
-            # only. The ARN is built from the name: taking it from the rule would be a cycle.
-            rule_arn = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="EventBridgeParksUnrecordedPointerChanges",
-                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=["*"],
-                    conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+        if pattern is None:
+            return None
+        rule_name = f"prompt-rollback-{config.stage}-pointer-changes"
+        rule = events.Rule(
+            self,
+            "PointerChanges",
+            rule_name=rule_name,
+            description="Bedrock alias and SSM pointer changes -> the change recorder",
+            event_pattern=pattern,
+            targets=[
+                targets.LambdaFunction(
+                    self.cloudtrail_changes.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(24),
                 )
-            )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ), "
-            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+            ],
         )
+        # EventBridge writes to the KMS-encrypted DLQ itself, so the key must let it, for this rule
+        # only. The ARN is built from the name: taking it from the rule would be a cycle.
+        rule_arn = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeParksUnrecordedPointerChanges",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
+            )
+        )
+        return rule
 
     def alarm_on(self, topic: sns.ITopic) -> cloudwatch.Alarm:
         """A pointer change that could not be recorded is parked in the DLQ: someone must look."""
-        alarm = cloudwatch.Alarm(
+        return page_on(
             self,
             "UnrecordedPointerChanges",
-            alarm_description="A Bedrock pointer change could not be recorded in the audit ledger (DLQ)",
+            description="A Bedrock pointer change could not be recorded in the audit ledger (DLQ)",
             metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5)
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=topic,
+            notify_ok=False,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-        return alarm

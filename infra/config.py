@@ -1,10 +1,6 @@
 """Deployment configuration: read from CDK context (cdk.json or `-c key=value`), checked at synth.
-
-Every key is a top-level context key so one value can be overridden on the command line,
-e.g. `npx cdk deploy -c stage=prod -c dry_run=false`. Values given with `-c` arrive as
-strings; lists and objects may then be written as JSON (`-c allowed_prompts='["support-*"]'`),
-and lists also as comma-separated text.
-"""
+Every key is top-level so one value can be overridden on the command line; `-c` values arrive as
+strings: lists and objects may then be JSON (`-c allowed_prompts='["support-*"]'`), lists also a,b."""
 
 from __future__ import annotations
 

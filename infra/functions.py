@@ -1,18 +1,20 @@
-"""One Lambda function the way this project wants every function: own role, own log group, traced."""
+"""Every Lambda function the way this project wants it (own role, own log group, traced), built by
+one factory that adds what all functions share."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
 
-from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import TargetPlatform
+from infra.config import DeploymentConfig
 from infra.nag import XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON, acknowledge
 
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag L1 checks for exactly that).
@@ -27,6 +29,25 @@ CFN_LINT_IGNORED = {
 }
 
 
+class Asset(Enum):
+    """Which of the stack's two Lambda assets a handler needs."""
+
+    WORKER = "worker"
+    # requirements-webhook.txt: no Langfuse client or httpx, for a shorter cold start.
+    WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What sets one function apart from the others, apart from its environment and permissions."""
+
+    handler: str
+    description: str
+    timeout: Duration
+    memory_size: int
+    asset: Asset
+
+
 class AppFunction(Construct):
     """A function of the project's package with a role that starts empty: no managed policies.
 
@@ -39,11 +60,8 @@ class AppFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        description: str,
-        handler: str,
+        spec: FunctionSpec,
         code: lambda_.Code,
-        timeout: Duration,
-        memory_size: int,
         environment: Mapping[str, str],
         log_retention: logs.RetentionDays,
     ) -> None:
@@ -59,9 +77,9 @@ class AppFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{description} (Lambda execution role)",
+            description=f"{spec.description} (Lambda execution role)",
         )
-        self.role.add_to_principal_policy(
+        self.allow(
             iam.PolicyStatement(
                 sid="WriteOwnLogGroup",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -72,14 +90,14 @@ class AppFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=description,
+            description=spec.description,
             runtime=LAMBDA_TARGET.runtime,
             architecture=LAMBDA_TARGET.architecture,
-            handler=handler,
+            handler=spec.handler,
             code=code,
             role=self.role,
-            timeout=timeout,
-            memory_size=memory_size,
+            timeout=spec.timeout,
+            memory_size=spec.memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment={
@@ -93,32 +111,27 @@ class AppFunction(Construct):
         assert isinstance(function_resource, CfnResource)
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
 
-    def allow(self, statement: iam.PolicyStatement) -> None:
-        self.role.add_to_principal_policy(statement)
+    def allow(self, *statements: iam.PolicyStatement) -> None:
+        for statement in statements:
+            self.role.add_to_principal_policy(statement)
 
 
-def send_to_encrypted_queue(queue: sqs.IQueue, queue_key: kms.IKey) -> list[iam.PolicyStatement]:
-    """What a function needs to put messages on the rollback queue: SendMessage on it, and the
-    data key SQS asks for on the function's behalf to encrypt each message with the queue's key."""
-    return [
-        iam.PolicyStatement(
-            sid="QueueRollbackRequests", actions=["sqs:SendMessage"], resources=[queue.queue_arn]
-        ),
-        iam.PolicyStatement(
-            sid="EncryptQueuedMessagesThroughSqs",
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-        ),
-    ]
+@dataclass(frozen=True)
+class FunctionFactory:
+    """Builds every function of the stack with what they all share: the stage, the log retention
+    and the two assets. A caller names only what differs."""
 
+    config: DeploymentConfig
+    assets: Mapping[Asset, lambda_.Code]
 
-def decrypt_secrets(secrets_key: kms.IKey) -> iam.PolicyStatement:
-    """kms:Decrypt on the secrets' key, only when Secrets Manager asks on the function's behalf
-    (GetSecretValue of a secret encrypted with that key)."""
-    return iam.PolicyStatement(
-        sid="DecryptSecretsThroughSecretsManager",
-        actions=["kms:Decrypt"],
-        resources=[secrets_key.key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-    )
+    def create(
+        self, scope: Construct, construct_id: str, spec: FunctionSpec, environment: Mapping[str, str]
+    ) -> AppFunction:
+        return AppFunction(
+            scope,
+            construct_id,
+            spec=spec,
+            code=self.assets[spec.asset],
+            environment={"STAGE": self.config.stage, **environment},
+            log_retention=self.config.log_retention,
+        )

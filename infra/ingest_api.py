@@ -14,13 +14,18 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
-from infra.nag import acknowledge
+from infra.functions import Asset, FunctionFactory, FunctionSpec
+from infra.nag import acknowledge, acknowledge_handler_authorization
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue
 from infra.secrets import AppSecret
 
-WEBHOOK_HANDLER = "prompt_rollback.sources.webhook_handler.lambda_handler"
-WEBHOOK_TIMEOUT = Duration.seconds(10)
-WEBHOOK_MEMORY_MB = 256
+WEBHOOK = FunctionSpec(
+    handler="prompt_rollback.sources.webhook_handler.lambda_handler",
+    description="prompt-rollback webhook: authenticates Alertmanager and queues rollback requests",
+    timeout=Duration.seconds(10),
+    memory_size=256,
+    asset=Asset.WEBHOOK,
+)
 ALERTS_PATH = "alerts"
 LANGFUSE_EVENTS_PATH = "langfuse/events"
 
@@ -77,37 +82,55 @@ class IngestApi(Construct):
         construct_id: str,
         *,
         config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         queue: sqs.IQueue,
         queue_key: kms.IKey,
         token_secret: AppSecret,
         secrets_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = AppFunction(
+        self.function = functions.create(
             self,
             "Webhook",
-            description="prompt-rollback webhook: authenticates Alertmanager and queues rollback requests",
-            handler=WEBHOOK_HANDLER,
-            code=code,
-            timeout=WEBHOOK_TIMEOUT,
-            memory_size=WEBHOOK_MEMORY_MB,
-            log_retention=config.log_retention,
+            WEBHOOK,
             environment={
-                "STAGE": config.stage,
                 "WEBHOOK_TOKEN_SECRET_NAME": token_secret.name,
                 "ROLLBACK_QUEUE_URL": queue.queue_url,
             },
         )
-        self.function.allow(token_secret.read_statement("ReadWebhookToken"))
-        self.function.allow(decrypt_secrets(secrets_key))
-        for statement in send_to_encrypted_queue(queue, queue_key):
-            self.function.allow(statement)
-
+        self.function.allow(
+            token_secret.read_statement("ReadWebhookToken"),
+            decrypt_secrets(secrets_key),
+            *send_to_encrypted_queue(queue, queue_key),
+        )
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        self.api = apigateway.RestApi(
+        self.api = self._rest_api(config)
+        self.validator = apigateway.RequestValidator(
+            self,
+            "Validator",
+            rest_api=self.api,
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
+        self.alerts_method = self._alerts_route()
+        # Same {"error": ...} shape as the handler's own 4xx answers. The detailed validation
+        # message is in the access log: it is not JSON-escaped, so it cannot go into this body.
+        for response_type in (
+            apigateway.ResponseType.BAD_REQUEST_BODY,
+            apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
+        ):
+            self.api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                templates={"application/json": '{"error": $context.error.messageString}'},
+            )
+        if config.create_api_gateway_cloudwatch_role:
+            self._manage_account_logging_role()
+
+    def _rest_api(self, config: DeploymentConfig) -> apigateway.RestApi:
+        api = apigateway.RestApi(
             self,
             "Api",
             rest_api_name=f"prompt-rollback-{config.stage}",
@@ -127,20 +150,23 @@ class IngestApi(Construct):
                 access_log_format=apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
             ),
         )
-        self.validator = apigateway.RequestValidator(
-            self,
-            "Validator",
-            rest_api=self.api,
-            validate_request_body=True,
-            validate_request_parameters=True,
+        acknowledge(
+            api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL: the only route needs a valid Bearer token, the stage is throttled "
+            f"({config.api_throttle_rate_limit:g} req/s, burst {config.api_throttle_burst_limit}), and the "
+            "caller is one Alertmanager. A web ACL (about 6 USD a month) can be associated later.",
         )
+        return api
+
+    def _alerts_route(self) -> apigateway.Method:
         alertmanager_body = self.api.add_model(
             "AlertmanagerWebhookModel",
             content_type="application/json",
             model_name="AlertmanagerWebhook",
             schema=ALERTMANAGER_BODY_SCHEMA,
         )
-        self.alerts_method = self.api.root.add_resource(ALERTS_PATH).add_method(
+        method = self.api.root.add_resource(ALERTS_PATH).add_method(
             "POST",
             apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False),
             authorization_type=apigateway.AuthorizationType.NONE,
@@ -148,28 +174,8 @@ class IngestApi(Construct):
             request_models={"application/json": alertmanager_body},
             request_parameters={"method.request.header.Authorization": True},
         )
-        # Same {"error": ...} shape as the handler's own 4xx answers. The detailed validation
-        # message is in the access log: it is not JSON-escaped, so it cannot go into this body.
-        for response_type in (
-            apigateway.ResponseType.BAD_REQUEST_BODY,
-            apigateway.ResponseType.BAD_REQUEST_PARAMETERS,
-        ):
-            self.api.add_gateway_response(
-                f"{response_type.response_type}Response",
-                type=response_type,
-                templates={"application/json": '{"error": $context.error.messageString}'},
-            )
-        acknowledge(self.alerts_method, "AwsSolutions-APIG4", AUTHORIZATION_REASON)
-        acknowledge(self.alerts_method, "AwsSolutions-COG4", AUTHORIZATION_REASON)
-        acknowledge(
-            self.api.deployment_stage,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL: the only route needs a valid Bearer token, the stage is throttled "
-            f"({config.api_throttle_rate_limit:g} req/s, burst {config.api_throttle_burst_limit}), and the "
-            "caller is one Alertmanager. A web ACL (about 6 USD a month) can be associated later.",
-        )
-        if config.create_api_gateway_cloudwatch_role:
-            self._manage_account_logging_role()
+        acknowledge_handler_authorization(method, AUTHORIZATION_REASON)
+        return method
 
     def add_langfuse_events_route(self, function: lambda_.IFunction) -> apigateway.Method:
         """POST /langfuse/events -> the change recorder. No body model: the handler checks
@@ -187,8 +193,7 @@ class IngestApi(Construct):
             "(x-langfuse-signature), verified in constant time against a Secrets Manager secret "
             "before the body is parsed; API Gateway rejects requests without the header."
         )
-        acknowledge(method, "AwsSolutions-APIG4", reason)
-        acknowledge(method, "AwsSolutions-COG4", reason)
+        acknowledge_handler_authorization(method, reason)
         return method
 
     def _manage_account_logging_role(self) -> None:

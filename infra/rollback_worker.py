@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -14,12 +12,17 @@ from constructs import Construct
 from infra.audit_ledger import AuditLedger
 from infra.bedrock_access import bedrock_rollback_statements
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, decrypt_secrets
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.secrets import AppSecrets
 
-WORKER_HANDLER = "prompt_rollback.worker.handler.lambda_handler"
-WORKER_TIMEOUT = Duration.seconds(60)
-WORKER_MEMORY_MB = 512
+WORKER = FunctionSpec(
+    handler="prompt_rollback.worker.handler.lambda_handler",
+    description="prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger",
+    timeout=Duration.seconds(60),
+    memory_size=512,
+    asset=Asset.WORKER,
+)
 # Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is
 # still being retried inside Lambda is not handed to a second invocation meanwhile.
 QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * 60)
@@ -35,7 +38,7 @@ class RollbackWorker(Construct):
         construct_id: str,
         *,
         config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         key: kms.IKey,
         ledger: AuditLedger,
         secrets: AppSecrets,
@@ -51,7 +54,25 @@ class RollbackWorker(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        self.queue = sqs.Queue(
+        self.queue = self._queue(key)
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            # Powertools idempotency defaults.
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute="expiration",
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Short-lived de-duplication records, rebuilt by use: nothing to keep.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.function = self._worker(config, functions, key, ledger, secrets)
+
+    def _queue(self, key: kms.IKey) -> sqs.Queue:
+        return sqs.Queue(
             self,
             "Queue",
             fifo=True,
@@ -68,33 +89,20 @@ class RollbackWorker(Construct):
                 max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
             ),
         )
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "IdempotencyTable",
-            # Powertools idempotency defaults.
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            # Short-lived de-duplication records, rebuilt by use: nothing to keep.
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.function = AppFunction(
+
+    def _worker(
+        self,
+        config: DeploymentConfig,
+        functions: FunctionFactory,
+        key: kms.IKey,
+        ledger: AuditLedger,
+        secrets: AppSecrets,
+    ) -> AppFunction:
+        worker = functions.create(
             self,
             "Worker",
-            description=(
-                "prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger"
-            ),
-            handler=WORKER_HANDLER,
-            code=code,
-            timeout=WORKER_TIMEOUT,
-            memory_size=WORKER_MEMORY_MB,
-            log_retention=config.log_retention,
+            WORKER,
             environment={
-                "STAGE": config.stage,
                 "SLACK_CHANNEL": config.slack_channel,
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": self.idempotency_table.table_name,
@@ -104,30 +112,19 @@ class RollbackWorker(Construct):
                 "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
             },
         )
-        for statement in ledger.append_only_statements():
-            self.function.allow(statement)
-        self.function.allow(
-            iam.PolicyStatement(
-                sid="UseIdempotencyRecords",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                resources=[self.idempotency_table.table_arn],
-            )
+        worker.allow(
+            *ledger.append_only_statements(),
+            use_idempotency_records(self.idempotency_table),
+            *bedrock_rollback_statements(self, config),
+            secrets.langfuse.read_statement("ReadLangfuseKeys"),
+            secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"),
+            secrets.slack_bot_token.read_statement("ReadSlackBotToken"),
         )
-        for statement in bedrock_rollback_statements(self, config):
-            self.function.allow(statement)
-        self.function.allow(secrets.langfuse.read_statement("ReadLangfuseKeys"))
-        self.function.allow(secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"))
-        self.function.allow(secrets.slack_bot_token.read_statement("ReadSlackBotToken"))
-        self.function.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
-        self.function.allow(decrypt_secrets(key))
+        worker.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
+        worker.allow(decrypt_secrets(key))
         # Adds sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueueAttributes on this
         # queue and kms:Decrypt on its key to the role.
-        self.function.function.add_event_source(
+        worker.function.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=SQS_BATCH_SIZE,
@@ -137,3 +134,4 @@ class RollbackWorker(Construct):
                 max_concurrency=config.worker_max_concurrency,
             )
         )
+        return worker

@@ -37,115 +37,129 @@ class AppSecret:
         )
 
 
+def random_text(length: int) -> secretsmanager.SecretStringGenerator:
+    """A placeholder of letters and digits: safe in a header, a URL or a shell."""
+    return secretsmanager.SecretStringGenerator(password_length=length, exclude_punctuation=True)
+
+
+def generated_secret(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    description: str,
+    generator: secretsmanager.SecretStringGenerator,
+    key: kms.IKey,
+    what: str,
+) -> AppSecret:
+    """A secret Secrets Manager generates, encrypted with `key`; `what` says why it is not rotated."""
+    secret = secretsmanager.Secret(
+        scope,
+        construct_id,
+        secret_name=name,
+        description=description,
+        generate_secret_string=generator,
+        encryption_key=key,
+    )
+    acknowledge(secret, "AwsSolutions-SMG4", ROTATION_REASON.format(what=what))
+    return AppSecret(secret=secret, name=name, policy_resource_arn=secret.secret_arn)
+
+
 class AppSecrets(Construct):
+    """Random placeholders until an operator stores the real values. A placeholder Slack bot token is
+    not an `xoxb-` token, so the worker keeps using the incoming webhook; a placeholder signing
+    secret makes POST /slack/actions answer 401 (docs/slack-app.md)."""
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey
     ) -> None:
         super().__init__(scope, construct_id)
-        prefix = f"prompt-rollback/{config.stage}"
+        self._prefix = f"prompt-rollback/{config.stage}"
+        self._key = key
         self.webhook_token = self._generated(
             "WebhookToken",
-            name=f"{prefix}/webhook-token",
-            description=(
-                "Bearer token Alertmanager presents on POST /alerts (generated; copy it to Alertmanager)."
-            ),
-            generator=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
-            key=key,
+            "webhook-token",
+            "Bearer token Alertmanager presents on POST /alerts (generated; copy it to Alertmanager).",
+            random_text(64),
             what="the token is shared with Alertmanager's configuration",
         )
         self.langfuse = self._existing_or_generated(
             "Langfuse",
-            existing_name=config.langfuse_secret_name,
-            name=f"{prefix}/langfuse",
-            description='Langfuse API keys as JSON {"host", "public_key", "secret_key"}; set after deploy.',
+            "langfuse",
+            'Langfuse API keys as JSON {"host", "public_key", "secret_key"}; set after deploy.',
             # Only the non-secret host is in the template; secret_key starts as a random value and
             # public_key is absent, so the worker reports "not configured" until an operator sets both.
-            generator=secretsmanager.SecretStringGenerator(
+            secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({"host": config.langfuse_host}),
                 generate_string_key="secret_key",
                 exclude_punctuation=True,
                 password_length=48,
             ),
-            key=key,
             what="the Langfuse API key pair is issued by Langfuse",
+            existing_name=config.langfuse_secret_name,
         )
         self.langfuse_webhook = self._generated(
             "LangfuseWebhookSecret",
-            name=f"{prefix}/langfuse-webhook-secret",
-            description=(
-                "Signing secret of the Langfuse webhook (lf-whsec_..., shown once when the automation is "
-                "created); set after deploy. Until then every POST /langfuse/events is refused with 401."
-            ),
-            generator=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
-            key=key,
+            "langfuse-webhook-secret",
+            "Signing secret of the Langfuse webhook (lf-whsec_..., shown once when the automation is "
+            "created); set after deploy. Until then every POST /langfuse/events is refused with 401.",
+            random_text(48),
             what="the webhook signing secret is issued by Langfuse",
         )
         self.slack_webhook_url = self._existing_or_generated(
             "SlackWebhookUrl",
-            existing_name=config.slack_webhook_secret_name,
-            name=f"{prefix}/slack-webhook-url",
-            description="Slack incoming-webhook URL (https://hooks.slack.com/...); set after deploy.",
-            generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
-            key=key,
+            "slack-webhook-url",
+            "Slack incoming-webhook URL (https://hooks.slack.com/...); set after deploy.",
+            random_text(32),
             what="the incoming-webhook URL is issued by Slack",
+            existing_name=config.slack_webhook_secret_name,
         )
-
-        # Slack app mode (docs/slack-app.md): random placeholders until an operator stores the app's
-        # values; a placeholder bot token is not an `xoxb-` token, so the worker keeps using the
-        # incoming webhook, and a placeholder signing secret makes POST /slack/actions answer 401.
         self.slack_bot_token = self._generated(
             "SlackBotToken",
-            name=f"{prefix}/slack-bot-token",
-            description="Slack app bot token (xoxb-...): one message per incident; set after deploy.",
-            generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
-            key=key,
+            "slack-bot-token",
+            "Slack app bot token (xoxb-...): one message per incident; set after deploy.",
+            random_text(32),
             what="the bot token is issued by Slack",
         )
         self.slack_signing_secret = self._generated(
             "SlackSigningSecret",
-            name=f"{prefix}/slack-signing-secret",
-            description="Slack app signing secret: verifies POST /slack/actions; set after deploy.",
-            generator=secretsmanager.SecretStringGenerator(password_length=32, exclude_punctuation=True),
-            key=key,
+            "slack-signing-secret",
+            "Slack app signing secret: verifies POST /slack/actions; set after deploy.",
+            random_text(32),
             what="the signing secret is issued by Slack",
         )
 
     def _generated(
         self,
         construct_id: str,
-        *,
         name: str,
         description: str,
         generator: secretsmanager.SecretStringGenerator,
-        key: kms.IKey,
+        *,
         what: str,
     ) -> AppSecret:
-        secret = secretsmanager.Secret(
+        return generated_secret(
             self,
             construct_id,
-            secret_name=name,
+            name=f"{self._prefix}/{name}",
             description=description,
-            generate_secret_string=generator,
-            encryption_key=key,
+            generator=generator,
+            key=self._key,
+            what=what,
         )
-        acknowledge(secret, "AwsSolutions-SMG4", ROTATION_REASON.format(what=what))
-        return AppSecret(secret=secret, name=name, policy_resource_arn=secret.secret_arn)
 
     def _existing_or_generated(
         self,
         construct_id: str,
-        *,
-        existing_name: str | None,
         name: str,
         description: str,
         generator: secretsmanager.SecretStringGenerator,
-        key: kms.IKey,
+        *,
         what: str,
+        existing_name: str | None,
     ) -> AppSecret:
         if existing_name is None:
-            return self._generated(
-                construct_id, name=name, description=description, generator=generator, key=key, what=what
-            )
+            return self._generated(construct_id, name, description, generator, what=what)
         secret = secretsmanager.Secret.from_secret_name_v2(self, construct_id, existing_name)
         # Secrets Manager appends "-" and six random characters to every secret ARN.
         return AppSecret(secret=secret, name=existing_name, policy_resource_arn=f"{secret.secret_arn}-??????")

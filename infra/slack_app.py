@@ -1,13 +1,5 @@
-"""Slack app mode: POST /slack/actions and its function, and the recovery checks' scheduler.
-
-Two parts, each with only the access it needs:
-- the Slack actions function (the webhook's small asset: powertools, pydantic, slack_sdk)
-  verifies Slack's signature, remembers signatures for replays (idempotency table), finds a
-  rollback id's prompt through the ledger's keys-only index, and queues the click;
-- a schedule group and the role EventBridge Scheduler uses to put a RecoveryCheck on the queue
-  when a rollback's recovery window ends. The worker creates one one-shot schedule per rollback
-  (adapters/recovery_scheduler.py says why that and not a periodic sweep).
-"""
+"""Slack app mode: POST /slack/actions and its function, and the schedule group and role with which
+the worker schedules its recovery checks; each part has only the access it needs."""
 
 from __future__ import annotations
 
@@ -16,22 +8,25 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.audit_ledger import AuditLedger
-from infra.config import DeploymentConfig
-from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
-from infra.nag import acknowledge
+from infra.functions import Asset, FunctionFactory, FunctionSpec
+from infra.nag import acknowledge_handler_authorization
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.secrets import AppSecret
 
-SLACK_ACTIONS_HANDLER = "prompt_rollback.slack.handler.lambda_handler"
+SLACK_ACTIONS = FunctionSpec(
+    handler="prompt_rollback.slack.handler.lambda_handler",
+    description="prompt-rollback Slack actions: verifies a button click and queues it for the worker",
+    # Slack waits 3 seconds for the answer; a cold start plus one query and one send fit in that.
+    timeout=Duration.seconds(3),
+    memory_size=512,  # more memory is more CPU: a shorter cold start
+    asset=Asset.WEBHOOK,
+)
 SLACK_ACTIONS_PATH = ("slack", "actions")
-# Slack waits 3 seconds for the answer; a cold start plus one query and one send fit in that.
-SLACK_ACTIONS_TIMEOUT = Duration.seconds(3)
-SLACK_ACTIONS_MEMORY_MB = 512  # more memory is more CPU: a shorter cold start
 
 SIGNATURE_REASON = (
     "Authorization is in the handler: Slack signs each request with the app's signing secret "
@@ -42,13 +37,15 @@ SIGNATURE_REASON = (
 
 
 class SlackActions(Construct):
+    """Verifies Slack's signature, remembers signatures against replays (idempotency table), finds a
+    rollback id's prompt through the ledger's keys-only index, and queues the click."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         api: apigateway.RestApi,
         queue: sqs.IQueue,
         queue_key: kms.IKey,
@@ -58,45 +55,31 @@ class SlackActions(Construct):
         secrets_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = AppFunction(
+        self.function = functions.create(
             self,
             "Function",
-            description="prompt-rollback Slack actions: verifies a button click and queues it for the worker",
-            handler=SLACK_ACTIONS_HANDLER,
-            code=code,
-            timeout=SLACK_ACTIONS_TIMEOUT,
-            memory_size=SLACK_ACTIONS_MEMORY_MB,
-            log_retention=config.log_retention,
+            SLACK_ACTIONS,
             environment={
-                "STAGE": config.stage,
                 "SLACK_SIGNING_SECRET_NAME": signing_secret.name,
                 "ROLLBACK_QUEUE_URL": queue.queue_url,
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
             },
         )
-        self.function.allow(signing_secret.read_statement("ReadSlackSigningSecret"))
-        self.function.allow(decrypt_secrets(secrets_key))
-        for statement in send_to_encrypted_queue(queue, queue_key):
-            self.function.allow(statement)
-        for statement in ledger.rollback_lookup_statements():
-            self.function.allow(statement)
         self.function.allow(
-            iam.PolicyStatement(
-                sid="RememberSignaturesAgainstReplays",
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                resources=[idempotency_table.table_arn],
-            )
+            signing_secret.read_statement("ReadSlackSigningSecret"),
+            decrypt_secrets(secrets_key),
+            *send_to_encrypted_queue(queue, queue_key),
+            *ledger.rollback_lookup_statements(),
+            use_idempotency_records(idempotency_table, sid="RememberSignaturesAgainstReplays"),
         )
+        self.method = self._route(api)
+
+    def _route(self, api: apigateway.RestApi) -> apigateway.Method:
         resource = api.root
         for part in SLACK_ACTIONS_PATH:
             resource = resource.add_resource(part)
-        self.method = resource.add_method(
+        method = resource.add_method(
             "POST",
             apigateway.LambdaIntegration(self.function.function, allow_test_invoke=False),
             authorization_type=apigateway.AuthorizationType.NONE,
@@ -108,12 +91,14 @@ class SlackActions(Construct):
                 self, "HeaderValidator", rest_api=api, validate_request_parameters=True
             ),
         )
-        acknowledge(self.method, "AwsSolutions-APIG4", SIGNATURE_REASON)
-        acknowledge(self.method, "AwsSolutions-COG4", SIGNATURE_REASON)
+        acknowledge_handler_authorization(method, SIGNATURE_REASON)
+        return method
 
 
 class RecoveryChecks(Construct):
-    """Where the worker's one-shot schedules live and the role they send with."""
+    """Where the worker's one-shot schedules live and the role they send with: a RecoveryCheck goes on
+    the queue when a rollback's recovery window ends (adapters/recovery_scheduler.py says why one
+    schedule per rollback and not a periodic sweep)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, queue: sqs.IQueue, queue_key: kms.IKey
@@ -130,17 +115,9 @@ class RecoveryChecks(Construct):
             ),
             description="EventBridge Scheduler: put a recovery check on the rollback queue",
             inline_policies={
+                # The policy's name says what its statements are for: they carry no Sid of their own.
                 "SendRecoveryChecks": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn]),
-                        iam.PolicyStatement(
-                            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                            resources=[queue_key.key_arn],
-                            conditions={
-                                "StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}
-                            },
-                        ),
-                    ]
+                    statements=send_to_encrypted_queue(queue, queue_key, with_sids=False)
                 )
             },
         )

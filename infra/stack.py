@@ -14,7 +14,7 @@ from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
 from infra.change_recording import ChangeRecording
 from infra.config import DeploymentConfig
-from infra.functions import LAMBDA_TARGET
+from infra.functions import LAMBDA_TARGET, Asset, FunctionFactory
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
@@ -36,7 +36,6 @@ class PromptRollbackStack(Stack):
         self.config = config
         Tags.of(self).add("project", "prompt-rollback")
         Tags.of(self).add("stage", config.stage)
-
         # Queues, the alarm topic and the secrets: application data that is not evidence.
         self.app_key = kms.Key(
             self,
@@ -49,14 +48,41 @@ class PromptRollbackStack(Stack):
         )
         self.secrets = AppSecrets(self, "Secrets", config=config, key=self.app_key)
         self.ledger = AuditLedger(self, "AuditLedger")
-        # One asset per function: the webhook's leaves out the worker's Langfuse and Slack clients.
-        worker_code = lambda_code(LAMBDA_TARGET)
-        webhook_code = lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE)
+        # One asset per function kind, built once and shared by the functions of that kind.
+        functions = FunctionFactory(
+            config=config,
+            assets={
+                Asset.WORKER: lambda_code(LAMBDA_TARGET),
+                Asset.WEBHOOK: lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE),
+            },
+        )
+        self._rollback_path(config, functions)
+        self._slack_app(functions)
+        self._evidence(config)
+        self._alerting(config, functions)
+        # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
+        self.watcher: Watcher | None = None
+        if config.watcher_enabled:
+            self.watcher = Watcher(
+                self,
+                "Watcher",
+                config=config,
+                functions=functions,
+                queue=self.worker.queue,
+                queue_key=self.app_key,
+                langfuse_secret=self.secrets.langfuse,
+                secrets_key=self.app_key,
+                alarm_topic=self.monitoring.topic,
+            )
+        self._outputs()
+
+    def _rollback_path(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+        """The worker and its queue, the API in front of it, and the change recorders beside it."""
         self.worker = RollbackWorker(
             self,
             "RollbackWorker",
             config=config,
-            code=worker_code,
+            functions=functions,
             key=self.app_key,
             ledger=self.ledger,
             secrets=self.secrets,
@@ -65,7 +91,7 @@ class PromptRollbackStack(Stack):
             self,
             "IngestApi",
             config=config,
-            code=webhook_code,
+            functions=functions,
             queue=self.worker.queue,
             queue_key=self.app_key,
             token_secret=self.secrets.webhook_token,
@@ -75,7 +101,7 @@ class PromptRollbackStack(Stack):
             self,
             "ChangeRecording",
             config=config,
-            code=worker_code,
+            functions=functions,
             key=self.app_key,
             ledger=self.ledger,
             idempotency_table=self.worker.idempotency_table,
@@ -86,11 +112,13 @@ class PromptRollbackStack(Stack):
             queue_key=self.app_key,
         )
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
+
+    def _slack_app(self, functions: FunctionFactory) -> None:
+        """POST /slack/actions, and the recovery checks the worker schedules after a rollback."""
         self.slack_actions = SlackActions(
             self,
             "SlackActions",
-            config=config,
-            code=webhook_code,
+            functions=functions,
             api=self.ingest.api,
             queue=self.worker.queue,
             queue_key=self.app_key,
@@ -102,21 +130,21 @@ class PromptRollbackStack(Stack):
         self.recovery_checks = RecoveryChecks(
             self, "RecoveryChecks", queue=self.worker.queue, queue_key=self.app_key
         )
-        for statement in self.recovery_checks.worker_statements():
-            self.worker.function.allow(statement)
+        worker = self.worker.function
+        worker.allow(*self.recovery_checks.worker_statements())
         acknowledge(
-            self.worker.function.role,
+            worker.role,
             f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
             f"schedule/<{self.resolve(self.recovery_checks.group.logical_id)}>/*]",
             "The worker creates one one-shot schedule per rollback, named after its rollback id, so "
             "the names are not known in advance; the wildcard is limited to this stack's schedule group.",
         )
-        for name, value in {
-            "RECOVERY_SCHEDULE_GROUP": self.recovery_checks.group_name,
-            "RECOVERY_SCHEDULER_ROLE_ARN": self.recovery_checks.role.role_arn,
-            "ROLLBACK_QUEUE_ARN": self.worker.queue.queue_arn,
-        }.items():
-            self.worker.function.function.add_environment(name, value)
+        worker.function.add_environment("RECOVERY_SCHEDULE_GROUP", self.recovery_checks.group_name)
+        worker.function.add_environment("RECOVERY_SCHEDULER_ROLE_ARN", self.recovery_checks.role.role_arn)
+        worker.function.add_environment("ROLLBACK_QUEUE_ARN", self.worker.queue.queue_arn)
+
+    def _evidence(self, config: DeploymentConfig) -> None:
+        """The trail of every function's invocations and ledger write, and the ledger writers' anchors."""
         self.trail = AuditTrail(
             self,
             "AuditTrail",
@@ -136,6 +164,9 @@ class PromptRollbackStack(Stack):
             self.changes.cloudtrail_changes,
         ):
             self.trail.allow_anchoring(ledger_writer)
+
+    def _alerting(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+        """The alarm topic and dashboard, and the alert sources besides Alertmanager."""
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -151,7 +182,7 @@ class PromptRollbackStack(Stack):
             self,
             "AlertSources",
             config=config,
-            code=webhook_code,
+            functions=functions,
             queue=self.worker.queue,
             queue_key=self.app_key,
             alarm_topic=self.monitoring.topic,
@@ -159,21 +190,6 @@ class PromptRollbackStack(Stack):
             secrets_key=self.app_key,
         )
         self.changes.alarm_on(self.monitoring.topic)
-        # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
-        self.watcher: Watcher | None = None
-        if config.watcher_enabled:
-            self.watcher = Watcher(
-                self,
-                "Watcher",
-                config=config,
-                code=worker_code,  # the worker's asset: it has the Langfuse client
-                queue=self.worker.queue,
-                queue_key=self.app_key,
-                langfuse_secret=self.secrets.langfuse,
-                secrets_key=self.app_key,
-                alarm_topic=self.monitoring.topic,
-            )
-        self._outputs()
 
     def _outputs(self) -> None:
         outputs = {

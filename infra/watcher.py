@@ -1,20 +1,14 @@
-"""The serverless watcher (opt-in, context key `watcher_enabled`): Langfuse regressions caught with
-no Prometheus at all.
-
-EventBridge Scheduler invokes the watcher function every `watcher_schedule_minutes` (5 by
-default) with the flexible time window off; the function keeps its `for:` states in its own
-DynamoDB table and puts rollback requests on the worker's FIFO queue, shaped like alerts.
-"""
+"""The serverless watcher (opt-in, context key `watcher_enabled`): Langfuse regressions caught with no
+Prometheus at all. EventBridge Scheduler runs it; it keeps its `for:` states in its own table and
+puts rollback requests, shaped like alerts, on the worker's FIFO queue."""
 
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
@@ -22,25 +16,33 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, decrypt_secrets, send_to_encrypted_queue
-from infra.monitoring import app_metric
+from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.monitoring import app_metric, page_on
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue
 from infra.secrets import AppSecret
 
-WATCHER_HANDLER = "prompt_rollback.watcher.handler.lambda_handler"
-# A run is a constant number of Langfuse calls (each with its own 10 s timeout and the SDK's
-# retries) plus a handful of DynamoDB and SQS calls; 2 minutes leaves room for a slow Langfuse.
-WATCHER_TIMEOUT = Duration.seconds(120)
-WATCHER_MEMORY_MB = 256
+WATCHER = FunctionSpec(
+    handler="prompt_rollback.watcher.handler.lambda_handler",
+    description="prompt-rollback watcher: measures Langfuse prompt versions and queues rollbacks",
+    # A run is a constant number of Langfuse calls (each with its own 10 s timeout and the SDK's
+    # retries) plus a handful of DynamoDB and SQS calls; 2 minutes leaves room for a slow Langfuse.
+    timeout=Duration.seconds(120),
+    memory_size=256,
+    asset=Asset.WORKER,  # the worker's asset: it has the Langfuse client
+)
 
 
 class Watcher(Construct):
+    """Runs every `watcher_schedule_minutes` with the flexible time window off, and pages when it
+    has not been able to watch for `watcher_failed_runs_alarm` runs in a row."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         config: DeploymentConfig,
-        code: lambda_.Code,
+        functions: FunctionFactory,
         queue: sqs.IQueue,
         queue_key: kms.IKey,
         langfuse_secret: AppSecret,
@@ -60,17 +62,11 @@ class Watcher(Construct):
             # Pending/firing states, rebuilt from Langfuse within one `for:` duration: nothing to keep.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.function = AppFunction(
+        self.function = functions.create(
             self,
             "Watcher",
-            description="prompt-rollback watcher: measures Langfuse prompt versions and queues rollbacks",
-            handler=WATCHER_HANDLER,
-            code=code,
-            timeout=WATCHER_TIMEOUT,
-            memory_size=WATCHER_MEMORY_MB,
-            log_retention=config.log_retention,
+            WATCHER,
             environment={
-                "STAGE": config.stage,
                 "WATCH_STATE_TABLE_NAME": self.state_table.table_name,
                 "ROLLBACK_QUEUE_URL": queue.queue_url,
                 "LANGFUSE_SECRET_NAME": langfuse_secret.name,
@@ -83,16 +79,19 @@ class Watcher(Construct):
                 # Scan loads every state (one page in practice); Put/Delete are conditional writes.
                 actions=["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"],
                 resources=[self.state_table.table_arn],
-            )
+            ),
+            *send_to_encrypted_queue(queue, queue_key),
+            langfuse_secret.read_statement("ReadLangfuseKeys"),
+            decrypt_secrets(secrets_key),
         )
-        for statement in send_to_encrypted_queue(queue, queue_key):
-            self.function.allow(statement)
-        self.function.allow(langfuse_secret.read_statement("ReadLangfuseKeys"))
-        self.function.allow(decrypt_secrets(secrets_key))
+        self.scheduler_role = self._scheduler_role()
+        self.schedule = self._schedule(config, self.function)
+        self.failed_runs_alarm = self._failed_runs_alarm(config, alarm_topic)
 
-        # The Scheduler's role may invoke this function (not its versions or aliases) and nothing
-        # else, and only for schedules of this account (confused-deputy guard).
-        self.scheduler_role = iam.Role(
+    def _scheduler_role(self) -> iam.Role:
+        # May invoke this function (not its versions or aliases) and nothing else, and only for
+        # schedules of this account (confused-deputy guard).
+        role = iam.Role(
             self,
             "SchedulerRole",
             assumed_by=iam.ServicePrincipal(
@@ -100,31 +99,36 @@ class Watcher(Construct):
             ),
             description="prompt-rollback: EventBridge Scheduler invokes the watcher",
         )
-        self.scheduler_role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="InvokeWatcher",
                 actions=["lambda:InvokeFunction"],
                 resources=[self.function.function.function_arn],
             )
         )
-        self.schedule = scheduler.Schedule(
+        return role
+
+    def _schedule(self, config: DeploymentConfig, watcher: AppFunction) -> scheduler.Schedule:
+        every = Duration.minutes(config.watcher_schedule_minutes)
+        return scheduler.Schedule(
             self,
             "Schedule",
             description=f"prompt-rollback {config.stage}: run the watcher",
-            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(config.watcher_schedule_minutes)),
+            schedule=scheduler.ScheduleExpression.rate(every),
             # Off: runs stay evenly spaced, which the `for:` durations are counted in. Overlap is
             # handled by the state table's conditional writes, not by spacing.
             time_window=scheduler.TimeWindow.off(),
             target=targets.LambdaInvoke(
-                self.function.function,
+                watcher.function,
                 # Immutable for the target: its own grant would add `<function arn>:*` as well.
                 role=self.scheduler_role.without_policy_updates(),
                 # A missed run is replaced by the next one; a late retry would only overlap it.
                 retry_attempts=0,
-                max_event_age=Duration.minutes(config.watcher_schedule_minutes),
+                max_event_age=every,
             ),
         )
 
+    def _failed_runs_alarm(self, config: DeploymentConfig, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
         # N runs in a row without data (Langfuse down, 429) or failing outright: no detection.
         period = Duration.minutes(config.watcher_schedule_minutes)
         failed_runs = cloudwatch.MathExpression(
@@ -138,23 +142,17 @@ class Watcher(Construct):
             label="watcher runs without data, unable to queue, or failed",
         )
         runs = config.watcher_failed_runs_alarm
-        self.failed_runs_alarm = cloudwatch.Alarm(
+        # Missing points are the absence of failures, not failures: a run that did not happen at
+        # all shows up as the Scheduler's own metrics, not here.
+        return page_on(
             self,
             "FailedRuns",
-            alarm_description=(
+            description=(
                 f"For {runs} runs in a row the watcher had no data from Langfuse, could not queue a "
                 "request, or failed: prompt regressions are not being detected or acted on. Its "
                 "logs say why (the Langfuse error, the queue error)."
             ),
             metric=failed_runs,
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=runs,
-            datapoints_to_alarm=runs,
-            # Missing points are the absence of failures, not failures: a run that did not happen
-            # at all shows up as the Scheduler's own metrics, not here.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=alarm_topic,
+            runs_in_a_row=runs,
         )
-        notify = cloudwatch_actions.SnsAction(alarm_topic)
-        self.failed_runs_alarm.add_alarm_action(notify)
-        self.failed_runs_alarm.add_ok_action(notify)

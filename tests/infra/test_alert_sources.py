@@ -175,7 +175,7 @@ def test_grafana_hmac_creates_a_secret_only_the_webhook_reads():
         f
         for f in resources.values()
         if f["Type"] == "AWS::Lambda::Function"
-        and f["Properties"]["Handler"].endswith("webhook.lambda_handler")
+        and f["Properties"]["Handler"] == "prompt_rollback.sources.webhook_handler.lambda_handler"
     ]
     assert webhook["Properties"]["Role"]["Fn::GetAtt"][0] == role["Ref"]
     variables = webhook["Properties"]["Environment"]["Variables"]

@@ -1,10 +1,6 @@
-"""The assets work where Lambda runs them, with nothing but what they bundle.
-
-They are built the way the bundler builds them, but for this machine's platform and Python so
-they can be run here, and each is run in a fresh interpreter whose path holds only the asset
-and what the Lambda runtime provides (boto3 and its dependencies): a missing dependency, or one
-that should not be there, shows up as it would in Lambda.
-"""
+"""The assets work where Lambda runs them, with nothing but what they bundle: each is built for this
+machine and run in a fresh interpreter whose path holds only the asset and what the Lambda runtime
+provides (boto3), so a missing or unwanted dependency shows up as it would in Lambda."""
 
 from __future__ import annotations
 

@@ -95,8 +95,8 @@ def test_local_bundler_builds_a_lambda_ready_asset(
     LocalPipBundler(LAMBDA_TARGET).bundle_into(output)
     elapsed = time.monotonic() - started
 
-    assert (output / "prompt_rollback" / "handlers" / "worker.py").is_file()
-    assert (output / "prompt_rollback" / "handlers" / "webhook.py").is_file()
+    assert (output / "prompt_rollback" / "worker" / "handler.py").is_file()
+    assert (output / "prompt_rollback" / "sources" / "webhook_handler.py").is_file()
     assert not list((output / "prompt_rollback").rglob("*.cpython-311.pyc"))
     assert (output / "aws_lambda_powertools").is_dir()
     assert (output / "langfuse").is_dir()

@@ -13,7 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.application import build_app
 from infra.config import InvalidDeploymentConfig
-from infra.watcher import WATCHER_HANDLER
+from infra.watcher import WATCHER
 from tests.infra.conftest import SKIP_BUNDLING, Synthesized
 from tests.infra.test_cfn_lint import findings
 from tests.infra.test_stack import as_list, role_of, statements_of_role
@@ -35,7 +35,7 @@ def test_watcher_is_off_by_default(synthesized: Synthesized) -> None:
     assert synthesized.stack.watcher is None
     assert synthesized.resources("AWS::Scheduler::Schedule") == {}
     handlers = {r["Properties"]["Handler"] for r in synthesized.resources("AWS::Lambda::Function").values()}
-    assert WATCHER_HANDLER not in handlers
+    assert WATCHER.handler not in handlers
 
 
 def test_schedule_runs_the_watcher_every_five_minutes_without_a_flexible_window(
@@ -97,7 +97,7 @@ def test_watcher_environment_carries_the_checked_settings(with_watcher: Synthesi
     assert watcher is not None
     function = with_watcher.json["Resources"][with_watcher.logical_id(watcher.function.function)]
     properties = function["Properties"]
-    assert properties["Handler"] == WATCHER_HANDLER
+    assert properties["Handler"] == WATCHER.handler
     variables = properties["Environment"]["Variables"]
     assert variables["WATCH_STATE_TABLE_NAME"] == {"Ref": with_watcher.logical_id(watcher.state_table)}
     assert variables["ROLLBACK_QUEUE_URL"] == {
