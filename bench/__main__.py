@@ -1,21 +1,6 @@
-"""`python -m bench` (or `make bench`): the figures behind the README's Performance section.
-
-Prints, each next to its target with PASS/MISS (a benchmark: nothing here fails the run):
-
-1. cold import time of each handler module, as a ratio to `import boto3` measured in the same
-   run (fresh interpreter per measurement, median of N; the runs are interleaved);
-2. warm p50/p99 latency of the webhook handler in-process (moto, the captured Alertmanager body);
-3. warm p50/p99 of the worker handling one SQS record in-process (moto, the Langfuse-compatible
-   server and a Slack incoming-webhook server over loopback), each record a first rollback of
-   its own prompt, and the network calls one such rollback makes (counted, by client);
-4. alert-to-rollback latency in local mode (HTTP POST until the audit decision exists), and in
-   Slack app mode the answer to a signed Undo click (Slack wants it within 3 s) and the time from
-   the click to the label moving back;
-5. the unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder;
-6. the Langfuse exporter: API calls per refresh for 1 and 500 prompts, refresh time, RSS (bench/exporter.py).
-
-Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline).
-"""
+"""`python -m bench` (or `make bench`): the figures behind the README's Performance section, each next
+to its target with PASS/MISS (nothing here fails the run): cold imports, warm handler latency, local
+mode, asset sizes, the exporter. Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline)."""
 
 from __future__ import annotations
 
@@ -131,6 +116,8 @@ def cold_import_seconds(case: ImportCase) -> float:
     return float(completed.stdout.strip().splitlines()[-1])
 
 
+# Each handler module's cold import as a ratio to `import boto3` in the same run: a fresh
+# interpreter per measurement, median of N, the runs interleaved.
 def bench_imports(runs: int) -> list[Row]:
     for case in IMPORT_CASES:  # warm the bytecode cache; not measured
         cold_import_seconds(case)
@@ -242,6 +229,9 @@ def _timed(call: Callable[[], Any], count: int, warmup: int) -> list[float]:
     return samples
 
 
+# Warm p50/p99 in-process (moto): the webhook on the captured Alertmanager body; the worker on one SQS
+# record, each a first rollback of its own prompt, against the Langfuse-compatible server and a Slack
+# incoming-webhook server over loopback, with the network calls one such rollback makes, by client.
 def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
     from moto import mock_aws
 
@@ -354,6 +344,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
 
 
 # ---- 4. local mode ------------------------------------------------------------------------------
+# Alert to rollback in local mode: from the HTTP POST until the audit decision exists.
 def bench_local_mode(alerts: int) -> list[Row]:
     import requests
 
@@ -416,6 +407,8 @@ def bench_local_mode(alerts: int) -> list[Row]:
     ]
 
 
+# Slack app mode: the answer to a signed Undo click (Slack wants it within 3 s) and the time from
+# the click to the label moving back.
 def bench_local_mode_clicks(clicks: int) -> list[Row]:
     import requests
     from slack_sdk.signature import SignatureVerifier
@@ -499,6 +492,7 @@ def _wait_for_production(store: Any, prompt: str, version: int, seconds: float =
 
 
 # ---- 5. assets ----------------------------------------------------------------------------------
+# The unzipped size of each Lambda asset, built by infra/bundling.py into a temporary folder.
 def bench_assets() -> list[Row]:
     from infra import bundling
     from infra.functions import LAMBDA_TARGET

@@ -1,9 +1,5 @@
-"""The Langfuse exporter's figures: API calls per refresh for 1 and 500 prompts, refresh time, RSS.
-
-Against the Langfuse-compatible store on loopback, through the real `langfuse` SDK. Each prompt
-has two versions and production traffic in the windows (4 generations with their scores);
-every request the store sees is counted.
-"""
+"""The Langfuse exporter's figures: API calls per refresh for 1 and 500 prompts, refresh time, RSS,
+against the Langfuse-compatible store on loopback through the real `langfuse` SDK."""
 
 from __future__ import annotations
 
@@ -25,6 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 Figure = tuple[str, str, str, bool | None]  # metric, figure, target, ok
 
 
+# Each prompt has two versions and production traffic in the windows (4 generations with their
+# scores); every request the store sees is counted.
 def _store_with(prompts: int) -> LangfuseCompatibleServer:
     from local_mode.langfuse_metrics import VersionTraffic, seed_version_traffic
     from local_mode.langfuse_server import LangfuseCompatibleServer

@@ -1,12 +1,6 @@
-"""`python -m bench.watcher`: what one watcher run costs (the figures behind docs/watcher.md).
-
-For 1, 100 and 500 production prompts with traffic in the local Langfuse-compatible store
-(loopback) and the state table in moto (in-process), it reports per run: Langfuse calls,
-DynamoDB reads and writes, warm duration p50/p99 of the real handler, and the process's peak
-RSS; then the handler's import-only RSS in a fresh interpreter (what a Lambda cold start holds).
-Local figures: the durations are mostly the local store aggregating in Python; against Langfuse
-Cloud each call takes what its metrics query takes there.
-"""
+"""`python -m bench.watcher`: what one watcher run costs for 1, 100 and 500 production prompts (the
+figures behind docs/watcher.md): Langfuse calls, DynamoDB reads and writes, warm p50/p99 of the real
+handler, peak RSS, and the handler's import-only RSS in a fresh interpreter (a cold start's share)."""
 
 from __future__ import annotations
 
@@ -66,6 +60,8 @@ def _seed(server: Any, prompts: int, now: datetime) -> None:
         )
 
 
+# Local store on loopback, state table in moto (in-process). The durations are mostly the local store
+# aggregating in Python; against Langfuse Cloud each call takes what its metrics query takes there.
 def measure(prompts: int, runs: int) -> dict[str, Any]:
     import boto3
     from moto import mock_aws

@@ -1,15 +1,6 @@
-"""POST /events in local mode: replay an SNS or EventBridge event into the alert-events handler.
-
-The deployed function is invoked by SNS (AMP) and EventBridge (CloudWatch alarms); locally
-there is neither, so this route hands the event you post to the same handler, e.g.
-
-    curl -s -H "Authorization: Bearer local-dev-token" -H "Content-Type: application/json" \\
-      --data @tests/fixtures/sources/cloudwatch-alarm-prompt.json http://127.0.0.1:8080/events
-
-It answers 200 with the handler's result (what was queued, what was skipped and why), 422 for an
-event of another shape (which the deployed function would retry and then dead-letter), 503 when
-the queue is unreachable.
-"""
+"""POST /events in local mode: replay an SNS or EventBridge event into the alert-events handler,
+as SNS (AMP) and EventBridge (CloudWatch alarms) would invoke the deployed function (docs/sources.md,
+"Replaying an event"). 200 with the handler's result, 422 for another shape, 503 if the queue is down."""
 
 from __future__ import annotations
 
@@ -26,6 +17,7 @@ EVENTS_PATH = "/events"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+# 422 stands for what the deployed function would retry and then dead-letter.
 def replay_event(
     headers: Mapping[str, str], body: bytes, token: str, handler: Handler
 ) -> tuple[int, dict[str, Any]]:

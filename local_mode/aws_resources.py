@@ -1,8 +1,5 @@
-"""The AWS resources local mode needs, created on whatever endpoint boto3 points at.
-
-They mirror what the CDK stack deploys (the ledger's key schema from prompt_rollback.domain.ledger_schema,
-the same FIFO queue with a DLQ), so the handlers run against the same shapes locally as in the cloud.
-"""
+"""The AWS resources local mode needs, created on whatever endpoint boto3 points at, mirroring the CDK
+stack (the ledger's key schema from prompt_rollback.domain.ledger_schema, the same FIFO queue with a DLQ)."""
 
 from __future__ import annotations
 

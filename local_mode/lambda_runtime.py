@@ -1,12 +1,6 @@
-"""Just enough of the Lambda runtime to run the real handlers locally.
-
-- `request_body` reads an HTTP request's body as API Gateway would take it: with a
-  Content-Length or chunked (Transfer-Encoding), never past a size limit;
-- `api_gateway_event` turns an HTTP request into the REST API (v1) proxy event API Gateway sends;
-- `SqsPoller` plays the SQS event source mapping: long-polls the queue, hands batches to the
-  worker, deletes what succeeded and leaves failures for the redrive policy, as Lambda does
-  with `ReportBatchItemFailures`.
-"""
+"""Just enough of the Lambda runtime to run the real handlers locally: request bodies and REST API (v1)
+proxy events as API Gateway makes them, and an SQS poller that plays the event source mapping with
+ReportBatchItemFailures (failures left for the redrive policy)."""
 
 from __future__ import annotations
 

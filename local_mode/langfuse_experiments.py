@@ -1,17 +1,6 @@
-"""Datasets, experiments (dataset runs) and the observation list of the Langfuse-compatible store.
-
-What the regression gate reads, answered in the spec's shapes (components `Dataset`,
-`ExperimentItemsResponse`, `ObservationsV2Response`):
-
-- `GET /api/public/v2/datasets/{datasetName}`: the dataset (404 when unknown);
-- `GET /api/public/experiment-items?fromStartTime=...&experimentName=...&datasetId=...&fields=...`:
-  the items of a run, newest first, with their scores when `fields` holds `scores`; cursor paging;
-- `GET /api/public/v2/observations?fromStartTime=&toStartTime=&type=&traceId=&fields=...`: the
-  observations, `totalCost` under the `usage` field group; cursor paging.
-
-A cursor is opaque to clients; here it is the base64 of the next offset. An experiment item's
-generation is also a stored observation, so it shows in the metrics API as well.
-"""
+"""Datasets, experiments (dataset runs) and the observation list of the Langfuse-compatible store:
+what the regression gate reads, in the spec's shapes (`Dataset`, `ExperimentItemsResponse`,
+`ObservationsV2Response`), cursor-paged."""
 
 from __future__ import annotations
 
@@ -81,6 +70,7 @@ def _page(params: Mapping[str, str], default: int, maximum: int) -> tuple[int, i
     return offset, int(raw_limit)
 
 
+# A cursor is opaque to clients; here it is the base64 of the next offset.
 def _next_cursor(offset: int, limit: int, total: int) -> str | None:
     return base64.urlsafe_b64encode(str(offset + limit).encode()).decode() if offset + limit < total else None
 
@@ -111,6 +101,7 @@ class ExperimentStore:
             self._datasets[name] = dataset
         return dataset
 
+    # An item's generation is also a stored observation, so it shows in the metrics API as well.
     def add_item_result(
         self,
         dataset_name: str,
@@ -150,10 +141,12 @@ class ExperimentStore:
         return item
 
     # ---- the API ---------------------------------------------------------------------------
+    # GET /api/public/v2/datasets/{datasetName}: None (a 404) when unknown.
     def dataset(self, name: str) -> dict[str, Any] | None:
         with self._lock:
             return self._datasets.get(name)
 
+    # Newest first, with their scores when `fields` holds `scores`.
     def experiment_items(self, params: Mapping[str, str]) -> dict[str, Any]:
         start = _parse_time(params.get("fromStartTime"), "fromStartTime")
         if start is None:
@@ -180,6 +173,7 @@ class ExperimentStore:
             "meta": {"cursor": _next_cursor(offset, limit, len(items))},
         }
 
+    # `totalCost` is under the `usage` field group.
     def observations(self, params: Mapping[str, str]) -> dict[str, Any]:
         start = _parse_time(params.get("fromStartTime"), "fromStartTime")
         end = _parse_time(params.get("toStartTime"), "toStartTime")

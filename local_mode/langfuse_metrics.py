@@ -1,24 +1,6 @@
-"""Observations, scores and the metrics query API of the Langfuse-compatible store.
-
-It answers `GET /api/public/v2/metrics?query=...` for the views, dimensions and measures the
-exporter and a user's dashboards ask for, the way Langfuse's query builder does
-(web/src/features/query in langfuse/langfuse):
-
-- the query is one JSON object in the `query` parameter: `view`, `dimensions[{field}]`,
-  `metrics[{measure, aggregation}]`, `filters[{column, operator, value, type}]`,
-  `fromTimestamp`/`toTimestamp` (both required, inclusive), `orderBy`, `config.row_limit`;
-- each row holds every requested dimension under its field name and one key per metric,
-  `{aggregation}_{measure}` (`count_count`, `p99_latency`, `avg_value`);
-- default order: the first metric, descending; `row_limit` is 1..1000 (default 100);
-- an unknown view, dimension, measure, aggregation or filter is a 400 with a message, and so is
-  a high-cardinality dimension (`id`, `traceId`, `userId`, `sessionId`, ...) used for grouping;
-- `scores-numeric` holds numeric and boolean scores (a boolean's value is 0/1, so its `avg` is
-  the true-rate); `scores-boolean` only the boolean ones.
-
-Percentiles interpolate linearly between the two nearest values (ClickHouse's `quantile` is an
-estimate of the same thing). Histogram aggregation and the `traces` view are not implemented:
-the store says so with a 400.
-"""
+"""Observations, scores and the metrics query API (`GET /api/public/v2/metrics`) of the Langfuse-compatible
+store, answering the views, dimensions and measures the exporter and dashboards ask for the way Langfuse's
+query builder does (web/src/features/query in langfuse/langfuse)."""
 
 from __future__ import annotations
 
@@ -121,6 +103,8 @@ _SCORE_DIMENSIONS: dict[str, Getter] = {
     "observationPromptVersion": _obs("prompt_version"),
 }
 _SCORE_HIGH_CARDINALITY = frozenset({"id", "traceId", "userId", "sessionId", "observationId"})
+# Numeric and boolean scores (a boolean's value is 0/1, so its `avg` is the true-rate);
+# scores-boolean holds only the boolean ones.
 _SCORES_NUMERIC = View(
     name="scores-numeric",
     dimensions=_SCORE_DIMENSIONS,
@@ -219,6 +203,13 @@ class MetricsStore:
             self._scores.clear()
 
     # ---- the query API -------------------------------------------------------------------
+    # The query is one JSON object in `query`: view, dimensions[{field}], metrics[{measure, aggregation}],
+    # filters[{column, operator, value, type}], fromTimestamp/toTimestamp (both required, inclusive),
+    # orderBy, config.row_limit. Each row holds every requested dimension under its field name and one
+    # key per metric, `{aggregation}_{measure}` (count_count, p99_latency, avg_value). Default order: the
+    # first metric, descending; row_limit is 1..1000 (default 100). An unknown view, dimension, measure,
+    # aggregation or filter is a 400 with a message, and so is grouping by a high-cardinality dimension.
+    # Histogram aggregation and the `traces` view are not implemented: a 400 says so.
     def query(self, raw_query: str | None) -> list[dict[str, Any]]:
         """The rows of one metrics query (the `query` parameter), or MetricsQueryError."""
         query = _parse(raw_query)
@@ -393,6 +384,7 @@ def _aggregate(aggregation: str, values: Sequence[float]) -> float | int:
     return _percentile(values, PERCENTILES[aggregation])
 
 
+# Linear interpolation between the two nearest values (ClickHouse's `quantile` estimates the same).
 def _percentile(values: Iterable[float], fraction: float) -> float:
     ordered = sorted(values)
     position = fraction * (len(ordered) - 1)

@@ -1,16 +1,6 @@
-"""A Langfuse-compatible prompt store speaking the public API (`/api/public/v2/prompts...`).
-
-It implements the endpoints and behaviour a rollback relies on, as documented in Langfuse's
-OpenAPI spec and server source: HTTP Basic auth with the project keys, prompt names as one URL-
-encoded path segment (folders travel as `%2F`), `?version=`/`?label=` lookups that 404 when
-nothing matches, paginated PromptMeta listing (at most 100 a page), label PATCH that moves a
-label off every other version in one step, the reserved `latest` label, the label character set,
-and 201 on create. It also answers `GET /api/public/v2/metrics` over seeded generations and
-scores (local_mode/langfuse_metrics.py) and the datasets, experiment items and observation list
-the regression gate reads (local_mode/langfuse_experiments.py). It backs local mode (seeded with
-a demo prompt) and the integration tests, which also use its fault switches (`fail_next`,
-`delay_next`) to play a Langfuse that is down, slow or rate limiting.
-"""
+"""A Langfuse-compatible prompt store speaking the public API, for local mode and the integration tests,
+following Langfuse's OpenAPI spec and server source; it also serves the metrics, datasets and experiment
+items (langfuse_metrics.py, langfuse_experiments.py) and has fault switches (`fail_next`, `delay_next`)."""
 
 from __future__ import annotations
 
@@ -60,6 +50,10 @@ class Fault:
     path_prefix: str = "/"
 
 
+# What a rollback relies on: HTTP Basic auth with the project keys, prompt names as one URL-encoded
+# path segment (folders travel as %2F), ?version=/?label= lookups that 404 when nothing matches,
+# paginated PromptMeta listing, a label PATCH that moves the label off every other version in one
+# step, the reserved `latest` label, the label character set, and 201 on create.
 class PromptStore:
     """The prompts, their versions and labels; thread-safe."""
 

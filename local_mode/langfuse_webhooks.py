@@ -1,12 +1,6 @@
-"""Prompt-version webhooks as the Langfuse server sends them, for the embedded store.
-
-Behaviour follows langfuse/langfuse worker/src/queues/webhooks.ts: one delivery per changed
-prompt version, body `{id, timestamp, type: "prompt-version", apiVersion: "v1", action, user?,
-prompt}` serialised without whitespace, header `x-langfuse-signature: t=<unix>,v1=<hmac>` signed
-once per delivery with the whole secret string, and up to four attempts with exponential backoff
-until a 2xx. Deliveries run on their own thread, like Langfuse's queue worker, so a label PATCH
-returns before its webhooks are sent.
-"""
+"""Prompt-version webhooks as the Langfuse server sends them (worker/src/queues/webhooks.ts in
+langfuse/langfuse), for the embedded store: one signed delivery per changed prompt version, up to four
+attempts with backoff, on a thread of their own so a label PATCH returns before its webhooks go."""
 
 from __future__ import annotations
 
@@ -48,6 +42,8 @@ class WebhookSender:
     def subscribe(self, url: str, secret: str) -> None:
         self._subscriptions.append(Subscription(url, secret))
 
+    # Body {id, timestamp, type: "prompt-version", apiVersion: "v1", action, user?, prompt}, serialised
+    # without whitespace, signed once per delivery with the whole secret string.
     def prompt_version_changed(
         self, action: str, prompt: dict[str, Any], user: dict[str, Any] | None
     ) -> None:

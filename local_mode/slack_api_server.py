@@ -1,14 +1,6 @@
 """The Slack Web API methods the app uses, on loopback, for the real slack_sdk WebClient (`base_url`).
-
-Local mode embeds it when given a bot token but no Slack API base URL (and shows each message it
-receives, buttons included); the tests drive the app notifier against it.
-
-It follows Slack's published contract (docs.slack.dev/reference/methods/…): POST
-`/api/<method>` with `Authorization: Bearer <token>` and a JSON or form body; HTTP 200 with
-`{"ok": true, …}` or `{"ok": false, "error": "<code>"}`; HTTP 429 with `Retry-After` when rate
-limited. Messages are kept per channel with the `ts` Slack would have given them, so tests can
-see exactly what a channel shows: how many messages, their current blocks, their threads.
-"""
+Local mode embeds it given a bot token but no Slack API base URL; the tests drive the app notifier
+against it and see what each channel shows: its messages, their current blocks, their threads."""
 
 from __future__ import annotations
 
@@ -54,6 +46,9 @@ class Ephemeral:
     text: str
 
 
+# Slack's published contract (docs.slack.dev/reference/methods/...): POST /api/<method> with
+# `Authorization: Bearer <token>` and a JSON or form body; 200 with {"ok": true, ...} or
+# {"ok": false, "error": "<code>"}; 429 with Retry-After when rate limited.
 class SlackApiServer:
     def __init__(
         self,

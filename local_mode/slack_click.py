@@ -1,11 +1,5 @@
-"""Local mode's stand-in for clicking a Slack button: a `curl` line that sends what Slack sends.
-
-Slack posts `payload=<JSON>` form-encoded, signed v0 with the app's signing secret over
-`v0:<timestamp>:<body>`. A signature is valid for 5 minutes, so the printed line computes it when
-it is run (openssl), not when it is printed: it can be pasted at any time, and each run is a new,
-non-replayed request. Slack's `action_ts` is fixed per printed line, so running the same line
-twice is a double click of the same button.
-"""
+"""Local mode's stand-in for clicking a Slack button: a `curl` line that sends what Slack sends,
+`payload=<JSON>` form-encoded and signed v0 over `v0:<timestamp>:<body>` with the signing secret."""
 
 from __future__ import annotations
 
@@ -40,6 +34,9 @@ def click_body(rollback_id: str, action: str, user_id: str, channel: str, action
     return "payload=" + quote(json.dumps(payload, separators=(",", ":")), safe="")
 
 
+# A signature is valid for 5 minutes, so the line computes it when run (openssl), not when printed:
+# it can be pasted at any time, and each run is a new, non-replayed request. `action_ts` is fixed per
+# printed line, so running the same line twice is a double click of the same button.
 def curl_line(actions_url: str, signing_secret: str, body: str) -> str:
     hmac = f"openssl dgst -sha256 -hmac {shlex.quote(signing_secret)} -r"
     return (

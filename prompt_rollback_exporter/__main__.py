@@ -1,9 +1,6 @@
 """`prompt-rollback-exporter` (or `python -m prompt_rollback_exporter`): serve /metrics.
-
-Start-up: read and check the settings (exit 2 with each problem named), make one refresh in
-the foreground so a server without the v2 metrics API or with wrong keys is reported at once
-(exit 3), then serve /metrics and refresh in the background until SIGTERM or SIGINT.
-"""
+Bad settings exit 2 with each problem named; one foreground refresh first reports a server without the v2
+metrics API or wrong keys at once (exit 3); then serve and refresh in the background until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""What /metrics shows for the prompts: built at scrape time from the last good refresh.
-
-A custom collector (prometheus_client's way for exporters whose series come and go): every
-scrape shows exactly the prompt versions of the current snapshot, and none once it went stale.
-"""
+"""What /metrics shows for the prompts: built at scrape time from the last good refresh, by a custom
+collector (prometheus_client's way for series that come and go), so none show once it went stale."""
 
 from __future__ import annotations
 

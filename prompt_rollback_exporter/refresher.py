@@ -1,10 +1,5 @@
-"""The background refresh: one measurement per interval, never blocking a scrape.
-
-A scrape reads whatever the last good refresh left (`current()`), so a slow or failing Langfuse
-never delays /metrics. After a failure the last values stay for at most two refresh intervals
-from the refresh that produced them, then `current()` answers None and the prompt series go:
-stale data is never presented as fresh. A 429 pushes the next attempt back by its Retry-After.
-"""
+"""The background refresh: one measurement per interval, never blocking a scrape, which reads the last
+good refresh (`current()`). A 429 pushes the next attempt back by its Retry-After."""
 
 from __future__ import annotations
 
@@ -91,6 +86,8 @@ class Refresher:
         """After a refresh: why this Langfuse can never serve the exporter (no v2 metrics, keys refused)."""
         return self._fatal
 
+    # After a failure the last values stay for at most two refresh intervals from the refresh that
+    # produced them, then this answers None and the prompt series go: stale data is never shown as fresh.
     def current(self) -> Measurements | None:
         """The last good measurements, or None once they are older than two refresh intervals."""
         with self._lock:

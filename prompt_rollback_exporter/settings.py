@@ -1,8 +1,6 @@
 """The exporter's settings, from the environment; bad ones stop it at start with a clear message.
-
-The Langfuse ones are the SDK's standard variables; the exporter's own start with
-`PROMPT_ROLLBACK_EXPORTER_`. Durations are Prometheus-style (`90s`, `15m`, `7d`) or seconds.
-"""
+Langfuse's are the SDK's standard variables, the exporter's own start with `PROMPT_ROLLBACK_EXPORTER_`;
+durations are Prometheus-style (`90s`, `15m`, `7d`) or seconds."""
 
 from __future__ import annotations
 

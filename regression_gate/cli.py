@@ -1,13 +1,6 @@
-"""Command line: ``python -m regression_gate --baseline B --candidate C``, or, reading a pair of
-runs of one Langfuse dataset through the SDK (LANGFUSE_HOST / LANGFUSE_PUBLIC_KEY /
-LANGFUSE_SECRET_KEY): ``--langfuse-dataset D --baseline-run R1 --candidate-run R2``.
-
-Exit codes:
-  0  APPROVE, or INCONCLUSIVE without --strict
-  1  REGRESSION
-  2  bad input or usage (unreadable/malformed file, bad option)
-  3  INCONCLUSIVE with --strict
-"""
+"""Command line: `python -m regression_gate --baseline B --candidate C`, or a pair of runs of one
+Langfuse dataset (`--langfuse-dataset D --baseline-run R1 --candidate-run R2`, LANGFUSE_* variables).
+Exit codes: 0 APPROVE or INCONCLUSIVE, 1 REGRESSION, 2 bad input or usage, 3 INCONCLUSIVE with --strict."""
 
 from __future__ import annotations
 

@@ -1,29 +1,6 @@
-"""The gate's rules: compare metrics, check the rollback triggers, decide.
-
-Verdicts (exit codes are in :mod:`regression_gate.cli`):
-
-REGRESSION
-    a quality metric (exact_match, f1, judge_score) is more than
-    ``max_relative_drop`` (5 %) worse relative to the baseline *and* the Welch
-    t-test finds the difference significant (p < alpha); or a rollback
-    trigger is crossed by the candidate:
-
-    * exact-match accuracy down by 0.05 or more (absolute),
-    * P99 latency >= 1.5 x the baseline's P99,
-    * error rate > 5 %,
-    * thumbs-down share of the rated samples > 20 %.
-
-    The triggers are the production alert thresholds
-    (deploy/prometheus/rules/prompt-regressions.yml), taken inclusively at the
-    first two boundaries so that the gate blocks anything the alert would fire on.
-APPROVE
-    no regression, and the primary metric is significantly better.
-INCONCLUSIVE
-    anything else (no significant change, too few samples, ...).
-
-Every comparison needs at least ``min_samples`` values on each side; with
-fewer, the row is "insufficient data" and counts neither way.
-"""
+"""The gate's rules: compare metrics, check the rollback triggers, decide REGRESSION, APPROVE or
+INCONCLUSIVE (docs/detection.md, "What it computes"; exit codes in regression_gate.cli). The triggers
+are the production alert thresholds, inclusive at the first two so the gate blocks what the alert fires on."""
 
 from __future__ import annotations
 

@@ -1,16 +1,6 @@
-"""Read one run of a Langfuse dataset (an experiment) as gate samples, through the `langfuse` SDK.
-
-One sample per dataset item the run covered:
-
-- scores from the experiment items (`GET /api/public/experiment-items?fields=core,scores`),
-  matched by name to `exact_match` (boolean or 0/1), `f1` and `judge_score`;
-- latency from the item's start and end time, `error` when its level is ERROR;
-- cost: the `totalCost` of the run's generations (`GET /api/public/v2/observations`,
-  `fields=core,usage`, over the run's time span), summed per trace.
-
-Both lists are cursor-paged, so the calls grow with the number of items / 100 (and / 1000 for
-generations), not one per item.
-"""
+"""Read one run of a Langfuse dataset (an experiment) as gate samples, through the `langfuse` SDK:
+scores from the experiment items, latency and errors from the items, cost from the run's generations
+summed per trace (docs/detection.md, "From a pair of Langfuse dataset runs")."""
 
 from __future__ import annotations
 
@@ -25,6 +15,7 @@ from regression_gate.loader import InputError, Sample
 if TYPE_CHECKING:
     from langfuse.api.client import LangfuseAPI
 
+# Both lists are cursor-paged: calls grow with items / 100 and generations / 1000, not one per item.
 ITEMS_PAGE = 100
 OBSERVATIONS_PAGE = 1000
 

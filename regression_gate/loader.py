@@ -1,25 +1,6 @@
-"""Read evaluation results: one JSON object per sample.
-
-Accepted files (UTF-8):
-
-* JSON Lines (``.jsonl``/``.ndjson``, or any file holding one object per line);
-* a JSON array of sample objects;
-* a JSON object ``{"samples": [...]}`` (other top-level keys are ignored).
-
-Every sample field is optional and ``null`` means absent; unknown fields (``id``,
-``input``, ``output``, ...) are ignored, but a sample must have at least one of
-the known fields:
-
-==============  ===============================================================
-exact_match     0/1 or true/false: the answer matched the reference exactly
-f1              number in [0, 1]: token F1 against the reference
-judge_score     finite number, higher is better (e.g. an LLM judge's 1-5 grade)
-latency_ms      number >= 0: end-to-end latency of the call, in milliseconds
-cost_usd        number >= 0: token cost of the call
-error           true/false, 0/1, or an error message string (non-empty = failed)
-feedback        "up" or "down": a user's thumbs rating
-==============  ===============================================================
-"""
+"""Read evaluation results, one JSON object per sample: JSON Lines, a JSON array, or `{"samples": [...]}`.
+Every field is optional and `null` means absent; unknown fields are ignored, but a sample needs at
+least one known field (docs/detection.md, "Input format", lists them)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The ports the rollback service talks through; adapters/ implements each one.
-
-Prompt registry (Langfuse; Bedrock with its three kinds of pointer), audit ledger (DynamoDB),
-notifier (Slack webhook, console) and rollback queue (SQS FIFO). The service sees only these
-protocols and the typed values below, never a client library.
-"""
+"""The ports the features talk through; adapters/ implements each one against one outside system.
+Services see only these protocols and the typed values below, never a client library."""
 
 from __future__ import annotations
 

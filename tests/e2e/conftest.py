@@ -1,19 +1,6 @@
-"""End-to-end harness: the real Alertmanager binary posts to local mode, run as a subprocess.
-
-    prometheus-alertmanager (subprocess) --webhook, Bearer--> python -m local_mode (subprocess)
-        local mode --AWS_ENDPOINT_URL--> moto server        (this process, thread)
-                   --LANGFUSE_HOST-->    Langfuse-compatible (this process, thread)
-                   --SLACK_WEBHOOK_URL-> loopback Slack      (this process, thread)
-
-Everything listens on 127.0.0.1. Servers in this process bind port 0; the two subprocesses
-get a port this process found free by binding port 0 (they cannot report theirs back reliably).
-Every wait polls against a deadline, and teardown stops whatever was started, even when
-start-up failed half way: terminate, wait, then kill.
-
-The Alertmanager configuration is the shipped `deploy/alertmanager/alertmanager.yml` with only
-the receiver URL, the token file and the three timers replaced, so the route matcher, grouping,
-`send_resolved`, `max_alerts` and the Bearer `credentials_file` under test are the real ones.
-"""
+"""End-to-end harness: the real Alertmanager binary posts to local mode, run as a subprocess, against moto,
+a Langfuse-compatible store and a loopback Slack in this process. Everything is on 127.0.0.1, every wait
+polls against a deadline, and teardown stops whatever started, even after a half-failed start-up."""
 
 from __future__ import annotations
 
@@ -67,6 +54,8 @@ HTTP_TIMEOUT = 5.0
 
 
 # ---- small helpers ---------------------------------------------------------------------------
+# Servers in this process bind port 0; the two subprocesses get a port found free by binding port 0
+# here (they cannot report theirs back reliably).
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,6 +98,9 @@ def alertmanager_binary() -> str:
     pytest.skip(message)
 
 
+# The shipped deploy/alertmanager/alertmanager.yml with only the receiver URL, the token file and the
+# three timers replaced, so the route matcher, grouping, send_resolved, max_alerts and the Bearer
+# credentials_file under test are the real ones.
 def alertmanager_config(webhook_url: str, token_file: Path) -> dict[str, Any]:
     """The shipped configuration with the test's endpoint, token file and timers."""
     config: dict[str, Any] = yaml.safe_load(DEPLOYED_AM_CONFIG.read_text())
@@ -146,6 +138,7 @@ class ManagedProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    # Terminate, wait, then kill.
     def stop(self) -> None:
         try:
             if self.alive():
@@ -329,6 +322,8 @@ def _start_aws_and_fakes(e2e: EndToEnd, stack: contextlib.ExitStack) -> None:
     stack.callback(e2e.slack.stop)
 
 
+# Local mode reaches this process's servers through AWS_ENDPOINT_URL (moto), LANGFUSE_HOST (the
+# Langfuse-compatible store) and SLACK_WEBHOOK_URL (the loopback Slack).
 def _start_local_mode(e2e: EndToEnd, stack: contextlib.ExitStack) -> None:
     assert e2e.langfuse is not None and e2e.slack is not None
     port = free_port()

@@ -1,10 +1,6 @@
 """The real Alertmanager drives local mode: one firing alert, one rollback, however often it is sent.
-
-Alertmanager delivers at least once: the same group comes again at every repeat_interval and
-once more when the alert resolves. Across all of those deliveries there must be exactly one
-label move in Langfuse, one Slack message and one audit decision (see conftest.py for the
-processes and the configuration).
-"""
+Alertmanager delivers at least once (again at every repeat_interval, once more on resolve); across them all
+there must be one label move, one Slack message and one audit decision (processes: conftest.py)."""
 
 from __future__ import annotations
 

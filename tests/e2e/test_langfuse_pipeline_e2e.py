@@ -1,16 +1,6 @@
-"""The whole pipeline, for real: Langfuse data -> exporter -> Prometheus -> Alertmanager -> rollback.
-
-    Langfuse-compatible store (this process, thread): production v7, v6's week of history
-      <- prompt-rollback-exporter (subprocess, the console script's module, refresh every 1s)
-      <- prometheus (Debian binary, subprocess): scrapes it every 1s, evaluates the SHIPPED
-         deploy/prometheus/rules/langfuse-regressions.yml with every `for:` cut to 2s
-      -> prometheus-alertmanager (subprocess, the shipped config; see conftest.py)
-      -> python -m local_mode (subprocess) -> the worker moves `production` back to v6.
-
-Nothing but v6's history is in the store when the processes start; the test then writes v7's
-regressed traffic (exact match 0.60 against v6's 0.90) and waits for the label to move.
-Everything is on 127.0.0.1, every wait has a deadline, every process is stopped afterwards.
-"""
+"""The whole pipeline, for real: Langfuse data -> exporter -> Prometheus (the shipped rules, `for:` cut
+to 2s) -> Alertmanager -> local mode, which moves `production` back from v7 to v6. The store starts with
+v6's history only; the test then writes v7's regressed traffic (exact match 0.60 against 0.90)."""
 
 from __future__ import annotations
 
@@ -169,6 +159,8 @@ def _stop(process: ManagedProcess) -> None:
     process.stop()
 
 
+# The exporter is a subprocess (the console script's module, refresh every 1s); prometheus (the
+# Debian binary) scrapes it every 1s; Alertmanager and local mode are started as in conftest.py.
 @pytest.fixture
 def pipeline(e2e: EndToEnd, tmp_path: Path) -> Iterator[Pipeline]:
     binary = prometheus_binary()

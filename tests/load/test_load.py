@@ -1,18 +1,6 @@
-"""Load: 1,000 alerts about 50 prompts, delivered as 200 concurrent webhook calls full of
-duplicates, then drained through the worker.
-
-Expected: exactly 50 label moves (one per prompt, v3 → v2), and every alert accounted for:
-- every webhook call is answered 202, and accepted + skipped over all answers == 1,000;
-- "accounted for": every distinct rollback id the webhook accepted has exactly one decision in
-  the audit ledger, and every other accepted alert is an exact duplicate of one of them (same
-  fingerprint and startsAt, hence the same id), absorbed by SQS de-duplication or by the
-  decision already in the audit ledger; the ledger holds no decision for an id that was not accepted;
-- per prompt: one `rolled_back` decision, every other alert `skipped` as already moved.
-
-The webhook runs in WEBHOOK_ENVIRONMENTS processes (see webhook_environment.py) against a moto
-server that shares the in-process moto backend of the `stack` fixture; the worker then drains
-the queue in this process, as in the integration tests.
-"""
+"""Load: 1,000 alerts about 50 prompts in 200 concurrent webhook calls full of duplicates, then drained
+through the worker: exactly 50 label moves (v3 -> v2) and every alert accounted for. The webhook runs
+in WEBHOOK_ENVIRONMENTS processes (webhook_environment.py); the worker drains the queue in this process."""
 
 from __future__ import annotations
 
@@ -138,6 +126,7 @@ class WebhookEnvironments:
             process.wait(timeout=10)
 
 
+# The processes talk to a moto server that shares the in-process moto backend of the `stack` fixture.
 @pytest.fixture
 def webhook_environments(stack: Stack, tmp_path: Path):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -211,6 +200,9 @@ def assert_one_rollback_per_prompt(stack: Stack) -> list[dict[str, Any]]:
     return decisions
 
 
+# Every distinct rollback id the webhook accepted has exactly one decision in the ledger; every other
+# accepted alert is an exact duplicate of one (same fingerprint and startsAt, hence the same id),
+# absorbed by SQS de-duplication or by that decision; no decision exists for an id never accepted.
 def assert_every_alert_accounted_for(
     stack: Stack, accepted_ids: Counter[str], decisions: list[dict[str, Any]]
 ) -> None:

@@ -1,14 +1,6 @@
 """One execution environment of the webhook function, as a process of its own.
-
-Lambda runs one invocation at a time per environment and scales out with more environments.
-In one Python process the handler cannot run concurrently: Powertools' resolver keeps the
-current event in a class attribute (`BaseRouter.current_event`) and the metrics in a shared
-dict, so two threads in one process answer each other's requests. The load test therefore runs
-the webhook in several of these processes.
-
-Protocol: one API Gateway event per line on stdin, one handler result per line on the original
-stdout. The handler's own output (logs, EMF metrics) goes to stderr.
-"""
+Protocol: one API Gateway event per line on stdin, one handler result per line on the original stdout;
+the handler's own output (logs, EMF metrics) goes to stderr."""
 
 from __future__ import annotations
 
@@ -17,6 +9,9 @@ import os
 import sys
 
 
+# Lambda runs one invocation at a time per environment. In one process the handler cannot run
+# concurrently: Powertools' resolver keeps the current event in a class attribute
+# (BaseRouter.current_event) and the metrics in a shared dict, so two threads answer each other's requests.
 def main() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -1,9 +1,6 @@
 """AWS API errors as registry errors: what a retry can fix (throttling, 5xx, timeouts) and what it cannot.
-
-The clients already retry throttling and 5xx themselves (botocore standard mode, see
-`wiring.AWS_CLIENT_CONFIG`); an error that arrives here has outlived those retries. Messages
-carry the error code and our own hint, never AWS's free-text message: they end up in Slack.
-"""
+An error here has outlived the clients' own retries (botocore standard mode, `wiring.AWS_CLIENT_CONFIG`).
+Messages carry the error code and our own hint, never AWS's free text: they end up in Slack."""
 
 from __future__ import annotations
 

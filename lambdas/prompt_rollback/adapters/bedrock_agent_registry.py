@@ -1,12 +1,6 @@
 """A Bedrock agent alias as the production pointer: `UpdateAgentAlias` routes it to another version.
-
-Production is the numbered version the alias routes to (DRAFT is never a target, nor counted
-as production). The alias's own `agentAliasHistoryEvents` (Bedrock keeps the last ten routings)
-say which versions held production before. `UpdateAgentAlias` answers 202 and the alias passes
-through UPDATING: the move is done only when `GetAgentAlias` reads PREPARED on the new version.
-Polling is bounded so one stuck alias cannot eat the worker's 60-second timeout; past the
-bound the move is reported as retryable, and the last SQS attempt audits it as failed.
-"""
+Earlier production comes from the alias's `agentAliasHistoryEvents` (its last ten routings); a move
+is done when `GetAgentAlias` reads PREPARED on the new version, polled within a bound (docs/bedrock.md)."""
 
 from __future__ import annotations
 
@@ -36,6 +30,7 @@ SERVABLE_VERSION_STATUS = "PREPARED"
 # Poll bounds: 0.5 s, 1 s, 2 s, then every 4 s, for at most 25 s in all. An alias update
 # usually settles within seconds; 25 s leaves the rest of the 60-second worker timeout for the
 # read-back, Slack and the audit record.
+# Past the bound the move is reported as retryable, and the last SQS attempt audits it as failed.
 POLL_BUDGET_SECONDS = 25.0
 FIRST_POLL_DELAY_SECONDS = 0.5
 MAX_POLL_DELAY_SECONDS = 4.0

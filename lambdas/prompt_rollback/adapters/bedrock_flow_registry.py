@@ -1,9 +1,6 @@
-"""A Bedrock flow alias as the production pointer: `UpdateFlowAlias` routes it to another version.
-
-Production is the numbered flow version the alias routes to (DRAFT is never a target). Flow
-aliases keep no routing history, so which version held production before comes from our own
-audit ledger (the policy falls back to it). `UpdateFlowAlias` is synchronous (200).
-"""
+"""A Bedrock flow alias as the production pointer: `UpdateFlowAlias` (synchronous) routes it to another
+version. Flow aliases keep no routing history, so earlier production comes from our own audit ledger
+(the policy falls back to it). DRAFT is never a target."""
 
 from __future__ import annotations
 

@@ -1,18 +1,6 @@
-"""A Bedrock managed prompt's production pointer: an SSM parameter holding a prompt-version ARN.
-
-Bedrock Prompt Management has versions but no aliases, so teams keep the production ARN
-(`arn:aws:bedrock:<region>:<account>:prompt/<id>:<n>`) in a String parameter and the
-application passes it to `Converse` as `modelId` (see `prompt_rollback.client.prompt_pointer`).
-Production is `<n>` of the parameter's current value; the parameter's version history says
-which prompt versions held production before; `ListPrompts` says which versions exist.
-
-A rollback writes the target ARN as a new parameter version (`PutParameter`, whose request id
-goes into the audit record) and moves the label `last-rollback` onto it. Like a Langfuse label,
-an SSM label sits on one version at a time, so it marks the version the latest rollback wrote;
-the earlier ones are in the audit ledger and in CloudTrail. One label, not one per rollback:
-SSM refuses every further PutParameter once the oldest of a parameter's 100 versions carries
-a label, and a label per rollback would get there by itself.
-"""
+"""A Bedrock managed prompt's production pointer: an SSM String parameter holding a prompt-version ARN.
+Production is the ARN's version; the parameter's history says which versions held it before. A rollback
+is a new parameter version labelled `last-rollback` (docs/bedrock.md, "the SSM pointer pattern")."""
 
 from __future__ import annotations
 
@@ -34,6 +22,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_ssm.type_defs import ParameterHistoryTypeDef, ParameterTypeDef
 
+# One label that moves, not one per rollback: SSM refuses every further PutParameter once the
+# oldest of a parameter's 100 versions carries a label, and a label per rollback would get there.
 ROLLBACK_LABEL = "last-rollback"
 _HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum
 _LIST_PAGE_SIZE = 100

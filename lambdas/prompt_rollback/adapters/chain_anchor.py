@@ -1,11 +1,6 @@
 """Chain heads anchored outside the ledger table: write-once objects in the Object Lock bucket.
-
-After every append the new head (prompt key, seq, hash) is written as its own object,
-`ledger-anchors/<prompt key>/<seq>.json`. The bucket's default COMPLIANCE retention keeps every
-object version for years, and the functions' roles may only put objects under this prefix: a
-role that could delete the newest ledger item cannot delete or shorten its anchor, so `verify`
-sees the cut. Writing again under the same key only adds a version; all versions are checked.
-"""
+After every append the new head (prompt key, seq, hash) goes to `ledger-anchors/<prompt key>/<seq>.json`,
+so a role that could delete the newest ledger item cannot hide it from `verify`."""
 
 from __future__ import annotations
 
@@ -34,6 +29,8 @@ class S3ChainAnchors:
         self._s3 = s3
         self._bucket = bucket
 
+    # The bucket's default COMPLIANCE retention keeps every object version for years, and the functions'
+    # roles may only put objects under ANCHOR_PREFIX: they cannot delete or shorten an anchor.
     def anchor(self, record: LedgerRecord) -> None:
         body = {"prompt_key": record.prompt_key, "seq": record.seq, "hash": record.hash}
         self._s3.put_object(
@@ -43,6 +40,7 @@ class S3ChainAnchors:
             ContentType="application/json",
         )
 
+    # Writing again under the same key only adds a version; every version is checked.
     def anchors(self, prompt_key: str) -> list[ChainAnchor]:
         """Every anchor ever written for one prompt, every version of every object."""
         found: list[ChainAnchor] = []

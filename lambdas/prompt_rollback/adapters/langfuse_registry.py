@@ -1,13 +1,6 @@
-"""Langfuse as the prompt registry, through the official `langfuse` SDK's REST client.
-
-`langfuse.api.client.LangfuseAPI` is the SDK's generated client: it retries 429 (honouring
-Retry-After), 408, 409 and 5xx by itself and, unlike `Langfuse()`, starts no tracing threads.
-
-The SDK is imported where the adapter is built, not when this module is: importing it runs
-`langfuse/__init__.py`, which loads its tracing stack (OpenTelemetry) too, and the webhook
-function and a worker rolling back a Bedrock pointer never need it. The import is the ordinary
-one, so the asset installs langfuse with all its dependencies (requirements.txt).
-"""
+"""Langfuse as the prompt registry, through the official `langfuse` SDK's generated REST client.
+`LangfuseAPI` retries 429 (honouring Retry-After), 408, 409 and 5xx by itself and, unlike
+`Langfuse()`, starts no tracing threads."""
 
 from __future__ import annotations
 
@@ -41,6 +34,9 @@ class LangfuseRegistry:
         timeout_seconds: float = 10.0,
         max_retries: int = 2,
     ) -> None:
+        # Imported here, not at module level: langfuse/__init__.py loads its OpenTelemetry tracing stack,
+        # which the webhook function and a worker rolling back a Bedrock pointer never need. The import is
+        # the ordinary one, so the asset installs langfuse with all its dependencies (requirements.txt).
         from langfuse.api.client import LangfuseAPI
         from langfuse.api.core.api_error import ApiError
 

@@ -1,11 +1,6 @@
 """One-shot EventBridge Scheduler schedules: "check this rollback's recovery at T".
-
-Why a schedule per rollback rather than a periodic sweep: a sweep has to find the rollbacks to
-check, which means scanning the ledger (its cost grows with the table) or a second index kept
-in step with it; a schedule knows its rollback, fires once at the minute the window ends, puts
-a RecoveryCheck on the prompt's FIFO message group (so it is ordered with that prompt's clicks
-and resolutions, and retried and dead-lettered like them) and deletes itself afterwards.
-"""
+A schedule per rollback, not a ledger-scanning sweep: it puts a RecoveryCheck on the prompt's FIFO
+message group at the minute the window ends, then deletes itself (docs/slack-app.md, "Did it recover?")."""
 
 from __future__ import annotations
 

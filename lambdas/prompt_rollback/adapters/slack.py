@@ -1,10 +1,6 @@
 """Slack: a Block Kit message per decision, posted to an incoming webhook.
-
-Everything that comes from an alert is untrusted: it is escaped so that `<!channel>` or a
-crafted link in an annotation is shown as text, never acted on. Slack failing is reported
-back as an outcome (for the audit record), never raised: a rollback is not undone or hidden
-because a chat message could not be sent.
-"""
+Alert text is untrusted and escaped (`<!channel>` or a crafted link shows as text). Slack failing is
+an outcome for the audit, never raised: a rollback is not undone or hidden for a chat message."""
 
 from __future__ import annotations
 

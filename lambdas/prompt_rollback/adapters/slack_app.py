@@ -1,15 +1,6 @@
 """Slack app mode: one message per incident through the Web API, updated in place, with buttons.
-
-The incoming webhook (adapters/slack.py) can only post; a bot token lets us keep one message per
-incident (`chat.postMessage` once, `chat.update` after, the `ts` stored with the intent so a
-retry updates instead of posting again), reply in its thread, answer a click privately
-(`chat.postEphemeral`) and expand an approvers' user group (`usergroups.users.list`).
-slack_sdk's WebClient does the HTTP, the JSON and the rate limits; this file only says which
-method to call with which blocks. The blocks and the escaping are adapters/slack.py's: a button
-adds nothing untrusted, its value is the rollback id alone.
-
-Like the webhook notifier, nothing here raises: Slack failing is an outcome for the audit.
-"""
+slack_sdk's WebClient does the HTTP, the JSON and the rate limits; this file says which method to
+call with which blocks (adapters/slack.py's). Like the webhook notifier, nothing here raises."""
 
 from __future__ import annotations
 
@@ -33,6 +24,7 @@ HISTORY_LOOKBACK = timedelta(days=4)  # the queue's retention: no retry comes la
 HISTORY_PAGE = 200
 # What a button does: the action_id Slack sends back with the click.
 APPROVE, REJECT, UNDO = "approve", "reject", "undo"
+# A button adds nothing untrusted to the message: its value is the rollback id alone.
 _BUTTONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     # outcome → (action_id, label, style)
     "proposed": ((APPROVE, "Approve", "primary"), (REJECT, "Reject", "danger")),
@@ -90,6 +82,9 @@ def _failure(error: Exception) -> SlackOutcome:
     return SlackOutcome("failed", type(error).__name__)
 
 
+# A bot token lets us keep one message per incident: chat.postMessage once, chat.update after, the
+# `ts` stored with the intent so a retry updates instead of posting again; replies go in its thread,
+# answers to a click are private (chat.postEphemeral), approver groups expand (usergroups.users.list).
 class SlackAppNotifier:
     """The Notifier of app mode, plus the thread replies and private answers only an app can send."""
 

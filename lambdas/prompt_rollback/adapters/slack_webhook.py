@@ -1,9 +1,5 @@
 """The Slack incoming-webhook transport: slack_sdk's WebhookClient with its retry handlers.
-
-Retries share one budget (`retries`): connection errors (slack_sdk's ConnectionErrorRetryHandler),
-500/503 (its ServerErrorRetryHandler, exponential backoff) and 429 (its rate-limit handler, with
-the Retry-After wait capped). The client's logger redacts the webhook's path, which is its secret.
-"""
+The client's logger redacts the webhook's path, which is its secret."""
 
 from __future__ import annotations
 
@@ -121,6 +117,8 @@ def failure_kind(error: Exception) -> str:
     return type(error).__name__
 
 
+# Retries share one budget (`retries`): connection errors, 500/503 (exponential backoff) and 429
+# (with the Retry-After wait capped).
 def webhook_client(webhook_url: str, timeout_seconds: int, retries: int) -> WebhookClient:
     return WebhookClient(
         webhook_url,

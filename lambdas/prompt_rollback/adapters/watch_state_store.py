@@ -1,11 +1,6 @@
 """The watcher's `for:` states in DynamoDB: one item per prompt, version, trigger and env.
-
-Overlapping runs (a slow run still going when the next is scheduled, or a Scheduler retry) are
-made safe by conditional writes: each item carries a revision, and every put or delete states
-the revision it read. The run that loses the race gets StateConflict for that key and acts on
-nothing for it; the winner's outbox holds the signal. Signals are re-sendable because their ids
-are deterministic (see domain/watch.py), so even two sends are one rollback.
-"""
+Each item carries a revision that every put or delete states, so the run that loses a race with
+an overlapping run gets StateConflict for that key and acts on nothing for it (docs/watcher.md)."""
 
 from __future__ import annotations
 

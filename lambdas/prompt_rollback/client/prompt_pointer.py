@@ -1,18 +1,6 @@
-"""For the application: which Bedrock prompt version is in production right now.
-
-Bedrock managed prompts have no aliases, so the production prompt-version ARN lives in an SSM
-parameter that prompt-rollback rewrites on a rollback (docs/bedrock.md). The application reads
-it here and passes it to Converse as the model id:
-
-    from prompt_rollback.client.prompt_pointer import resolve_production_prompt_arn
-
-    prompt_arn = resolve_production_prompt_arn("/prompts/support-answer/production")
-    bedrock_runtime.converse(modelId=prompt_arn, promptVariables={"question": {"text": question}})
-
-The value is cached (Powertools parameters) for `cache_seconds`: a rollback reaches every warm
-instance within that time, and a busy application makes one GetParameter call per instance
-per minute instead of one per request. Needs `ssm:GetParameter` on the parameter.
-"""
+"""For the application: which Bedrock prompt version is in production, read from the SSM pointer
+that prompt-rollback rewrites on a rollback; pass it to Converse as `modelId` (docs/bedrock.md,
+"In the application"). Needs `ssm:GetParameter` on the parameter."""
 
 from __future__ import annotations
 
@@ -26,6 +14,8 @@ from prompt_rollback.domain.bedrock_targets import parse_prompt_arn
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
+# A rollback reaches every warm instance within the cache time, and a busy application makes one
+# GetParameter call per instance per minute instead of one per request.
 DEFAULT_CACHE_SECONDS = 60
 
 

@@ -1,9 +1,6 @@
 """`python -m prompt_rollback.detection [--check] [--output PATH] [--for DURATION]`: the Langfuse rules.
-
-Run from the repository root with `PYTHONPATH=lambdas` (the Makefile sets it). `--check` exits 1
-when the committed file differs from what the trigger table renders. `--for 30s` writes a copy
-whose triggers fire after 30 seconds instead of their `for:`, for a local demonstration only.
-"""
+Run from the repository root with `PYTHONPATH=lambdas`. `--check` exits 1 when the committed file differs;
+`--for 30s` writes a copy whose triggers fire after 30 seconds, for a local demonstration only."""
 
 from __future__ import annotations
 

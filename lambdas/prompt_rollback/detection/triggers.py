@@ -1,17 +1,6 @@
-"""The four rollback triggers over Langfuse data: the one table everything else is derived from.
-
-`deploy/prometheus/rules/langfuse-regressions.yml` is generated from this table
-(`python -m prompt_rollback.detection`, checked by tests/detection/test_langfuse_rules.py), the
-exporter takes its default windows and the baseline's minimum sample count from it, and a
-watcher that evaluates Langfuse data without Prometheus can call `Trigger.crossed` directly.
-
-Thresholds and low-traffic guards are the ones of the app-metric rules
-(`deploy/prometheus/rules/prompt-regressions.yml`, docs/detection.md). The windows are longer
-than those: Langfuse's v2 metrics can lag ingestion by 5-10 minutes, so the newest minutes of
-a window are incomplete, and a window several times that lag keeps the missing share small.
-A partial tail lowers the sample counts, not the ratios, so it delays an alert rather than
-raising a false one.
-"""
+"""The four rollback triggers over Langfuse data: the one table everything else is derived from
+(the generated Prometheus rules, the exporter's default windows, the watcher's `Trigger.crossed`).
+Thresholds and guards are the app-metric rules'; windows are longer for Langfuse's lag (docs/detection.md)."""
 
 from __future__ import annotations
 
@@ -54,6 +43,8 @@ class Trigger:
         return baseline > 0 and value / baseline > self.threshold
 
 
+# Langfuse's v2 metrics can lag ingestion by 5-10 minutes; windows several times that lag keep the
+# incomplete share small, and a partial tail lowers sample counts, not ratios, so it delays an alert.
 EXACT_MATCH = Trigger(
     name="exact_match",
     measure="exact-match accuracy",

@@ -1,8 +1,6 @@
 """The Alertmanager webhook body (version 4), and the alert model AMP's and Grafana's bodies reuse.
-
-Unknown keys are ignored: newer Alertmanagers add fields and must not be rejected. No length limit
-either: Alertmanager never retries a 4xx, so intake cuts long texts instead of refusing the body.
-"""
+Unknown keys are ignored (newer Alertmanagers add fields), and there is no length limit:
+Alertmanager never retries a 4xx, so intake cuts long texts instead of refusing the body."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Audit records and their hash chain.
-
-Every decision about a prompt is one immutable record with a per-prompt sequence number and
-the SHA-256 of the previous record, so a deleted, edited or reordered record breaks the chain
-that `verify_chain` walks. Before touching the registry the worker writes an `intent` record;
-it is both the lock that keeps two workers from rolling back the same prompt at once and the
-note that lets a retry finish a rollback whose worker died after moving the label.
-"""
+"""Audit records and their per-prompt SHA-256 hash chain, which `verify_chain` walks.
+A deleted, edited or reordered record breaks the chain. The worker's `intent` record, written
+before the registry is touched, is both the lock and the note that lets a retry finish a rollback."""
 
 from __future__ import annotations
 

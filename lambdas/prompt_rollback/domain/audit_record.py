@@ -1,11 +1,6 @@
 """One audit record, typed: what the service appends, the CLI prints and local mode reports.
-
-`to_item()` is exactly what the ledger hashes and stores (domain/audit.py seals it), so its
-keys are the ones records have always had; `from_item()` reads any stored record back, old
-ones included. Untrusted text (alert labels, annotations, reasons) is cut to fit and the cut
-fields are listed in `cut`, so a record always fits DynamoDB's 400 KB item and the audit of a
-request can always be written.
-"""
+Untrusted text is cut to fit and the cut fields listed in `cut`, so a record always fits
+DynamoDB's 400 KB item and the audit of a request can always be written."""
 
 from __future__ import annotations
 
@@ -99,6 +94,8 @@ class AuditRecord:
     def trigger_fingerprint(self) -> str:
         return str((self.trigger or {}).get("fingerprint", ""))
 
+    # to_item() is exactly what the ledger hashes and stores (domain/audit.py seals it), so its keys
+    # stay the ones records have always had; from_item() reads any stored record back, old ones included.
     # ---- the stored shape -----------------------------------------------------------------
     def to_item(self) -> dict[str, Any]:
         """The fields as stored and hashed (seq, prev_hash and hash only once sealed)."""

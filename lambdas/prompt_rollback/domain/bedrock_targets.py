@@ -1,17 +1,6 @@
 """Which Amazon Bedrock production pointer an alert names, and what Bedrock's identifiers look like.
-
-Bedrock has three kinds of pointer a team rolls back, each named by alert labels:
-
-| kind | labels | moved with |
-|---|---|---|
-| agent alias | `bedrock_agent_id` + `bedrock_alias_id` | `UpdateAgentAlias` |
-| flow alias | `bedrock_flow_id` + `bedrock_alias_id` | `UpdateFlowAlias` |
-| prompt pointer | `prompt_parameter` (an SSM parameter holding a prompt-version ARN) | `PutParameter` |
-
-Managed prompts have versions but no aliases, so teams keep the production prompt-version ARN
-in an SSM parameter (docs/bedrock.md). Pure functions: the webhook uses them to skip an alert
-with a clear reason, the worker to refuse a request (a forced one, say) that names no target.
-"""
+Agent alias, flow alias or SSM prompt pointer (docs/bedrock.md). The webhook uses these to skip
+an alert with a clear reason, the worker to refuse a request (a forced one, say) that names no target."""
 
 from __future__ import annotations
 

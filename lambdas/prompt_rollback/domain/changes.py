@@ -1,18 +1,6 @@
-"""Production changes made outside our worker, as `change` records in the prompt's chain.
-
-Langfuse and CloudTrail tell us of every move of a production pointer, but not in a form that
-is one record per move: Langfuse sends one event for the version gaining `production` and one
-for the version losing it, in any order, each up to four times. The functions here turn such
-events into at most one `ProductionChange` per move, from what the ledger already knows:
-
-- the ledger's newest word on production (a change, our rolled-back decision, or what a
-  decision or intent observed) says which version holds it; an event that agrees with it is not news;
-- an event whose id is already on a change record is a re-delivery;
-- an event that matches our own open intent is our own move, recorded by our decision.
-
-Pure: no AWS, no HTTP, the clock passed in. Untrusted text (names, emails, commit messages)
-is cut to fit so a record always fits DynamoDB's 400 KB.
-"""
+"""Production changes made outside our worker, as at most one `change` record per move.
+Langfuse sends a gaining and a losing event per move, in any order, each up to four times; the
+ledger decides what is news. Pure; untrusted text is cut so a record fits DynamoDB's 400 KB."""
 
 from __future__ import annotations
 
@@ -154,6 +142,9 @@ class LedgerView:
     seen_event_ids: frozenset[str] = frozenset()
 
 
+# Not news: an event that agrees with the ledger's newest word on production (a change, our
+# rolled-back decision, or what a decision or intent observed); an event whose id is already on
+# a change record (a re-delivery); an event matching our own open intent (our decision records it).
 def ledger_view(records_newest_first: Sequence[Mapping[str, Any]]) -> LedgerView:
     production: int | None = None
     since: datetime | None = None

@@ -1,21 +1,6 @@
-"""Bedrock production pointers moved by someone, from CloudTrail management events.
-
-EventBridge delivers each CloudTrail management event as an "AWS API Call via CloudTrail" event
-whose `detail` is the CloudTrail record. Three calls move a production pointer:
-
-| eventName | pointer | new version from |
-|---|---|---|
-| `UpdateAgentAlias` | agent alias | `requestParameters.routingConfiguration[0].agentVersion` |
-| `UpdateFlowAlias` | flow alias | `requestParameters.routingConfiguration[0].flowVersion` |
-| `PutParameter` | SSM pointer parameter | the value at `responseElements.version` (values are not logged) |
-
-Who = `userIdentity.arn`, when = `eventTime`; `requestID` is kept for joining with the rest of
-CloudTrail, `eventID` de-duplicates EventBridge's at-least-once delivery. A call made by one of
-our own roles is our worker's rollback, already recorded by its decision.
-
+"""Bedrock production pointers moved by someone, from CloudTrail management events via EventBridge.
 CloudTrail knows pointers, not the team's prompt names, so a Bedrock change is recorded in the
-chain of the pointer itself (`bedrock#agent-alias/AGENTID/ALIASID`, ...): `pointer_name`.
-"""
+chain of the pointer itself (`bedrock#agent-alias/AGENTID/ALIASID`, ...): `pointer_name`."""
 
 from __future__ import annotations
 
@@ -34,6 +19,10 @@ from prompt_rollback.domain.bedrock_targets import (
 )
 from prompt_rollback.domain.changes import Ignored, LedgerView, ProductionChange
 
+# Where each call's new version comes from:
+# UpdateAgentAlias: requestParameters.routingConfiguration[0].agentVersion
+# UpdateFlowAlias:  requestParameters.routingConfiguration[0].flowVersion
+# PutParameter:     the value at responseElements.version (CloudTrail does not log parameter values)
 POINTER_EVENTS = ("UpdateAgentAlias", "UpdateFlowAlias", "PutParameter")
 
 
@@ -65,6 +54,9 @@ class UserIdentity(BaseModel):
         return self.arn or self.invoked_by or self.principal_id or self.type or "unknown principal"
 
 
+# Who = userIdentity.arn, when = eventTime; requestID is kept for joining with the rest of
+# CloudTrail, eventID de-duplicates EventBridge's at-least-once delivery. A call made by one of
+# our own roles is our worker's rollback, already recorded by its decision.
 class CloudTrailRecord(BaseModel):
     """The `detail` of an "AWS API Call via CloudTrail" event (the fields a pointer change needs)."""
 

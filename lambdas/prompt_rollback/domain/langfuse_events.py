@@ -1,12 +1,6 @@
 """The body of a Langfuse prompt-version webhook (Prompts -> Automations -> Webhook).
-
-Shape from the server's own schema, langfuse/langfuse packages/shared/src/domain/webhooks.ts
-(PromptWebhookOutboundSchema): `{id, timestamp, type: "prompt-version", apiVersion: "v1",
-action, user?, prompt{...}}`. Only what a production change needs is required; everything else
-Langfuse adds (config, tags, the prompt text itself) is accepted and ignored, so a newer server
-does not break the endpoint. `user.id` is optional: the dispatcher in worker/src/queues/webhooks.ts
-forwards only the user's name and email.
-"""
+Only what a production change needs is required; the rest (config, tags, the prompt text) is
+ignored, so a newer server does not break the endpoint."""
 
 from __future__ import annotations
 
@@ -19,6 +13,8 @@ PRODUCTION_LABEL = "production"
 MAX_BODY_BYTES = 1_048_576
 
 
+# `id` is optional: the dispatcher (langfuse/langfuse worker/src/queues/webhooks.ts) forwards
+# only the user's name and email.
 class LangfuseUser(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -48,6 +44,8 @@ class WebhookPrompt(BaseModel):
         return PRODUCTION_LABEL in self.labels
 
 
+# PromptWebhookOutboundSchema (langfuse/langfuse packages/shared/src/domain/webhooks.ts):
+# {id, timestamp, type: "prompt-version", apiVersion: "v1", action, user?, prompt{...}}.
 class PromptVersionEvent(BaseModel):
     """One delivery. `id` is the same on every attempt of one event (Langfuse's execution id)."""
 

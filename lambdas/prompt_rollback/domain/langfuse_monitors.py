@@ -1,21 +1,6 @@
 """Langfuse Alerts (monitors): a `monitor-alert` webhook, and whether it may roll anything back.
-
-Shape from the server's own schemas, langfuse/langfuse: `MonitorAlertWebhookOutboundSchema`
-(packages/shared/src/domain/webhooks.ts) is `{id, timestamp, type: "monitor-alert", apiVersion:
-"v1", payload}`, and `payload` is `MonitorAlertSchema` (packages/shared/src/features/monitor/
-types.ts): `monitorId, projectId, permalink?, message{title, body}, severity, timestamp,
-fromTimestamp, toTimestamp, view, filters[], window`. `window` is "5m" ... "1w" in the newest
-server; earlier builds sent it as a string of milliseconds, so both are read. Filters are the
-query filters Langfuse uses everywhere: `{column, type, operator, value}`.
-
-A monitor names a prompt (a `promptName` filter) but rarely a version. The alert may roll back
-only the version that held production for the monitor's WHOLE window: a window that straddles
-a move mixes two versions' traffic, and rolling back the new one would punish a healthy version
-for its predecessor's numbers. The ledger's records of production moves (change records, and
-our own rollbacks) say which version held it since when.
-
-Pure: no AWS, no HTTP; the caller passes the ledger's records and what the registry says now.
-"""
+Only the version that held production for the monitor's whole window may be rolled back
+(docs/sources.md#langfuse-alerts). Pure: the caller passes the ledger's records and the registry's answer."""
 
 from __future__ import annotations
 
@@ -62,6 +47,9 @@ class MonitorMessage(_Model):
     body: str = Field(default="", max_length=100_000)
 
 
+# Langfuse's MonitorAlertSchema (langfuse/langfuse packages/shared/src/features/monitor/types.ts).
+# `window` is "5m" ... "1w" in the newest server; earlier builds sent milliseconds as a string.
+# Filters are Langfuse's query filters everywhere: `{column, type, operator, value}`.
 class MonitorAlertPayload(_Model):
     monitor_id: str = Field(alias="monitorId", min_length=1, max_length=200)
     project_id: str = Field(default="", alias="projectId", max_length=200)
@@ -76,6 +64,7 @@ class MonitorAlertPayload(_Model):
     window: str | int = ""
 
 
+# Langfuse's MonitorAlertWebhookOutboundSchema (packages/shared/src/domain/webhooks.ts).
 class MonitorAlertEvent(_Model):
     """One delivery. `id` is Langfuse's execution id: the same on each retry of one alert."""
 
@@ -124,6 +113,8 @@ class ProductionMove:
     by: str
 
 
+# A monitor names a prompt but rarely a version; the ledger's production moves (change records
+# and our own rollbacks) say which version held production since when.
 def production_moves(records_newest_first: Sequence[Mapping[str, Any]]) -> list[ProductionMove]:
     """Every move of production the ledger records: changes made elsewhere and our own rollbacks."""
     moves: list[ProductionMove] = []

@@ -1,14 +1,6 @@
 """Langfuse's webhook signature: `x-langfuse-signature: t=<unix seconds>,v1=<hex>`.
-
-What the server really sends (langfuse/langfuse, packages/shared/src/encryption/signature.ts
-and worker/src/queues/webhooks.ts): an HMAC-SHA256, keyed with the whole secret string as shown
-once in the UI (`lf-whsec_...`, prefix included), over `"{t}.{raw body}"`, hex-encoded. One of
-Langfuse's docs examples shows the header in another order; the header is therefore parsed by
-key, in any order, and any `v1=` entry may match (room for a second one during a rotation).
-
-Pure: no I/O, the clock is passed in. The handler calls `verify` on the raw bytes before it
-parses anything.
-"""
+HMAC-SHA256 keyed with the whole `lf-whsec_...` secret over `"{t}.{raw body}"`. Pure: the clock is
+passed in; the handler calls `verify` on the raw bytes before it parses anything."""
 
 from __future__ import annotations
 
@@ -39,6 +31,9 @@ def signature_header(body: bytes, timestamp: int, secret: str) -> str:
     return f"t={timestamp},v1={signature(body, timestamp, secret)}"
 
 
+# Parsed by key, in any order: one of Langfuse's docs examples shows another order, and any
+# `v1=` entry may match (room for a second one during a rotation). Server side: langfuse/langfuse
+# packages/shared/src/encryption/signature.ts and worker/src/queues/webhooks.ts.
 def _parse(header: str) -> tuple[int, list[str]]:
     if not header:
         raise SignatureRejected(f"missing {HEADER} header")

@@ -1,27 +1,6 @@
-"""Guard configuration, per prompt: dry-run, allow-list, cooldown, daily maximum; and who is in
-the loop: the Slack channel, automatic or approval mode, the approvers, the recovery window.
-
-Shape (JSON in the `ROLLBACK_POLICY` environment variable; the CDK app builds it from the context
-keys `dry_run`, `allowed_prompts`, `cooldown_minutes`, `max_rollbacks_per_day`, `prompt_overrides`):
-
-    {"dry_run": false, "allowed_prompts": ["*"], "cooldown_minutes": 30,
-     "max_rollbacks_per_day": 3,
-     "prompts": {"financial-*": {"dry_run": true, "cooldown_minutes": 120}}}
-
-People in the loop (the Slack app; every key may also be set per prompt pattern):
-
-    {"mode": "auto", "approvers": ["U012ABC", "S0ONCALL"], "approval_expiry_minutes": 60,
-     "recovery_minutes": 30, "max_rollback_steps": 1,
-     "prompts": {"financial-*": {"mode": "approval", "channel": "C0FINANCE"}}}
-
-`mode: approval` announces the decision and moves nothing until an approver clicks Approve.
-`approvers` are Slack user ids (U…/W…) or user-group ids (S…); with none, nobody may click.
-`channel` defaults to `SLACK_CHANNEL`. `max_rollback_steps` is how many automatic steps back a
-prompt may take inside one recovery window before a person has to decide (no cascade).
-
-`allowed_prompts` and the keys of `prompts` are shell-style patterns (fnmatch); the first
-matching key of `prompts` (in the order written) overrides the defaults for that prompt.
-"""
+"""Per-prompt guards (dry run, allow-list, cooldown, daily maximum) and who is in the loop.
+Read from the JSON in `ROLLBACK_POLICY` (shape: docs/deploy.md, README "Guards", docs/slack-app.md);
+`allowed_prompts` and the keys of `prompts` are fnmatch patterns, the first matching key wins."""
 
 from __future__ import annotations
 
@@ -104,6 +83,7 @@ class PolicyConfig(BaseModel):
     def allows(self, prompt_name: str) -> bool:
         return any(fnmatchcase(prompt_name, pattern) for pattern in self.allowed_prompts)
 
+    # The first matching key in the order written wins, so list narrow patterns before broad ones.
     def _override_for(self, prompt_name: str) -> PromptOverrides:
         return next(
             (o for pattern, o in self.prompts.items() if fnmatchcase(prompt_name, pattern)),

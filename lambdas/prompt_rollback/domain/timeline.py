@@ -1,10 +1,6 @@
 """One timeline of a prompt's production: the changes people made and the decisions we made.
-
-Built from ledger records (any provider), pure. `entries` is what `prompt-rollback audit`
-prints; `tenures` is `prompt-rollback history`: which version held production from when to
-when, and who put it there. Times are the moment of the change itself (`changed_at`: Langfuse's
-updatedAt, CloudTrail's eventTime) or of our decision (`recorded_at`).
-"""
+Pure, from ledger records: `entries` is `prompt-rollback audit`, `tenures` is `history`. Times are
+the change's own (`changed_at`: Langfuse's updatedAt, CloudTrail's eventTime) or our decision's."""
 
 from __future__ import annotations
 

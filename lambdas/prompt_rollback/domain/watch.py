@@ -1,26 +1,6 @@
-"""The watcher's `for:` state machine: per prompt, version and trigger, as Prometheus keeps it.
-
-One run of the watcher reads the stored states, takes this run's observations (one per
-prompt version and trigger: is the trigger's condition true now?) and advances each state the
-way Prometheus advances an alerting rule evaluated at the same instant:
-
-- condition true, no state           -> pending since now (firing at once when `for:` is 0);
-- pending, true for at least `for:`  -> firing (the rollback request goes out);
-- pending, condition false           -> forgotten (nothing was ever announced);
-- firing, condition false            -> resolved (the resolved signal goes out);
-- a stored key with no observation this run (the version left production, or has no
-  traffic) is false, as a series that vanished from a rule's result is.
-
-The one deliberate difference from Prometheus: a run without data (Langfuse down, 429) changes
-nothing. Prometheus would see the exporter's series go stale and resolve its alerts; the
-watcher neither fires nor clears on silence. A later run with data decides, and a pending state
-keeps its start time across the gap.
-
-Signals are not sent from here. Each new one is put in its state's outbox together with the
-state change, in one conditional write; the run then sends what the outboxes hold and empties
-them. A run that dies between the two leaves the signal in the outbox, and the next run sends it
-again with the same deterministic id, which the queue and the worker absorb.
-"""
+"""The watcher's `for:` state machine, per prompt, version and trigger, advanced as Prometheus does.
+One deliberate difference: a run without data changes nothing (docs/watcher.md); signals are
+not sent from here but put in the state's outbox, written with the state change in one write."""
 
 from __future__ import annotations
 
@@ -121,6 +101,14 @@ class Plan:
     unsent: list[tuple[WatchState, tuple[Signal, ...]]] = field(default_factory=list)
 
 
+# As Prometheus advances an alerting rule evaluated at the same instant:
+# - condition true, no state           -> pending since now (firing at once when `for:` is 0);
+# - pending, true for at least `for:`  -> firing (the rollback request goes out);
+# - pending, condition false           -> forgotten (nothing was ever announced);
+# - firing, condition false            -> resolved (the resolved signal goes out);
+# - a stored key with no observation this run (the version left production, or has no
+#   traffic) is false, as a series that vanished from a rule's result is.
+# A pending state keeps its start time across runs without data.
 def advance(state: WatchState | None, observation: Observation | None, now: datetime) -> Change | None:
     """The next state of one key, or None when nothing is to be written."""
     breaching = observation is not None and observation.breaching
@@ -216,6 +204,8 @@ def plan_run(
     return plan
 
 
+# A run that dies between the write and the send leaves the signal in the outbox; the next
+# run sends it again with the same deterministic id, which the queue and the worker absorb.
 def after_sent(state: WatchState, sent: Iterable[Signal]) -> WatchState | None:
     """The state once `sent` reached the queue: outbox emptied; a resolved state is done."""
     done = set(sent)

@@ -1,9 +1,6 @@
 """The watcher's signals as an Alertmanager webhook body, so they take the webhook's own intake.
-
-A rollback request from the watcher is then the one a Prometheus alert with the same labels
-would have produced (same validation, same request id scheme, same labels in Slack and the
-audit), and a resolved signal reaches whatever the intake does with resolved alerts.
-"""
+A watcher rollback request is then the one a Prometheus alert with the same labels would make
+(same validation, request id scheme and labels in Slack and the audit); resolved ones too."""
 
 from __future__ import annotations
 

@@ -1,13 +1,6 @@
-"""One refresh of measurements through the `langfuse` SDK's REST client (`LangfuseAPI`).
-
-Cost: the six grouped queries of `refresh_queries` plus one prompts-list page per 100 prompts
-holding `production`, however many prompts and versions there are. A query whose answer fills
-`row_limit` is split by prompt name (from the prompts list) into halves until each part fits,
-so a project with more rows than one answer holds costs a few more calls, not one per prompt.
-
-The SDK's own retries are turned off (`max_retries=0`): every request is counted, and a 429's
-Retry-After goes back to the caller, which decides when to try again instead of sleeping here.
-"""
+"""One refresh of measurements through the `langfuse` SDK's REST client (`LangfuseAPI`): six grouped
+queries plus one prompts-list page per 100 production prompts; a full answer is split by prompt name
+(docs/detection.md, "Cost and failure behaviour")."""
 
 from __future__ import annotations
 
@@ -51,6 +44,8 @@ Key = tuple[str, int]  # (prompt name, version)
 
 METRICS_ENDPOINT = "GET /api/public/v2/metrics"
 PROMPTS_ENDPOINT = "GET /api/public/v2/prompts"
+# The SDK's own retries are off: every request is counted, and a 429's Retry-After goes back to the
+# caller, which decides when to try again instead of sleeping here.
 NO_RETRIES: RequestOptions = {"max_retries": 0}
 
 

@@ -1,9 +1,6 @@
 """The metrics queries one refresh makes, and the reading of their rows: plain Python, no I/O.
-
 Row shape (Langfuse's query builder): every dimension under its field name, every metric under
-`{aggregation}_{measure}`. Numbers may arrive as JSON numbers or as strings (ClickHouse quotes
-64-bit integers), prompt versions as either too; both are accepted.
-"""
+`{aggregation}_{measure}`."""
 
 from __future__ import annotations
 
@@ -116,6 +113,7 @@ def _score_queries(settings: MeasurementSettings) -> tuple[MetricsQuery, Metrics
     )
 
 
+# ClickHouse quotes 64-bit integers, so numbers and prompt versions may arrive as strings.
 def number(value: Any) -> float | None:
     """A row's number, whether Langfuse sent it as a number or a string; None when absent."""
     if value is None or isinstance(value, bool):

@@ -1,22 +1,6 @@
-"""The watcher's settings: which triggers apply to which prompt, with which limits.
-
-Shape (JSON in the `WATCHER_CONFIG` environment variable; the CDK app builds it from the
-context key `watcher` and checks it at synth with this same model):
-
-    {"exact_match_score": "exact_match", "feedback_score": "user_feedback",
-     "thumbs_down_value": 0, "score_window_minutes": 30, "observation_window_minutes": 15,
-     "baseline_window_days": 7, "environment": "production",
-     "triggers": {"latency_p99": {"threshold": 2.0}, "thumbs_down": {"enabled": false}},
-     "prompts": {"search-*": {"exact_match": {"threshold": 0.02, "for_minutes": 30}}}}
-
-The first block is what the exporter reads (the same `MeasurementSettings`, same meaning as its
-PROMPT_ROLLBACK_EXPORTER_* variables); every key is optional.
-
-Defaults come from the trigger table (detection/triggers.py), the one the Prometheus rules file
-is generated from, so a watcher without overrides reaches the verdicts the rules reach.
-`triggers` overrides a trigger for every prompt; the first key of `prompts` (shell pattern, in
-the order written) that matches a prompt name overrides it for that prompt, over `triggers`.
-"""
+"""The watcher's settings (`WATCHER_CONFIG`, from the context key `watcher`, checked at synth with this
+model; docs/watcher.md): which triggers apply to which prompt, with which limits. Defaults come from
+detection/triggers.py, so a watcher without overrides reaches the verdicts the rules reach."""
 
 from __future__ import annotations
 
@@ -83,6 +67,9 @@ def _minutes(window: timedelta) -> int:
     return int(window.total_seconds() // 60)
 
 
+# The measurement keys mean what the exporter's PROMPT_ROLLBACK_EXPORTER_* variables mean (the same
+# MeasurementSettings). `triggers` overrides a trigger for every prompt; the first key of `prompts`
+# (shell pattern, in the order written) matching a prompt name overrides it for that prompt, over `triggers`.
 class WatcherConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

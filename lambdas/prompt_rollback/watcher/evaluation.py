@@ -1,17 +1,6 @@
 """This run's verdict on every trigger of every production prompt version: plain Python, no I/O.
-
-Each trigger reads the same numbers its Prometheus rule reads from the exporter's series
-(detection/rules.py), so the two reach the same verdicts on the same data:
-
-- exact_match: average `exact_match` score minus the previous version's, guard: its count;
-- latency_p99: P99 over the previous version's P99, guard: generations;
-- error_rate:  generations at level ERROR over all generations, guard: generations;
-- thumbs_down: thumbs-down ratings over all feedback ratings, guard: feedback ratings.
-
-Only the version holding `production` is judged, as the rules' `and on (...) production == 1`.
-A measure that is absent (no scores, no baseline) is not a breach, as a missing series in a
-PromQL join yields no alert.
-"""
+Each trigger reads the numbers its Prometheus rule reads from the exporter's series (detection/rules.py),
+so the two reach the same verdicts on the same data."""
 
 from __future__ import annotations
 
@@ -63,6 +52,10 @@ def _thumbs_down(prompt: PromptMeasurement) -> Reading | None:
     return Reading(feedback.thumbs_down / feedback.count, None, feedback.count)
 
 
+# exact_match: average `exact_match` score minus the previous version's, guard: its count;
+# latency_p99: P99 over the previous version's P99, guard: generations;
+# error_rate:  generations at level ERROR over all generations, guard: generations;
+# thumbs_down: thumbs-down ratings over all feedback ratings, guard: feedback ratings.
 READINGS: dict[str, Callable[[PromptMeasurement], Reading | None]] = {
     "exact_match": _exact_match,
     "latency_p99": _latency_p99,
@@ -90,6 +83,9 @@ def _summary(prompt: PromptMeasurement, trigger: Trigger, value: float) -> str:
     return f"{head} {value * 100:.4g}%"  # as Prometheus' humanizePercentage
 
 
+# Only the version holding `production` is judged, as the rules' `and on (...) production == 1`.
+# An absent measure (no scores, no baseline) is not a breach, as a missing series in a PromQL join
+# yields no alert.
 def observations(
     measurements: Measurements,
     triggers_for: Callable[[str], tuple[Trigger, ...]],

@@ -1,10 +1,6 @@
 """The watcher's view of Langfuse: the exporter's own measurement code, then the triggers.
-
-A run costs what one exporter refresh costs: the six grouped metrics queries plus one
-prompts-list page per 100 prompts holding `production` (7 calls for up to 100 prompts), however
-many versions there are. Any Langfuse failure (429, 5xx, timeout, rejected query) is NoData:
-the run decides nothing, which the handler logs and counts.
-"""
+A run costs one exporter refresh (7 calls for up to 100 prompts). Any Langfuse failure (429, 5xx,
+timeout, rejected query) is NoData: the run decides nothing, which the handler logs and counts."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
 """One run of the watcher: observe, advance every `for:` state, write, then signal.
-
-The order matters for "nothing lost" and "never twice": a state change and the signals it owes
-are written together (one conditional write per key), and only then sent. A run that loses a
-write to an overlapping run sends nothing for that key; a run that dies before sending leaves
-the signal in the outbox for the next run, which re-sends it with the same request id.
-"""
+A state change and its signals are written together, then sent: a run that loses a write sends nothing
+for that key, and one that dies before sending leaves the signal in the outbox for the next run."""
 
 from __future__ import annotations
 

@@ -1,15 +1,6 @@
-"""Alert sources besides a self-run Alertmanager, each turned into what intake already triages.
-
-Every source ends in the same place: an Alertmanager webhook body (domain/alertmanager.py) for
-`triage`, plus the entries that could not become one, each with a reason a person can act on.
-One module per source, pure: no AWS, no HTTP.
-
-| source | arrives through | module |
-|---|---|---|
-| Amazon Managed Service for Prometheus | SNS → alert-events function | `amp_sns` |
-| CloudWatch alarms | EventBridge → alert-events function | `cloudwatch_alarm` |
-| Grafana-managed alerting | webhook contact point → POST /alerts | `grafana` |
-"""
+"""Alert sources besides a self-run Alertmanager: AMP via SNS, CloudWatch alarms, Grafana.
+Each pure module turns its source into an Alertmanager webhook body for `triage`, plus the
+entries that could not become one, each with a reason a person can act on (docs/sources.md)."""
 
 from __future__ import annotations
 

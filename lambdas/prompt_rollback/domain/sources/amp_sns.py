@@ -1,23 +1,6 @@
 """Amazon Managed Service for Prometheus: an alert manager notification delivered through SNS.
-
-AMP's alert manager can only publish to SNS, and the message is whatever its
-`sns.default.message` template renders:
-
-- with deploy/amp/alertmanager.yaml's template, the Alertmanager webhook body as JSON. Go
-  templates cannot JSON-escape, so that template quotes every string with `printf "%q"`
-  (Go syntax: `\\"`, `\\n`, `\\t`, `\\\\` are JSON too). Go's other escapes (`\\a`, `\\v`,
-  `\\xHH`, `\\UHHHHHHHH`, for control characters and invalid UTF-8) are read here as well;
-- with AWS's documented JSON template (AMP-alertmanager-receiver-JSON), which does not escape at
-  all: read too when no value holds a quote or backslash (raw newlines and tabs are accepted),
-  otherwise skipped with a reason that points at ours. Its times are Go's `time.Time` text
-  (`2026-12-01 21:58:03.123 +0000 UTC`), also read;
-- with AMP's default template, plain text ("Alerts Firing: Labels: - alertname = ..."):
-  recognised and skipped, one entry per alert, with a reason that points at the template.
-
-AMP marks a message it cut at SNS's 256 KB limit with the message attribute `truncated=true`
-(and says why in `modified`). Such a message is never half-read: every alert in it is skipped
-with a reason saying how to keep messages small (group by prompt).
-"""
+Reads our `printf "%q"` JSON template, AWS's documented JSON template when it parses, and skips
+AMP's default text and truncated messages with a reason (docs/sources.md says which and why)."""
 
 from __future__ import annotations
 

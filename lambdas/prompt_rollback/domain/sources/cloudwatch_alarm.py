@@ -1,20 +1,6 @@
 """CloudWatch alarms: an EventBridge `CloudWatch Alarm State Change` event as one alert.
-
-The convention (docs/sources.md#cloudwatch-alarms): the alarm's metric carries the prompt in
-its dimensions, `PromptName` and `PromptVersion`, the way an app publishes per-version metrics
-with EMF. Dimensions were chosen over alarm tags because they are in the event itself: tags
-would cost a ListTagsForResource call per event (and IAM for it), and an alarm's tags can
-drift from the metric it watches, while a metric's dimensions cannot.
-
-Optional dimensions name the rest of what an Alertmanager alert's labels would:
-`Provider` (langfuse | bedrock), `Environment`, and for Bedrock `BedrockAgentId`,
-`BedrockFlowId`, `BedrockAliasId`, `PromptParameter` (see domain/bedrock_targets.py).
-
-- `ALARM` is a firing alert, `OK` a resolved one (logged, never acted on, as for Alertmanager);
-  `INSUFFICIENT_DATA` is ignored (skipped with a reason, which the handler logs).
-- The fingerprint is a hash of the alarm ARN and the state-change time: EventBridge may deliver
-  an event more than once, and every delivery of one state change maps to the same rollback id.
-"""
+The alarm's metric names the prompt in its `PromptName` and `PromptVersion` dimensions
+(docs/sources.md#cloudwatch-alarms); `ALARM` fires, `OK` resolves, `INSUFFICIENT_DATA` is skipped."""
 
 from __future__ import annotations
 
@@ -102,6 +88,7 @@ class AlarmStateChangeEvent(_EventModel):
         return self.resources[0]
 
 
+# Every EventBridge delivery of one state change maps to the same rollback id.
 def alarm_fingerprint(alarm_arn: str, changed_at: datetime) -> str:
     """Stable across re-deliveries of one state change, different for the next one."""
     material = f"{alarm_arn}\x1f{changed_at.astimezone(UTC).isoformat()}"

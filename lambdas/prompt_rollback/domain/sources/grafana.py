@@ -1,17 +1,6 @@
-"""Grafana-managed alerting (Grafana Cloud included): the webhook contact point's body.
-
-Grafana posts an Alertmanager-like body with `"version": "1"` and its own fields (`orgId`,
-`state`, `title`, `message`; per alert `values`, `valueString`, `silenceURL`, `dashboardURL`,
-`panelURL`). It is told apart from Alertmanager's by that shape, not by User-Agent, and
-everything read from it is validated as strictly as an Alertmanager body: types and values, not
-lengths (intake cuts long texts to fit, as for Alertmanager).
-
-Optional HMAC signing (the contact point's "HMAC Signature" settings, Grafana 12+): Grafana
-puts hex(HMAC-SHA256(secret, body)) in a header, `X-Grafana-Alerting-Signature` unless
-configured otherwise. With a "Timestamp Header" configured it sends the Unix time (seconds) in
-that header and signs `"{timestamp}:{body}"` instead; only then can a replay be refused.
-(Sources: Grafana's webhook notifier docs, "HMAC signature"; grafana/alerting http/hmac.go.)
-"""
+"""Grafana-managed alerting (Grafana Cloud included): the webhook contact point's body and signature.
+Told apart from Alertmanager's body by its shape, not by User-Agent, and validated as strictly:
+types and values, not lengths (intake cuts long texts, as for Alertmanager)."""
 
 from __future__ import annotations
 
@@ -95,6 +84,9 @@ def parse_alert_body(raw: str) -> ParsedBody:
     return ParsedBody("alertmanager", AlertmanagerWebhook.model_validate(document))
 
 
+# Grafana 12+ "HMAC Signature": hex(HMAC-SHA256(secret, body)) in the signature header; with a
+# timestamp header configured it sends Unix seconds there and signs "{timestamp}:{body}" instead,
+# and only then can a replay be refused. (Grafana's webhook notifier docs; grafana/alerting http/hmac.go.)
 @dataclass(frozen=True)
 class GrafanaSigning:
     """The contact point's HMAC settings, as configured on both sides."""
