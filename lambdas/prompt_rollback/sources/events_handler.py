@@ -31,6 +31,7 @@ from prompt_rollback.domain.sources.cloudwatch_alarm import (
     convert_alarm_event,
 )
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.settings import AlertEventsEnvironment
 
 
 class UnrecognisedEvent(ValueError):
@@ -103,4 +104,5 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.environment(AlertEventsEnvironment)
     return handle(event)

@@ -15,7 +15,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from prompt_rollback import wiring
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.settings import WatcherEnvironment
 from prompt_rollback.watcher import wiring as watch_wiring
 from prompt_rollback.watcher.service import RunReport, run_once
 
@@ -56,6 +58,7 @@ def _account(report: RunReport) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.environment(WatcherEnvironment)
     # The run's instant is now, not the Scheduler's scheduled time: Langfuse answers for now.
     report = run_once(
         datetime.now(UTC),

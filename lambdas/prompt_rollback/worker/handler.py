@@ -34,6 +34,7 @@ from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLetterQueue, run_attempt
 from prompt_rollback.rollback.manual import ManualRollback
@@ -44,7 +45,7 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 def _rollback(request: RollbackRequest, attempt: Attempt) -> dict[str, Any]:
     try:
-        result = run_attempt(wiring.rollback_service(), request, attempt)
+        result = run_attempt(rollback_wiring.rollback_service(), request, attempt)
     except ParkedInDeadLetterQueue as parked:
         logger.error("rollback failed on its last attempt: parked in the DLQ", extra=parked.result.as_dict())
         metrics.add_metric(name="RollbacksFailed", unit=MetricUnit.Count, value=1)
@@ -129,7 +130,7 @@ def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"error": "invalid manual rollback request", "details": details}
     try:
         wiring.registry_for(request.provider)  # a configuration error is reported before anything is written
-        manual = wiring.manual_rollbacks()
+        manual = rollback_wiring.manual_rollbacks()
         manual.config.register_lambda_context(context)
         return account(manual.run(request), request)
     except ConfigurationError as error:
