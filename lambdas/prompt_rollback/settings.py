@@ -1,8 +1,6 @@
 """The functions' environment: shared parts (one per outside resource), and one model per function.
-
 A wrong or missing value is a `ConfigurationError` naming the variable (`MAX_RECEIVE_COUNT is
-invalid: …`, `AUDIT_TABLE_NAME is not set`), raised before anything touches AWS.
-"""
+invalid: …`, `AUDIT_TABLE_NAME is not set`), raised before anything touches AWS."""
 
 from __future__ import annotations
 

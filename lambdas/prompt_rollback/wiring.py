@@ -1,12 +1,6 @@
-"""Shared composition: the environment, the AWS clients and the adapters every feature builds on.
-
-Nothing connects at import, and adapters are imported where they are built, so a function loads
-only what it uses. Features compose their own services in their `wiring.py` and register what
-they cache with `on_reset`, so this module imports no feature.
-
-Secrets are read through Powertools parameters with `max_age=SECRET_CACHE_SECONDS` on every use:
-a rotated value is in use within that time. Clients built from a secret are kept per value.
-"""
+"""Shared composition: the environment, AWS clients and adapters every function builds on, built
+on first use (nothing connects at import). Features compose their services in their own
+`wiring.py` and register their caches with `on_reset`, so this module imports no feature."""
 
 from __future__ import annotations
 
@@ -31,7 +25,7 @@ from prompt_rollback.settings import (
     WorkerEnvironment,
 )
 
-if TYPE_CHECKING:  # imported where they are built (see the module docstring)
+if TYPE_CHECKING:  # imported where they are built: a function loads only the adapters it uses
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
     from prompt_rollback.adapters.chain_anchor import AnchoredLedger
@@ -48,6 +42,8 @@ AWS_CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
 )
+# Secrets are read through Powertools parameters on every use and cached this long, so a rotated
+# value is in use within it; clients built from a secret are kept per value (lru_cache).
 SECRET_CACHE_SECONDS = 300
 # Placeholders the CDK app stores until someone puts the real values in (infra/secrets.py).
 PLACEHOLDER_PREFIX = "PLACEHOLDER"

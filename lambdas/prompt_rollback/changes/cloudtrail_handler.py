@@ -1,8 +1,6 @@
 """EventBridge -> change records: Bedrock alias and SSM pointer changes that CloudTrail saw.
-
 The rule (infra/change_recording.py) forwards only the configured aliases and parameters. An event
-that cannot be recorded now raises: Lambda retries it, then the rule's dead-letter queue takes it.
-"""
+that cannot be recorded now raises: Lambda retries it, then the rule's dead-letter queue takes it."""
 
 from __future__ import annotations
 

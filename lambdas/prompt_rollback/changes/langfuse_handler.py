@@ -1,13 +1,9 @@
-"""POST /langfuse/events: prompt-version webhooks become `change` records in the audit ledger, and
-monitor alerts (`type: "monitor-alert"`) a rollback request or a skip with its reason.
-
-The signature is checked on the raw bytes before anything parses them. Langfuse retries a non-2xx
-and disables the automation after repeated failures, so 4xx means "never", 503 "try again".
-"""
+"""POST /langfuse/events: prompt-version webhooks become `change` records in the audit ledger,
+monitor alerts a rollback request or a skip with its reason. Langfuse retries a non-2xx and
+disables the automation after repeated failures, so 4xx means "never", 503 "try again"."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -17,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter, ValidationError
 
 from prompt_rollback.changes import wiring as changes_wiring
+from prompt_rollback.changes.langfuse_auth import require_langfuse_signature
 from prompt_rollback.changes.recorder import LedgerBusy
-from prompt_rollback.domain import langfuse_signature
 from prompt_rollback.domain.langfuse_events import MAX_BODY_BYTES, PromptVersionEvent
 from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
 from prompt_rollback.http_api.body import media_type, raw_body
@@ -60,21 +56,6 @@ def ledger_busy(busy: LedgerBusy) -> Response[Any]:
     return problem(503, str(busy))
 
 
-def _verify(raw: bytes) -> None:
-    try:
-        secrets = changes_wiring.langfuse_webhook_secrets()
-    except Exception as error:
-        logger.exception("Langfuse webhook secret unavailable")
-        raise Problem(503, "authentication backend unavailable, retry later") from error
-    try:
-        langfuse_signature.verify(
-            app.current_event.headers.get(langfuse_signature.HEADER), raw, secrets, datetime.now(UTC)
-        )
-    except langfuse_signature.SignatureRejected as rejected:
-        metrics.add_metric(name="LangfuseEventsRejected", unit=MetricUnit.Count, value=1)
-        raise Problem(401, str(rejected)) from rejected
-
-
 def _record(event: PromptVersionEvent | MonitorAlertEvent) -> dict[str, Any]:
     recording = changes_wiring.langfuse_event_recording()
     recording.config.register_lambda_context(app.lambda_context)
@@ -87,13 +68,11 @@ def _record(event: PromptVersionEvent | MonitorAlertEvent) -> dict[str, Any]:
         raise Problem(503, "could not record the event, retry later") from error
 
 
-@app.post(EVENTS_PATH)
+@app.post(EVENTS_PATH, middlewares=[require_langfuse_signature])
 def receive_langfuse_event() -> Response[Any]:
-    raw = raw_body(app.current_event, MAX_BODY_BYTES)
-    _verify(raw)
     if media_type(app.current_event) != "application/json":
         raise Problem(415, "Content-Type must be application/json")
-    event = _EVENT.validate_json(raw)
+    event = _EVENT.validate_json(raw_body(app.current_event, MAX_BODY_BYTES))
     result = _record(event)
     if isinstance(event, MonitorAlertEvent):
         _account_monitor_alert(event, result)

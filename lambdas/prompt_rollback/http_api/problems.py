@@ -1,8 +1,6 @@
 """JSON error answers (`{"error": message, ...}`) and the one place each error becomes one.
-
 Handlers raise `Problem` (or let a `ConfigurationError` through); `answer_problems(app)` maps
-both to responses, so no route returns a response-or-error union.
-"""
+both to responses, so no route returns a response-or-error union."""
 
 from __future__ import annotations
 

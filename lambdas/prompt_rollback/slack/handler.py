@@ -1,9 +1,6 @@
-"""POST /slack/actions: a button click from Slack, verified, then queued for the worker.
-
-The signature is checked on the raw body (and a replay refused) before anything is parsed; the
-click is trusted only as "this person clicked this button on this rollback id", and queued on
-its prompt's FIFO group within Slack's 3 seconds. The worker re-reads the ledger and decides.
-"""
+"""POST /slack/actions: a signed button click (slack/signature.py), trusted only as "this person
+clicked this button on this rollback id", queued on its prompt's FIFO group within Slack's 3
+seconds. The worker re-reads the ledger and decides whether they may."""
 
 from __future__ import annotations
 
@@ -13,24 +10,20 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
-from slack_sdk.signature import SignatureVerifier
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import ROLLBACK_ID, Click, SlackAction, action_id
-from prompt_rollback.http_api.body import media_type, raw_body
+from prompt_rollback.http_api.body import media_type
 from prompt_rollback.http_api.environment import EnvironmentCheck
 from prompt_rollback.http_api.problems import Problem, answer_problems, problem
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.settings import SlackActionsEnvironment
-from prompt_rollback.slack import wiring as slack_wiring
 from prompt_rollback.slack.block_actions import BlockActionsPayload
+from prompt_rollback.slack.signature import body_text, require_slack_signature
 
-MAX_BODY_BYTES = 64 * 1024  # a block_actions payload is a few KB; Slack's own limit is far below this
 NOT_BLOCK_ACTIONS = "payload is not a Slack block_actions payload"
 
 app = APIGatewayRestResolver()
@@ -41,56 +34,6 @@ answer_problems(app)
 @app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]
 def not_block_actions(error: ValidationError) -> Response[Any]:
     return problem(400, NOT_BLOCK_ACTIONS)
-
-
-def _text() -> str:
-    try:
-        return raw_body(app.current_event, MAX_BODY_BYTES).decode()
-    except UnicodeDecodeError:  # cannot carry a valid signature
-        return "\ufffd"
-
-
-def _first_delivery(signature: str, timestamp: str) -> bool:
-    guard = slack_wiring.replay_guard()
-    guard.config.register_lambda_context(app.lambda_context)
-    try:
-        answer = guard.run({"signature": signature, "timestamp": timestamp})
-    except IdempotencyAlreadyInProgressError:
-        return False  # the same request twice at once: one of them is a replay
-    return not answer.get("replayed")
-
-
-def _refuse(message: str) -> Problem:
-    metrics.add_metric(name="SlackActionsRefused", unit=MetricUnit.Count, value=1)
-    return Problem(401, message)
-
-
-def require_slack_signature(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    headers = app.current_event.headers
-    signature = headers.get("x-slack-signature") or ""
-    timestamp = headers.get("x-slack-request-timestamp") or ""
-    if not signature or not timestamp:
-        raise Problem(401, "missing Slack signature")
-    body = _text()
-    try:
-        verifier = SignatureVerifier(slack_wiring.signing_secret())
-    except Exception as error:
-        logger.exception("Slack signing secret unavailable")
-        raise Problem(503, "authentication backend unavailable, retry later") from error
-    try:
-        valid = verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
-    except ValueError:  # a timestamp that is not a number
-        valid = False
-    if not valid:
-        raise _refuse("invalid or expired Slack signature")
-    try:
-        first = _first_delivery(signature, timestamp)
-    except Exception as error:  # the replay memory (DynamoDB) is unreachable
-        logger.exception("cannot tell a replay from a first delivery")
-        raise Problem(503, "authentication backend unavailable, retry later") from error
-    if not first:
-        raise _refuse("replayed Slack request")
-    return next_middleware(app)
 
 
 def _parse(body: str) -> BlockActionsPayload:
@@ -137,7 +80,7 @@ def _routed(payload: BlockActionsPayload) -> SlackAction | None:
 
 @app.post("/slack/actions", middlewares=[require_slack_signature])
 def receive_action() -> Response[Any]:
-    routed = _routed(_parse(_text()))
+    routed = _routed(_parse(body_text(app)))
     if routed is not None:
         try:
             wiring.rollback_queue().enqueue_action(routed)

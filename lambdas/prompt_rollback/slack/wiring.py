@@ -1,8 +1,6 @@
 """Composition of the Slack interactions: the signing secret, the replay guard of POST
 /slack/actions, the interaction service and the end-of-window checks it schedules.
-
-The app notifier (bot token, channels) is adapter composition and lives in the shared wiring.
-"""
+The app notifier (bot token, channels) is adapter composition and lives in the shared wiring."""
 
 from __future__ import annotations
 

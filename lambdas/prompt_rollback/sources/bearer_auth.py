@@ -1,8 +1,6 @@
 """Bearer-token authentication of POST /alerts, a Powertools middleware run before the body is read.
-
 Tokens are compared stripped and in constant time; during a rotation the previous token
-(AWSPREVIOUS) is accepted too, and `sources.wiring` remembers whether there is one.
-"""
+(AWSPREVIOUS) is accepted too, and `sources.wiring` remembers whether there is one."""
 
 from __future__ import annotations
 

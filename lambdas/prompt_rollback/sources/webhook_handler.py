@@ -1,8 +1,6 @@
 """POST /alerts: authenticate Alertmanager, validate its body, queue one request per firing alert.
-
 Alertmanager retries 5xx and never 4xx: a 4xx means "this will never work" (bad token, bad body),
-a 5xx only "try again" (the token secret or the queue is unreachable).
-"""
+a 5xx only "try again" (the token secret or the queue is unreachable)."""
 
 from __future__ import annotations
 

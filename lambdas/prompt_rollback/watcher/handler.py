@@ -1,11 +1,6 @@
-"""The watcher, invoked by EventBridge Scheduler every few minutes (infra/watcher.py).
-
-Each run measures every production prompt version in Langfuse with the exporter's own queries,
-applies the triggers of detection/triggers.py, keeps their `for:` states in DynamoDB and queues a
-rollback request, shaped like an Alertmanager alert, when one has held long enough. A run
-without data from Langfuse decides nothing and says so (WatcherNoData); the alarm after N such
-runs is in the CDK construct.
-"""
+"""The watcher, run by EventBridge Scheduler every few minutes (infra/watcher.py): measures each
+production prompt version in Langfuse, keeps the triggers' `for:` states in DynamoDB and queues a
+rollback request when one has held long enough; a run without data decides nothing."""
 
 from __future__ import annotations
 
