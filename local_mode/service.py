@@ -150,7 +150,6 @@ class LocalService:
         from prompt_rollback.worker import handler as worker
 
         wiring.reset()
-        slack_actions._replay_guard.cache_clear()
         self._webhook = self._one_at_a_time(webhook.lambda_handler)
         self._alert_events = self._one_at_a_time(alert_events.lambda_handler)
         self._langfuse_events = self._one_at_a_time(langfuse_events.lambda_handler)

@@ -1,4 +1,22 @@
-"""`python -m prompt_rollback.cli`: force a rollback, ask the audit trail, verify its hash chain.
+"""The operators' command line: force a rollback, undo or approve one, read the audit trail
+and the production history, verify the hash chain. `--help` shows every command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from prompt_rollback.domain import timeline
+from prompt_rollback.domain.audit import parse_iso_utc, verify_against_anchors, verify_chain
+
+if TYPE_CHECKING:
+    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+
+USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trail, verify its hash chain.
 
     rollback --prompt support-answer --to 6 --reason "bad answers" --actor jane [--function-name NAME]
              [--provider bedrock --target bedrock_agent_id=AGENT12345 --target bedrock_alias_id=ALIAS12345]
@@ -20,21 +38,6 @@ needs the worker's settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_
 LANGFUSE_PUBLIC_KEY + LANGFUSE_SECRET_KEY (or LANGFUSE_SECRET_NAME) for Langfuse, and optionally
 SLACK_WEBHOOK_URL. A missing or malformed one is reported by name (exit 2) before anything is changed.
 """
-
-from __future__ import annotations
-
-import argparse
-import json
-import os
-import sys
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from prompt_rollback.domain import timeline
-from prompt_rollback.domain.audit import parse_iso_utc, verify_against_anchors, verify_chain
-
-if TYPE_CHECKING:
-    from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
 # A change is recorded when its webhook or CloudTrail event arrives, after it happened (CloudTrail:
 # minutes). The ledger index is by recording time, so the query reaches this far past --until.
@@ -203,14 +206,7 @@ class _CliContext:
         return 60_000
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="prompt-rollback",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def _add_reading_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="who changed a prompt, when and why (changes and decisions)")
     audit.add_argument("--prompt", required=True)
     audit.add_argument("--since", type=_moment, help="ISO-8601, default 30 days before --until")
@@ -237,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     verify.set_defaults(run=_verify)
 
+
+def _add_rollback_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback = commands.add_parser("rollback", help="force a rollback now")
     rollback.add_argument("--prompt", required=True)
     rollback.add_argument("--to", type=int, help="target version (default: the policy's choice)")
@@ -264,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     rollback.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
     rollback.set_defaults(run=_rollback)
 
+
+def _add_click_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, help_text in (
         ("undo", "move production back to the version a rollback moved away from"),
         ("approve", "approve a proposed rollback (approval mode)"),
@@ -278,6 +278,17 @@ def main(argv: list[str] | None = None) -> int:
         click.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
         click.set_defaults(run=_click)
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="prompt-rollback",
+        description=USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_reading_commands(commands)
+    _add_rollback_command(commands)
+    _add_click_commands(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

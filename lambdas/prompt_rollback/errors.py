@@ -1,13 +1,6 @@
 """Every error the rollback path raises on purpose, and whether another attempt can help.
 
-`retryable` is what the one retry decision (`rollback.attempts.run_attempt`) reads: a retryable
-error fails only this attempt and SQS delivers the message again; a non-retryable one is
-audited as failed at once. An error that is none of these (a bug, an unexpected library
-error) counts as retryable: the last attempt audits it and parks the message anyway.
-
-Messages are our own words (plus error codes and ids), never a remote service's free text or a
-secret: they end up in Slack and in the audit ledger.
-"""
+Messages are our own words (plus codes and ids), never a remote service's text or a secret."""
 
 from __future__ import annotations
 
@@ -15,7 +8,8 @@ from typing import ClassVar
 
 
 class RollbackError(Exception):
-    """Base of the taxonomy."""
+    """Base of the taxonomy. `retryable` is what `rollback.attempts.run_attempt` reads: a retryable
+    error fails only this attempt (SQS delivers again), any other is audited as failed at once."""
 
     retryable: ClassVar[bool] = False
 
@@ -86,7 +80,8 @@ class EnqueueFailed(RollbackError):
 
 
 def can_retry(error: BaseException) -> bool:
-    """Whether another attempt may succeed; errors outside the taxonomy are given the benefit."""
+    """Whether another attempt may succeed. Errors outside the taxonomy (a bug, a library's) are
+    given the benefit: the last attempt audits them and parks the message anyway."""
     return error.retryable if isinstance(error, RollbackError) else True
 
 

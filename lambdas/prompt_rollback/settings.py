@@ -1,15 +1,12 @@
-"""The functions' environment, validated once: every setting, its variable and its limits.
-
-A wrong value is a `ConfigurationError` that names the variable (`MAX_RECEIVE_COUNT must be …`),
-raised before anything is read from or written to AWS. Settings only one function needs (the
-queue URL for the webhook, the idempotency table for the worker) are optional here and
-required by `require()` where they are used.
-"""
+"""The functions' environment: shared parts (one per outside resource), and one model per function.
+A wrong or missing value is a `ConfigurationError` naming the variable (`MAX_RECEIVE_COUNT is
+invalid: …`, `AUDIT_TABLE_NAME is not set`), raised before anything touches AWS."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, Json, SecretStr, ValidationError, field_validator
 
@@ -22,44 +19,70 @@ DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"
 _SLACK_CHANNEL = re.compile(r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$")
 
 
-class Settings(BaseModel):
+class EnvironmentModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Self:
+        aliases = {field.alias for field in cls.model_fields.values() if field.alias}
+        # An empty variable means "not set", as it does for the CDK app and for shells.
+        present = {name: environ[name] for name in aliases if environ.get(name, "").strip()}
+        try:
+            return cls.model_validate(present)
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_input=False)
+            # A wrong value says more than a missing one: report it first.
+            first = sorted(errors, key=lambda e: e["type"] == "missing")[0]
+            variable = str(first["loc"][0]) if first["loc"] else "environment"
+            if first["type"] == "missing":
+                raise ConfigurationError(variable, "is not set") from error
+            raise ConfigurationError(variable, f"is invalid: {first['msg']}") from error
+
+
+# ---- shared parts ------------------------------------------------------------------------------
+class StageSettings(EnvironmentModel):
     stage: str = Field(default="", alias="STAGE", max_length=40)
-    rollback_queue_url: str = Field(default="", alias="ROLLBACK_QUEUE_URL")
-    audit_table_name: str = Field(default="", alias="AUDIT_TABLE_NAME")
-    idempotency_table_name: str = Field(default="", alias="IDEMPOTENCY_TABLE_NAME")
-    webhook_token_secret_name: str = Field(default="", alias="WEBHOOK_TOKEN_SECRET_NAME")
-    langfuse_secret_name: str = Field(default="", alias="LANGFUSE_SECRET_NAME")
-    slack_webhook_secret_name: str = Field(default="", alias="SLACK_WEBHOOK_SECRET_NAME")
-    slack_channel: str = Field(default="", alias="SLACK_CHANNEL")
-    max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
+
+
+class QueueSettings(EnvironmentModel):
+    rollback_queue_url: str = Field(alias="ROLLBACK_QUEUE_URL", min_length=1)
+
+
+class LedgerSettings(EnvironmentModel):
+    audit_table_name: str = Field(alias="AUDIT_TABLE_NAME", min_length=1)
+    # The Object Lock bucket that receives each chain head (adapters/chain_anchor.py); none: no anchors.
+    anchor_bucket_name: str = Field(default="", alias="ANCHOR_BUCKET_NAME")
+
+
+class IdempotencySettings(EnvironmentModel):
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     idempotency_expiry_seconds: int = Field(
         default=7 * 24 * 3600, ge=60, le=366 * 24 * 3600, alias="IDEMPOTENCY_EXPIRY_SECONDS"
     )
-    rollback_policy: Json[PolicyConfig] = Field(default_factory=PolicyConfig, alias="ROLLBACK_POLICY")
+
+
+class LangfuseSettings(EnvironmentModel):
+    langfuse_secret_name: str = Field(default="", alias="LANGFUSE_SECRET_NAME")
     langfuse_timeout_seconds: float = Field(default=10.0, gt=0, le=60, alias="LANGFUSE_TIMEOUT_SECONDS")
     # Without LANGFUSE_SECRET_NAME (local mode, the CLI in-process): the keys themselves.
     langfuse_host: str = Field(default=DEFAULT_LANGFUSE_HOST, alias="LANGFUSE_HOST")
     langfuse_public_key: str = Field(default="", alias="LANGFUSE_PUBLIC_KEY")
     langfuse_secret_key: SecretStr = Field(default=SecretStr(""), alias="LANGFUSE_SECRET_KEY")
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.langfuse_secret_name or self.langfuse_public_key)
+
+
+class PolicySettings(EnvironmentModel):
+    rollback_policy: Json[PolicyConfig] = Field(default_factory=PolicyConfig, alias="ROLLBACK_POLICY")
+
+
+class SlackSettings(EnvironmentModel):
+    slack_channel: str = Field(default="", alias="SLACK_CHANNEL")
+    slack_webhook_secret_name: str = Field(default="", alias="SLACK_WEBHOOK_SECRET_NAME")
     # Without SLACK_WEBHOOK_SECRET_NAME (local mode): the URL itself, or nothing (console).
     slack_webhook_url: SecretStr = Field(default=SecretStr(""), alias="SLACK_WEBHOOK_URL")
-    # Grafana's contact-point HMAC signing (docs/sources.md#grafana-alerting): off without a secret.
-    grafana_hmac_secret_name: str = Field(default="", alias="GRAFANA_HMAC_SECRET_NAME")
-    grafana_signature_header: str = Field(
-        default=DEFAULT_SIGNATURE_HEADER, alias="GRAFANA_SIGNATURE_HEADER", pattern=r"^[A-Za-z0-9-]{1,64}$"
-    )
-    grafana_timestamp_header: str = Field(
-        default="", alias="GRAFANA_TIMESTAMP_HEADER", pattern=r"^[A-Za-z0-9-]{0,64}$"
-    )
-    # POST /langfuse/events: the signing secret's name, or (local mode) the secret itself.
-    langfuse_webhook_secret_name: str = Field(default="", alias="LANGFUSE_WEBHOOK_SECRET_NAME")
-    langfuse_webhook_secret: SecretStr = Field(default=SecretStr(""), alias="LANGFUSE_WEBHOOK_SECRET")
-    # The Object Lock bucket that receives each chain head (adapters/chain_anchor.py); none: no anchors.
-    anchor_bucket_name: str = Field(default="", alias="ANCHOR_BUCKET_NAME")
-    # The roles whose Bedrock/SSM calls are our own rollbacks (the CloudTrail recorder), comma-separated.
-    own_role_arns: str = Field(default="", alias="OWN_ROLE_ARNS")
 
     @field_validator("slack_channel")
     @classmethod
@@ -68,25 +91,72 @@ class Settings(BaseModel):
             raise ValueError("must be a Slack channel name (#llm-ops) or id (C0123456789)")
         return value
 
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
-        aliases = {field.alias for field in cls.model_fields.values() if field.alias}
-        # An empty variable means "not set", as it does for the CDK app and for shells.
-        present = {name: environ[name] for name in aliases if environ.get(name, "").strip()}
-        try:
-            return cls.model_validate(present)
-        except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            variable = str(first["loc"][0]) if first["loc"] else "environment"
-            raise ConfigurationError(variable, f"is invalid: {first['msg']}") from error
 
-    def require(self, variable: str) -> str:
-        """The value of a setting this code path cannot do without, by its variable's name."""
-        for name, field in type(self).model_fields.items():
-            if field.alias == variable:
-                value = getattr(self, name)
-                text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-                if not text:
-                    raise ConfigurationError(variable, "is not set")
-                return text
-        raise KeyError(variable)
+class DeliverySettings(EnvironmentModel):
+    max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
+
+
+class AlertAuthSettings(EnvironmentModel):
+    webhook_token_secret_name: str = Field(alias="WEBHOOK_TOKEN_SECRET_NAME", min_length=1)
+    # Grafana's contact-point HMAC signing (docs/sources.md#grafana-alerting): off without a secret.
+    grafana_hmac_secret_name: str = Field(default="", alias="GRAFANA_HMAC_SECRET_NAME")
+    grafana_signature_header: str = Field(
+        default=DEFAULT_SIGNATURE_HEADER, alias="GRAFANA_SIGNATURE_HEADER", pattern=r"^[A-Za-z0-9-]{1,64}$"
+    )
+    grafana_timestamp_header: str = Field(
+        default="", alias="GRAFANA_TIMESTAMP_HEADER", pattern=r"^[A-Za-z0-9-]{0,64}$"
+    )
+
+
+class LangfuseWebhookSettings(EnvironmentModel):
+    # The signing secret's name, or (local mode) the secret itself.
+    langfuse_webhook_secret_name: str = Field(default="", alias="LANGFUSE_WEBHOOK_SECRET_NAME")
+    langfuse_webhook_secret: SecretStr = Field(default=SecretStr(""), alias="LANGFUSE_WEBHOOK_SECRET")
+
+
+class OwnRoleSettings(EnvironmentModel):
+    # The roles whose Bedrock/SSM calls are our own rollbacks (the CloudTrail recorder), comma-separated.
+    own_role_arns: str = Field(default="", alias="OWN_ROLE_ARNS")
+
+    @property
+    def arns(self) -> frozenset[str]:
+        return frozenset(arn.strip() for arn in self.own_role_arns.split(",") if arn.strip())
+
+
+# ---- one model per function ------------------------------------------------------------------
+class WebhookEnvironment(StageSettings, AlertAuthSettings, QueueSettings):
+    """POST /alerts."""
+
+
+class AlertEventsEnvironment(StageSettings, QueueSettings):
+    """AMP (SNS) and CloudWatch alarm events; the same queue as POST /alerts."""
+
+
+class LangfuseEventsEnvironment(
+    StageSettings, LedgerSettings, IdempotencySettings, LangfuseSettings, LangfuseWebhookSettings
+):
+    """POST /langfuse/events; ROLLBACK_QUEUE_URL only where monitor alerts may queue rollbacks."""
+
+
+class CloudTrailEnvironment(StageSettings, LedgerSettings, OwnRoleSettings):
+    """CloudTrail pointer changes from EventBridge."""
+
+
+class SlackActionsEnvironment(StageSettings, QueueSettings, LedgerSettings, IdempotencySettings):
+    """POST /slack/actions."""
+
+
+class WatcherEnvironment(StageSettings, QueueSettings, LangfuseSettings):
+    """The scheduled watcher (its state table and triggers are checked by watcher/wiring.py)."""
+
+
+class WorkerEnvironment(
+    StageSettings,
+    LedgerSettings,
+    IdempotencySettings,
+    PolicySettings,
+    DeliverySettings,
+    LangfuseSettings,
+    SlackSettings,
+):
+    """The rollback worker, and the CLI when it rolls back in-process."""

@@ -84,7 +84,6 @@ class AppStack:
 
 def reset_app_wiring() -> None:
     wiring.reset()
-    slack_actions._replay_guard.cache_clear()
 
 
 def set_policy(app: AppStack, **policy: Any) -> None:

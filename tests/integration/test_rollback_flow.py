@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
-from prompt_rollback import wiring
 from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import verify_chain
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.attempts import Attempt, run_attempt
 
 from local_mode.lambda_runtime import sqs_event
@@ -108,7 +108,7 @@ def test_concurrent_workers_on_one_prompt_roll_back_once(stack: Stack, firing_bo
         )
         for i in range(4)
     ]
-    service = wiring.rollback_service()  # built once, before the threads race for it
+    service = rollback_wiring.rollback_service()  # built once, before the threads race for it
     barrier = threading.Barrier(len(requests))
     outcomes: list[str] = []
 

@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from prompt_rollback import cli, wiring
 from prompt_rollback.errors import ConfigurationError
-from prompt_rollback.settings import Settings
+from prompt_rollback.settings import WorkerEnvironment
 
 from tests.integration.conftest import Stack, reset_wiring
 from tests.integration.slack_server import SlackWebhookServer
@@ -119,8 +119,15 @@ def test_reset_forgets_the_idempotency_table_too(stack: Stack, monkeypatch):
 )
 def test_settings_errors_name_the_variable(variable: str, value: str, message: str):
     with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}") as error:
-        Settings.from_environment({variable: value})
+        WorkerEnvironment.from_environment(
+            {"AUDIT_TABLE_NAME": "audit", "IDEMPOTENCY_TABLE_NAME": "idempotency", variable: value}
+        )
     assert error.value.variable == variable
+
+
+def test_a_missing_table_is_named():
+    with pytest.raises(ConfigurationError, match=r"^AUDIT_TABLE_NAME is not set$"):
+        WorkerEnvironment.from_environment({"IDEMPOTENCY_TABLE_NAME": "idempotency"})
 
 
 def test_cli_in_process_misconfigured_names_the_variable_and_changes_nothing(

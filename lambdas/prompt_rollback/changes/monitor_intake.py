@@ -1,9 +1,6 @@
-"""Langfuse monitor alerts in: the ledger's production moves, the pure decision, the same queue.
-
-It reads the prompt's newest ledger records, asks Langfuse where production is now, lets
-domain/langfuse_monitors.py decide, and queues what it decides through the same `triage` and
-the same FIFO queue as an Alertmanager alert. A skip is answered and logged with its reason.
-"""
+"""Langfuse monitor alerts in: the ledger's production moves and Langfuse's production decide
+(domain/langfuse_monitors.py), and the request goes through the same `triage` and FIFO queue as
+an Alertmanager alert. A skip is answered and logged with its reason."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
 """The change recorder: one external event in, at most one `change` record in the prompt's chain.
-
-It reads the prompt's newest records, asks the pure domain what the event means, and appends.
-Two events of one move may arrive at the same moment; the ledger's conditional append lets only
-one of them write after a given head, and the other re-reads and decides again (it then finds
-the move on record). That read-decide-append loop is what makes order and duplicates irrelevant.
-"""
+Read the newest records, let the domain decide, append conditionally; a lost race re-reads and
+decides again, which is what makes order and duplicates irrelevant."""
 
 from __future__ import annotations
 

@@ -1,100 +1,51 @@
-"""Composition of the Slack app pieces (bot token, signing secret, channels), built on first use.
-
-Kept apart from wiring.py so the webhook-only deployment (no bot token) loads none of it.
-
-Settings (each from Secrets Manager when its *_SECRET_NAME is set, else from the environment,
-which is how local mode runs):
-- SLACK_BOT_TOKEN_SECRET_NAME / SLACK_BOT_TOKEN: the app's `xoxb-` token; without it the
-  incoming webhook keeps working as before;
-- SLACK_SIGNING_SECRET_NAME / SLACK_SIGNING_SECRET: verifies POST /slack/actions;
-- SLACK_CHANNEL: the default channel (the policy may choose one per prompt pattern);
-- SLACK_API_BASE_URL: Slack's Web API (tests and local mode point it at a loopback server).
-"""
+"""Composition of the Slack interactions: the signing secret, the replay guard of POST
+/slack/actions, the interaction service and the end-of-window checks it schedules.
+The app notifier (bot token, channels) is adapter composition and lives in the shared wiring."""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING
-
-from aws_lambda_powertools.utilities import parameters
+from typing import TYPE_CHECKING, Any
 
 from prompt_rollback import wiring
 from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
+from prompt_rollback.settings import IdempotencySettings
 
 if TYPE_CHECKING:
     from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
-    from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
-    from prompt_rollback.adapters.slack_app import SlackAppNotifier
     from prompt_rollback.domain.requests import RollbackRequest
     from prompt_rollback.slack.service import InteractionService, RunRollback
 
-# Placeholders the CDK app stores until someone puts the real values in (infra/secrets.py).
-PLACEHOLDER_PREFIX = "PLACEHOLDER"
-
-
-def _secret_or_env(secret_setting: str, env_setting: str) -> str:
-    secret_name = os.environ.get(secret_setting, "")
-    if secret_name:
-        value = str(parameters.get_secret(secret_name, max_age=wiring.SECRET_CACHE_SECONDS) or "")
-    else:
-        value = os.environ.get(env_setting, "")
-    value = value.strip()
-    return "" if value.startswith(PLACEHOLDER_PREFIX) else value
-
-
-def _required(variable: str) -> str:
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        raise ConfigurationError(variable, "is not set")
-    return value
-
-
-def bot_token() -> str:
-    """The bot token, or "" when the app is not set up (the webhook notifier is used then)."""
-    token = _secret_or_env("SLACK_BOT_TOKEN_SECRET_NAME", "SLACK_BOT_TOKEN")
-    return token if token.startswith("xoxb-") else ""
+SIGNATURE_WINDOW_SECONDS = 5 * 60  # SignatureVerifier's window; replays are remembered a bit longer
+REPLAY_MEMORY_SECONDS = 2 * SIGNATURE_WINDOW_SECONDS + 60
 
 
 def signing_secret() -> str:
-    secret = _secret_or_env("SLACK_SIGNING_SECRET_NAME", "SLACK_SIGNING_SECRET")
+    """Verifies POST /slack/actions: SLACK_SIGNING_SECRET_NAME's secret, or SLACK_SIGNING_SECRET."""
+    secret = wiring.secret_or_variable("SLACK_SIGNING_SECRET_NAME", "SLACK_SIGNING_SECRET")
     if not secret:
         raise ConfigurationError("SLACK_SIGNING_SECRET_NAME", "is not set (nor SLACK_SIGNING_SECRET)")
     return secret
 
 
-def default_channel() -> str:
-    return wiring.settings().slack_channel
-
-
-def api_base_url() -> str:
-    from prompt_rollback.adapters.slack_app import SLACK_API_BASE_URL
-
-    return os.environ.get("SLACK_API_BASE_URL", "").strip() or SLACK_API_BASE_URL
+def _admit(delivery: dict[str, str]) -> dict[str, Any]:
+    return {"admitted": True}
 
 
 @cache
-def app_notifier() -> SlackAppNotifier:
-    from prompt_rollback.adapters.slack_app import SlackAppNotifier, web_client
-
-    policy = wiring.settings().rollback_policy
-    fallback = default_channel()
-    return SlackAppNotifier(
-        web_client(bot_token(), api_base_url()),
-        channel_for=lambda prompt_name: policy.oversight_for(prompt_name).channel or fallback,
-    )
-
-
-@cache
-def rollback_index() -> DynamoDBRollbackIndex:
-    import boto3
-
-    from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
-
-    table_name = wiring.settings().require("AUDIT_TABLE_NAME")
-    return DynamoDBRollbackIndex(
-        boto3.resource("dynamodb", config=wiring.AWS_CLIENT_CONFIG).Table(table_name)
+def replay_guard() -> AnsweredOnce[dict[str, str]]:
+    """Each signature is admitted once: the idempotency record (DynamoDB, conditional put)
+    remembers it for longer than the verifier's window, so a replay inside it is `replayed`."""
+    return answered_once(
+        _admit,
+        name="slack-signature",
+        table_name=wiring.environment(IdempotencySettings).idempotency_table_name,
+        key="signature",
+        expires_after_seconds=REPLAY_MEMORY_SECONDS,
+        boto_config=wiring.AWS_CLIENT_CONFIG,
     )
 
 
@@ -111,7 +62,7 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
     return InteractionService(
         registries=wiring.registry_for,
         ledger=wiring.audit_ledger(),
-        notifier=app_notifier(),
+        notifier=wiring.app_notifier(),
         policy=settings.rollback_policy,
         run_rollback=run_rollback,
         stage=settings.stage,
@@ -132,6 +83,13 @@ _PEOPLE_METRICS = {
 
 def people_metric(outcome: str) -> str:
     return _PEOPLE_METRICS.get(outcome, "SlackActionsNoChange")
+
+
+def _required(variable: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ConfigurationError(variable, "is not set")
+    return value
 
 
 @cache
@@ -166,5 +124,7 @@ def schedule_check(request: RollbackRequest, outcome: str) -> str:
 
 def reset() -> None:
     _recovery_scheduler.cache_clear()
-    app_notifier.cache_clear()
-    rollback_index.cache_clear()
+    replay_guard.cache_clear()
+
+
+wiring.on_reset(reset)

@@ -1,15 +1,6 @@
-"""Alerts that arrive as AWS events: AMP's alert manager (SNS) and CloudWatch alarms (EventBridge).
-
-Each event is converted by its source's parser (domain/sources/), triaged by the same `triage`
-as POST /alerts, and the accepted requests go to the same FIFO queue. SNS and EventBridge both
-invoke this function asynchronously, so a failure raises: Lambda retries the event twice, then
-parks it in the function's failure dead-letter queue, which has an alarm. Nothing is lost.
-
-What is skipped (AMP's text format, a truncated message, an alarm without the prompt's
-dimensions, INSUFFICIENT_DATA, ...) is logged with its reason and counted in AlertsSkipped, and
-what only a configuration change can fix also in AlertsMisconfigured, which has an alarm; the
-function's result carries the same lists, for `aws lambda invoke` replays.
-"""
+"""AMP alerts (SNS) and CloudWatch alarms (EventBridge): converted (domain/sources/), triaged and
+queued like POST /alerts. A failure raises, so Lambda retries the event and then parks it in the
+function's dead-letter queue (alarmed); skips are logged, counted and returned with reasons."""
 
 from __future__ import annotations
 
@@ -31,6 +22,7 @@ from prompt_rollback.domain.sources.cloudwatch_alarm import (
     convert_alarm_event,
 )
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.settings import AlertEventsEnvironment
 
 
 class UnrecognisedEvent(ValueError):
@@ -103,4 +95,5 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.environment(AlertEventsEnvironment)
     return handle(event)

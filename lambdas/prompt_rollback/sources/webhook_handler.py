@@ -1,9 +1,6 @@
 """POST /alerts: authenticate Alertmanager, validate its body, queue one request per firing alert.
-
-Status codes are chosen for Alertmanager's retry rules: it retries 5xx and never retries 4xx,
-so a 4xx means "this will never work" (bad token, bad body) and 5xx only "try again"
-(the token secret or the queue is unreachable).
-"""
+Alertmanager retries 5xx and never 4xx: a 4xx means "this will never work" (bad token, bad body),
+a 5xx only "try again" (the token secret or the queue is unreachable)."""
 
 from __future__ import annotations
 
@@ -17,78 +14,72 @@ from pydantic import ValidationError
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
-from prompt_rollback.domain.intake import triage
+from prompt_rollback.domain.intake import Intake, triage
 from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
 from prompt_rollback.domain.sources.grafana import parse_alert_body
-from prompt_rollback.errors import ConfigurationError, EnqueueFailed
+from prompt_rollback.http_api.body import media_type, raw_body
+from prompt_rollback.http_api.environment import EnvironmentCheck
+from prompt_rollback.http_api.problems import Problem, answer_problems, invalid_body
 from prompt_rollback.observability import logger, metrics
-from prompt_rollback.sources.bearer_auth import problem, require_bearer_token
+from prompt_rollback.settings import WebhookEnvironment
+from prompt_rollback.sources import wiring as sources_wiring
+from prompt_rollback.sources.bearer_auth import require_bearer_token
 
 MAX_BODY_BYTES = 1_048_576
 JSON_CONTENT_TYPES = ("application/json", "application/x-json")
 
 app = APIGatewayRestResolver()
+app.use(middlewares=[EnvironmentCheck(WebhookEnvironment)])
+answer_problems(app)
 
 
-def _parse_body() -> AlertmanagerWebhook | Response[Any]:
+@app.exception_handler(ValidationError)  # type: ignore[untyped-decorator]
+def not_a_webhook(error: ValidationError) -> Response[Any]:
+    return invalid_body(error, "body is not an Alertmanager (version 4) or Grafana (version 1) webhook")
+
+
+def _parse_body() -> AlertmanagerWebhook:
     event = app.current_event
-    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if content_type not in JSON_CONTENT_TYPES:
-        return problem(415, "Content-Type must be application/json")
+    if media_type(event) not in JSON_CONTENT_TYPES:
+        raise Problem(415, "Content-Type must be application/json")
+    raw = raw_body(event, MAX_BODY_BYTES)
     try:
-        body = event.decoded_body or ""
-    except ValueError:  # a base64 body (binary media type, local mode) that is not UTF-8
-        return problem(400, "body is not valid JSON")
-    if len(body.encode()) > MAX_BODY_BYTES:
-        return problem(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        body = raw.decode()
+    except UnicodeDecodeError as error:
+        raise Problem(400, "body is not valid JSON") from error
     try:  # Grafana's optional HMAC signature, checked before the body is parsed
-        signing = wiring.grafana_signing()
-    except Exception:
+        signing = sources_wiring.grafana_signing()
+    except Exception as error:
         logger.exception("Grafana signing secret unavailable")
-        return problem(503, "authentication backend unavailable, retry later")
+        raise Problem(503, "authentication backend unavailable, retry later") from error
     signed = signing is not None and bool(event.headers.get(signing.signature_header))
     if signing is not None and signed:
-        refusal = signing.problem(body.encode(), event.headers, datetime.now(UTC))
+        refusal = signing.problem(raw, event.headers, datetime.now(UTC))
         if refusal:
-            return problem(401, refusal)
-    try:
-        source, parsed = parse_alert_body(body)
-        if source == "grafana" and signing is not None and not signed:
-            return problem(401, f"Grafana body without its {signing.signature_header} signature")
-        return parsed
-    except ValidationError as error:
-        if any(e["type"] == "json_invalid" for e in error.errors()):
-            return problem(400, "body is not valid JSON")
-        # Locations and messages only: echoing the offending input back would reflect untrusted text.
-        details = [
-            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        return problem(
-            422,
-            "body is not an Alertmanager (version 4) or Grafana (version 1) webhook",
-            details=details[:20],
-        )
+            raise Problem(401, refusal)
+    source, parsed = parse_alert_body(body)
+    if source == "grafana" and signing is not None and not signed:
+        raise Problem(401, f"Grafana body without its {signing.signature_header} signature")
+    return parsed
 
 
-@app.post("/alerts", middlewares=[require_bearer_token])
-def receive_alerts() -> Response[Any]:
-    parsed = _parse_body()
-    if isinstance(parsed, Response):
-        return parsed
-    intake = triage(parsed, received_at=datetime.now(UTC))
-    metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(parsed.alerts))
+def _queue(intake: Intake) -> None:
     try:
         if intake.accepted:
             wiring.rollback_queue().enqueue(intake.accepted)
         if intake.resolved:  # each ends the recovery window of the rollback it may have caused
             wiring.rollback_queue().enqueue_resolutions(intake.resolved)
-    except (EnqueueFailed, ConfigurationError) as error:
-        logger.error("could not queue rollback requests", extra={"error": str(error)})
-        return problem(503, "could not queue rollback requests, retry later")
     except Exception as error:
         logger.exception("could not queue rollback requests", extra={"error_type": type(error).__name__})
-        return problem(503, "could not queue rollback requests, retry later")
+        raise Problem(503, "could not queue rollback requests, retry later") from error
+
+
+@app.post("/alerts", middlewares=[require_bearer_token])
+def receive_alerts() -> Response[Any]:
+    parsed = _parse_body()
+    intake = triage(parsed, received_at=datetime.now(UTC))
+    metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(parsed.alerts))
+    _queue(intake)
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(intake.accepted))
     metrics.add_metric(name="AlertsSkipped", unit=MetricUnit.Count, value=len(intake.skipped))
     # Alarmed on (infra/monitoring.py): a rule that can never roll back, alerts Alertmanager dropped.
@@ -115,11 +106,8 @@ def receive_alerts() -> Response[Any]:
             "truncated_alerts": intake.truncated_alerts,
         },
     )
-    return Response(
-        status_code=202,
-        content_type=content_types.APPLICATION_JSON,
-        body={"accepted": accepted, "skipped": skipped, "truncatedAlerts": intake.truncated_alerts},
-    )
+    body = {"accepted": accepted, "skipped": skipped, "truncatedAlerts": intake.truncated_alerts}
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -1,11 +1,6 @@
-"""The watcher, invoked by EventBridge Scheduler every few minutes (infra/watcher.py).
-
-Each run measures every production prompt version in Langfuse with the exporter's own queries,
-applies the triggers of detection/triggers.py, keeps their `for:` states in DynamoDB and queues a
-rollback request, shaped like an Alertmanager alert, when one has held long enough. A run
-without data from Langfuse decides nothing and says so (WatcherNoData); the alarm after N such
-runs is in the CDK construct.
-"""
+"""The watcher, run by EventBridge Scheduler every few minutes (infra/watcher.py): measures each
+production prompt version in Langfuse, keeps the triggers' `for:` states in DynamoDB and queues a
+rollback request when one has held long enough; a run without data decides nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +10,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from prompt_rollback import wiring
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.settings import WatcherEnvironment
 from prompt_rollback.watcher import wiring as watch_wiring
 from prompt_rollback.watcher.service import RunReport, run_once
 
@@ -56,6 +53,7 @@ def _account(report: RunReport) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    wiring.environment(WatcherEnvironment)
     # The run's instant is now, not the Scheduler's scheduled time: Langfuse answers for now.
     report = run_once(
         datetime.now(UTC),

@@ -1,9 +1,5 @@
-"""Composition root of the watcher function: its settings and adapters, each built once.
-
-Kept apart from wiring.py (the webhook's and the worker's) so the watcher loads only what it
-uses; it shares the AWS client configuration, the Langfuse credentials (secret or variables) and
-the rollback queue with them.
-"""
+"""Composition of the watcher: its triggers, its state table, the Langfuse observer and the
+signal sender, each built once; the AWS clients, Langfuse credentials and queue are shared."""
 
 from __future__ import annotations
 
@@ -17,6 +13,7 @@ from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.ports import Observer
+from prompt_rollback.settings import LangfuseSettings
 from prompt_rollback.watcher.config import WatcherConfig
 from prompt_rollback.watcher.service import IntakeSignalSender
 
@@ -66,7 +63,7 @@ def observer() -> Observer:
         x_langfuse_sdk_name="prompt-rollback-watcher",
         # Per request (LANGFUSE_TIMEOUT_SECONDS, as the worker's); the measurement code turns
         # the SDK's retries off, so a run is at most a few such waits within its 2-minute timeout.
-        timeout=wiring.settings().langfuse_timeout_seconds,
+        timeout=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
     )
     return LangfuseWatchObserver(api, watcher_config())
 
@@ -74,3 +71,6 @@ def observer() -> Observer:
 def reset() -> None:
     for factory in (watcher_config, state_store, signal_sender, observer):
         factory.cache_clear()
+
+
+wiring.on_reset(reset)

@@ -8,7 +8,7 @@ from typing import Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from prompt_rollback import wiring
+from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
@@ -40,7 +40,7 @@ def dispatch(message: WorkerMessage, attempt: Attempt) -> dict[str, Any]:
 
 def run_rollback(request: RollbackRequest, attempt: Attempt) -> dict[str, Any]:
     try:
-        result = run_attempt(wiring.rollback_service(), request, attempt)
+        result = run_attempt(rollback_wiring.rollback_service(), request, attempt)
     except ParkedInDeadLetterQueue as parked:
         logger.error("rollback failed on its last attempt: parked in the DLQ", extra=parked.result.as_dict())
         metrics.add_metric(name="RollbacksFailed", unit=MetricUnit.Count, value=1)

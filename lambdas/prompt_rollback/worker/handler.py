@@ -19,6 +19,7 @@ from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import CliAction
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import MANUAL, Attempt
 from prompt_rollback.rollback.manual import ManualRollback
@@ -63,7 +64,7 @@ def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _invalid("manual rollback request", error)
     try:
         wiring.registry_for(request.provider)  # a configuration error is reported before anything is written
-        manual = wiring.manual_rollbacks()
+        manual = rollback_wiring.manual_rollbacks()
         manual.config.register_lambda_context(context)
         return account(manual.run(request), request)
     except IdempotencyValidationError:

@@ -1,0 +1,121 @@
+"""Composition of change recording: Langfuse webhook secrets, the change recorder, monitor-alert
+intake, event recording answered once per event id, and what the CloudTrail recorder reads."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from prompt_rollback import wiring
+from prompt_rollback.changes.monitor_intake import MonitorAlertIntake
+from prompt_rollback.changes.recorder import ChangeRecorder
+from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
+from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
+from prompt_rollback.ports import PromptRef
+from prompt_rollback.settings import (
+    IdempotencySettings,
+    LangfuseSettings,
+    LangfuseWebhookSettings,
+    OwnRoleSettings,
+)
+
+# Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
+LANGFUSE_EVENT_MEMORY_SECONDS = 7 * 24 * 3600
+LangfuseEvent = PromptVersionEvent | MonitorAlertEvent
+
+
+def langfuse_webhook_secrets() -> list[str]:
+    """The secrets Langfuse may sign webhooks with: the current one and, during a rotation, the
+    previous one (AWSPREVIOUS). LANGFUSE_WEBHOOK_SECRET (local mode) when no secret is named.
+
+    Langfuse gives each automation its own secret, and the Prompt automation (changes) and the
+    Alert automation (monitors) post to the same route: the secret may hold several, one a line.
+    """
+    config = wiring.environment(LangfuseWebhookSettings)
+    name = config.langfuse_webhook_secret_name
+    if not name:
+        secrets = config.langfuse_webhook_secret.get_secret_value().split()
+        if not secrets:
+            raise ConfigurationError("LANGFUSE_WEBHOOK_SECRET", "is not set")
+        return secrets
+    current = wiring.secret(name).split()
+    previous = wiring.previous_secret(name)
+    extra = [s for s in previous.split() if s not in current] if previous else []
+    return current + extra
+
+
+def _production_now(prompt_name: str) -> int | None:
+    # Through the module: tests serve a provider with an adapter of their own.
+    return wiring.registry_for("langfuse").read_production(PromptRef(prompt_name))
+
+
+@cache
+def change_recorder() -> ChangeRecorder:
+    """Records production changes made outside the worker. With Langfuse credentials configured it
+    also asks Langfuse where production went when only the losing version's event has arrived."""
+    has_langfuse = wiring.environment(LangfuseSettings).has_credentials
+    return ChangeRecorder(wiring.audit_ledger(), _production_now if has_langfuse else None)
+
+
+@cache
+def monitor_alert_intake() -> MonitorAlertIntake:
+    """Langfuse monitor alerts: the ledger's moves decide, the rollback queue takes the request."""
+    has_langfuse = wiring.environment(LangfuseSettings).has_credentials
+    return MonitorAlertIntake(
+        wiring.audit_ledger(), wiring.rollback_queue(), _production_now if has_langfuse else None
+    )
+
+
+def _record(event: LangfuseEvent) -> dict[str, Any]:
+    if isinstance(event, MonitorAlertEvent):
+        alert = monitor_alert_intake().receive(event)
+        return {
+            "event_id": event.id,
+            "type": event.type,
+            "status": alert.status,
+            "detail": alert.detail,
+            "prompt_name": alert.prompt_name,
+            "version": alert.version,
+            "request_id": alert.request_id,
+            "misconfigured": alert.misconfigured,
+        }
+    outcome = change_recorder().record_langfuse(event)
+    return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
+
+
+@cache
+def langfuse_event_recording() -> AnsweredOnce[LangfuseEvent]:
+    """Langfuse events keyed on the event id: a replay (or a Langfuse retry of a delivered event)
+    is answered with its first answer and records nothing."""
+    return answered_once(
+        _record,
+        name="langfuse-event",
+        table_name=wiring.environment(IdempotencySettings).idempotency_table_name,
+        key="id",
+        expires_after_seconds=LANGFUSE_EVENT_MEMORY_SECONDS,
+        boto_config=wiring.AWS_CLIENT_CONFIG,
+    )
+
+
+def own_role_arns() -> frozenset[str]:
+    """The roles whose calls are our own rollbacks (the worker's), comma-separated in OWN_ROLE_ARNS."""
+    return wiring.environment(OwnRoleSettings).arns
+
+
+def parameter_value_at(name: str, version: int) -> str | None:
+    """An SSM parameter's value at one version (CloudTrail logs PutParameter without the value)."""
+    try:
+        response = wiring.aws_client("ssm").get_parameter(Name=f"{name}:{version}")
+    except Exception:  # deleted since, or not ours to read: the change is recorded without its version
+        return None
+    return str(response["Parameter"]["Value"])
+
+
+def _forget() -> None:
+    for factory in (change_recorder, monitor_alert_intake, langfuse_event_recording):
+        factory.cache_clear()
+
+
+wiring.on_reset(_forget)
