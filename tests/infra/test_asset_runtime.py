@@ -67,6 +67,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"worker": root / "worker", "webhook": root / "webhook", "runtime": root / "runtime"}
 
 
+# What the stack sets on the HTTP functions (names only: nothing here is reachable).
+DEPLOYED_ENVIRONMENT = {
+    "WEBHOOK_TOKEN_SECRET_NAME": "prompt-rollback/webhook-token",
+    "ROLLBACK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/000000000000/rollback.fifo",
+    "AUDIT_TABLE_NAME": "prompt-rollback-audit",
+    "IDEMPOTENCY_TABLE_NAME": "prompt-rollback-idempotency",
+    "SLACK_SIGNING_SECRET_NAME": "prompt-rollback/slack-signing-secret",
+}
+
+
 def run_isolated(paths: list[Path], code: str, *arguments: str) -> dict:
     """Run `code` in an interpreter that sees the standard library and `paths`, nothing else."""
     prelude = f"import sys; sys.path[:0] = {[str(p) for p in paths]!r}\n"
@@ -74,7 +84,7 @@ def run_isolated(paths: list[Path], code: str, *arguments: str) -> dict:
         [sys.executable, "-I", "-S", "-c", prelude + code, *arguments],
         capture_output=True,
         text=True,
-        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
+        env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", **DEPLOYED_ENVIRONMENT},
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
