@@ -20,7 +20,7 @@ from infra.config import DeploymentConfig
 from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on, queue_depth
 from infra.nag import acknowledge
-from infra.permissions import send_to_encrypted_queue
+from infra.platform import Platform, RollbackQueue
 from infra.secrets import generated_secret, random_text
 
 ALERT_EVENTS = FunctionSpec(
@@ -61,15 +61,13 @@ class AlertSources(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        queue: sqs.IQueue,
-        queue_key: kms.IKey,
+        platform: Platform,
+        rollback_queue: RollbackQueue,
         alarm_topic: sns.ITopic,
         webhook: AppFunction,
-        secrets_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = platform.config
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -85,7 +83,7 @@ class AlertSources(Construct):
             "This queue is itself the dead-letter queue of the alert-events function, its SNS "
             "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
         )
-        self.function = self._alert_events(functions, queue, queue_key)
+        self.function = self._alert_events(platform.functions, rollback_queue)
         self._amp_topic(config)
         self.alarm_rule = events.Rule(
             self,
@@ -101,16 +99,12 @@ class AlertSources(Construct):
                 )
             ],
         )
-        self.grafana_hmac_secret = self._grafana_signing(config, webhook, secrets_key)
+        self.grafana_hmac_secret = self._grafana_signing(config, webhook, platform.app_key)
         self._alarms(alarm_topic)
 
-    def _alert_events(
-        self, functions: FunctionFactory, queue: sqs.IQueue, queue_key: kms.IKey
-    ) -> AppFunction:
-        function = functions.create(
-            self, "AlertEvents", ALERT_EVENTS, {"ROLLBACK_QUEUE_URL": queue.queue_url}
-        )
-        function.allow(*send_to_encrypted_queue(queue, queue_key))
+    def _alert_events(self, functions: FunctionFactory, rollback_queue: RollbackQueue) -> AppFunction:
+        function = functions.create(self, "AlertEvents", ALERT_EVENTS, rollback_queue.environment)
+        function.allow(*rollback_queue.send_statements())
         # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
         lambda_.CfnEventInvokeConfig(
             self,

@@ -18,6 +18,7 @@ from infra.functions import LAMBDA_TARGET, Asset, FunctionFactory
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
+from infra.platform import Platform
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
 from infra.slack_app import SLACK_ACTIONS_PATH, RecoveryChecks, SlackActions
@@ -48,87 +49,63 @@ class PromptRollbackStack(Stack):
         )
         self.secrets = AppSecrets(self, "Secrets", config=config, key=self.app_key)
         self.ledger = AuditLedger(self, "AuditLedger")
-        # One asset per function kind, built once and shared by the functions of that kind.
-        functions = FunctionFactory(
+        self.platform = Platform(
             config=config,
-            assets={
-                Asset.WORKER: lambda_code(LAMBDA_TARGET),
-                Asset.WEBHOOK: lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE),
-            },
+            # One asset per function kind, built once and shared by the functions of that kind.
+            functions=FunctionFactory(
+                config=config,
+                assets={
+                    Asset.WORKER: lambda_code(LAMBDA_TARGET),
+                    Asset.WEBHOOK: lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE),
+                },
+            ),
+            app_key=self.app_key,
+            secrets=self.secrets,
+            ledger=self.ledger,
         )
-        self._rollback_path(config, functions)
-        self._slack_app(functions)
+        self._rollback_path()
+        self._slack_app()
         self._evidence(config)
-        self._alerting(config, functions)
+        self._alerting()
         # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
         self.watcher: Watcher | None = None
         if config.watcher_enabled:
             self.watcher = Watcher(
                 self,
                 "Watcher",
-                config=config,
-                functions=functions,
-                queue=self.worker.queue,
-                queue_key=self.app_key,
-                langfuse_secret=self.secrets.langfuse,
-                secrets_key=self.app_key,
+                platform=self.platform,
+                rollback_queue=self.worker.rollback_queue,
                 alarm_topic=self.monitoring.topic,
             )
         self._outputs()
 
-    def _rollback_path(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+    def _rollback_path(self) -> None:
         """The worker and its queue, the API in front of it, and the change recorders beside it."""
-        self.worker = RollbackWorker(
-            self,
-            "RollbackWorker",
-            config=config,
-            functions=functions,
-            key=self.app_key,
-            ledger=self.ledger,
-            secrets=self.secrets,
-        )
-        self.ingest = IngestApi(
-            self,
-            "IngestApi",
-            config=config,
-            functions=functions,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-            token_secret=self.secrets.webhook_token,
-            secrets_key=self.app_key,
-        )
+        self.worker = RollbackWorker(self, "RollbackWorker", platform=self.platform)
+        rollback_queue = self.worker.rollback_queue
+        self.ingest = IngestApi(self, "IngestApi", platform=self.platform, rollback_queue=rollback_queue)
         self.changes = ChangeRecording(
             self,
             "ChangeRecording",
-            config=config,
-            functions=functions,
-            key=self.app_key,
-            ledger=self.ledger,
+            platform=self.platform,
+            rollback_queue=rollback_queue,
             idempotency_table=self.worker.idempotency_table,
-            secrets=self.secrets,
-            webhook_secret=self.secrets.langfuse_webhook,
             own_roles=[self.worker.function.role],
-            queue=self.worker.queue,
-            queue_key=self.app_key,
         )
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
 
-    def _slack_app(self, functions: FunctionFactory) -> None:
+    def _slack_app(self) -> None:
         """POST /slack/actions, and the recovery checks the worker schedules after a rollback."""
         self.slack_actions = SlackActions(
             self,
             "SlackActions",
-            functions=functions,
+            platform=self.platform,
             api=self.ingest.api,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-            ledger=self.ledger,
+            rollback_queue=self.worker.rollback_queue,
             idempotency_table=self.worker.idempotency_table,
-            signing_secret=self.secrets.slack_signing_secret,
-            secrets_key=self.app_key,
         )
         self.recovery_checks = RecoveryChecks(
-            self, "RecoveryChecks", queue=self.worker.queue, queue_key=self.app_key
+            self, "RecoveryChecks", rollback_queue=self.worker.rollback_queue
         )
         worker = self.worker.function
         worker.allow(*self.recovery_checks.worker_statements())
@@ -165,12 +142,12 @@ class PromptRollbackStack(Stack):
         ):
             self.trail.allow_anchoring(ledger_writer)
 
-    def _alerting(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+    def _alerting(self) -> None:
         """The alarm topic and dashboard, and the alert sources besides Alertmanager."""
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            config=config,
+            config=self.platform.config,
             key=self.app_key,
             api=self.ingest.api,
             webhook=self.ingest.function.function,
@@ -181,13 +158,10 @@ class PromptRollbackStack(Stack):
         self.sources = AlertSources(
             self,
             "AlertSources",
-            config=config,
-            functions=functions,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
+            platform=self.platform,
+            rollback_queue=self.worker.rollback_queue,
             alarm_topic=self.monitoring.topic,
             webhook=self.ingest.function,
-            secrets_key=self.app_key,
         )
         self.changes.alarm_on(self.monitoring.topic)
 
