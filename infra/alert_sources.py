@@ -5,6 +5,7 @@ POST /alerts (docs/sources.md)."""
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -57,17 +58,10 @@ class AlertSources(Construct):
     they could not make at all. The queue has an alarm on the alarm topic."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        platform: Platform,
-        rollback_queue: RollbackQueue,
-        alarm_topic: sns.ITopic,
-        webhook: AppFunction,
+        self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        config = platform.config
+        self._platform = platform
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -84,7 +78,7 @@ class AlertSources(Construct):
             "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
         )
         self.function = self._alert_events(platform.functions, rollback_queue)
-        self._amp_topic(config)
+        self._amp_topic(platform.config)
         self.alarm_rule = events.Rule(
             self,
             "AlarmStateChangeRule",
@@ -99,8 +93,6 @@ class AlertSources(Construct):
                 )
             ],
         )
-        self.grafana_hmac_secret = self._grafana_signing(config, webhook, platform.app_key)
-        self._alarms(alarm_topic)
 
     def _alert_events(self, functions: FunctionFactory, rollback_queue: RollbackQueue) -> AppFunction:
         function = functions.create(self, "AlertEvents", ALERT_EVENTS, rollback_queue.environment)
@@ -175,9 +167,9 @@ class AlertSources(Construct):
             return {**conditions, "ArnEquals": {"aws:SourceArn": config.amp_workspace_arn}}
         return conditions
 
-    def _grafana_signing(
-        self, config: DeploymentConfig, webhook: AppFunction, key: kms.IKey
-    ) -> secretsmanager.ISecret | None:
+    def verify_grafana_signatures(self, webhook: AppFunction) -> secretsmanager.ISecret | None:
+        """With `grafana_hmac`, the secret Grafana signs POST /alerts with, and the webhook reads."""
+        config = self._platform.config
         if not config.grafana_hmac:
             return None
         secret = generated_secret(
@@ -186,7 +178,7 @@ class AlertSources(Construct):
             name=f"prompt-rollback/{config.stage}/grafana-hmac",
             description="HMAC secret of Grafana's webhook contact point (generated; copy it to Grafana).",
             generator=random_text(64),
-            key=key,
+            key=self._platform.app_key,
             what="the secret is pasted into Grafana",
         )
         webhook.allow(secret.read_statement("ReadGrafanaHmacSecret"))
@@ -195,8 +187,9 @@ class AlertSources(Construct):
         webhook.function.add_environment("GRAFANA_TIMESTAMP_HEADER", config.grafana_timestamp_header)
         return secret.secret
 
-    def _alarms(self, alarm_topic: sns.ITopic) -> None:
-        self.alarms = [
+    def alarm_on(self, alarm_topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        """Parked events and a failing function: both mean an alert was not acted on."""
+        return [
             page_on(
                 self,
                 "DeadLetterQueueNotEmpty",

@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -22,7 +21,8 @@ from infra.functions import AppFunction, Asset, FunctionSpec
 from infra.monitoring import page_on
 from infra.nag import acknowledge
 from infra.permissions import decrypt_secrets, use_idempotency_records
-from infra.platform import Platform, RollbackQueue
+from infra.platform import Platform
+from infra.rollback_worker import RollbackWorker
 
 LANGFUSE_EVENTS = FunctionSpec(
     handler="prompt_rollback.changes.langfuse_handler.lambda_handler",
@@ -97,16 +97,10 @@ class ChangeRecording(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        platform: Platform,
-        rollback_queue: RollbackQueue,
-        idempotency_table: dynamodb.ITable,
-        own_roles: list[iam.IRole],
+        self, scope: Construct, construct_id: str, *, platform: Platform, worker: RollbackWorker
     ) -> None:
         super().__init__(scope, construct_id)
+        rollback_queue, idempotency_table = worker.rollback_queue, worker.idempotency_table
         config, key, ledger, secrets = platform.config, platform.app_key, platform.ledger, platform.secrets
         webhook_secret = secrets.langfuse_webhook
         self.langfuse_events = platform.functions.create(
@@ -131,7 +125,7 @@ class ChangeRecording(Construct):
             secrets.langfuse.read_statement("ReadLangfuseKeys"),
             decrypt_secrets(key),
         )
-        self.cloudtrail_changes = self._cloudtrail_changes(platform, own_roles)
+        self.cloudtrail_changes = self._cloudtrail_changes(platform, own_roles=[worker.function.role])
         self.dead_letter_queue = sqs.Queue(
             self,
             "CloudTrailChangesDeadLetterQueue",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
@@ -14,6 +13,7 @@ from infra.functions import Asset, FunctionSpec
 from infra.nag import acknowledge_handler_authorization
 from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.platform import Platform, RollbackQueue
+from infra.rollback_worker import RollbackWorker
 
 SLACK_ACTIONS = FunctionSpec(
     handler="prompt_rollback.slack.handler.lambda_handler",
@@ -44,10 +44,10 @@ class SlackActions(Construct):
         *,
         platform: Platform,
         api: apigateway.RestApi,
-        rollback_queue: RollbackQueue,
-        idempotency_table: dynamodb.ITable,
+        worker: RollbackWorker,
     ) -> None:
         super().__init__(scope, construct_id)
+        rollback_queue, idempotency_table = worker.rollback_queue, worker.idempotency_table
         signing_secret, ledger = platform.secrets.slack_signing_secret, platform.ledger
         self.function = platform.functions.create(
             self,

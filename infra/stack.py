@@ -71,12 +71,9 @@ class PromptRollbackStack(Stack):
         self.watcher: Watcher | None = None
         if config.watcher_enabled:
             self.watcher = Watcher(
-                self,
-                "Watcher",
-                platform=self.platform,
-                rollback_queue=self.worker.rollback_queue,
-                alarm_topic=self.monitoring.topic,
+                self, "Watcher", platform=self.platform, rollback_queue=self.worker.rollback_queue
             )
+            self.watcher.alarm_on(self.monitoring.topic)
         self._outputs()
 
     def _rollback_path(self) -> None:
@@ -84,14 +81,7 @@ class PromptRollbackStack(Stack):
         self.worker = RollbackWorker(self, "RollbackWorker", platform=self.platform)
         rollback_queue = self.worker.rollback_queue
         self.ingest = IngestApi(self, "IngestApi", platform=self.platform, rollback_queue=rollback_queue)
-        self.changes = ChangeRecording(
-            self,
-            "ChangeRecording",
-            platform=self.platform,
-            rollback_queue=rollback_queue,
-            idempotency_table=self.worker.idempotency_table,
-            own_roles=[self.worker.function.role],
-        )
+        self.changes = ChangeRecording(self, "ChangeRecording", platform=self.platform, worker=self.worker)
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
 
     def _slack_app(self) -> None:
@@ -101,8 +91,7 @@ class PromptRollbackStack(Stack):
             "SlackActions",
             platform=self.platform,
             api=self.ingest.api,
-            rollback_queue=self.worker.rollback_queue,
-            idempotency_table=self.worker.idempotency_table,
+            worker=self.worker,
         )
         self.recovery_checks = RecoveryChecks(
             self, "RecoveryChecks", rollback_queue=self.worker.rollback_queue
@@ -160,9 +149,9 @@ class PromptRollbackStack(Stack):
             "AlertSources",
             platform=self.platform,
             rollback_queue=self.worker.rollback_queue,
-            alarm_topic=self.monitoring.topic,
-            webhook=self.ingest.function,
         )
+        self.sources.verify_grafana_signatures(self.ingest.function)
+        self.sources.alarm_on(self.monitoring.topic)
         self.changes.alarm_on(self.monitoring.topic)
 
     def _outputs(self) -> None:

@@ -35,16 +35,11 @@ class Watcher(Construct):
     has not been able to watch for `watcher_failed_runs_alarm` runs in a row."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        platform: Platform,
-        rollback_queue: RollbackQueue,
-        alarm_topic: sns.ITopic,
+        self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        config, langfuse_secret = platform.config, platform.secrets.langfuse
+        self._config = config = platform.config
+        langfuse_secret = platform.secrets.langfuse
         self.state_table = dynamodb.Table(
             self,
             "StateTable",
@@ -81,7 +76,6 @@ class Watcher(Construct):
         )
         self.scheduler_role = self._scheduler_role()
         self.schedule = self._schedule(config, self.function)
-        self.failed_runs_alarm = self._failed_runs_alarm(config, alarm_topic)
 
     def _scheduler_role(self) -> iam.Role:
         # May invoke this function (not its versions or aliases) and nothing else, and only for
@@ -123,8 +117,12 @@ class Watcher(Construct):
             ),
         )
 
+    def alarm_on(self, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
+        """N runs in a row without data (Langfuse down, 429) or failing outright: no detection."""
+        self.failed_runs_alarm = self._failed_runs_alarm(self._config, alarm_topic)
+        return self.failed_runs_alarm
+
     def _failed_runs_alarm(self, config: DeploymentConfig, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
-        # N runs in a row without data (Langfuse down, 429) or failing outright: no detection.
         period = Duration.minutes(config.watcher_schedule_minutes)
         failed_runs = cloudwatch.MathExpression(
             expression="FILL(nodata, 0) + FILL(sendfailures, 0) + FILL(errors, 0)",
