@@ -155,28 +155,26 @@ class PromptRollbackStack(Stack):
         self.changes.alarm_on(self.monitoring.topic)
 
     def _outputs(self) -> None:
+        api, secrets, sources = self.ingest.api, self.secrets, self.sources
         outputs = {
-            "AlertsUrl": (
-                self.ingest.api.url_for_path(f"/{ALERTS_PATH}"),
-                "Alertmanager webhook_configs url",
-            ),
+            "AlertsUrl": (api.url_for_path(f"/{ALERTS_PATH}"), "Alertmanager webhook_configs url"),
             "LangfuseEventsUrl": (
-                self.ingest.api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
+                api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
                 "Langfuse Prompts > Automations > Webhook URL",
             ),
             "LangfuseWebhookSecretName": (
-                self.secrets.langfuse_webhook.name,
+                secrets.langfuse_webhook.name,
                 "Paste the webhook's lf-whsec_ signing secret here",
             ),
-            "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
-            "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
-            "SlackWebhookSecretName": (self.secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
+            "WebhookTokenSecretName": (secrets.webhook_token.name, "Bearer token for Alertmanager"),
+            "LangfuseSecretName": (secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
+            "SlackWebhookSecretName": (secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
             "SlackActionsUrl": (
-                self.ingest.api.url_for_path("/" + "/".join(SLACK_ACTIONS_PATH)),
+                api.url_for_path("/" + "/".join(SLACK_ACTIONS_PATH)),
                 "Slack app Interactivity Request URL",
             ),
-            "SlackBotTokenSecretName": (self.secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
-            "SlackSigningSecretName": (self.secrets.slack_signing_secret.name, "Slack app signing secret"),
+            "SlackBotTokenSecretName": (secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
+            "SlackSigningSecretName": (secrets.slack_signing_secret.name, "Slack app signing secret"),
             "AuditTableName": (self.ledger.table.table_name, "Audit ledger (AUDIT_TABLE_NAME for the CLI)"),
             "WorkerFunctionName": (
                 self.worker.function.function.function_name,
@@ -189,16 +187,13 @@ class PromptRollbackStack(Stack):
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe more endpoints here"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
             "TrailBucketName": (self.trail.bucket.bucket_name, "CloudTrail log files (Object Lock)"),
-            "AmpAlertTopicArn": (
-                self.sources.amp_topic.topic_arn,
-                "topic_arn of deploy/amp/alertmanager.yaml",
-            ),
+            "AmpAlertTopicArn": (sources.amp_topic.topic_arn, "topic_arn of deploy/amp/alertmanager.yaml"),
             "AlertEventsFunctionName": (
-                self.sources.function.function.function_name,
+                sources.function.function.function_name,
                 "Replay an SNS or EventBridge event (docs/sources.md)",
             ),
             "AlertEventsDeadLetterQueueUrl": (
-                self.sources.dead_letter_queue.queue_url,
+                sources.dead_letter_queue.queue_url,
                 "AMP and CloudWatch events that failed every attempt",
             ),
         }
