@@ -7,9 +7,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -18,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.encryption import let_service_use_key, rotating_key
 from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on, queue_depth
 from infra.nag import acknowledge
@@ -28,7 +27,6 @@ ALERT_EVENTS = FunctionSpec(
     handler="prompt_rollback.sources.events_handler.lambda_handler",
     description="prompt-rollback alert events: AMP (SNS) and CloudWatch alarms (EventBridge)",
     timeout=Duration.seconds(30),
-    memory_size=256,
     asset=Asset.WEBHOOK,
 )
 AMP_PRINCIPAL = "aps.amazonaws.com"
@@ -85,11 +83,8 @@ class AlertSources(Construct):
             description="CloudWatch alarm state changes of alarms on a metric with a PromptName dimension",
             event_pattern=ALARM_STATE_CHANGE_PATTERN,
             targets=[
-                targets.LambdaFunction(
-                    self.function.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(6),
+                self.function.event_target(
+                    dead_letter_queue=self.dead_letter_queue, max_event_age=Duration.hours(6)
                 )
             ],
         )
@@ -122,22 +117,19 @@ class AlertSources(Construct):
 
     def _amp_topic(self, config: DeploymentConfig) -> None:
         # Its own key: the AMP service principal may use it, and nothing else of the app's.
-        self.amp_key = kms.Key(
+        self.amp_key = rotating_key(
             self,
             "AmpTopicKey",
-            description=f"prompt-rollback {config.stage}: AMP alert topic",
-            enable_key_rotation=True,
+            f"prompt-rollback {config.stage}: AMP alert topic",
             removal_policy=RemovalPolicy.DESTROY,
         )
         scope = self._amp_conditions(config)
-        self.amp_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AmpPublishesToEncryptedTopic",
-                principals=[iam.ServicePrincipal(AMP_PRINCIPAL)],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=scope,
-            )
+        let_service_use_key(
+            self.amp_key,
+            sid="AmpPublishesToEncryptedTopic",
+            service=AMP_PRINCIPAL,
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            conditions=scope,
         )
         self.amp_topic = sns.Topic(
             self,

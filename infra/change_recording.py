@@ -9,7 +9,6 @@ from dataclasses import replace
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -17,7 +16,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, Asset, FunctionSpec
+from infra.encryption import let_service_use_key
+from infra.functions import AppFunction, FunctionSpec
 from infra.monitoring import page_on
 from infra.nag import acknowledge
 from infra.permissions import decrypt_secrets, use_idempotency_records
@@ -28,8 +28,6 @@ LANGFUSE_EVENTS = FunctionSpec(
     handler="prompt_rollback.changes.langfuse_handler.lambda_handler",
     description="prompt-rollback: records Langfuse prompt-version webhooks as production changes",
     timeout=Duration.seconds(15),
-    memory_size=256,
-    asset=Asset.WORKER,
 )
 CLOUDTRAIL_CHANGES = replace(
     LANGFUSE_EVENTS,
@@ -180,25 +178,20 @@ class ChangeRecording(Construct):
             description="Bedrock alias and SSM pointer changes -> the change recorder",
             event_pattern=pattern,
             targets=[
-                targets.LambdaFunction(
-                    self.cloudtrail_changes.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(24),
+                self.cloudtrail_changes.event_target(
+                    dead_letter_queue=self.dead_letter_queue, max_event_age=Duration.hours(24)
                 )
             ],
         )
         # EventBridge writes to the KMS-encrypted DLQ itself, so the key must let it, for this rule
         # only. The ARN is built from the name: taking it from the rule would be a cycle.
         rule_arn = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgeParksUnrecordedPointerChanges",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
+        let_service_use_key(
+            key,
+            sid="EventBridgeParksUnrecordedPointerChanges",
+            service="events.amazonaws.com",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
         )
         return rule
 

@@ -21,7 +21,6 @@ WEBHOOK = FunctionSpec(
     handler="prompt_rollback.sources.webhook_handler.lambda_handler",
     description="prompt-rollback webhook: authenticates Alertmanager and queues rollback requests",
     timeout=Duration.seconds(10),
-    memory_size=256,
     asset=Asset.WEBHOOK,
 )
 ALERTS_PATH = "alerts"

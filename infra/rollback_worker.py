@@ -10,7 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bedrock_access import bedrock_rollback_statements
-from infra.functions import AppFunction, Asset, FunctionSpec
+from infra.functions import AppFunction, FunctionSpec
 from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.platform import Platform, RollbackQueue
 
@@ -19,7 +19,6 @@ WORKER = FunctionSpec(
     description="prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger",
     timeout=Duration.seconds(60),
     memory_size=512,
-    asset=Asset.WORKER,
 )
 # Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is
 # still being retried inside Lambda is not handed to a second invocation meanwhile.

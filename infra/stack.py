@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.alert_sources import AlertSources
@@ -14,6 +13,7 @@ from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
 from infra.change_recording import ChangeRecording
 from infra.config import DeploymentConfig
+from infra.encryption import rotating_key
 from infra.functions import LAMBDA_TARGET, Asset, FunctionFactory
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
@@ -38,11 +38,10 @@ class PromptRollbackStack(Stack):
         Tags.of(self).add("project", "prompt-rollback")
         Tags.of(self).add("stage", config.stage)
         # Queues, the alarm topic and the secrets: application data that is not evidence.
-        self.app_key = kms.Key(
+        self.app_key = rotating_key(
             self,
             "AppKey",
-            description=f"prompt-rollback {config.stage}: queues, alarm topic, secrets",
-            enable_key_rotation=True,
+            f"prompt-rollback {config.stage}: queues, alarm topic, secrets",
             removal_policy=RemovalPolicy.DESTROY,
             # As long as a deleted secret can still be restored (Secrets Manager's default window).
             pending_window=Duration.days(30),
@@ -136,13 +135,9 @@ class PromptRollbackStack(Stack):
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            config=self.platform.config,
-            key=self.app_key,
-            api=self.ingest.api,
-            webhook=self.ingest.function.function,
-            worker=self.worker.function.function,
-            queue=self.worker.queue,
-            dead_letter_queue=self.worker.dead_letter_queue,
+            platform=self.platform,
+            ingest=self.ingest,
+            rollback_worker=self.worker,
         )
         self.sources = AlertSources(
             self,

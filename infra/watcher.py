@@ -25,7 +25,6 @@ WATCHER = FunctionSpec(
     # A run is a constant number of Langfuse calls (each with its own 10 s timeout and the SDK's
     # retries) plus a handful of DynamoDB and SQS calls; 2 minutes leaves room for a slow Langfuse.
     timeout=Duration.seconds(120),
-    memory_size=256,
     asset=Asset.WORKER,  # the worker's asset: it has the Langfuse client
 )
 
