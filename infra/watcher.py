@@ -37,7 +37,8 @@ class Watcher(Construct):
         self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        self._config = config = platform.config
+        config = platform.config
+        self._config = config
         langfuse_secret = platform.secrets.langfuse
         self.state_table = dynamodb.Table(
             self,
