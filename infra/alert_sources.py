@@ -5,10 +5,9 @@ POST /alerts (docs/sources.md)."""
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -17,17 +16,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.encryption import let_service_use_key, rotating_key
 from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on, queue_depth
 from infra.nag import acknowledge
-from infra.permissions import send_to_encrypted_queue
+from infra.platform import Platform, RollbackQueue
 from infra.secrets import generated_secret, random_text
 
 ALERT_EVENTS = FunctionSpec(
     handler="prompt_rollback.sources.events_handler.lambda_handler",
     description="prompt-rollback alert events: AMP (SNS) and CloudWatch alarms (EventBridge)",
     timeout=Duration.seconds(30),
-    memory_size=256,
     asset=Asset.WEBHOOK,
 )
 AMP_PRINCIPAL = "aps.amazonaws.com"
@@ -57,19 +56,10 @@ class AlertSources(Construct):
     they could not make at all. The queue has an alarm on the alarm topic."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        queue: sqs.IQueue,
-        queue_key: kms.IKey,
-        alarm_topic: sns.ITopic,
-        webhook: AppFunction,
-        secrets_key: kms.IKey,
+        self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
+        self._platform = platform
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
@@ -85,32 +75,23 @@ class AlertSources(Construct):
             "This queue is itself the dead-letter queue of the alert-events function, its SNS "
             "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
         )
-        self.function = self._alert_events(functions, queue, queue_key)
-        self._amp_topic(config)
+        self.function = self._alert_events(platform.functions, rollback_queue)
+        self._amp_topic(platform.config)
         self.alarm_rule = events.Rule(
             self,
             "AlarmStateChangeRule",
             description="CloudWatch alarm state changes of alarms on a metric with a PromptName dimension",
             event_pattern=ALARM_STATE_CHANGE_PATTERN,
             targets=[
-                targets.LambdaFunction(
-                    self.function.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(6),
+                self.function.event_target(
+                    dead_letter_queue=self.dead_letter_queue, max_event_age=Duration.hours(6)
                 )
             ],
         )
-        self.grafana_hmac_secret = self._grafana_signing(config, webhook, secrets_key)
-        self._alarms(alarm_topic)
 
-    def _alert_events(
-        self, functions: FunctionFactory, queue: sqs.IQueue, queue_key: kms.IKey
-    ) -> AppFunction:
-        function = functions.create(
-            self, "AlertEvents", ALERT_EVENTS, {"ROLLBACK_QUEUE_URL": queue.queue_url}
-        )
-        function.allow(*send_to_encrypted_queue(queue, queue_key))
+    def _alert_events(self, functions: FunctionFactory, rollback_queue: RollbackQueue) -> AppFunction:
+        function = functions.create(self, "AlertEvents", ALERT_EVENTS, rollback_queue.environment)
+        function.allow(*rollback_queue.send_statements())
         # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
         lambda_.CfnEventInvokeConfig(
             self,
@@ -136,22 +117,19 @@ class AlertSources(Construct):
 
     def _amp_topic(self, config: DeploymentConfig) -> None:
         # Its own key: the AMP service principal may use it, and nothing else of the app's.
-        self.amp_key = kms.Key(
+        self.amp_key = rotating_key(
             self,
             "AmpTopicKey",
-            description=f"prompt-rollback {config.stage}: AMP alert topic",
-            enable_key_rotation=True,
+            f"prompt-rollback {config.stage}: AMP alert topic",
             removal_policy=RemovalPolicy.DESTROY,
         )
         scope = self._amp_conditions(config)
-        self.amp_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AmpPublishesToEncryptedTopic",
-                principals=[iam.ServicePrincipal(AMP_PRINCIPAL)],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=scope,
-            )
+        let_service_use_key(
+            self.amp_key,
+            sid="AmpPublishesToEncryptedTopic",
+            service=AMP_PRINCIPAL,
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+            conditions=scope,
         )
         self.amp_topic = sns.Topic(
             self,
@@ -181,9 +159,9 @@ class AlertSources(Construct):
             return {**conditions, "ArnEquals": {"aws:SourceArn": config.amp_workspace_arn}}
         return conditions
 
-    def _grafana_signing(
-        self, config: DeploymentConfig, webhook: AppFunction, key: kms.IKey
-    ) -> secretsmanager.ISecret | None:
+    def verify_grafana_signatures(self, webhook: AppFunction) -> secretsmanager.ISecret | None:
+        """With `grafana_hmac`, the secret Grafana signs POST /alerts with, and the webhook reads."""
+        config = self._platform.config
         if not config.grafana_hmac:
             return None
         secret = generated_secret(
@@ -192,7 +170,7 @@ class AlertSources(Construct):
             name=f"prompt-rollback/{config.stage}/grafana-hmac",
             description="HMAC secret of Grafana's webhook contact point (generated; copy it to Grafana).",
             generator=random_text(64),
-            key=key,
+            key=self._platform.app_key,
             what="the secret is pasted into Grafana",
         )
         webhook.allow(secret.read_statement("ReadGrafanaHmacSecret"))
@@ -201,8 +179,9 @@ class AlertSources(Construct):
         webhook.function.add_environment("GRAFANA_TIMESTAMP_HEADER", config.grafana_timestamp_header)
         return secret.secret
 
-    def _alarms(self, alarm_topic: sns.ITopic) -> None:
-        self.alarms = [
+    def alarm_on(self, alarm_topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        """Parked events and a failing function: both mean an alert was not acted on."""
+        return [
             page_on(
                 self,
                 "DeadLetterQueueNotEmpty",

@@ -7,9 +7,10 @@ from __future__ import annotations
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 from prompt_rollback.domain import ledger_schema
+
+from infra.encryption import rotating_key
 
 AUDIT_INDEX_NAME = ledger_schema.BY_PROMPT_TIME_INDEX
 REQUEST_ID_INDEX_NAME = ledger_schema.BY_REQUEST_ID_INDEX
@@ -29,13 +30,9 @@ LEDGER_ITEM_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
 class AuditLedger(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="prompt-rollback audit ledger table",
-            enable_key_rotation=True,
-            # Without the key the retained table is unreadable.
-            removal_policy=RemovalPolicy.RETAIN,
+        # Retained: without the key the retained table is unreadable.
+        self.key = rotating_key(
+            self, "Key", "prompt-rollback audit ledger table", removal_policy=RemovalPolicy.RETAIN
         )
         self.table = dynamodb.Table(
             self,

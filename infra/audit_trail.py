@@ -11,12 +11,12 @@ from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.encryption import let_service_use_key, rotating_key
 from infra.functions import AppFunction
 from infra.nag import acknowledge
 
@@ -61,11 +61,10 @@ class AuditTrail(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         trail_name = f"prompt-rollback-{config.stage}-audit"
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "Key",
-            description=f"prompt-rollback {config.stage} CloudTrail log files",
-            enable_key_rotation=True,
+            f"prompt-rollback {config.stage} CloudTrail log files",
             removal_policy=RemovalPolicy.RETAIN,
         )
         self._let_cloudtrail_use_key(trail_name)
@@ -113,14 +112,8 @@ class AuditTrail(Construct):
             ("CloudTrailEncryptsThisTrailsLogFiles", "kms:GenerateDataKey*", {**this_trail, **own_trails}),
             ("CloudTrailDescribesKey", "kms:DescribeKey", this_trail),
         ):
-            self.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid,
-                    principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                    actions=[action],
-                    resources=["*"],
-                    conditions=conditions,
-                )
+            let_service_use_key(
+                self.key, sid=sid, service="cloudtrail.amazonaws.com", actions=[action], conditions=conditions
             )
 
     def _trail_bucket(self, config: DeploymentConfig) -> s3.Bucket:

@@ -39,41 +39,26 @@ def bedrock_rollback_statements(scope: Construct, config: DeploymentConfig) -> l
             service=service, resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
 
-    statements: list[iam.PolicyStatement] = []
-
-    def allow(sid: str, actions: list[str], resources: list[str]) -> None:
-        if resources:
-            statements.append(iam.PolicyStatement(sid=sid, actions=actions, resources=_unique(resources)))
-
     agent_aliases = [reference.split("/") for reference in config.bedrock_agent_aliases]
-    allow(
-        "RollBackBedrockAgentAliases",
-        AGENT_ALIAS_ACTIONS,
-        [arn("bedrock", "agent-alias", f"{agent}/{alias}") for agent, alias in agent_aliases],
-    )
-    allow(
-        "ListBedrockAgentVersions",
-        AGENT_VERSION_ACTIONS,
-        [arn("bedrock", "agent", a) for a, _ in agent_aliases],
-    )
     flow_aliases = [reference.split("/") for reference in config.bedrock_flow_aliases]
-    allow(
-        "RollBackBedrockFlowAliases",
-        FLOW_ALIAS_ACTIONS,
-        [arn("bedrock", "flow", f"{flow}/alias/{alias}") for flow, alias in flow_aliases],
+    agent_alias_arns = [arn("bedrock", "agent-alias", f"{agent}/{alias}") for agent, alias in agent_aliases]
+    agent_arns = [arn("bedrock", "agent", agent) for agent, _ in agent_aliases]
+    flow_alias_arns = [arn("bedrock", "flow", f"{flow}/alias/{alias}") for flow, alias in flow_aliases]
+    flow_arns = [arn("bedrock", "flow", flow) for flow, _ in flow_aliases]
+    # The ARN of "/prompts/x" is ...:parameter/prompts/x (one slash), of "x" ...:parameter/x.
+    parameter_arns = [arn("ssm", "parameter", name.removeprefix("/")) for name in config.prompt_parameters]
+    prompt_arns = [arn("bedrock", "prompt", prompt_id) for prompt_id in config.bedrock_prompt_ids]
+    # A statement only where the context names a resource.
+    grants = (
+        ("RollBackBedrockAgentAliases", AGENT_ALIAS_ACTIONS, agent_alias_arns),
+        ("ListBedrockAgentVersions", AGENT_VERSION_ACTIONS, agent_arns),
+        ("RollBackBedrockFlowAliases", FLOW_ALIAS_ACTIONS, flow_alias_arns),
+        ("ListBedrockFlowVersions", FLOW_VERSION_ACTIONS, flow_arns),
+        ("RewriteBedrockPromptPointers", PROMPT_PARAMETER_ACTIONS, parameter_arns),
+        ("ListBedrockPromptVersions", PROMPT_VERSION_ACTIONS, prompt_arns),
     )
-    allow(
-        "ListBedrockFlowVersions", FLOW_VERSION_ACTIONS, [arn("bedrock", "flow", f) for f, _ in flow_aliases]
-    )
-    allow(
-        "RewriteBedrockPromptPointers",
-        PROMPT_PARAMETER_ACTIONS,
-        # The ARN of "/prompts/x" is ...:parameter/prompts/x (one slash), of "x" ...:parameter/x.
-        [arn("ssm", "parameter", name.removeprefix("/")) for name in config.prompt_parameters],
-    )
-    allow(
-        "ListBedrockPromptVersions",
-        PROMPT_VERSION_ACTIONS,
-        [arn("bedrock", "prompt", prompt_id) for prompt_id in config.bedrock_prompt_ids],
-    )
-    return statements
+    return [
+        iam.PolicyStatement(sid=sid, actions=actions, resources=_unique(resources))
+        for sid, actions, resources in grants
+        if resources
+    ]

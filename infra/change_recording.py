@@ -8,29 +8,26 @@ from dataclasses import replace
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.encryption import let_service_use_key
+from infra.functions import AppFunction, FunctionSpec
 from infra.monitoring import page_on
 from infra.nag import acknowledge
-from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
-from infra.secrets import AppSecret, AppSecrets
+from infra.permissions import decrypt_secrets, use_idempotency_records
+from infra.platform import Platform
+from infra.rollback_worker import RollbackWorker
 
 LANGFUSE_EVENTS = FunctionSpec(
     handler="prompt_rollback.changes.langfuse_handler.lambda_handler",
     description="prompt-rollback: records Langfuse prompt-version webhooks as production changes",
     timeout=Duration.seconds(15),
-    memory_size=256,
-    asset=Asset.WORKER,
 )
 CLOUDTRAIL_CHANGES = replace(
     LANGFUSE_EVENTS,
@@ -39,9 +36,19 @@ CLOUDTRAIL_CHANGES = replace(
 )
 
 
-def _split(reference: str) -> tuple[str, str]:
-    first, _, second = reference.partition("/")
-    return first, second
+def _alias_update(
+    event_name: str, owner_key: str, alias_key: str, references: list[str]
+) -> dict[str, object]:
+    """The CloudTrail call `event_name` on any of `references` (OWNERID/ALIASID, agent or flow)."""
+    owners_and_aliases = [reference.split("/") for reference in references]
+    return {
+        "eventSource": ["bedrock.amazonaws.com"],
+        "eventName": [event_name],
+        "requestParameters": {
+            alias_key: sorted({alias for _, alias in owners_and_aliases}),
+            owner_key: sorted({owner for owner, _ in owners_and_aliases}),
+        },
+    }
 
 
 def pointer_change_pattern(config: DeploymentConfig) -> events.EventPattern | None:
@@ -49,25 +56,11 @@ def pointer_change_pattern(config: DeploymentConfig) -> events.EventPattern | No
     calls: list[dict[str, object]] = []
     if config.bedrock_agent_aliases:
         calls.append(
-            {
-                "eventSource": ["bedrock.amazonaws.com"],
-                "eventName": ["UpdateAgentAlias"],
-                "requestParameters": {
-                    "agentAliasId": sorted({_split(ref)[1] for ref in config.bedrock_agent_aliases}),
-                    "agentId": sorted({_split(ref)[0] for ref in config.bedrock_agent_aliases}),
-                },
-            }
+            _alias_update("UpdateAgentAlias", "agentId", "agentAliasId", config.bedrock_agent_aliases)
         )
     if config.bedrock_flow_aliases:
         calls.append(
-            {
-                "eventSource": ["bedrock.amazonaws.com"],
-                "eventName": ["UpdateFlowAlias"],
-                "requestParameters": {
-                    "aliasIdentifier": sorted({_split(ref)[1] for ref in config.bedrock_flow_aliases}),
-                    "flowIdentifier": sorted({_split(ref)[0] for ref in config.bedrock_flow_aliases}),
-                },
-            }
+            _alias_update("UpdateFlowAlias", "flowIdentifier", "aliasIdentifier", config.bedrock_flow_aliases)
         )
     if config.prompt_parameters:
         calls.append(
@@ -93,7 +86,7 @@ def pointer_change_pattern(config: DeploymentConfig) -> events.EventPattern | No
 class ChangeRecording(Construct):
     """LangfuseEvents, behind POST /langfuse/events (the route is on the ingest API), verifies
     Langfuse's signature and records prompt-version events; Langfuse monitor alerts it turns into
-    rollback requests on the worker's queue (when the queue is given).
+    rollback requests on the worker's queue.
 
     CloudTrailChanges is the target of an EventBridge rule on the CloudTrail management events that
     move a configured pointer (UpdateAgentAlias, UpdateFlowAlias, PutParameter). EventBridge only
@@ -102,46 +95,35 @@ class ChangeRecording(Construct):
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        key: kms.IKey,
-        ledger: AuditLedger,
-        idempotency_table: dynamodb.ITable,
-        secrets: AppSecrets,
-        webhook_secret: AppSecret,
-        own_roles: list[iam.IRole],
-        queue: sqs.IQueue | None = None,
-        queue_key: kms.IKey | None = None,
+        self, scope: Construct, construct_id: str, *, platform: Platform, worker: RollbackWorker
     ) -> None:
         super().__init__(scope, construct_id)
-        self.langfuse_events = functions.create(
+        rollback_queue, idempotency_table = worker.rollback_queue, worker.idempotency_table
+        config, key, ledger, secrets = platform.config, platform.app_key, platform.ledger, platform.secrets
+        webhook_secret = secrets.langfuse_webhook
+        self.langfuse_events = platform.functions.create(
             self,
             "LangfuseEvents",
             LANGFUSE_EVENTS,
-            environment={
+            {
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
                 "LANGFUSE_WEBHOOK_SECRET_NAME": webhook_secret.name,
                 "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
-                **({"ROLLBACK_QUEUE_URL": queue.queue_url} if queue is not None else {}),
+                **rollback_queue.environment,
             },
         )
-        self.langfuse_events.allow(*ledger.append_only_statements())
-        if queue is not None and queue_key is not None:
-            # Langfuse monitor alerts go to the same FIFO queue as Alertmanager's.
-            self.langfuse_events.allow(*send_to_encrypted_queue(queue, queue_key))
         self.langfuse_events.allow(
+            *ledger.append_only_statements(),
+            # Langfuse monitor alerts go to the same FIFO queue as Alertmanager's.
+            *rollback_queue.send_statements(),
             use_idempotency_records(idempotency_table),
             webhook_secret.read_statement("ReadLangfuseWebhookSecret"),
             # Asks Langfuse where production went when only the losing version's event arrived.
             secrets.langfuse.read_statement("ReadLangfuseKeys"),
             decrypt_secrets(key),
         )
-        self.cloudtrail_changes = self._cloudtrail_changes(config, functions, ledger, own_roles)
+        self.cloudtrail_changes = self._cloudtrail_changes(platform, own_roles=[worker.function.role])
         self.dead_letter_queue = sqs.Queue(
             self,
             "CloudTrailChangesDeadLetterQueue",
@@ -158,24 +140,19 @@ class ChangeRecording(Construct):
         )
         self.rule = self._pointer_change_rule(config, key)
 
-    def _cloudtrail_changes(
-        self,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        ledger: AuditLedger,
-        own_roles: list[iam.IRole],
-    ) -> AppFunction:
-        function = functions.create(
+    def _cloudtrail_changes(self, platform: Platform, own_roles: list[iam.IRole]) -> AppFunction:
+        ledger = platform.ledger
+        function = platform.functions.create(
             self,
             "CloudTrailChanges",
             CLOUDTRAIL_CHANGES,
-            environment={
+            {
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "OWN_ROLE_ARNS": ",".join(role.role_arn for role in own_roles),
             },
         )
         function.allow(*ledger.append_only_statements())
-        if config.prompt_parameters:
+        if prompt_parameters := platform.config.prompt_parameters:
             # CloudTrail does not log a parameter's value: the function reads the version it names.
             function.allow(
                 iam.PolicyStatement(
@@ -183,7 +160,7 @@ class ChangeRecording(Construct):
                     actions=["ssm:GetParameter"],
                     resources=[
                         f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter/{name.lstrip('/')}"
-                        for name in config.prompt_parameters
+                        for name in prompt_parameters
                     ],
                 )
             )
@@ -201,25 +178,20 @@ class ChangeRecording(Construct):
             description="Bedrock alias and SSM pointer changes -> the change recorder",
             event_pattern=pattern,
             targets=[
-                targets.LambdaFunction(
-                    self.cloudtrail_changes.function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(24),
+                self.cloudtrail_changes.event_target(
+                    dead_letter_queue=self.dead_letter_queue, max_event_age=Duration.hours(24)
                 )
             ],
         )
         # EventBridge writes to the KMS-encrypted DLQ itself, so the key must let it, for this rule
         # only. The ARN is built from the name: taking it from the rule would be a cycle.
         rule_arn = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgeParksUnrecordedPointerChanges",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
+        let_service_use_key(
+            key,
+            sid="EventBridgeParksUnrecordedPointerChanges",
+            service="events.amazonaws.com",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            conditions={"ArnEquals": {"aws:SourceArn": rule_arn}},
         )
         return rule
 

@@ -63,6 +63,11 @@ AMP_WORKSPACE_ARN = r"^arn:aws[a-z-]*:aps:[a-z0-9-]{1,20}:[0-9]{12}:workspace/ws
 HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
 
 
+def _empty_list(description: str) -> Any:
+    """A list field that may be left out of the context."""
+    return Field(default_factory=list, description=description)
+
+
 class InvalidDeploymentConfig(ValueError):
     """The CDK context does not describe a deployable configuration."""
 
@@ -114,21 +119,17 @@ class DeploymentConfig(BaseModel):
         default=True,
         description="Set the region's API Gateway CloudWatch Logs role (needed once per account and region).",
     )
-    bedrock_agent_aliases: list[BedrockAliasRef] = Field(
-        default_factory=list,
-        description="AGENTID/ALIASID of each Bedrock agent alias the worker may roll back.",
+    bedrock_agent_aliases: list[BedrockAliasRef] = _empty_list(
+        "AGENTID/ALIASID of each Bedrock agent alias the worker may roll back."
     )
-    bedrock_flow_aliases: list[BedrockAliasRef] = Field(
-        default_factory=list,
-        description="FLOWID/ALIASID of each Bedrock flow alias the worker may roll back.",
+    bedrock_flow_aliases: list[BedrockAliasRef] = _empty_list(
+        "FLOWID/ALIASID of each Bedrock flow alias the worker may roll back."
     )
-    prompt_parameters: list[SsmParameterName] = Field(
-        default_factory=list,
-        description="SSM parameters holding a production prompt-version ARN that the worker may rewrite.",
+    prompt_parameters: list[SsmParameterName] = _empty_list(
+        "SSM parameters holding a production prompt-version ARN that the worker may rewrite."
     )
-    bedrock_prompt_ids: list[BedrockPromptId] = Field(
-        default_factory=list,
-        description="Ids of the Bedrock prompts those parameters point at (the worker lists their versions).",
+    bedrock_prompt_ids: list[BedrockPromptId] = _empty_list(
+        "Ids of the Bedrock prompts those parameters point at (the worker lists their versions)."
     )
     amp_workspace_arn: str | None = Field(
         default=None,

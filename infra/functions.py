@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from enum import Enum
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import TargetPlatform
@@ -21,6 +23,8 @@ from infra.nag import XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON, acknowledge
 LAMBDA_TARGET = TargetPlatform(runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64)
 SERVICE_NAME = "prompt-rollback"
 METRICS_NAMESPACE = "PromptRollback"
+# EventBridge's retries of a failed invocation of a rule target, before its dead-letter queue.
+EVENT_RETRY_ATTEMPTS = 8
 # cfn-lint findings accepted on each function, with why (tests/infra/test_cfn_lint.py lints the rest).
 CFN_LINT_IGNORED = {
     # CDK makes the function DependsOn its role and the role's policy, so the function is only
@@ -44,8 +48,9 @@ class FunctionSpec:
     handler: str
     description: str
     timeout: Duration
-    memory_size: int
-    asset: Asset
+    memory_size: int = 256
+    # The full package unless the handler is one of the light, latency-bound ones.
+    asset: Asset = Asset.WORKER
 
 
 class AppFunction(Construct):
@@ -114,6 +119,18 @@ class AppFunction(Construct):
     def allow(self, *statements: iam.PolicyStatement) -> None:
         for statement in statements:
             self.role.add_to_principal_policy(statement)
+
+    def event_target(
+        self, *, dead_letter_queue: sqs.IQueue, max_event_age: Duration
+    ) -> targets.LambdaFunction:
+        """This function as an EventBridge rule's target: retried while the event is younger than
+        `max_event_age`, then parked in `dead_letter_queue`."""
+        return targets.LambdaFunction(
+            self.function,
+            dead_letter_queue=dead_letter_queue,
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=max_event_age,
+        )
 
 
 @dataclass(frozen=True)

@@ -7,23 +7,20 @@ import json
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import Asset, FunctionFactory, FunctionSpec
+from infra.functions import Asset, FunctionSpec
 from infra.nag import acknowledge, acknowledge_handler_authorization
-from infra.permissions import decrypt_secrets, send_to_encrypted_queue
-from infra.secrets import AppSecret
+from infra.permissions import decrypt_secrets
+from infra.platform import Platform, RollbackQueue
 
 WEBHOOK = FunctionSpec(
     handler="prompt_rollback.sources.webhook_handler.lambda_handler",
     description="prompt-rollback webhook: authenticates Alertmanager and queues rollback requests",
     timeout=Duration.seconds(10),
-    memory_size=256,
     asset=Asset.WEBHOOK,
 )
 ALERTS_PATH = "alerts"
@@ -77,31 +74,21 @@ AUTHORIZATION_REASON = (
 
 class IngestApi(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        queue: sqs.IQueue,
-        queue_key: kms.IKey,
-        token_secret: AppSecret,
-        secrets_key: kms.IKey,
+        self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = functions.create(
+        config = platform.config
+        token_secret = platform.secrets.webhook_token
+        self.function = platform.functions.create(
             self,
             "Webhook",
             WEBHOOK,
-            environment={
-                "WEBHOOK_TOKEN_SECRET_NAME": token_secret.name,
-                "ROLLBACK_QUEUE_URL": queue.queue_url,
-            },
+            {"WEBHOOK_TOKEN_SECRET_NAME": token_secret.name, **rollback_queue.environment},
         )
         self.function.allow(
             token_secret.read_statement("ReadWebhookToken"),
-            decrypt_secrets(secrets_key),
-            *send_to_encrypted_queue(queue, queue_key),
+            decrypt_secrets(platform.app_key),
+            *rollback_queue.send_statements(),
         )
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=config.log_retention, removal_policy=RemovalPolicy.DESTROY

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -15,7 +13,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
+from infra.encryption import let_service_use_key
 from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from infra.ingest_api import IngestApi
+from infra.platform import Platform
+from infra.rollback_worker import RollbackWorker
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -103,23 +105,21 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: DeploymentConfig,
-        key: kms.Key,
-        api: apigateway.RestApi,
-        webhook: lambda_.IFunction,
-        worker: lambda_.IFunction,
-        queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
+        platform: Platform,
+        ingest: IngestApi,
+        rollback_worker: RollbackWorker,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = self._alarm_topic(config, key)
+        config = platform.config
+        webhook, worker = ingest.function.function, rollback_worker.function.function
+        self.topic = self._alarm_topic(config, platform.app_key)
         # Each fires on the first occurrence: any of these means a rollback may not have happened.
         self.alarms = [
             self._page_on(
                 "DeadLetterQueueNotEmpty",
                 "A rollback request failed every attempt and is parked in the dead-letter queue "
                 "(its last attempt is audited as failed). Inspect it, then redrive or delete it.",
-                queue_depth(dead_letter_queue),
+                queue_depth(rollback_worker.dead_letter_queue),
             ),
             self._page_on(
                 "WorkerErrors",
@@ -140,13 +140,13 @@ class Monitoring(Construct):
             default_interval=Duration.days(1),
         )
         self.dashboard.add_widgets(*flow_widgets())
-        self.dashboard.add_widgets(*latency_widgets(worker, queue, dead_letter_queue))
+        self.dashboard.add_widgets(*latency_widgets(rollback_worker))
         self.dashboard.add_widgets(
-            *error_widgets(api, webhook, worker),
+            *error_widgets(ingest, worker),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
         )
 
-    def _alarm_topic(self, config: DeploymentConfig, key: kms.Key) -> sns.Topic:
+    def _alarm_topic(self, config: DeploymentConfig, key: kms.IKey) -> sns.Topic:
         topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -155,13 +155,11 @@ class Monitoring(Construct):
             enforce_ssl=True,
         )
         # CloudWatch publishes alarm notifications itself; an encrypted topic needs its key to let it.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublishToEncryptedTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-            )
+        let_service_use_key(
+            key,
+            sid="CloudWatchAlarmsPublishToEncryptedTopic",
+            service="cloudwatch.amazonaws.com",
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
         )
         if config.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
@@ -185,10 +183,9 @@ def flow_widgets() -> list[cloudwatch.IWidget]:
     ]
 
 
-def latency_widgets(
-    worker: lambda_.IFunction, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
-) -> list[cloudwatch.IWidget]:
+def latency_widgets(rollback_worker: RollbackWorker) -> list[cloudwatch.IWidget]:
     """How long a rollback takes, and what waits in the queues."""
+    worker, queue = rollback_worker.function.function, rollback_worker.queue
     return [
         cloudwatch.GraphWidget(
             title="Alert to rollback (seconds)",
@@ -209,7 +206,7 @@ def latency_widgets(
         cloudwatch.GraphWidget(
             title="Queues",
             left=[
-                queue_depth(dead_letter_queue, "dead-letter queue depth"),
+                queue_depth(rollback_worker.dead_letter_queue, "dead-letter queue depth"),
                 queue_depth(queue, "queue depth"),
             ],
             right=[
@@ -222,10 +219,9 @@ def latency_widgets(
     ]
 
 
-def error_widgets(
-    api: apigateway.RestApi, webhook: lambda_.IFunction, worker: lambda_.IFunction
-) -> list[cloudwatch.IWidget]:
+def error_widgets(ingest: IngestApi, worker: lambda_.IFunction) -> list[cloudwatch.IWidget]:
     """The API's traffic and every kind of error."""
+    api, webhook = ingest.api, ingest.function.function
     return [
         cloudwatch.GraphWidget(
             title="API /alerts",

@@ -9,19 +9,16 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.audit_ledger import AuditLedger
 from infra.bedrock_access import bedrock_rollback_statements
-from infra.config import DeploymentConfig
-from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.functions import AppFunction, FunctionSpec
 from infra.permissions import decrypt_secrets, use_idempotency_records
-from infra.secrets import AppSecrets
+from infra.platform import Platform, RollbackQueue
 
 WORKER = FunctionSpec(
     handler="prompt_rollback.worker.handler.lambda_handler",
     description="prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger",
     timeout=Duration.seconds(60),
     memory_size=512,
-    asset=Asset.WORKER,
 )
 # Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is
 # still being retried inside Lambda is not handed to a second invocation meanwhile.
@@ -32,29 +29,26 @@ SQS_BATCH_SIZE = 10
 
 
 class RollbackWorker(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        key: kms.IKey,
-        ledger: AuditLedger,
-        secrets: AppSecrets,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, platform: Platform) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            fifo=True,
-            content_based_deduplication=False,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+        key = platform.app_key
+        self.dead_letter_queue = self._fifo_queue(
+            "DeadLetterQueue", key, content_based_deduplication=False, retention_period=Duration.days(14)
         )
-        self.queue = self._queue(key)
+        self.queue = self._fifo_queue(
+            "Queue",
+            key,
+            # The webhook sends an explicit MessageDeduplicationId (one per alert and version),
+            # which takes precedence; EventBridge Scheduler (recovery checks) can send none, and
+            # a FIFO target of Scheduler must have content-based deduplication.
+            content_based_deduplication=True,
+            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+            ),
+        )
+        self.rollback_queue = RollbackQueue(queue=self.queue, key=key)
         self.idempotency_table = dynamodb.Table(
             self,
             "IdempotencyTable",
@@ -69,36 +63,34 @@ class RollbackWorker(Construct):
             # Short-lived de-duplication records, rebuilt by use: nothing to keep.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.function = self._worker(config, functions, key, ledger, secrets)
+        self.function = self._worker(platform)
 
-    def _queue(self, key: kms.IKey) -> sqs.Queue:
+    def _fifo_queue(
+        self,
+        construct_id: str,
+        key: kms.IKey,
+        *,
+        content_based_deduplication: bool,
+        retention_period: Duration,
+        visibility_timeout: Duration | None = None,
+        dead_letter_queue: sqs.DeadLetterQueue | None = None,
+    ) -> sqs.Queue:
         return sqs.Queue(
             self,
-            "Queue",
+            construct_id,
             fifo=True,
-            # The webhook sends an explicit MessageDeduplicationId (one per alert and version),
-            # which takes precedence; EventBridge Scheduler (recovery checks) can send none, and
-            # a FIFO target of Scheduler must have content-based deduplication.
-            content_based_deduplication=True,
+            content_based_deduplication=content_based_deduplication,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
-            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
-            ),
+            visibility_timeout=visibility_timeout,
+            retention_period=retention_period,
+            dead_letter_queue=dead_letter_queue,
         )
 
-    def _worker(
-        self,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        key: kms.IKey,
-        ledger: AuditLedger,
-        secrets: AppSecrets,
-    ) -> AppFunction:
-        worker = functions.create(
+    def _worker(self, platform: Platform) -> AppFunction:
+        config, ledger, secrets = platform.config, platform.ledger, platform.secrets
+        worker = platform.functions.create(
             self,
             "Worker",
             WORKER,
@@ -121,7 +113,7 @@ class RollbackWorker(Construct):
             secrets.slack_bot_token.read_statement("ReadSlackBotToken"),
         )
         worker.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
-        worker.allow(decrypt_secrets(key))
+        worker.allow(decrypt_secrets(platform.app_key))
         # Adds sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueueAttributes on this
         # queue and kms:Decrypt on its key to the role.
         worker.function.add_event_source(

@@ -83,7 +83,7 @@ class AppSecrets(Construct):
             random_text(64),
             what="the token is shared with Alertmanager's configuration",
         )
-        self.langfuse = self._existing_or_generated(
+        self.langfuse = self._generated(
             "Langfuse",
             "langfuse",
             'Langfuse API keys as JSON {"host", "public_key", "secret_key"}; set after deploy.',
@@ -106,7 +106,7 @@ class AppSecrets(Construct):
             random_text(48),
             what="the webhook signing secret is issued by Langfuse",
         )
-        self.slack_webhook_url = self._existing_or_generated(
+        self.slack_webhook_url = self._generated(
             "SlackWebhookUrl",
             "slack-webhook-url",
             "Slack incoming-webhook URL (https://hooks.slack.com/...); set after deploy.",
@@ -137,7 +137,15 @@ class AppSecrets(Construct):
         generator: secretsmanager.SecretStringGenerator,
         *,
         what: str,
+        existing_name: str | None = None,
     ) -> AppSecret:
+        """A generated secret, or with `existing_name` the operator's own secret of that name."""
+        if existing_name is not None:
+            secret = secretsmanager.Secret.from_secret_name_v2(self, construct_id, existing_name)
+            # Secrets Manager appends "-" and six random characters to every secret ARN.
+            return AppSecret(
+                secret=secret, name=existing_name, policy_resource_arn=f"{secret.secret_arn}-??????"
+            )
         return generated_secret(
             self,
             construct_id,
@@ -147,19 +155,3 @@ class AppSecrets(Construct):
             key=self._key,
             what=what,
         )
-
-    def _existing_or_generated(
-        self,
-        construct_id: str,
-        name: str,
-        description: str,
-        generator: secretsmanager.SecretStringGenerator,
-        *,
-        what: str,
-        existing_name: str | None,
-    ) -> AppSecret:
-        if existing_name is None:
-            return self._generated(construct_id, name, description, generator, what=what)
-        secret = secretsmanager.Secret.from_secret_name_v2(self, construct_id, existing_name)
-        # Secrets Manager appends "-" and six random characters to every secret ARN.
-        return AppSecret(secret=secret, name=existing_name, policy_resource_arn=f"{secret.secret_arn}-??????")

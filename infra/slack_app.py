@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.audit_ledger import AuditLedger
-from infra.functions import Asset, FunctionFactory, FunctionSpec
+from infra.functions import Asset, FunctionSpec
 from infra.nag import acknowledge_handler_authorization
-from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
-from infra.secrets import AppSecret
+from infra.permissions import decrypt_secrets, use_idempotency_records
+from infra.platform import Platform, RollbackQueue
+from infra.rollback_worker import RollbackWorker
 
 SLACK_ACTIONS = FunctionSpec(
     handler="prompt_rollback.slack.handler.lambda_handler",
@@ -45,31 +42,28 @@ class SlackActions(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        functions: FunctionFactory,
+        platform: Platform,
         api: apigateway.RestApi,
-        queue: sqs.IQueue,
-        queue_key: kms.IKey,
-        ledger: AuditLedger,
-        idempotency_table: dynamodb.ITable,
-        signing_secret: AppSecret,
-        secrets_key: kms.IKey,
+        worker: RollbackWorker,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = functions.create(
+        rollback_queue, idempotency_table = worker.rollback_queue, worker.idempotency_table
+        signing_secret, ledger = platform.secrets.slack_signing_secret, platform.ledger
+        self.function = platform.functions.create(
             self,
             "Function",
             SLACK_ACTIONS,
-            environment={
+            {
                 "SLACK_SIGNING_SECRET_NAME": signing_secret.name,
-                "ROLLBACK_QUEUE_URL": queue.queue_url,
+                **rollback_queue.environment,
                 "AUDIT_TABLE_NAME": ledger.table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
             },
         )
         self.function.allow(
             signing_secret.read_statement("ReadSlackSigningSecret"),
-            decrypt_secrets(secrets_key),
-            *send_to_encrypted_queue(queue, queue_key),
+            decrypt_secrets(platform.app_key),
+            *rollback_queue.send_statements(),
             *ledger.rollback_lookup_statements(),
             use_idempotency_records(idempotency_table, sid="RememberSignaturesAgainstReplays"),
         )
@@ -100,9 +94,7 @@ class RecoveryChecks(Construct):
     the queue when a rollback's recovery window ends (adapters/recovery_scheduler.py says why one
     schedule per rollback and not a periodic sweep)."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, queue: sqs.IQueue, queue_key: kms.IKey
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, rollback_queue: RollbackQueue) -> None:
         super().__init__(scope, construct_id)
         self.group = scheduler.CfnScheduleGroup(self, "Group")
         self.group_name = self.group.ref
@@ -117,7 +109,7 @@ class RecoveryChecks(Construct):
             inline_policies={
                 # The policy's name says what its statements are for: they carry no Sid of their own.
                 "SendRecoveryChecks": iam.PolicyDocument(
-                    statements=send_to_encrypted_queue(queue, queue_key, with_sids=False)
+                    statements=rollback_queue.send_statements(with_sids=False)
                 )
             },
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.alert_sources import AlertSources
@@ -14,10 +13,12 @@ from infra.audit_trail import AuditTrail
 from infra.bundling import WEBHOOK_REQUIREMENTS_FILE, lambda_code
 from infra.change_recording import ChangeRecording
 from infra.config import DeploymentConfig
+from infra.encryption import rotating_key
 from infra.functions import LAMBDA_TARGET, Asset, FunctionFactory
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
+from infra.platform import Platform
 from infra.rollback_worker import RollbackWorker
 from infra.secrets import AppSecrets
 from infra.slack_app import SLACK_ACTIONS_PATH, RecoveryChecks, SlackActions
@@ -37,98 +38,62 @@ class PromptRollbackStack(Stack):
         Tags.of(self).add("project", "prompt-rollback")
         Tags.of(self).add("stage", config.stage)
         # Queues, the alarm topic and the secrets: application data that is not evidence.
-        self.app_key = kms.Key(
+        self.app_key = rotating_key(
             self,
             "AppKey",
-            description=f"prompt-rollback {config.stage}: queues, alarm topic, secrets",
-            enable_key_rotation=True,
+            f"prompt-rollback {config.stage}: queues, alarm topic, secrets",
             removal_policy=RemovalPolicy.DESTROY,
             # As long as a deleted secret can still be restored (Secrets Manager's default window).
             pending_window=Duration.days(30),
         )
         self.secrets = AppSecrets(self, "Secrets", config=config, key=self.app_key)
         self.ledger = AuditLedger(self, "AuditLedger")
-        # One asset per function kind, built once and shared by the functions of that kind.
-        functions = FunctionFactory(
+        self.platform = Platform(
             config=config,
-            assets={
-                Asset.WORKER: lambda_code(LAMBDA_TARGET),
-                Asset.WEBHOOK: lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE),
-            },
+            # One asset per function kind, built once and shared by the functions of that kind.
+            functions=FunctionFactory(
+                config=config,
+                assets={
+                    Asset.WORKER: lambda_code(LAMBDA_TARGET),
+                    Asset.WEBHOOK: lambda_code(LAMBDA_TARGET, requirements_file=WEBHOOK_REQUIREMENTS_FILE),
+                },
+            ),
+            app_key=self.app_key,
+            secrets=self.secrets,
+            ledger=self.ledger,
         )
-        self._rollback_path(config, functions)
-        self._slack_app(functions)
+        self._rollback_path()
+        self._slack_app()
         self._evidence(config)
-        self._alerting(config, functions)
+        self._alerting()
         # Opt-in (context key watcher_enabled): detection from Langfuse without Prometheus.
         self.watcher: Watcher | None = None
         if config.watcher_enabled:
             self.watcher = Watcher(
-                self,
-                "Watcher",
-                config=config,
-                functions=functions,
-                queue=self.worker.queue,
-                queue_key=self.app_key,
-                langfuse_secret=self.secrets.langfuse,
-                secrets_key=self.app_key,
-                alarm_topic=self.monitoring.topic,
+                self, "Watcher", platform=self.platform, rollback_queue=self.worker.rollback_queue
             )
+            self.watcher.alarm_on(self.monitoring.topic)
         self._outputs()
 
-    def _rollback_path(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+    def _rollback_path(self) -> None:
         """The worker and its queue, the API in front of it, and the change recorders beside it."""
-        self.worker = RollbackWorker(
-            self,
-            "RollbackWorker",
-            config=config,
-            functions=functions,
-            key=self.app_key,
-            ledger=self.ledger,
-            secrets=self.secrets,
-        )
-        self.ingest = IngestApi(
-            self,
-            "IngestApi",
-            config=config,
-            functions=functions,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-            token_secret=self.secrets.webhook_token,
-            secrets_key=self.app_key,
-        )
-        self.changes = ChangeRecording(
-            self,
-            "ChangeRecording",
-            config=config,
-            functions=functions,
-            key=self.app_key,
-            ledger=self.ledger,
-            idempotency_table=self.worker.idempotency_table,
-            secrets=self.secrets,
-            webhook_secret=self.secrets.langfuse_webhook,
-            own_roles=[self.worker.function.role],
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-        )
+        self.worker = RollbackWorker(self, "RollbackWorker", platform=self.platform)
+        rollback_queue = self.worker.rollback_queue
+        self.ingest = IngestApi(self, "IngestApi", platform=self.platform, rollback_queue=rollback_queue)
+        self.changes = ChangeRecording(self, "ChangeRecording", platform=self.platform, worker=self.worker)
         self.ingest.add_langfuse_events_route(self.changes.langfuse_events.function)
 
-    def _slack_app(self, functions: FunctionFactory) -> None:
+    def _slack_app(self) -> None:
         """POST /slack/actions, and the recovery checks the worker schedules after a rollback."""
         self.slack_actions = SlackActions(
             self,
             "SlackActions",
-            functions=functions,
+            platform=self.platform,
             api=self.ingest.api,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-            ledger=self.ledger,
-            idempotency_table=self.worker.idempotency_table,
-            signing_secret=self.secrets.slack_signing_secret,
-            secrets_key=self.app_key,
+            worker=self.worker,
         )
         self.recovery_checks = RecoveryChecks(
-            self, "RecoveryChecks", queue=self.worker.queue, queue_key=self.app_key
+            self, "RecoveryChecks", rollback_queue=self.worker.rollback_queue
         )
         worker = self.worker.function
         worker.allow(*self.recovery_checks.worker_statements())
@@ -165,55 +130,46 @@ class PromptRollbackStack(Stack):
         ):
             self.trail.allow_anchoring(ledger_writer)
 
-    def _alerting(self, config: DeploymentConfig, functions: FunctionFactory) -> None:
+    def _alerting(self) -> None:
         """The alarm topic and dashboard, and the alert sources besides Alertmanager."""
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            config=config,
-            key=self.app_key,
-            api=self.ingest.api,
-            webhook=self.ingest.function.function,
-            worker=self.worker.function.function,
-            queue=self.worker.queue,
-            dead_letter_queue=self.worker.dead_letter_queue,
+            platform=self.platform,
+            ingest=self.ingest,
+            rollback_worker=self.worker,
         )
         self.sources = AlertSources(
             self,
             "AlertSources",
-            config=config,
-            functions=functions,
-            queue=self.worker.queue,
-            queue_key=self.app_key,
-            alarm_topic=self.monitoring.topic,
-            webhook=self.ingest.function,
-            secrets_key=self.app_key,
+            platform=self.platform,
+            rollback_queue=self.worker.rollback_queue,
         )
+        self.sources.verify_grafana_signatures(self.ingest.function)
+        self.sources.alarm_on(self.monitoring.topic)
         self.changes.alarm_on(self.monitoring.topic)
 
     def _outputs(self) -> None:
+        api, secrets, sources = self.ingest.api, self.secrets, self.sources
         outputs = {
-            "AlertsUrl": (
-                self.ingest.api.url_for_path(f"/{ALERTS_PATH}"),
-                "Alertmanager webhook_configs url",
-            ),
+            "AlertsUrl": (api.url_for_path(f"/{ALERTS_PATH}"), "Alertmanager webhook_configs url"),
             "LangfuseEventsUrl": (
-                self.ingest.api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
+                api.url_for_path(f"/{LANGFUSE_EVENTS_PATH}"),
                 "Langfuse Prompts > Automations > Webhook URL",
             ),
             "LangfuseWebhookSecretName": (
-                self.secrets.langfuse_webhook.name,
+                secrets.langfuse_webhook.name,
                 "Paste the webhook's lf-whsec_ signing secret here",
             ),
-            "WebhookTokenSecretName": (self.secrets.webhook_token.name, "Bearer token for Alertmanager"),
-            "LangfuseSecretName": (self.secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
-            "SlackWebhookSecretName": (self.secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
+            "WebhookTokenSecretName": (secrets.webhook_token.name, "Bearer token for Alertmanager"),
+            "LangfuseSecretName": (secrets.langfuse.name, 'JSON {"host","public_key","secret_key"}'),
+            "SlackWebhookSecretName": (secrets.slack_webhook_url.name, "Slack incoming-webhook URL"),
             "SlackActionsUrl": (
-                self.ingest.api.url_for_path("/" + "/".join(SLACK_ACTIONS_PATH)),
+                api.url_for_path("/" + "/".join(SLACK_ACTIONS_PATH)),
                 "Slack app Interactivity Request URL",
             ),
-            "SlackBotTokenSecretName": (self.secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
-            "SlackSigningSecretName": (self.secrets.slack_signing_secret.name, "Slack app signing secret"),
+            "SlackBotTokenSecretName": (secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
+            "SlackSigningSecretName": (secrets.slack_signing_secret.name, "Slack app signing secret"),
             "AuditTableName": (self.ledger.table.table_name, "Audit ledger (AUDIT_TABLE_NAME for the CLI)"),
             "WorkerFunctionName": (
                 self.worker.function.function.function_name,
@@ -226,16 +182,13 @@ class PromptRollbackStack(Stack):
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe more endpoints here"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
             "TrailBucketName": (self.trail.bucket.bucket_name, "CloudTrail log files (Object Lock)"),
-            "AmpAlertTopicArn": (
-                self.sources.amp_topic.topic_arn,
-                "topic_arn of deploy/amp/alertmanager.yaml",
-            ),
+            "AmpAlertTopicArn": (sources.amp_topic.topic_arn, "topic_arn of deploy/amp/alertmanager.yaml"),
             "AlertEventsFunctionName": (
-                self.sources.function.function.function_name,
+                sources.function.function.function_name,
                 "Replay an SNS or EventBridge event (docs/sources.md)",
             ),
             "AlertEventsDeadLetterQueueUrl": (
-                self.sources.dead_letter_queue.queue_url,
+                sources.dead_letter_queue.queue_url,
                 "AMP and CloudWatch events that failed every attempt",
             ),
         }

@@ -8,18 +8,16 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
-from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
+from infra.functions import AppFunction, Asset, FunctionSpec
 from infra.monitoring import app_metric, page_on
-from infra.permissions import decrypt_secrets, send_to_encrypted_queue
-from infra.secrets import AppSecret
+from infra.permissions import decrypt_secrets
+from infra.platform import Platform, RollbackQueue
 
 WATCHER = FunctionSpec(
     handler="prompt_rollback.watcher.handler.lambda_handler",
@@ -27,7 +25,6 @@ WATCHER = FunctionSpec(
     # A run is a constant number of Langfuse calls (each with its own 10 s timeout and the SDK's
     # retries) plus a handful of DynamoDB and SQS calls; 2 minutes leaves room for a slow Langfuse.
     timeout=Duration.seconds(120),
-    memory_size=256,
     asset=Asset.WORKER,  # the worker's asset: it has the Langfuse client
 )
 
@@ -37,19 +34,12 @@ class Watcher(Construct):
     has not been able to watch for `watcher_failed_runs_alarm` runs in a row."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        functions: FunctionFactory,
-        queue: sqs.IQueue,
-        queue_key: kms.IKey,
-        langfuse_secret: AppSecret,
-        secrets_key: kms.IKey,
-        alarm_topic: sns.ITopic,
+        self, scope: Construct, construct_id: str, *, platform: Platform, rollback_queue: RollbackQueue
     ) -> None:
         super().__init__(scope, construct_id)
+        config = platform.config
+        self._config = config
+        langfuse_secret = platform.secrets.langfuse
         self.state_table = dynamodb.Table(
             self,
             "StateTable",
@@ -62,13 +52,13 @@ class Watcher(Construct):
             # Pending/firing states, rebuilt from Langfuse within one `for:` duration: nothing to keep.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.function = functions.create(
+        self.function = platform.functions.create(
             self,
             "Watcher",
             WATCHER,
-            environment={
+            {
                 "WATCH_STATE_TABLE_NAME": self.state_table.table_name,
-                "ROLLBACK_QUEUE_URL": queue.queue_url,
+                **rollback_queue.environment,
                 "LANGFUSE_SECRET_NAME": langfuse_secret.name,
                 "WATCHER_CONFIG": config.watcher_config_json(),
             },
@@ -80,13 +70,12 @@ class Watcher(Construct):
                 actions=["dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem"],
                 resources=[self.state_table.table_arn],
             ),
-            *send_to_encrypted_queue(queue, queue_key),
+            *rollback_queue.send_statements(),
             langfuse_secret.read_statement("ReadLangfuseKeys"),
-            decrypt_secrets(secrets_key),
+            decrypt_secrets(platform.app_key),
         )
         self.scheduler_role = self._scheduler_role()
         self.schedule = self._schedule(config, self.function)
-        self.failed_runs_alarm = self._failed_runs_alarm(config, alarm_topic)
 
     def _scheduler_role(self) -> iam.Role:
         # May invoke this function (not its versions or aliases) and nothing else, and only for
@@ -128,8 +117,12 @@ class Watcher(Construct):
             ),
         )
 
+    def alarm_on(self, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
+        """N runs in a row without data (Langfuse down, 429) or failing outright: no detection."""
+        self.failed_runs_alarm = self._failed_runs_alarm(self._config, alarm_topic)
+        return self.failed_runs_alarm
+
     def _failed_runs_alarm(self, config: DeploymentConfig, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
-        # N runs in a row without data (Langfuse down, 429) or failing outright: no detection.
         period = Duration.minutes(config.watcher_schedule_minutes)
         failed_runs = cloudwatch.MathExpression(
             expression="FILL(nodata, 0) + FILL(sendfailures, 0) + FILL(errors, 0)",
