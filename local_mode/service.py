@@ -1,17 +1,6 @@
-"""Local mode: the real webhook and worker handlers behind 127.0.0.1, with embedded defaults.
-
-Defaults, each replaced by the standard setting when it is present:
-- AWS: an in-process moto server (`AWS_ENDPOINT_URL` points at another endpoint instead);
-- Langfuse: a Langfuse-compatible prompt store seeded with a demo prompt
-  (`LANGFUSE_HOST`, `LANGFUSE_PUBLIC_KEY`, `LANGFUSE_SECRET_KEY` point at a real Langfuse);
-- Slack: messages printed to the console (`SLACK_WEBHOOK_URL` posts them for real);
-  Slack app mode with `SLACK_BOT_TOKEN` (+ `SLACK_SIGNING_SECRET`, default a demo secret):
-  POST /slack/actions is served on the same port as /alerts, and without `SLACK_API_BASE_URL`
-  an embedded Slack Web API receives the messages, which are printed with their buttons and a
-  ready `curl` line per button that clicks it with a valid signature.
-- Langfuse webhooks: POST /langfuse/events on the same port, verified with
-  `LANGFUSE_WEBHOOK_SECRET`; the embedded store sends them itself, signed, on every label move.
-"""
+"""Local mode: the real handlers behind 127.0.0.1, with embedded AWS (moto), Langfuse and Slack.
+Each embedded default gives way to the standard setting when present (AWS_ENDPOINT_URL, LANGFUSE_HOST,
+SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, LANGFUSE_WEBHOOK_SECRET): the README lists them."""
 
 from __future__ import annotations
 

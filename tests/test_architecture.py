@@ -89,3 +89,40 @@ def test_the_domain_imports_only_the_standard_library_and_pydantic():
                 if top not in allowed or (top == "prompt_rollback" and not in_domain):
                     outside.append(f"{path.relative_to(PACKAGE)}: {name}")
     assert outside == []
+
+
+PRODUCT_CODE = ("lambdas", "local_mode", "prompt_rollback_exporter", "regression_gate")
+
+
+def python_files(*roots: str) -> list[Path]:
+    return sorted(
+        path for root in roots for path in (ROOT / root).rglob("*.py") if "__pycache__" not in path.parts
+    )
+
+
+def test_module_docstrings_say_what_a_module_is_for_in_three_lines_or_fewer():
+    long = []
+    for path in python_files(*PRODUCT_CODE):
+        docstring = ast.get_docstring(ast.parse(path.read_text()), clean=False)
+        if docstring and len(docstring.strip().splitlines()) > 3:
+            long.append(str(path.relative_to(ROOT)))
+    assert long == []
+
+
+def test_handlers_stay_thin_and_functions_short():
+    handlers = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in python_files("lambdas")
+        if path.stem.endswith("handler")
+    }
+    assert handlers, "no handler modules found"
+    assert {name: lines for name, lines in handlers.items() if lines > 120} == {}
+    long_functions = [
+        f"{path.relative_to(ROOT)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in python_files(*PRODUCT_CODE, "tests")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert long_functions == []
