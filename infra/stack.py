@@ -70,6 +70,7 @@ class PromptRollbackStack(Stack):
                 functions=functions,
                 queue=self.worker.queue,
                 queue_key=self.app_key,
+                ledger=self.ledger,
                 langfuse_secret=self.secrets.langfuse,
                 secrets_key=self.app_key,
                 alarm_topic=self.monitoring.topic,

@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.audit_ledger import AuditLedger
 from infra.config import DeploymentConfig
 from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import app_metric, page_on
@@ -45,6 +46,7 @@ class Watcher(Construct):
         functions: FunctionFactory,
         queue: sqs.IQueue,
         queue_key: kms.IKey,
+        ledger: AuditLedger,
         langfuse_secret: AppSecret,
         secrets_key: kms.IKey,
         alarm_topic: sns.ITopic,
@@ -71,6 +73,8 @@ class Watcher(Construct):
                 "ROLLBACK_QUEUE_URL": queue.queue_url,
                 "LANGFUSE_SECRET_NAME": langfuse_secret.name,
                 "WATCHER_CONFIG": config.watcher_config_json(),
+                # Read only: the version production replaced is the baseline when the ledger knows it.
+                "AUDIT_TABLE_NAME": ledger.table.table_name,
             },
         )
         self.function.allow(
@@ -83,6 +87,7 @@ class Watcher(Construct):
             *send_to_encrypted_queue(queue, queue_key),
             langfuse_secret.read_statement("ReadLangfuseKeys"),
             decrypt_secrets(secrets_key),
+            *ledger.read_only_statements(),
         )
         self.scheduler_role = self._scheduler_role()
         self.schedule = self._schedule(config, self.function)
