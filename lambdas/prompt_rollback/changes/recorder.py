@@ -128,7 +128,8 @@ def _describe(change: ProductionChange) -> str:
     if change.change == "version_deleted":
         return f"{change.prompt_name} v{change.version} deleted by {change.actor}"
     if change.change == "left":
-        return f"{change.prompt_name} production left v{change.version} ({change.actor})"
+        moved = f"v{change.version} -> {v(change.to_version)}"
+        return f"{change.prompt_name} production {moved} by {change.actor} (the losing version's event)"
     if change.change == "observed":
         return f"{change.prompt_name} production {v(change.to_version)} observed by {change.actor}"
     moved = f"{v(change.from_version)} -> {v(change.to_version)}"
