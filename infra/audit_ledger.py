@@ -101,3 +101,19 @@ class AuditLedger(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
             ),
         ]
+
+    def read_only_statements(self) -> list[iam.PolicyStatement]:
+        """For the watcher: one prompt's newest records (Query on the table), nothing written."""
+        return [
+            iam.PolicyStatement(
+                sid="ReadAuditLedger",
+                actions=["dynamodb:Query"],
+                resources=[self.table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadAuditLedgerKeyThroughDynamoDB",
+                actions=["kms:Decrypt"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]

@@ -61,6 +61,8 @@ class Watcher(Construct):
                 **rollback_queue.environment,
                 "LANGFUSE_SECRET_NAME": langfuse_secret.name,
                 "WATCHER_CONFIG": config.watcher_config_json(),
+                # Read only: the version production replaced is the baseline when the ledger knows it.
+                "AUDIT_TABLE_NAME": platform.ledger.table.table_name,
             },
         )
         self.function.allow(
@@ -73,6 +75,7 @@ class Watcher(Construct):
             *rollback_queue.send_statements(),
             langfuse_secret.read_statement("ReadLangfuseKeys"),
             decrypt_secrets(platform.app_key),
+            *platform.ledger.read_only_statements(),
         )
         self.scheduler_role = self._scheduler_role()
         self.schedule = self._schedule(config, self.function)

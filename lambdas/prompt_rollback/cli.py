@@ -23,6 +23,7 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
     audit    --prompt financial-analysis --since 2026-04-17T14:00Z --until 2026-04-17T15:00Z [--version 6]
              [--format table|json|csv]
     history  --prompt financial-analysis
+    adopt    --prompt support-answer [--provider langfuse] [--format json]
     verify   --prompt support-answer [--anchor-bucket BUCKET]
     undo     --prompt support-answer --rollback-id rb-… --actor jane
     approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
@@ -32,6 +33,8 @@ and the decisions we made, with who, when and why. `history` is the production t
 version held production from when to when, and who put it there. `audit`, `history` and
 `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS credentials;
 `verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket).
+`adopt` (run once at install) records production as the registry shows it, so the version before
+the next move is known rather than guessed; run again, it changes nothing.
 `rollback`, `undo`, `approve` and `reject` invoke the worker Lambda (--function-name or
 WORKER_FUNCTION_NAME), or run the worker in this process with --in-process (local mode), which
 needs the worker's settings: AUDIT_TABLE_NAME, IDEMPOTENCY_TABLE_NAME, LANGFUSE_HOST +
@@ -121,6 +124,26 @@ def _verify(args: argparse.Namespace) -> int:
     verdict = "chain intact" if not problems else f"{len(problems)} problems"
     print(f"{len(records)} records{anchored}, {verdict}")
     return 1 if problems else 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    from prompt_rollback import wiring
+    from prompt_rollback.changes.recorder import ChangeRecorder
+    from prompt_rollback.ports import PromptRef
+
+    if args.table:
+        os.environ["AUDIT_TABLE_NAME"] = args.table
+    production = wiring.registry_for(args.provider).read_production(PromptRef(args.prompt))
+    actor = f"prompt-rollback adopt ({args.actor})" if args.actor else "prompt-rollback adopt"
+    outcome = ChangeRecorder(wiring.audit_ledger()).observe(args.provider, args.prompt, production, actor)
+    if args.format == "json":
+        answer = {"prompt_name": args.prompt, "provider": args.provider, "production": production}
+        print(json.dumps(answer | {"status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}))
+    elif outcome.seq is not None:
+        print(f"{outcome.detail} (audit seq {outcome.seq})")
+    else:
+        print(f"{args.prompt}: nothing to record, {outcome.detail}")
+    return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -234,6 +257,16 @@ def _add_reading_commands(commands: argparse._SubParsersAction[argparse.Argument
     verify.set_defaults(run=_verify)
 
 
+def _add_adopt_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    adopt = commands.add_parser("adopt", help="record production as the registry shows it (once, at install)")
+    adopt.add_argument("--prompt", required=True)
+    adopt.add_argument("--provider", choices=("langfuse",), default="langfuse")
+    adopt.add_argument("--actor", type=_not_blank, help="who is adopting the prompt (shown in the audit)")
+    adopt.add_argument("--format", choices=("text", "json"), default="text")
+    adopt.add_argument("--table")
+    adopt.set_defaults(run=_adopt)
+
+
 def _add_rollback_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback = commands.add_parser("rollback", help="force a rollback now")
     rollback.add_argument("--prompt", required=True)
@@ -287,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_reading_commands(commands)
+    _add_adopt_command(commands)
     _add_rollback_command(commands)
     _add_click_commands(commands)
     args = parser.parse_args(argv)

@@ -75,8 +75,16 @@ def test_watcher_role_is_least_privilege(with_watcher: Synthesized) -> None:
     assert by_sid["QueueRollbackRequests"]["Action"] == "sqs:SendMessage"
     assert by_sid["QueueRollbackRequests"]["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert by_sid["ReadLangfuseKeys"]["Action"] == "secretsmanager:GetSecretValue"
+    # Of the audit ledger, only reading one prompt's records (the baseline): nothing written.
+    ledger_id = with_watcher.logical_id(with_watcher.stack.ledger.table)
+    assert by_sid["ReadAuditLedger"]["Action"] == "dynamodb:Query"
+    assert by_sid["ReadAuditLedger"]["Resource"] == {"Fn::GetAtt": [ledger_id, "Arn"]}
+    writes = [
+        s for s in statements if ledger_id in json.dumps(s["Resource"]) and s["Action"] != "dynamodb:Query"
+    ]
+    assert writes == []
     actions = {a for s in statements for a in as_list(s["Action"])}
-    # Nothing of the audit ledger, the idempotency table, Bedrock, SSM or Slack's secret.
+    # Nothing of the idempotency table, Bedrock, SSM or Slack's secret.
     assert actions == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -85,6 +93,7 @@ def test_watcher_role_is_least_privilege(with_watcher: Synthesized) -> None:
         "dynamodb:Scan",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
+        "dynamodb:Query",
         "sqs:SendMessage",
         "kms:GenerateDataKey",
         "kms:Decrypt",
@@ -103,6 +112,7 @@ def test_watcher_environment_carries_the_checked_settings(with_watcher: Synthesi
     assert variables["ROLLBACK_QUEUE_URL"] == {
         "Ref": with_watcher.logical_id(with_watcher.stack.worker.queue)
     }
+    assert variables["AUDIT_TABLE_NAME"] == {"Ref": with_watcher.logical_id(with_watcher.stack.ledger.table)}
     config = json.loads(variables["WATCHER_CONFIG"])
     assert config["prompts"] == {"search-*": {"exact_match": {"threshold": 0.02, "for_minutes": 30}}}
     assert config["triggers"] == {}

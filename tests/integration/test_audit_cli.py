@@ -129,3 +129,26 @@ def test_verify_reports_a_cut_chain_end_and_a_missing_prompt_with_a_non_zero_exi
     assert "chain truncated: anchored up to seq 2, table ends at 1" in capsys.readouterr().out
     assert cli.main(["verify", "--prompt", "financial-analysys"]) == 1
     assert "no such prompt" in capsys.readouterr().out
+
+
+def test_adopt_records_production_as_first_seen_once_so_the_next_moves_from_is_known(stack: Stack, capsys):
+    assert cli.main(["adopt", "--prompt", "support-answer", "--actor", "jane", "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["production"], first["status"], first["seq"]) == (7, "recorded", 1)
+    assert cli.main(["adopt", "--prompt", "support-answer", "--format", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["status"], again["seq"]) == ("ignored", None)
+    [observed] = stack.audit()
+    assert (observed["change"], observed["to_version"], observed["actor"]) == (
+        "observed",
+        7,
+        "prompt-rollback adopt (jane)",
+    )
+    # A person then moves v7 -> v5; only the gainer's event arrives: its `from` is v7, not unknown.
+    recorder = ChangeRecorder(wiring.audit_ledger())
+    gainer = prompt_event("evt_adopt", "support-answer", 5, ["production"], user={"name": "bob"})
+    recorder.record_langfuse(PromptVersionEvent.model_validate(gainer))
+    assert [(r["from_version"], r["to_version"]) for r in stack.audit()] == [(None, 7), (7, 5)]
+    assert cli.main(["history", "--prompt", "support-answer", "--format", "json"]) == 0
+    tenures = json.loads(capsys.readouterr().out)
+    assert [(t["version"], t["how"]) for t in tenures] == [("v7", "observed"), ("v5", "moved")]

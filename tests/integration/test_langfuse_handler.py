@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from prompt_rollback.changes import langfuse_handler as langfuse_events
 from prompt_rollback.domain.audit import verify_chain
+from prompt_rollback.domain.production_order import past_moves
 
 from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
 from tests.integration.conftest import Stack, reset_wiring
@@ -65,11 +66,15 @@ def test_a_move_by_hand_is_recorded_once_in_either_order_with_retries(
     first, second = (gainer, loser) if gainer_first else (loser, gainer)
     statuses = [send(e)[0] for e in (first, first, second, first, second, second)]
     assert statuses == [200] * 6
-    # The first change the ledger hears of has an unknown `from` (the demo's v7 was never on record).
-    assert [(c["from_version"], c["to_version"], c["actor"]) for c in changes(stack)] == [
-        (None, 5, "alice@example.com"),
-        (5, 6, "alice@example.com"),
+    # The first change the ledger hears of learns its `from` (the demo's v7, never on record) from
+    # the losing version's event, which came second: on record as that move's `left` half.
+    assert [(c["change"], c["from_version"], c["to_version"], c["actor"]) for c in changes(stack)] == [
+        ("moved", None, 5, "alice@example.com"),
+        ("left", 7, 5, "alice@example.com"),
+        ("moved", 5, 6, "alice@example.com"),
     ]
+    newest_first = list(reversed(stack.audit()))
+    assert [(m.from_version, m.to_version) for m in past_moves(newest_first)] == [(5, 6), (7, 5)]
     assert verify_chain(stack.audit()) == []
 
 

@@ -89,29 +89,32 @@ def test_moving_the_label_by_hand_shows_up_in_the_ledger_through_signed_webhooks
     from prompt_rollback import wiring
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.domain.audit import verify_chain
+    from prompt_rollback.domain.production_order import past_moves
     from prompt_rollback.ports import PromptRef
 
     service = local_mode.service
     assert service.langfuse is not None and service.webhooks is not None
     by_hand = LangfuseRegistry(service.langfuse.url, service.langfuse.public_key, service.langfuse.secret_key)
     by_hand.move_production(PromptRef("support-answer"), 5)
+    # Nothing was on record: the losing version's event is recorded too, naming where v5 came from.
     wait_for(
-        "the first change record",
-        lambda: local_mode.console().count("[langfuse] change recorded") == 1,
+        "the first move's two records",
+        lambda: local_mode.console().count("[langfuse] change recorded") == 2,
         watched=local_mode,
     )
     by_hand.move_production(PromptRef("support-answer"), 3)
     wait_for(
-        "the second change record",
-        lambda: local_mode.console().count("[langfuse] change recorded") == 2,
+        "the second move's record",
+        lambda: local_mode.console().count("[langfuse] change recorded") == 3,
         watched=local_mode,
     )
     service.webhooks.wait_idle()
     # Two events per move (gainer and loser), each delivered once with a 2xx.
     assert [status for _, status in service.webhooks.delivered] == [200] * 4
     records = list(wiring.audit_ledger().chain("langfuse#support-answer"))
-    changes = [(r["from_version"], r["to_version"], r["actor"]) for r in records if r["kind"] == "change"]
-    assert changes == [(None, 5, "langfuse api key"), (5, 3, "langfuse api key")]
+    assert [r["change"] for r in records if r["kind"] == "change"].count("left") == 1
+    assert [(m.from_version, m.to_version) for m in past_moves(records[::-1])] == [(5, 3), (7, 5)]
+    assert {r["actor"] for r in records if r["kind"] == "change"} == {"langfuse api key"}
     assert verify_chain(records) == []
 
 

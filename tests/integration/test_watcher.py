@@ -304,3 +304,28 @@ def test_a_request_the_queue_refused_is_sent_by_the_next_run(watch: Watch):
     (request,) = watch.queued()
     assert request["trigger"]["starts_at"].startswith("2026-06-01T12:15:00")
     assert not watch.states()[("support-answer", 7, "exact_match")].outbox
+
+
+def test_the_baseline_is_the_version_production_replaced_when_the_ledger_knows_it(watch: Watch):
+    from prompt_rollback.changes.recorder import ChangeRecorder
+    from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+
+    from tests.langfuse_webhooks import prompt_event
+
+    stack = watch.stack
+    good_history(stack, version=5)
+    # v6 was as bad as v7 is now, and never held production: v7 replaced v5.
+    seed(stack, 6, T0 - timedelta(days=7), T0 - timedelta(hours=1), per_minute=0.1, exact_match_rate=0.55)
+    seed(stack, 7, T0 - timedelta(minutes=30), T0 + timedelta(minutes=40), exact_match_rate=0.55)
+    moved_at = T0 - timedelta(hours=1)
+    recorder = ChangeRecorder(wiring.audit_ledger(), clock=lambda: moved_at)
+    for event in (
+        prompt_event("evt_v7", "support-answer", 7, ["production"], changed_at=moved_at),
+        prompt_event("evt_v5", "support-answer", 5, [], changed_at=moved_at),
+    ):
+        recorder.record_langfuse(PromptVersionEvent.model_validate(event))
+
+    watch.run(T0)
+    (state,) = watch.states().values()
+    assert (state.key.trigger, state.phase) == ("exact_match", Phase.PENDING)
+    assert state.summary.endswith("vs v5 (previous production on record)")

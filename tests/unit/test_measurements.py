@@ -64,3 +64,16 @@ def test_score_names_map_onto_the_rule_labels():
     assert settings.score_label("em") == "exact_match"
     assert settings.score_label("thumbs") == "user_feedback"
     assert settings.score_label("exact_match") is None
+
+
+def test_the_baseline_is_the_previous_production_on_record_when_the_ledger_knows_it():
+    history = {6: (0.9, 500), 5: (0.7, 400), 4: (0.8, 300)}
+    known = previous_version_baseline(7, history, min_samples=50, known_previous=4)
+    assert known is not None and (known.version, known.value) == (4, 0.8)
+    assert known.basis == "previous production on record"
+    guessed = previous_version_baseline(7, history, min_samples=50)
+    assert guessed is not None and guessed.version == 6
+    assert guessed.basis == "highest earlier version with enough samples; previous production unknown"
+    too_few = previous_version_baseline(7, {6: (0.9, 500), 4: (0.8, 3)}, min_samples=50, known_previous=4)
+    assert too_few is not None and too_few.version == 6
+    assert "v4, the previous production on record, has too few samples" in too_few.basis

@@ -6,11 +6,21 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from prompt_rollback.domain.policy import Ask, Outcome, PastDecision, RegistryState, choose_target, decide
+from prompt_rollback.domain.policy import (
+    GUESSED_TARGET,
+    UNKNOWN_PREVIOUS,
+    Ask,
+    Outcome,
+    PastDecision,
+    RegistryState,
+    choose_target,
+    decide,
+)
 from prompt_rollback.domain.policy_config import PolicyConfig
 from pydantic import ValidationError
 
 NOW = datetime(2026, 4, 17, 14, 30, tzinfo=UTC)
+GUESS = f"{UNKNOWN_PREVIOUS}: {GUESSED_TARGET}"
 
 
 def state(production: int | None, *versions: int) -> RegistryState:
@@ -49,9 +59,7 @@ def test_an_alert_naming_a_missing_rollback_to_falls_back_to_the_normal_choice()
     decision = decide(ask(rollback_to=99), state(7, 5, 6, 7), [], PolicyConfig(), NOW)
     assert decision.outcome is Outcome.ROLLED_BACK
     assert (decision.from_version, decision.to_version) == (7, 6)
-    assert decision.basis == (
-        "highest earlier version that was not rolled back; rollback_to v99 ignored: it does not exist"
-    )
+    assert decision.basis == (GUESS + "; rollback_to v99 ignored: it does not exist")
 
 
 def test_a_forced_rollback_to_a_missing_version_is_refused_not_guessed():
@@ -74,8 +82,7 @@ def test_a_rollback_to_above_production_never_rolls_forward():
     assert decision.outcome is Outcome.ROLLED_BACK
     assert (decision.from_version, decision.to_version) == (7, 6)
     assert decision.basis == (
-        "highest earlier version that was not rolled back; "
-        "rollback_to v9 ignored: it is newer than production v7 (a rollback never moves forward)"
+        GUESS + "; rollback_to v9 ignored: it is newer than production v7 (a rollback never moves forward)"
     )
 
 
@@ -102,7 +109,7 @@ def test_the_automatic_choice_never_picks_a_newer_version_either():
     history = [observed(9, timedelta(days=1))]
     assert choose_target(7, None, state(7, 5, 6, 7, 9), history) == (
         6,
-        "highest earlier version that was not rolled back",
+        GUESS,
     )
     registry = RegistryState(
         production_version=7, versions=frozenset({5, 6, 7, 9}), previous_production=(9, 5)
@@ -136,7 +143,7 @@ def test_without_history_the_highest_lower_existing_version_is_chosen():
     # Versions 5 and 6 were deleted: v4 is the highest that still exists.
     decision = decide(ask(), state(7, 1, 2, 4, 7), [], PolicyConfig(), NOW)
     assert decision.to_version == 4
-    assert decision.basis == "highest earlier version that was not rolled back"
+    assert decision.basis == GUESS
 
 
 def test_versions_that_were_rolled_back_are_never_chosen_again():
@@ -292,7 +299,7 @@ def test_target_is_the_version_that_really_held_production_before_from_the_chang
     assert isinstance(target, tuple) and target[0] == 4
     assert "bob@example.com" in target[1]
     # Without the history it is a guess: the highest lower version.
-    assert choose_target(6, None, state, []) == (5, "highest earlier version that was not rolled back")
+    assert choose_target(6, None, state, []) == (5, GUESS)
 
 
 def test_change_history_walks_back_past_a_version_we_rolled_away_from():
@@ -324,3 +331,10 @@ def test_a_persons_recent_move_is_announced_with_who_instead_of_an_echo():
     assert "alice@example.com moved production to v4" in decision.reason
     old = [PastChange(now - timedelta(days=1), 7, 4, "alice@example.com")]
     assert not decide(ask, state, [], PolicyConfig(allowed_prompts=["*"]), now, changes=old).notify
+
+
+def test_with_the_previous_production_unknown_the_decision_says_so_rather_than_guessing_quietly():
+    decision = decide(ask(alerted=7), state(7, 5, 6, 7), [], PolicyConfig(dry_run=False), NOW)
+    assert (decision.outcome, decision.to_version) == (Outcome.ROLLED_BACK, 6)
+    assert decision.basis.startswith("previous production unknown")
+    assert "prompt-rollback adopt" in decision.basis

@@ -161,9 +161,11 @@ def test_edits_to_other_versions_and_to_the_production_version_itself_are_not_ch
     )
 
 
-def test_first_event_for_an_unknown_prompt_records_the_holder_with_unknown_from():
-    [change] = feed([LOSE, GAIN], [])
-    assert (change.from_version, change.to_version) == (None, 7)
+def test_first_events_for_an_unknown_prompt_record_the_move_from_the_losing_version():
+    # The losing version's event is the only word on where production came from.
+    left, moved = feed([LOSE, GAIN], [])
+    assert (left.change, left.from_version, left.source_event_ids) == ("left", 6, ("evt_lose",))
+    assert (moved.change, moved.from_version, moved.to_version) == ("moved", 6, 7)
 
 
 def test_untrusted_text_is_cut_so_the_record_fits():

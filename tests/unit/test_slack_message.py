@@ -97,3 +97,13 @@ def test_a_provider_target_is_named_and_escaped():
     text = all_text(build_message(notice(provider="bedrock", target="bedrock_agent_id=<!here>AGENT")))
     assert "*Target:* bedrock_agent_id=&lt;!here&gt;AGENT" in text
     assert "*Target:*" not in all_text(build_message(notice()))
+
+
+def test_a_target_guessed_because_the_previous_production_is_unknown_is_flagged_in_slack():
+    from prompt_rollback.domain.policy import RegistryState, choose_target
+
+    target = choose_target(7, None, RegistryState(7, frozenset({5, 6, 7})), [])
+    assert isinstance(target, tuple)
+    text = all_text(build_message(notice(basis=target[1])))
+    assert ":warning: *Target guessed:* previous production unknown" in text
+    assert ":warning:" not in all_text(build_message(notice()))

@@ -120,3 +120,22 @@ def test_measurement_settings_follow_the_config():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValidationError):
         WatcherConfig.model_validate(bad)
+
+
+def test_the_alert_says_which_version_it_was_compared_with_and_why():
+    prompt = regressing()
+    on_record = BaselineValue(4, 0.90, 900, basis="previous production on record")
+    prompt = PromptMeasurement(
+        prompt.prompt_name,
+        prompt.prompt_version,
+        in_production=True,
+        observations_by_level=prompt.observations_by_level,
+        latency_p99_seconds=prompt.latency_p99_seconds,
+        latency_p99_baseline=prompt.latency_p99_baseline,
+        scores=prompt.scores,
+        score_baselines={"exact_match": on_record},
+    )
+    by_trigger = {o.key.trigger: o for o in observations(measured(prompt), WatcherConfig().triggers_for, "")}
+    assert by_trigger["exact_match"].summary == (
+        "support-answer v7: exact-match accuracy -0.300 vs v4 (previous production on record)"
+    )

@@ -9,6 +9,7 @@ from typing import IO, Any
 from urllib.parse import quote, urlsplit
 
 from prompt_rollback.domain.mrkdwn import escape_text
+from prompt_rollback.domain.policy import UNKNOWN_PREVIOUS
 from prompt_rollback.ports import RollbackNotice, SlackOutcome
 
 SECTION_TEXT_LIMIT = 2900  # Slack refuses section text over 3000 characters
@@ -58,7 +59,9 @@ def build_message(notice: RollbackNotice) -> dict[str, Any]:
         why_parts.append(f"*Alert:* {escape_text(notice.alertname, 200)}")
     if notice.summary:
         why_parts.append(f"*Summary:* {escape_text(notice.summary, 1000)}")
-    if notice.basis:
+    if notice.basis.startswith(UNKNOWN_PREVIOUS):
+        why_parts.append(f":warning: *Target guessed:* {escape_text(notice.basis, 300)}")
+    elif notice.basis:
         why_parts.append(f"*Target chosen:* {escape_text(notice.basis, 300)}")
     links = " · ".join(
         link

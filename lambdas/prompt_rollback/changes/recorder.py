@@ -16,6 +16,7 @@ from prompt_rollback.domain.changes import (
     ProductionNow,
     langfuse_change,
     ledger_view,
+    observed_change,
 )
 from prompt_rollback.domain.cloudtrail_changes import (
     CloudTrailRecord,
@@ -62,12 +63,15 @@ class ChangeRecorder:
     def record_langfuse(self, event: PromptVersionEvent) -> Recorded:
         prompt_key = f"langfuse#{event.prompt.name}"
 
+        received_at = self._clock()
+
         def decide(view: LedgerView) -> ProductionChange | Ignored:
-            first = langfuse_change(event, view)
+            first = langfuse_change(event, view, received_at=received_at)
             if isinstance(first, Ignored) and first.reason.startswith("production left"):
                 # Only a loser's event gets here: ask where production went, so a label removed
                 # without a new holder is on the record too.
-                return langfuse_change(event, view, self._production_now(event.prompt.name))
+                now = self._production_now(event.prompt.name)
+                return langfuse_change(event, view, now, received_at=received_at)
             return first
 
         return self.record(prompt_key, decide)
@@ -84,6 +88,14 @@ class ChangeRecorder:
         to_version = new_version(record, value_at)
         return self.record(
             f"bedrock#{pointer[0]}", lambda view: cloudtrail_change(record, view, own_role_arns, to_version)
+        )
+
+    def observe(self, provider: str, prompt_name: str, version: int | None, actor: str) -> Recorded:
+        """Production as the registry shows it, on record unless the ledger already says so."""
+        now = self._clock()
+        return self.record(
+            f"{provider}#{prompt_name}",
+            lambda view: observed_change(view, provider, prompt_name, version, actor, now),
         )
 
     def record(self, prompt_key: str, decide: Callable[[LedgerView], ProductionChange | Ignored]) -> Recorded:
@@ -115,5 +127,10 @@ def _describe(change: ProductionChange) -> str:
 
     if change.change == "version_deleted":
         return f"{change.prompt_name} v{change.version} deleted by {change.actor}"
+    if change.change == "left":
+        moved = f"v{change.version} -> {v(change.to_version)}"
+        return f"{change.prompt_name} production {moved} by {change.actor} (the losing version's event)"
+    if change.change == "observed":
+        return f"{change.prompt_name} production {v(change.to_version)} observed by {change.actor}"
     moved = f"{v(change.from_version)} -> {v(change.to_version)}"
     return f"{change.prompt_name} production {moved} by {change.actor}"

@@ -11,9 +11,20 @@ from typing import Any, ClassVar, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+from prompt_rollback.domain.production_order import (
+    CLOCK_AHEAD_ALLOWED,
+    SAME_MOVE,
+    Holding,
+    holder_at,
+    holdings,
+    placed_at,
+    record_time,
+)
 
-ChangeKind = Literal["moved", "created_in_production", "removed", "version_deleted"]
-ChangeSource = Literal["langfuse-webhook", "cloudtrail"]
+# `left`: a version lost production (the losing half of a move, naming where it came from);
+# `observed`: production as the registry showed it when nothing on record said so.
+ChangeKind = Literal["moved", "created_in_production", "removed", "version_deleted", "left", "observed"]
+ChangeSource = Literal["langfuse-webhook", "cloudtrail", "registry"]
 CHANGE_RECORD_KIND = "change"
 MAX_TEXT = 500
 MAX_EVENT_IDS = 10
@@ -130,50 +141,118 @@ class OpenIntent:
 
 
 @dataclass(frozen=True)
+class RecordedMove:
+    """A change record as the next event is matched against it: a move, or a `left` half."""
+
+    at: datetime
+    change: str
+    from_version: int | None
+    to_version: int | None
+
+
+@dataclass(frozen=True)
+class OurMove:
+    """One of our rollbacks (an intent or a rolled-back decision): Langfuse echoes it as events."""
+
+    request_id: str
+    at: datetime
+    from_version: int | None
+    to_version: int | None
+
+
+@dataclass(frozen=True)
 class LedgerView:
-    """What one prompt's ledger says about production, from its newest records."""
+    """What one prompt's ledger says about production, on one time line (domain/production_order.py)."""
 
     production: int | None = None
-    # When the newest recorded Langfuse change happened, by Langfuse's clock (never ours: an event
-    # is compared with times from the same source, so clock skew cannot make a new event look old).
-    production_since: datetime | None = None
     known: bool = False
     open_intent: OpenIntent | None = None
     seen_event_ids: frozenset[str] = frozenset()
+    timeline: tuple[Holding, ...] = ()
+    moves: tuple[RecordedMove, ...] = ()
+    ours: tuple[OurMove, ...] = ()
+
+    def holder_at(self, at: datetime) -> Holding | None:
+        return holder_at(self.timeline, at)
+
+    def move_near(self, at: datetime, not_to: int | None = None) -> RecordedMove | None:
+        """The recorded move (not a `left` half) of the same Langfuse request as a change at `at`."""
+        near = [
+            m
+            for m in self.moves
+            if m.change not in ("left", "version_deleted")
+            and abs(m.at - at) <= SAME_MOVE
+            and (not_to is None or m.to_version != not_to)
+        ]
+        return min(near, key=lambda m: abs(m.at - at)) if near else None
+
+    def left_near(self, at: datetime, version: int) -> bool:
+        return any(
+            m.change == "left" and m.from_version == version and abs(m.at - at) <= SAME_MOVE
+            for m in self.moves
+        )
+
+    def our_move_near(
+        self, at: datetime, *, to: int | None = None, away_from: int | None = None
+    ) -> OurMove | None:
+        for move in self.ours:
+            if abs(move.at - at) > CLOCK_AHEAD_ALLOWED:
+                continue
+            if (to is not None and move.to_version == to) or (
+                away_from is not None and move.from_version == away_from
+            ):
+                return move
+        return None
 
 
-# Not news: an event that agrees with the ledger's newest word on production (a change, our
-# rolled-back decision, or what a decision or intent observed); an event whose id is already on
-# a change record (a re-delivery); an event matching our own open intent (our decision records it).
+# Not news: an event whose id is already on a change record (a re-delivery); a half of a move
+# already on record; an event matching one of our own rollbacks (our decision records it).
 def ledger_view(records_newest_first: Sequence[Mapping[str, Any]]) -> LedgerView:
-    production: int | None = None
-    since: datetime | None = None
-    known = False
     decided: set[str] = set()
     intent: OpenIntent | None = None
     seen: set[str] = set()
+    moves: list[RecordedMove] = []
+    ours: list[OurMove] = []
     for record in records_newest_first:
         kind = record.get("kind")
         if kind == CHANGE_RECORD_KIND:
             seen.update(str(i) for i in record.get("source_event_ids") or ())
-            if since is None and record.get("source") == "langfuse-webhook":
-                since = parse_iso_utc(str(record["changed_at"]))
-        if not known:
-            if kind == CHANGE_RECORD_KIND and record.get("change") != "version_deleted":
-                production, known = record.get("to_version"), True
-            elif kind == CHANGE_RECORD_KIND and record.get("from_version") is not None:
-                production, known = None, True  # the deleted version held production
-            elif kind == "decision" and record.get("outcome") == "rolled_back":
-                production, known = record.get("to_version"), True
-            elif kind in ("decision", "intent") and record.get("observed_production") is not None:
-                production, known = record.get("observed_production"), True
-        if kind == "decision":
+            moves.append(
+                RecordedMove(
+                    record_time(record),
+                    str(record.get("change")),
+                    _optional_int(record.get("from_version")),
+                    _optional_int(record.get("to_version")),
+                )
+            )
+        elif kind == "decision":
             decided.add(str(record.get("request_id")))
         elif kind == "intent" and intent is None and str(record.get("request_id")) not in decided:
             intent = OpenIntent(
-                str(record.get("request_id")), record.get("from_version"), record.get("to_version")
+                str(record.get("request_id")),
+                _optional_int(record.get("from_version")),
+                _optional_int(record.get("to_version")),
             )
-    return LedgerView(production, since, known, intent, frozenset(seen))
+        if kind == "intent" or (kind == "decision" and record.get("outcome") == "rolled_back"):
+            ours.append(
+                OurMove(
+                    str(record.get("request_id")),
+                    record_time(record),
+                    _optional_int(record.get("from_version")),
+                    _optional_int(record.get("to_version")),
+                )
+            )
+    timeline = holdings(records_newest_first)
+    newest = timeline[-1] if timeline else None
+    return LedgerView(
+        production=newest.version if newest else None,
+        known=newest is not None,
+        open_intent=intent,
+        seen_event_ids=frozenset(seen),
+        timeline=tuple(timeline),
+        moves=tuple(moves),
+        ours=tuple(ours),
+    )
 
 
 class _Unknown:
@@ -198,41 +277,107 @@ def langfuse_change(
     event: PromptVersionEvent,
     view: LedgerView,
     production_now: ProductionNow = UNKNOWN,
+    received_at: datetime | None = None,
 ) -> ProductionChange | Ignored:
     """The production change one Langfuse event reveals, given what the ledger knows.
 
-    A version gaining `production` is the move (its `from` is the ledger's holder). A version
-    losing it says only that production left: if the registry says where it went (`production_now`),
-    the move is recorded now and the gainer's event is later recognised as known; otherwise the
-    gainer's event records it.
+    A move fires two events, in any order: the version gaining `production` (the move, from the
+    holder just before it on the time line) and the one losing it (the version it came from). Each
+    is placed at its own time, so neither an unrelated event nor a late one hides a move.
     """
-    prompt = event.prompt
-    version = prompt.version
     if event.id in view.seen_event_ids:
         return Ignored(f"event {event.id} already recorded")
-    if view.production_since is not None and event.changed_at < view.production_since:
-        return Ignored("older than the newest production change on record")
-    intent = view.open_intent
+    at = placed_at(event.changed_at, received_at)
+    version = event.prompt.version
     if event.action == "deleted":
-        held = prompt.in_production or (view.known and view.production == version)
+        before = view.holder_at(at)
+        held = event.prompt.in_production or (before is not None and before.version == version)
         return _from_event(event, "version_deleted", version if held else None, None, version)
-    if prompt.in_production:
-        if view.known and view.production == version:
-            return Ignored(f"v{version} already holds production on record")
-        if intent is not None and intent.to_version == version:
-            return Ignored(f"our own rollback {intent.request_id} to v{version}")
-        kind: ChangeKind = "created_in_production" if event.action == "created" else "moved"
-        return _from_event(event, kind, view.production, version, version)
-    if event.action == "created" or not view.known or view.production != version:
+    if event.prompt.in_production:
+        return _gained(event, view, at)
+    if event.action == "created":
+        return Ignored(f"v{version} was created without production: not a production change")
+    return _lost(event, view, at, production_now)
+
+
+def _gained(event: PromptVersionEvent, view: LedgerView, at: datetime) -> ProductionChange | Ignored:
+    version = event.prompt.version
+    near = view.move_near(at)
+    if near is not None and near.to_version == version:
+        return Ignored(f"the move to v{version} is already on record")
+    ours = view.our_move_near(at, to=version)
+    if ours is not None:
+        return Ignored(f"our own rollback {ours.request_id} to v{version}")
+    before = view.holder_at(at)
+    if before is not None and before.version == version:
+        return Ignored(f"v{version} already holds production on record")
+    left = next(
+        (
+            m.from_version
+            for m in sorted(view.moves, key=lambda m: abs(m.at - at))
+            if m.change == "left" and abs(m.at - at) <= SAME_MOVE and m.to_version in (None, version)
+        ),
+        None,
+    )
+    from_version = left if left is not None else (before.version if before is not None else None)
+    kind: ChangeKind = "created_in_production" if event.action == "created" else "moved"
+    return _from_event(event, kind, from_version, version, version)
+
+
+def _lost(
+    event: PromptVersionEvent, view: LedgerView, at: datetime, production_now: ProductionNow
+) -> ProductionChange | Ignored:
+    version = event.prompt.version
+    ours = view.our_move_near(at, away_from=version)
+    if ours is not None:
+        return Ignored(f"our own rollback {ours.request_id} away from v{version}")
+    if view.left_near(at, version):
+        return Ignored(f"v{version} leaving production is already on record")
+    near = view.move_near(at, not_to=version)
+    if near is not None:
+        if near.from_version == version:
+            return Ignored(f"the move from v{version} is already on record")
+        # The gainer's half came first and could not know where production came from.
+        return _from_event(event, "left", version, near.to_version, version)
+    before = view.holder_at(at)
+    if before is None:
+        # Nothing on record: this event is the only word on where the next move comes from.
+        return _from_event(event, "left", version, None, version)
+    if before.version != version:
         return Ignored(f"v{version} did not hold production on record: not a production change")
-    if intent is not None and intent.from_version == version:
-        return Ignored(f"our own rollback {intent.request_id} away from v{version}")
     if isinstance(production_now, _Unknown):
         return Ignored(f"production left v{version}; the event of the version gaining it records the move")
     if production_now == version:
         return Ignored(f"registry still shows v{version} in production")
-    kind = "moved" if production_now is not None else "removed"
+    kind: ChangeKind = "moved" if production_now is not None else "removed"
     return _from_event(event, kind, version, production_now, production_now)
+
+
+def observed_change(
+    view: LedgerView, provider: str, prompt_name: str, version: int | None, actor: str, now: datetime
+) -> ProductionChange | Ignored:
+    """Production as the registry shows it now, recorded when the ledger does not already say so
+    (at install, or a move no event told us of), so the next move's `from` is known, not guessed."""
+    if view.known and view.production == version:
+        return Ignored(
+            f"v{version} holds production on record already"
+            if version
+            else "nothing holds production on record already"
+        )
+    return ProductionChange(
+        prompt_key=f"{provider}#{prompt_name}",
+        prompt_name=prompt_name,
+        provider=provider,
+        change="observed",
+        from_version=view.production,
+        to_version=version,
+        actor=actor,
+        changed_at=now,
+        source="registry",
+        source_event_ids=(),
+        version=version,
+        reason="production as the registry showed it; nothing on record said so",
+    )
 
 
 def _from_event(

@@ -137,6 +137,11 @@ def _explicit_problem(
     return None
 
 
+# Said in the decision and in Slack whenever nothing on record names the version before production.
+UNKNOWN_PREVIOUS = "previous production unknown (nothing on record; `prompt-rollback adopt` records it)"
+GUESSED_TARGET = "guessed the highest earlier version that was not rolled back"
+
+
 def _earlier_target(
     current: int,
     state: RegistryState,
@@ -165,7 +170,7 @@ def _earlier_target(
                 return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
     lower = [v for v in state.versions if usable(v)]
     if lower:
-        return max(lower), "highest earlier version that was not rolled back"
+        return max(lower), f"{UNKNOWN_PREVIOUS}: {GUESSED_TARGET}"
     return f"no known-good version to go back to from v{current}"
 
 
@@ -182,7 +187,8 @@ def choose_target(
 
     Order: an explicit `rollback_to`; else the version that held production before, as the
     recorded change history (exact), the registry's own history or else our ledger remembers
-    it; else the highest lower version that exists and was not itself rolled back. Never
+    it; else, saying the previous production is unknown, the highest lower version that exists
+    and was not itself rolled back. Never
     blindly `current - 1`, never a version that does not exist, never one newer than
     production unless a forced request allows it.
 

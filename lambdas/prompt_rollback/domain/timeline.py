@@ -1,6 +1,6 @@
 """One timeline of a prompt's production: the changes people made and the decisions we made.
 Pure, from ledger records: `entries` is `prompt-rollback audit`, `tenures` is `history`. Times are
-the change's own (`changed_at`: Langfuse's updatedAt, CloudTrail's eventTime) or our decision's."""
+our decision's, or the change's own but never far after it was recorded (domain/production_order.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.production_order import record_time
 
 TimelineFormat = Literal["table", "json", "csv"]
 COLUMNS = ("at", "prompt", "kind", "what", "from", "to", "who", "why", "source", "ref")
@@ -36,7 +37,12 @@ class TimelineEntry:
 
     @property
     def moves_production(self) -> bool:
-        return self.to_version is not None and self.what in ("moved", "created_in_production", "rolled_back")
+        return self.to_version is not None and self.what in (
+            "moved",
+            "created_in_production",
+            "rolled_back",
+            "observed",
+        )
 
 
 def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
@@ -48,7 +54,7 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
         if what == "version_deleted":
             what = f"v{record.get('version')} deleted"
         return TimelineEntry(
-            at=parse_iso_utc(str(record["changed_at"])),
+            at=record_time(record),
             prompt=str(record.get("prompt_name", "")),
             kind=kind,
             what=what,
@@ -118,7 +124,13 @@ class Tenure:
 
 def tenures(records: Iterable[Mapping[str, Any]]) -> list[Tenure]:
     """The production timeline, oldest first: every move (ours or anyone's) starts a tenure."""
-    moves = [e for e in entries(records) if e.moves_production or e.what == "removed"]
+    moves: list[TimelineEntry] = []
+    for entry in entries(records):
+        if not (entry.moves_production or entry.what == "removed"):
+            continue
+        if moves and moves[-1].to_version == entry.to_version:
+            continue  # the same holder seen again (an observation after the move's own record)
+        moves.append(entry)
     result: list[Tenure] = []
     for index, move in enumerate(moves):
         until = moves[index + 1].at if index + 1 < len(moves) else None

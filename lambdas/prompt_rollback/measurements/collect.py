@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 OnCall = Callable[[str, str], None]  # (endpoint, outcome: HTTP status or "error")
 Row = dict[str, Any]
 Key = tuple[str, int]  # (prompt name, version)
+# The version that held production before (prompt name, production version), or None: not known.
+PreviousProduction = Callable[[str, int], int | None]
 
 METRICS_ENDPOINT = "GET /api/public/v2/metrics"
 PROMPTS_ENDPOINT = "GET /api/public/v2/prompts"
@@ -50,9 +52,15 @@ NO_RETRIES: RequestOptions = {"max_retries": 0}
 
 
 def measure(
-    api: LangfuseAPI, settings: MeasurementSettings, now: datetime, on_call: OnCall | None = None
+    api: LangfuseAPI,
+    settings: MeasurementSettings,
+    now: datetime,
+    on_call: OnCall | None = None,
+    previous_production: PreviousProduction | None = None,
 ) -> Measurements:
-    """Read every prompt version's measurements at `now`; MeasurementError when Langfuse fails."""
+    """Read every prompt version's measurements at `now`; MeasurementError when Langfuse fails.
+    With `previous_production` (the ledger's word), a production version is compared with the
+    version it replaced rather than with the highest lower one."""
     reader = _Reader(api, settings, now, on_call)
     production = reader.production_versions()
     names = sorted(production)
@@ -72,6 +80,7 @@ def measure(
     for name, prompt_version in sorted({*by_level, *p99, *score_values, *production.items()}):
         in_production = production.get(name) == prompt_version
         key = (name, prompt_version)
+        known = previous_production(name, prompt_version) if previous_production and in_production else None
         prompts.append(
             PromptMeasurement(
                 prompt_name=name,
@@ -81,11 +90,13 @@ def measure(
                 latency_p99_seconds=p99.get(key),
                 scores=dict(score_values.get(key, {})),
                 latency_p99_baseline=previous_version_baseline(
-                    prompt_version, latency_history.get(name, {}), settings.baseline_min_generations
+                    prompt_version, latency_history.get(name, {}), settings.baseline_min_generations, known
                 )
                 if in_production
                 else None,
-                score_baselines=_score_baselines(key, score_history, settings) if in_production else {},
+                score_baselines=_score_baselines(key, score_history, settings, known)
+                if in_production
+                else {},
             )
         )
     return Measurements(
@@ -160,12 +171,14 @@ def _score_history(rows: Sequence[Row], settings: MeasurementSettings) -> ScoreH
 
 
 def _score_baselines(
-    key: Key, history: ScoreHistory, settings: MeasurementSettings
+    key: Key, history: ScoreHistory, settings: MeasurementSettings, known_previous: int | None = None
 ) -> dict[str, BaselineValue]:
     baselines: dict[str, BaselineValue] = {}
     for (prompt, label), by_version in history.items():
         if prompt == key[0]:
-            found = previous_version_baseline(key[1], by_version, settings.baseline_min_scores)
+            found = previous_version_baseline(
+                key[1], by_version, settings.baseline_min_scores, known_previous
+            )
             if found is not None:
                 baselines[label] = found
     return baselines

@@ -53,11 +53,13 @@ class ScoreMeasurement:
 
 @dataclass(frozen=True)
 class BaselineValue:
-    """The same measure of the version before: the highest lower version with enough samples."""
+    """The same measure of the version before: the previous production on record when the ledger
+    knows it, else the highest lower version with enough samples; `basis` says which."""
 
     version: int
     value: float
     samples: int
+    basis: str = ""
 
 
 @dataclass(frozen=True)

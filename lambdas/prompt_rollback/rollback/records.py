@@ -10,6 +10,7 @@ from typing import Any
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport, ours
 from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
+from prompt_rollback.domain.production_order import past_moves
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
 
@@ -129,12 +130,9 @@ def notice(request: RollbackRequest, decision: Decision, stage: str, now: dateti
 
 # ---- what the ledger says (records newest first) -----------------------------------------
 def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
-    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them."""
-    return [
-        PastChange(r.changed_at, r.from_version, r.to_version, r.actor)
-        for r in records
-        if not isinstance(r, AuditRecord)
-    ]
+    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them:
+    on one time line, each from the version that really held production before it."""
+    return past_moves([r.to_item() for r in records])
 
 
 def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from prompt_rollback.detection import metric_names
 from prompt_rollback.detection.triggers import Comparison, Trigger
 from prompt_rollback.domain.watch import Observation, WatchKey
-from prompt_rollback.measurements.records import Measurements, PromptMeasurement
+from prompt_rollback.measurements.records import BaselineValue, Measurements, PromptMeasurement
 
 ERROR_LEVEL = "ERROR"
 
@@ -22,6 +22,8 @@ class Reading:
     value: float
     baseline: float | None
     samples: int
+    # Which version the baseline is and why ("vs v6 (previous production on record)").
+    compared_with: str = "the previous version"
 
 
 def _exact_match(prompt: PromptMeasurement) -> Reading | None:
@@ -29,13 +31,18 @@ def _exact_match(prompt: PromptMeasurement) -> Reading | None:
     baseline = prompt.score_baselines.get(metric_names.EXACT_MATCH_SCORE)
     if score is None or baseline is None:
         return None
-    return Reading(score.average, baseline.value, score.count)
+    return Reading(score.average, baseline.value, score.count, _compared_with(baseline))
 
 
 def _latency_p99(prompt: PromptMeasurement) -> Reading | None:
     if prompt.latency_p99_seconds is None or prompt.latency_p99_baseline is None:
         return None
-    return Reading(prompt.latency_p99_seconds, prompt.latency_p99_baseline.value, prompt.observations)
+    baseline = prompt.latency_p99_baseline
+    return Reading(prompt.latency_p99_seconds, baseline.value, prompt.observations, _compared_with(baseline))
+
+
+def _compared_with(baseline: BaselineValue) -> str:
+    return f"v{baseline.version} ({baseline.basis})" if baseline.basis else "the previous version"
 
 
 def _error_rate(prompt: PromptMeasurement) -> Reading | None:
@@ -73,13 +80,13 @@ def rule_value(trigger: Trigger, reading: Reading) -> float:
     return reading.value
 
 
-def _summary(prompt: PromptMeasurement, trigger: Trigger, value: float) -> str:
-    """As the rules' summary annotation words it."""
+def _summary(prompt: PromptMeasurement, trigger: Trigger, reading: Reading, value: float) -> str:
+    """As the rules' summary annotation words it, naming the baseline the ledger chose."""
     head = f"{prompt.prompt_name} v{prompt.prompt_version}: {trigger.measure}"
     if trigger.comparison is Comparison.DROP_BELOW_BASELINE:
-        return f"{head} {value:+.3f} vs the previous version"
+        return f"{head} {value:+.3f} vs {reading.compared_with}"
     if trigger.comparison is Comparison.RATIO_ABOVE_BASELINE:
-        return f"{head} {value:.2f}x the previous version"
+        return f"{head} {value:.2f}x {reading.compared_with}"
     return f"{head} {value * 100:.4g}%"  # as Prometheus' humanizePercentage
 
 
@@ -110,7 +117,7 @@ def observations(
                     breaching=trigger.crossed(reading.value, reading.baseline, reading.samples),
                     hold_for=trigger.for_duration,
                     value=value,
-                    summary=_summary(prompt, trigger, value),
+                    summary=_summary(prompt, trigger, reading, value),
                 )
             )
     return found

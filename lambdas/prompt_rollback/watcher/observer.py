@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prompt_rollback.measurements import MeasurementError, measure
+from prompt_rollback.measurements.collect import PreviousProduction
 from prompt_rollback.ports import NoData, Observed
 from prompt_rollback.watcher.config import WatcherConfig
 from prompt_rollback.watcher.evaluation import observations
@@ -17,15 +18,25 @@ if TYPE_CHECKING:
 
 
 class LangfuseWatchObserver:
-    def __init__(self, api: LangfuseAPI, config: WatcherConfig) -> None:
+    def __init__(
+        self, api: LangfuseAPI, config: WatcherConfig, previous_production: PreviousProduction | None = None
+    ) -> None:
         self._api = api
         self._config = config
         self._settings = config.measurement_settings()
+        # The ledger's word on the version each production version replaced: the baseline.
+        self._previous_production = previous_production
 
     def observe(self, now: datetime) -> Observed:
         calls: list[str] = []
         try:
-            measurements = measure(self._api, self._settings, now, on_call=lambda *_: calls.append(""))
+            measurements = measure(
+                self._api,
+                self._settings,
+                now,
+                on_call=lambda *_: calls.append(""),
+                previous_production=self._previous_production,
+            )
         except MeasurementError as error:
             raise NoData(f"{type(error).__name__}: {error} (after {len(calls)} Langfuse calls)") from error
         found = observations(measurements, self._config.triggers_for, self._config.environment or "")
