@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import SkipKind, SkippedAlert
 from prompt_rollback.domain.sources import Converted, problem_locations, quoted
+from prompt_rollback.domain.times import WireTime
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 EVENT_SOURCE = "aws.cloudwatch"
@@ -62,7 +63,7 @@ class AlarmConfiguration(_EventModel):
 class AlarmState(_EventModel):
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
     reason: str = ""
-    timestamp: datetime
+    timestamp: WireTime
 
 
 class AlarmDetail(_EventModel):
@@ -79,7 +80,7 @@ class AlarmStateChangeEvent(_EventModel):
     source: Literal["aws.cloudwatch"]
     account: str = ""
     region: str = ""
-    time: datetime
+    time: WireTime
     resources: list[str] = Field(min_length=1)
     detail: AlarmDetail
 
