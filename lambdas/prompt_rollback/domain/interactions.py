@@ -138,6 +138,8 @@ class ResolvedAlert(BaseModel):
     fingerprint: str = Field(max_length=64)
     starts_at: WireTime
     resolved_at: WireTime
+    # Who said it resolved (alertmanager, grafana, amp, cloudwatch, watcher): the record's actor.
+    source: str = Field(default="alertmanager", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 class ResolutionSignal(BaseModel):

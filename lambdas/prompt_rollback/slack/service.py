@@ -277,12 +277,12 @@ class InteractionService:
             target,
             "recovered",
             reason,
-            actor="alertmanager",
+            actor=alert.source,
             request_id=f"recovered-{move.rollback_id}",
             recovery_seconds=int(took.total_seconds()),
             resolved_at=iso_utc(alert.resolved_at),
         )
-        self._update(target, "recovered", move.rollback_id, None, reason, "alertmanager")
+        self._update(target, "recovered", move.rollback_id, None, reason, alert.source)
         self._reply(target, f"Recovered: {reason}.")
         return InteractionResult("recovered", reason, alert.rollback_id)
 
