@@ -8,11 +8,11 @@ from typing import Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.observability import logger, metrics
+from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import Attempt, ParkedInDeadLetterQueue, run_attempt
 from prompt_rollback.rollback.records import UNDO_PREFIX
