@@ -1,5 +1,5 @@
-"""Recovery signals from every source reach the rollback they are about: a CloudWatch alarm's OK,
-times written without an offset, and the right actor on each `recovered` record."""
+"""Recovery signals reach the rollback they are about (a CloudWatch alarm's OK, times without an
+offset, the source as actor); a version-scoped alert's recovery is judged on the new production."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+from prompt_rollback.domain.audit import parse_iso_utc
+from prompt_rollback.domain.interactions import RecoveryCheck
+from prompt_rollback.domain.requests import message_group_id
+from prompt_rollback.slack import wiring as slack_wiring
 from prompt_rollback.sources import events_handler as alert_events
 
 from local_mode.lambda_runtime import LocalLambdaContext
 from tests.integration.conftest import Stack
+from tests.integration.slack_app_stack import APPROVER, AppStack, set_policy
 from tests.unit.sources_fixtures import source_fixture
 
 PROMPT = "support-answer"
@@ -76,3 +82,93 @@ def test_times_without_an_offset_are_read_as_utc_and_the_resolution_is_recorded(
     assert recovered["rollback_id"] == decision["request_id"]
     assert recovered["resolved_at"].startswith(ended.isoformat())
     assert stack.queue_depth(stack.resources.dlq_url) == 0
+
+
+# ---- version-scoped alerts: recovery is judged on the version now in production ------------------
+def _version_scoped(body: dict[str, Any]) -> dict[str, Any]:
+    """The alert as the Langfuse-regression rules (and the watcher) raise it: it fires on the
+    version holding production only, so it resolves the moment that version leaves production."""
+    scoped = copy.deepcopy(body)
+    for alert in scoped["alerts"]:
+        alert["labels"].update({"trigger": "error_rate", "provider": "langfuse"})
+        alert["labels"].pop("env", None)
+    return scoped
+
+
+def _deliver_check_at(app: AppStack, rollback_id: str, at: datetime, monkeypatch) -> None:
+    monkeypatch.setattr(slack_wiring, "now", lambda: at)
+    check = RecoveryCheck(rollback_id=rollback_id, provider="langfuse", prompt_name=PROMPT)
+    boto3.client("sqs").send_message(
+        QueueUrl=app.stack.resources.queue_url,
+        MessageBody=check.model_dump_json(),
+        MessageGroupId=message_group_id("langfuse", PROMPT),
+        MessageDeduplicationId=f"check-{rollback_id}-{at.timestamp()}",
+    )
+    app.stack.drain()
+
+
+def _traffic(app: AppStack, version: int, errors: int, generations: int, end: datetime) -> None:
+    """`generations` of `version` in the five minutes before `end`, `errors` of them at ERROR."""
+    metrics = app.stack.langfuse.app.metrics
+    for index in range(generations):
+        at = end - timedelta(seconds=290) + timedelta(seconds=index * 280 / generations)
+        metrics.add_generation(PROMPT, version, at, 700.0, level="ERROR" if index < errors else "DEFAULT")
+
+
+def _scoped_rollback(app: AppStack, firing_body, resolved_body) -> tuple[str, datetime]:
+    app.stack.post(_version_scoped(firing_body))
+    app.stack.drain()
+    [decision] = app.stack.decisions(PROMPT)
+    assert (decision["outcome"], decision["to_version"]) == ("rolled_back", 6)
+    app.stack.post(_version_scoped(resolved_body))  # v7 left production: its alert resolves at once
+    app.stack.drain()
+    return str(decision["request_id"]), parse_iso_utc(decision["recorded_at"])
+
+
+def test_a_version_scoped_alert_resolving_does_not_close_the_incident(app_stack, firing_body, resolved_body):
+    _scoped_rollback(app_stack, firing_body, resolved_body)
+    assert _recovered(app_stack.stack) == []  # was: "recovered 0.0 min after the rollback"
+    assert app_stack.slack_api.thread(app_stack.incident().ts) == []
+
+
+def test_recovery_of_a_version_scoped_rollback_is_judged_on_the_new_production_errors(
+    app_stack, firing_body, resolved_body, monkeypatch
+):
+    rollback_id, moved_at = _scoped_rollback(app_stack, firing_body, resolved_body)
+    due = moved_at + timedelta(minutes=30)
+    _traffic(app_stack, version=6, errors=1, generations=200, end=due)  # 0.5 %: under 1 %
+    _traffic(app_stack, version=7, errors=200, generations=200, end=due)  # not production: not judged
+    _deliver_check_at(app_stack, rollback_id, due, monkeypatch)
+    [recovered] = _recovered(app_stack.stack)
+    assert (recovered["rollback_id"], recovered["actor"]) == (rollback_id, "recovery-check")
+    assert "v6: 0.5 % errors (1 of 200 generations) in the last 5 min, under 1 %" in recovered["reason"]
+    message = app_stack.incident()
+    assert "production recovered" in message.text
+    [reply] = app_stack.slack_api.thread(message.ts)
+    assert reply.text.startswith("Recovered: v6: 0.5 % errors")
+
+
+def test_a_version_scoped_rollback_whose_new_production_still_fails_is_overdue(
+    app_stack, firing_body, resolved_body, monkeypatch
+):
+    set_policy(app_stack, approvers=[APPROVER], recovery_error_rate_below=0.02, recovery_error_minutes=10)
+    rollback_id, moved_at = _scoped_rollback(app_stack, firing_body, resolved_body)
+    due = moved_at + timedelta(minutes=30)
+    _traffic(app_stack, version=6, errors=6, generations=200, end=due)  # 3 %: not under 2 %
+    _deliver_check_at(app_stack, rollback_id, due, monkeypatch)
+    assert _recovered(app_stack.stack) == []
+    overdue = app_stack.stack.audit(PROMPT)[-1]
+    assert (overdue["outcome"], overdue["rollback_id"]) == ("recovery_overdue", rollback_id)
+    assert "v6: 3.0 % errors (6 of 200 generations) in the last 10 min, not under 2 %" in overdue["reason"]
+    [reply] = app_stack.slack_api.thread(app_stack.incident().ts)
+    assert reply.text.startswith("Not recovered: v6: 3.0 % errors")
+
+
+def test_no_traffic_on_the_new_production_is_not_a_recovery(
+    app_stack, firing_body, resolved_body, monkeypatch
+):
+    rollback_id, moved_at = _scoped_rollback(app_stack, firing_body, resolved_body)
+    _deliver_check_at(app_stack, rollback_id, moved_at + timedelta(minutes=30), monkeypatch)
+    overdue = app_stack.stack.audit(PROMPT)[-1]
+    assert overdue["outcome"] == "recovery_overdue"
+    assert "no generations of v6 in the last 5 min" in overdue["reason"]
