@@ -308,6 +308,9 @@ def test_worker_environment_follows_the_contract(synthesized: Synthesized) -> No
         "approval_expiry_minutes": 60,
         "recovery_minutes": 30,
         "max_rollback_steps": 1,
+        # the rollback plan's recovery rule for version-scoped rollbacks: errors < 1 % for 5 min
+        "recovery_error_rate_below": 0.01,
+        "recovery_error_minutes": 5,
     }
 
 
