@@ -172,3 +172,15 @@ def test_no_traffic_on_the_new_production_is_not_a_recovery(
     overdue = app_stack.stack.audit(PROMPT)[-1]
     assert overdue["outcome"] == "recovery_overdue"
     assert "no generations of v6 in the last 5 min" in overdue["reason"]
+
+
+def test_langfuse_metrics_not_answering_is_overdue_saying_so(
+    app_stack, firing_body, resolved_body, monkeypatch
+):
+    rollback_id, moved_at = _scoped_rollback(app_stack, firing_body, resolved_body)
+    app_stack.stack.langfuse.app.fail_next(503, count=5, path_prefix="/api/public/v2/metrics")
+    _deliver_check_at(app_stack, rollback_id, moved_at + timedelta(minutes=30), monkeypatch)
+    overdue = app_stack.stack.audit(PROMPT)[-1]
+    assert overdue["outcome"] == "recovery_overdue"
+    assert overdue["reason"].startswith("recovery could not be judged: LangfuseUnavailable")
+    assert app_stack.stack.production(PROMPT) == 6  # a check never moves anything

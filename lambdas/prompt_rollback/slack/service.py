@@ -353,15 +353,17 @@ class InteractionService:
     def _judge_production(self, target: AuditRecord, oversight: Oversight, now: datetime) -> RecoveryVerdict:
         """The rollback plan's rule on the version holding production now, over the rule's window."""
         rule = oversight.recovery_rule
+        if self._version_errors is None:
+            return RecoveryVerdict(False, "recovery cannot be judged: no measurements of production here")
         production = self._production(target)
-        if production is None or self._version_errors is None:
+        if production is None:
             return judge_recovery(production, ErrorCount(0, 0), rule)
         try:
             counted = self._version_errors().count(
                 target.prompt_name, production, target.environment, now - rule.window, now
             )
-        except NoData as error:
-            return RecoveryVerdict(False, f"recovery could not be judged: {error}")
+        except NoData as error:  # Langfuse's words in it: escaped, as every text Slack shows
+            return RecoveryVerdict(False, f"recovery could not be judged: {escape_text(str(error), 300)}")
         return judge_recovery(production, counted, rule)
 
     def _recovered_by_check(
