@@ -14,18 +14,26 @@ from infra.functions import AppFunction, FunctionSpec
 from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.platform import Platform, RollbackQueue
 
+WORKER_TIMEOUT_SECONDS = 60
+# A batch must fit one invocation (prompt_rollback/deadline.py): a record whose Langfuse is slow
+# (Retry-After, timeouts) ends by its deadline, RECORD_SECONDS = 30 s, and its last attempt's
+# audit and Slack notice take at most FAILURE_RESERVE_SECONDS = 10 s; a healthy record about
+# HEALTHY_RECORD_SECONDS = 2 s. One slow record and four healthy ones: 30 + 10 + 4 x 2 = 48 s,
+# inside the 60 s timeout; a batch of 10 would need 58 s, no margin. A record there is no time
+# left for is not started and reported as a batch item failure: SQS delivers it again.
+SQS_BATCH_SIZE = 5
+
 WORKER = FunctionSpec(
     handler="prompt_rollback.worker.handler.lambda_handler",
     description="prompt-rollback worker: rolls a prompt back, notifies Slack, appends to the audit ledger",
-    timeout=Duration.seconds(60),
+    timeout=Duration.seconds(WORKER_TIMEOUT_SECONDS),
     memory_size=512,
 )
 # Six times the function timeout: AWS's guidance for SQS event sources, so a batch that is
 # still being retried inside Lambda is not handed to a second invocation meanwhile.
-QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * 60)
+QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(6 * WORKER_TIMEOUT_SECONDS)
 # Passed to the worker as MAX_RECEIVE_COUNT: its last attempt audits the request as failed.
 MAX_RECEIVE_COUNT = 5
-SQS_BATCH_SIZE = 10
 
 
 class RollbackWorker(Construct):

@@ -12,6 +12,7 @@ from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
@@ -167,4 +168,13 @@ class WatchStateStore(Protocol):
 class SignalSender(Protocol):
     def send(self, signals: Sequence[Signal]) -> None:
         """Deliver every signal or raise: an unsent signal stays in its state's outbox."""
+        ...
+
+
+class VersionErrors(Protocol):
+    def count(
+        self, prompt_name: str, version: int, environment: str, start: datetime, end: datetime
+    ) -> ErrorCount:
+        """Generations of one prompt version in [start, end] and how many were at level ERROR
+        (`environment` "" : all); NoData when the measurements cannot say."""
         ...

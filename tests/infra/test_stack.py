@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+from prompt_rollback.deadline import FAILURE_RESERVE_SECONDS, HEALTHY_RECORD_SECONDS, RECORD_SECONDS
 
 from infra.audit_ledger import AUDIT_INDEX_NAME, REQUEST_ID_INDEX_NAME
 from infra.rollback_worker import MAX_RECEIVE_COUNT
@@ -264,12 +265,21 @@ def test_every_queue_refuses_plain_http(synthesized: Synthesized) -> None:
 def test_worker_reads_the_queue_in_batches_with_partial_failures(synthesized: Synthesized) -> None:
     _, mapping = synthesized.only("AWS::Lambda::EventSourceMapping")
     properties = mapping["Properties"]
-    assert properties["BatchSize"] == 10
+    assert properties["BatchSize"] == 5  # one slow record and four healthy ones fit the timeout
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["EventSourceArn"] == {
         "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.worker.queue), "Arn"]
     }
     assert properties["ScalingConfig"] == {"MaximumConcurrency": 5}
+
+
+def test_a_batch_with_one_record_at_its_deadline_fits_the_worker_timeout(synthesized: Synthesized) -> None:
+    _, mapping = synthesized.only("AWS::Lambda::EventSourceMapping")
+    worker_id = synthesized.logical_id(synthesized.stack.worker.function.function)
+    timeout = synthesized.json["Resources"][worker_id]["Properties"]["Timeout"]
+    batch = mapping["Properties"]["BatchSize"]
+    one_slow = RECORD_SECONDS + FAILURE_RESERVE_SECONDS + (batch - 1) * HEALTHY_RECORD_SECONDS
+    assert one_slow <= 0.8 * timeout  # 48 s of 60 s (infra/rollback_worker.py has the arithmetic)
 
 
 def test_worker_environment_follows_the_contract(synthesized: Synthesized) -> None:
@@ -298,6 +308,9 @@ def test_worker_environment_follows_the_contract(synthesized: Synthesized) -> No
         "approval_expiry_minutes": 60,
         "recovery_minutes": 30,
         "max_rollback_steps": 1,
+        # the rollback plan's recovery rule for version-scoped rollbacks: errors < 1 % for 5 min
+        "recovery_error_rate_below": 0.01,
+        "recovery_error_minutes": 5,
     }
 
 

@@ -1,20 +1,53 @@
 """Langfuse as the prompt registry, through the official `langfuse` SDK's generated REST client.
-`LangfuseAPI` retries 429 (honouring Retry-After), 408, 409 and 5xx by itself and, unlike
-`Langfuse()`, starts no tracing threads."""
+`LangfuseAPI` retries 429, 408, 409 and 5xx by itself (its waits capped here, as Slack's are) and,
+unlike `Langfuse()`, starts no tracing threads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from prompt_rollback import deadline
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.domain.retry_after import retry_after_seconds
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 from prompt_rollback.ports import PromptRef
 
 PRODUCTION_LABEL = "production"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+# The SDK waits whatever Retry-After asks, up to 60 s, before each of its retries: longer than a
+# worker's record may take. A longer Retry-After fails the call at once (retryable: SQS delivers
+# the message again after its visibility timeout, by when the limit is over).
+MAX_WAIT_SECONDS = 5.0
+# The SDK's own backoff without a Retry-After: 1 s, then 2 s (±10 %).
+LONGEST_BACKOFF_SECONDS = 2.2
+
+
+class _WaitRefused(Exception):
+    """A retry the SDK is about to wait for would wait too long, or past the deadline."""
+
+
+def _refuse_long_waits(max_wait_seconds: float) -> Callable[[httpx.Response], None]:
+    """An httpx response hook: it sees every answer before the SDK decides to sleep and retry."""
+
+    def check(response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 500 and status not in _RETRYABLE_STATUS:
+            return
+        asked = retry_after_seconds(response.headers, datetime.now(UTC))
+        if asked is not None and asked > max_wait_seconds:
+            raise _WaitRefused(
+                f"HTTP {status}, Retry-After {asked:g} s is over the {max_wait_seconds:g} s cap"
+            )
+        wait, left = (LONGEST_BACKOFF_SECONDS if asked is None else asked), deadline.seconds_left()
+        if left is not None and wait >= left:
+            raise _WaitRefused(f"HTTP {status}, and no time left before the record's deadline to retry")
+
+    return check
 
 
 def _path_segment(prompt_name: str) -> str:
@@ -33,6 +66,7 @@ class LangfuseRegistry:
         secret_key: str,
         timeout_seconds: float = 10.0,
         max_retries: int = 2,
+        max_wait_seconds: float = MAX_WAIT_SECONDS,
     ) -> None:
         # Imported here, not at module level: langfuse/__init__.py loads its OpenTelemetry tracing stack,
         # which the webhook function and a worker rolling back a Bedrock pointer never need. The import is
@@ -47,12 +81,30 @@ class LangfuseRegistry:
             password=secret_key,
             timeout=timeout_seconds,
             x_langfuse_sdk_name="prompt-rollback",
+            httpx_client=httpx.Client(
+                timeout=timeout_seconds,
+                follow_redirects=True,
+                event_hooks={"response": [_refuse_long_waits(max_wait_seconds)]},
+            ),
         )
-        self._request_options: Any = {"max_retries": max_retries}
+        self._timeout_seconds = timeout_seconds
+        self._max_retries = max_retries
+
+    @property
+    def _request_options(self) -> Any:
+        """Per call: no request may outlast the deadline of the record being handled."""
+        left = deadline.seconds_left()
+        timeout = self._timeout_seconds if left is None else min(self._timeout_seconds, left)
+        return {"max_retries": self._max_retries, "timeout_in_seconds": timeout}
 
     def _call(self, what: str, call: Any) -> Any:
+        left = deadline.seconds_left()
+        if left is not None and left <= 0:
+            raise RegistryUnavailable(f"Langfuse {what}: the record's deadline has passed")
         try:
             return call()
+        except _WaitRefused as refused:
+            raise RegistryUnavailable(f"Langfuse {what}: {refused}") from refused
         except self._api_error as error:
             status = getattr(error, "status_code", None) or 0
             if status == 404:

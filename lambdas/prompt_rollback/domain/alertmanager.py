@@ -5,10 +5,11 @@ Alertmanager never retries a 4xx, so intake cuts long texts instead of refusing 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prompt_rollback.domain.times import WireTime
 
 # A count we only report (in the answer, a metric): an absurd one is capped, not refused.
 MAX_TRUNCATED_ALERTS = 2**31 - 1
@@ -27,8 +28,8 @@ class Alert(AlertmanagerModel):
     status: AlertStatus
     labels: LabelMap = Field(default_factory=dict)
     annotations: LabelMap = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime | None = Field(default=None, alias="endsAt")
+    starts_at: WireTime = Field(alias="startsAt")
+    ends_at: WireTime | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL")
     fingerprint: str = Field(pattern=r"^[0-9A-Za-z]{1,64}$")
 

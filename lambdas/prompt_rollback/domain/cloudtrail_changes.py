@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from prompt_rollback.domain.bedrock_targets import (
     AGENT_ID_LABEL,
@@ -18,6 +18,7 @@ from prompt_rollback.domain.bedrock_targets import (
     version_number,
 )
 from prompt_rollback.domain.changes import Ignored, LedgerView, ProductionChange
+from prompt_rollback.domain.times import WireTime
 
 # Where each call's new version comes from:
 # UpdateAgentAlias: requestParameters.routingConfiguration[0].agentVersion
@@ -64,7 +65,7 @@ class CloudTrailRecord(BaseModel):
 
     event_name: str = Field(alias="eventName")
     event_source: str = Field(alias="eventSource")
-    event_time: AwareDatetime = Field(alias="eventTime")
+    event_time: WireTime = Field(alias="eventTime")
     event_id: str = Field(alias="eventID", min_length=1, max_length=200)
     request_id: str = Field(default="", alias="requestID", max_length=200)
     user_identity: UserIdentity = Field(alias="userIdentity")

@@ -81,7 +81,9 @@ class Intake:
         return sum(1 for s in self.skipped if s.kind is SkipKind.MISCONFIGURED)
 
 
-def _resolution_for(alert: Alert, received_at: datetime) -> tuple[tuple[str, str], ResolvedAlert] | None:
+def _resolution_for(
+    alert: Alert, received_at: datetime, source: str
+) -> tuple[tuple[str, str], ResolvedAlert] | None:
     """A resolved alert that names a prompt we could have rolled back, keyed by its prompt."""
     labels = alert.labels
     prompt_name = labels.get("prompt_name", "")
@@ -95,6 +97,7 @@ def _resolution_for(alert: Alert, received_at: datetime) -> tuple[tuple[str, str
         starts_at=alert.starts_at,
         # Alertmanager sets endsAt of a resolved alert to when it resolved.
         resolved_at=alert.ends_at if alert.ends_at and alert.ends_at.year > 1 else received_at,
+        source=source,
     )
 
 
@@ -202,8 +205,9 @@ def _request_or_reason(
         return f"could not build a rollback request ({fields} out of bounds)"
 
 
-def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
-    """Split a webhook body into rollback requests and skipped alerts (each with its reason)."""
+def triage(body: AlertmanagerWebhook, received_at: datetime, source: str = "alertmanager") -> Intake:
+    """Split a webhook body into rollback requests and skipped alerts (each with its reason);
+    `source` names who sent it on the recovery signals."""
     accepted: list[RollbackRequest] = []
     skipped: list[SkippedAlert] = []
     resolved: dict[tuple[str, str], list[ResolvedAlert]] = {}
@@ -214,7 +218,7 @@ def triage(body: AlertmanagerWebhook, received_at: datetime) -> Intake:
             skipped.append(
                 SkippedAlert(alert.fingerprint, alertname, RESOLVED_REASON, SkipKind.NOTHING_TO_DO)
             )
-            found = _resolution_for(alert, received_at)
+            found = _resolution_for(alert, received_at, source)
             if found is not None and found[1].rollback_id not in seen:
                 seen.add(found[1].rollback_id)
                 resolved.setdefault(found[0], []).append(found[1])

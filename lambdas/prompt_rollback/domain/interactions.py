@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from prompt_rollback.domain.policy_config import Oversight
+from prompt_rollback.domain.times import WireTime
 
 MAX_REQUEST_ID_LENGTH = 128
 ROLLBACK_ID = re.compile(r"[A-Za-z0-9_\-:.]{1,128}")  # as RollbackRequest.request_id
@@ -60,7 +61,7 @@ class SlackAction(BaseModel):
     user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
     user_name: str = Field(default="", max_length=200)
     channel_id: str = Field(default="", max_length=40)
-    clicked_at: datetime
+    clicked_at: WireTime
 
     @property
     def actor(self) -> str:
@@ -90,7 +91,7 @@ class CliAction(BaseModel):
     prompt: str = Field(min_length=1, max_length=400)
     provider: Literal["langfuse", "bedrock"] = "langfuse"
     actor_name: str = Field(min_length=1, max_length=180, alias="actor")
-    clicked_at: datetime
+    clicked_at: WireTime
 
     @property
     def actor(self) -> str:
@@ -135,8 +136,10 @@ class ResolvedAlert(BaseModel):
     rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     alertname: str = Field(default="", max_length=200)
     fingerprint: str = Field(max_length=64)
-    starts_at: datetime
-    resolved_at: datetime
+    starts_at: WireTime
+    resolved_at: WireTime
+    # Who said it resolved (alertmanager, grafana, amp, cloudwatch, watcher): the record's actor.
+    source: str = Field(default="alertmanager", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 class ResolutionSignal(BaseModel):

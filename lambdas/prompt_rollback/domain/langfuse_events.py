@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from prompt_rollback.domain.times import WireTime
 
 PRODUCTION_LABEL = "production"
 MAX_BODY_BYTES = 1_048_576
@@ -36,8 +38,8 @@ class WebhookPrompt(BaseModel):
     project_id: str = Field(default="", alias="projectId", max_length=200)
     labels: list[str] = Field(default_factory=list, max_length=1000)
     commit_message: str | None = Field(default=None, alias="commitMessage")
-    created_at: AwareDatetime = Field(alias="createdAt")
-    updated_at: AwareDatetime = Field(alias="updatedAt")
+    created_at: WireTime = Field(alias="createdAt")
+    updated_at: WireTime = Field(alias="updatedAt")
 
     @property
     def in_production(self) -> bool:
@@ -52,7 +54,7 @@ class PromptVersionEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     id: str = Field(min_length=1, max_length=200)
-    timestamp: datetime
+    timestamp: WireTime
     type: Literal["prompt-version"]
     api_version: Literal["v1"] = Field(alias="apiVersion")
     action: Literal["created", "updated", "deleted"]

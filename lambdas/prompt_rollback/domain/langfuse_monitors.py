@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
 from prompt_rollback.domain.audit import parse_iso_utc
 from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionNow, _Unknown
 from prompt_rollback.domain.requests import cut
+from prompt_rollback.domain.times import WireTime
 
 MONITOR_ALERT_TYPE = "monitor-alert"
 # Filter columns that name the prompt / its version (the observations view's column ids).
@@ -56,9 +57,9 @@ class MonitorAlertPayload(_Model):
     permalink: str = Field(default="", max_length=4096)
     message: MonitorMessage = Field(default_factory=MonitorMessage)
     severity: str = Field(max_length=50)
-    timestamp: AwareDatetime
-    from_timestamp: AwareDatetime | None = Field(default=None, alias="fromTimestamp")
-    to_timestamp: AwareDatetime | None = Field(default=None, alias="toTimestamp")
+    timestamp: WireTime
+    from_timestamp: WireTime | None = Field(default=None, alias="fromTimestamp")
+    to_timestamp: WireTime | None = Field(default=None, alias="toTimestamp")
     view: str = Field(default="", max_length=100)
     filters: list[MonitorFilter] = Field(default_factory=list, max_length=MAX_FILTERS)
     window: str | int = ""
@@ -69,7 +70,7 @@ class MonitorAlertEvent(_Model):
     """One delivery. `id` is Langfuse's execution id: the same on each retry of one alert."""
 
     id: str = Field(min_length=1, max_length=200)
-    timestamp: datetime
+    timestamp: WireTime
     type: Literal["monitor-alert"]
     api_version: Literal["v1"] = Field(alias="apiVersion")
     payload: MonitorAlertPayload

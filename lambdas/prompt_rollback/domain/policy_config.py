@@ -4,12 +4,14 @@ Read from the JSON in `ROLLBACK_POLICY` (shape: docs/deploy.md, README "Guards",
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from prompt_rollback.domain.recovery import RecoveryRule
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Oversight:
     approval_expiry: timedelta
     recovery_window: timedelta
     max_rollback_steps: int
+    recovery_rule: RecoveryRule = field(default_factory=RecoveryRule)
 
     @property
     def approver_users(self) -> frozenset[str]:
@@ -79,6 +82,10 @@ class PolicyConfig(BaseModel):
     approval_expiry_minutes: int = Field(default=60, ge=1, le=MAX_WINDOW_MINUTES)
     recovery_minutes: int = Field(default=30, ge=1, le=MAX_WINDOW_MINUTES)
     max_rollback_steps: int = Field(default=1, ge=1, le=MAX_ROLLBACK_STEPS)
+    # The rollback plan's recovery rule, for rollbacks a version-scoped alert caused
+    # (domain/recovery.py): errors under 1 % of the production version's generations for 5 min.
+    recovery_error_rate_below: float = Field(default=0.01, gt=0, le=1)
+    recovery_error_minutes: int = Field(default=5, ge=1, le=MAX_WINDOW_MINUTES)
 
     def allows(self, prompt_name: str) -> bool:
         return any(fnmatchcase(prompt_name, pattern) for pattern in self.allowed_prompts)
@@ -102,6 +109,9 @@ class PolicyConfig(BaseModel):
             ),
             recovery_window=timedelta(minutes=override.recovery_minutes or self.recovery_minutes),
             max_rollback_steps=override.max_rollback_steps or self.max_rollback_steps,
+            recovery_rule=RecoveryRule(
+                self.recovery_error_rate_below, timedelta(minutes=self.recovery_error_minutes)
+            ),
         )
 
     def guards_for(self, prompt_name: str) -> Guards:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prompt_rollback.domain.prompt_names import prompt_name_problem
+from prompt_rollback.domain.times import WireTime
 
 SUPPORTED_PROVIDERS = ("langfuse", "bedrock")
 Provider = Literal["langfuse", "bedrock"]
@@ -73,7 +74,7 @@ class Trigger(BaseModel):
     alertname: str = Field(default="", max_length=MAX_NAME_LENGTH)
     fingerprint: str = Field(max_length=64)
     group_key: str = Field(default="", max_length=MAX_URL_LENGTH)
-    starts_at: datetime
+    starts_at: WireTime
     labels: dict[str, str] = Field(default_factory=dict)
     # How many of the alert's labels were left out to keep `labels` within MAX_LABELS_CHARS.
     labels_cut: int = Field(default=0, ge=0)
@@ -103,7 +104,7 @@ class RollbackRequest(BaseModel):
     allow_forward: bool = False
     dry_run: bool | None = None
     trigger: Trigger | None = None
-    received_at: datetime
+    received_at: WireTime
     provider_target: dict[str, str] = Field(default_factory=dict)
     # A click in Slack: the incident's message, updated in place instead of posting another.
     slack_channel: str = Field(default="", max_length=40)

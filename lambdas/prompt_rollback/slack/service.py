@@ -33,17 +33,26 @@ from prompt_rollback.domain.interactions import (
 )
 from prompt_rollback.domain.mrkdwn import escape_text
 from prompt_rollback.domain.policy import Outcome
-from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.policy_config import Oversight, PolicyConfig
+from prompt_rollback.domain.recovery import (
+    VERSION_SCOPED_RESOLUTION,
+    ErrorCount,
+    RecoveryVerdict,
+    judge_recovery,
+    version_scoped,
+)
 from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
 from prompt_rollback.ports import (
     APPEND_ATTEMPTS,
     AppNotifier,
     AuditLedger,
+    NoData,
     PromptRef,
     PromptRegistry,
     RollbackNotice,
     SlackOutcome,
+    VersionErrors,
 )
 
 HISTORY_DEPTH = 100
@@ -130,6 +139,7 @@ class InteractionService:
         run_rollback: RunRollback,
         stage: str = "",
         clock: Callable[[], datetime] | None = None,
+        version_errors: Callable[[], VersionErrors] | None = None,
     ) -> None:
         self._registries = registries
         self._ledger = ledger
@@ -138,6 +148,7 @@ class InteractionService:
         self._run_rollback = run_rollback
         self._stage = stage
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._version_errors = version_errors  # built on first use: only version-scoped checks ask
 
     # ---- clicks ----------------------------------------------------------------------------
     def handle_action(self, action: Action) -> InteractionResult:
@@ -269,6 +280,8 @@ class InteractionService:
             return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
         if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
             return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
+        if version_scoped(target.trigger):
+            return InteractionResult("ignored", VERSION_SCOPED_RESOLUTION, alert.rollback_id)
         took = recovery_time(move, alert.resolved_at)
         minutes = took.total_seconds() / 60
         name = escape_text(alert.alertname, 200) or "the alert"
@@ -277,12 +290,12 @@ class InteractionService:
             target,
             "recovered",
             reason,
-            actor="alertmanager",
+            actor=alert.source,
             request_id=f"recovered-{move.rollback_id}",
             recovery_seconds=int(took.total_seconds()),
             resolved_at=iso_utc(alert.resolved_at),
         )
-        self._update(target, "recovered", move.rollback_id, None, reason, "alertmanager")
+        self._update(target, "recovered", move.rollback_id, None, reason, alert.source)
         self._reply(target, f"Recovered: {reason}.")
         return InteractionResult("recovered", reason, alert.rollback_id)
 
@@ -318,8 +331,14 @@ class InteractionService:
             return InteractionResult("ignored", "nothing to check", check.rollback_id)
         if not recovery_overdue(move, "recovered" in outcomes, now, oversight.recovery_window):
             return InteractionResult("ignored", "recovered, or the window is not over yet", check.rollback_id)
-        minutes = int(oversight.recovery_window.total_seconds() // 60)
-        reason = f"no resolution within {minutes} min of the rollback"
+        if version_scoped(target.trigger):
+            verdict = self._judge_production(target, oversight, now)
+            if verdict.recovered:
+                return self._recovered_by_check(target, move.rollback_id, verdict.reason, now)
+            reason = verdict.reason
+        else:
+            minutes = int(oversight.recovery_window.total_seconds() // 60)
+            reason = f"no resolution within {minutes} min of the rollback"
         self._record(
             target,
             "recovery_overdue",
@@ -330,6 +349,37 @@ class InteractionService:
         self._update(target, "recovery_overdue", move.rollback_id, None, reason, "recovery-check")
         self._reply(target, f"Not recovered: {reason}. Someone should look.")
         return InteractionResult("recovery_overdue", reason, check.rollback_id)
+
+    def _judge_production(self, target: AuditRecord, oversight: Oversight, now: datetime) -> RecoveryVerdict:
+        """The rollback plan's rule on the version holding production now, over the rule's window."""
+        rule = oversight.recovery_rule
+        if self._version_errors is None:
+            return RecoveryVerdict(False, "recovery cannot be judged: no measurements of production here")
+        production = self._production(target)
+        if production is None:
+            return judge_recovery(production, ErrorCount(0, 0), rule)
+        try:
+            counted = self._version_errors().count(
+                target.prompt_name, production, target.environment, now - rule.window, now
+            )
+        except NoData as error:  # Langfuse's words in it: escaped, as every text Slack shows
+            return RecoveryVerdict(False, f"recovery could not be judged: {escape_text(str(error), 300)}")
+        return judge_recovery(production, counted, rule)
+
+    def _recovered_by_check(
+        self, target: AuditRecord, rollback_id: str, reason: str, now: datetime
+    ) -> InteractionResult:
+        self._record(
+            target,
+            "recovered",
+            reason,
+            actor="recovery-check",
+            request_id=f"recovered-{rollback_id}",
+            resolved_at=iso_utc(now),
+        )
+        self._update(target, "recovered", rollback_id, None, reason, "recovery-check")
+        self._reply(target, f"Recovered: {reason}.")
+        return InteractionResult("recovered", reason, rollback_id)
 
     # ---- ledger and Slack ------------------------------------------------------------------
     def _tell(self, action: Action, text: str) -> None:

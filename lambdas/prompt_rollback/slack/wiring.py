@@ -15,6 +15,7 @@ from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
 from prompt_rollback.settings import IdempotencySettings
 
 if TYPE_CHECKING:
+    from prompt_rollback.adapters.langfuse_version_errors import LangfuseVersionErrors
     from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
     from prompt_rollback.domain.requests import RollbackRequest
     from prompt_rollback.slack.service import InteractionService, RunRollback
@@ -67,7 +68,28 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
         run_rollback=run_rollback,
         stage=settings.stage,
         clock=now,
+        version_errors=version_errors,
     )
+
+
+@cache
+def version_errors() -> LangfuseVersionErrors:
+    """The production version's errors for a version-scoped recovery check, from Langfuse's metrics."""
+    from langfuse.api.client import LangfuseAPI
+
+    from prompt_rollback.adapters.langfuse_version_errors import LangfuseVersionErrors
+    from prompt_rollback.settings import LangfuseSettings
+
+    credentials = wiring.langfuse_credentials()
+    api = LangfuseAPI(
+        base_url=credentials.host.rstrip("/"),
+        username=credentials.public_key,
+        password=credentials.secret_key,
+        x_langfuse_public_key=credentials.public_key,
+        x_langfuse_sdk_name="prompt-rollback",
+        timeout=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
+    )
+    return LangfuseVersionErrors(api)
 
 
 _PEOPLE_METRICS = {
@@ -124,6 +146,7 @@ def schedule_check(request: RollbackRequest, outcome: str) -> str:
 
 def reset() -> None:
     _recovery_scheduler.cache_clear()
+    version_errors.cache_clear()
     replay_guard.cache_clear()
 
 

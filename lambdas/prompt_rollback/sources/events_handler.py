@@ -50,7 +50,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     accepted: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     for converted in _converted(event):
-        intake = triage(converted.body, received_at=received_at) if converted.body else None
+        intake = triage(converted.body, received_at, converted.source) if converted.body else None
         requests = intake.accepted if intake else []
         if requests:
             # Raises on failure: the event is retried, then dead-lettered (see the module docstring).

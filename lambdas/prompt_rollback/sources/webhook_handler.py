@@ -16,6 +16,7 @@ from prompt_rollback import wiring
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import Intake, triage
 from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
+from prompt_rollback.domain.sources import SourceName
 from prompt_rollback.domain.sources.grafana import parse_alert_body
 from prompt_rollback.http_api.body import media_type, raw_body
 from prompt_rollback.http_api.environment import EnvironmentCheck
@@ -38,7 +39,7 @@ def not_a_webhook(error: ValidationError) -> Response[Any]:
     return invalid_body(error, "body is not an Alertmanager (version 4) or Grafana (version 1) webhook")
 
 
-def _parse_body() -> AlertmanagerWebhook:
+def _parse_body() -> tuple[SourceName, AlertmanagerWebhook]:
     event = app.current_event
     if media_type(event) not in JSON_CONTENT_TYPES:
         raise Problem(415, "Content-Type must be application/json")
@@ -60,7 +61,7 @@ def _parse_body() -> AlertmanagerWebhook:
     source, parsed = parse_alert_body(body)
     if source == "grafana" and signing is not None and not signed:
         raise Problem(401, f"Grafana body without its {signing.signature_header} signature")
-    return parsed
+    return source, parsed
 
 
 def _queue(intake: Intake) -> None:
@@ -76,8 +77,8 @@ def _queue(intake: Intake) -> None:
 
 @app.post("/alerts", middlewares=[require_bearer_token])
 def receive_alerts() -> Response[Any]:
-    parsed = _parse_body()
-    intake = triage(parsed, received_at=datetime.now(UTC))
+    source, parsed = _parse_body()
+    intake = triage(parsed, received_at=datetime.now(UTC), source=source)
     metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(parsed.alerts))
     _queue(intake)
     metrics.add_metric(name="AlertsAccepted", unit=MetricUnit.Count, value=len(intake.accepted))

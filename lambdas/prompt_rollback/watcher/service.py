@@ -49,7 +49,7 @@ class IntakeSignalSender:
 
     def send(self, signals: Sequence[Signal]) -> tuple[list[str], list[SkippedAlert]]:
         now = self._clock()
-        intake = triage(as_webhook_body(signals, now), received_at=now)
+        intake = triage(as_webhook_body(signals, now), received_at=now, source=WATCHER_ACTOR)
         requests = [request.model_copy(update={"actor": WATCHER_ACTOR}) for request in intake.accepted]
         if requests:
             self._queue.enqueue(requests)

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from prompt_rollback import wiring
+from prompt_rollback import deadline, wiring
 from prompt_rollback.domain.interactions import CliAction
-from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.errors import ConfigurationError, RollbackError
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
@@ -32,11 +32,21 @@ from prompt_rollback.worker.messages import parse_queue_message
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+class NoTimeLeft(RollbackError):
+    """Not started: reported as a batch item failure, so SQS delivers it again."""
+
+    retryable = True
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
+    seconds = deadline.record_seconds(lambda_context.get_remaining_time_in_millis() / 1000)
+    if seconds is None:
+        raise NoTimeLeft("too little of the invocation left to start this record")
     receive_count = int(record.attributes.approximate_receive_count or "1")
     logger.append_keys(attempt=receive_count)
     message = parse_queue_message(record.body)
-    return dispatch(message, Attempt.of_delivery(receive_count, wiring.settings().max_receive_count))
+    with deadline.within(seconds):
+        return dispatch(message, Attempt.of_delivery(receive_count, wiring.settings().max_receive_count))
 
 
 def _invalid(what: str, error: ValidationError | None) -> dict[str, Any]:

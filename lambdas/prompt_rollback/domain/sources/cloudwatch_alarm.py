@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
 from prompt_rollback.domain.intake import SkipKind, SkippedAlert
 from prompt_rollback.domain.sources import Converted, problem_locations, quoted
+from prompt_rollback.domain.times import WireTime
 
 DETAIL_TYPE = "CloudWatch Alarm State Change"
 EVENT_SOURCE = "aws.cloudwatch"
@@ -62,7 +63,7 @@ class AlarmConfiguration(_EventModel):
 class AlarmState(_EventModel):
     value: Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
     reason: str = ""
-    timestamp: datetime
+    timestamp: WireTime
 
 
 class AlarmDetail(_EventModel):
@@ -79,7 +80,7 @@ class AlarmStateChangeEvent(_EventModel):
     source: Literal["aws.cloudwatch"]
     account: str = ""
     region: str = ""
-    time: datetime
+    time: WireTime
     resources: list[str] = Field(min_length=1)
     detail: AlarmDetail
 
@@ -113,11 +114,21 @@ def _dimensions(detail: AlarmDetail) -> dict[str, str] | str:
     return found
 
 
+def fired_at(detail: AlarmDetail) -> datetime:
+    """When the firing this state change is about began: an OK right after an ALARM resolves
+    that ALARM, so it carries the ALARM's time (and so its fingerprint and rollback id)."""
+    previous = detail.previous_state
+    if detail.state.value == "OK" and previous is not None and previous.value == "ALARM":
+        return previous.timestamp
+    return detail.state.timestamp
+
+
 def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
     """One alarm state change: a one-alert webhook body to triage, or why there is none."""
     detail = event.detail
     state = detail.state
-    fingerprint = alarm_fingerprint(event.alarm_arn, state.timestamp)
+    started = fired_at(detail)
+    fingerprint = alarm_fingerprint(event.alarm_arn, started)
     alarm_name = quoted(detail.alarm_name)
     if state.value == "INSUFFICIENT_DATA":
         reason = "INSUFFICIENT_DATA: ignored (only ALARM rolls back; OK is logged as resolved)"
@@ -155,7 +166,10 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
                         "status": "firing" if state.value == "ALARM" else "resolved",
                         "labels": labels,
                         "annotations": {"summary": summary[:MAX_TEXT], "reason": state.reason[:MAX_TEXT]},
-                        "startsAt": state.timestamp.astimezone(UTC).isoformat(),
+                        "startsAt": started.astimezone(UTC).isoformat(),
+                        "endsAt": state.timestamp.astimezone(UTC).isoformat()
+                        if state.value == "OK"
+                        else None,
                         "generatorURL": _console_url(event),
                         "fingerprint": fingerprint,
                     }
