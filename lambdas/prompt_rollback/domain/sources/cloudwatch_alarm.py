@@ -123,6 +123,10 @@ def fired_at(detail: AlarmDetail) -> datetime:
     return detail.state.timestamp
 
 
+def _skipped(fingerprint: str, alarm_name: str, reason: str, kind: SkipKind) -> Converted:
+    return Converted("cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, kind)])
+
+
 def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
     """One alarm state change: a one-alert webhook body to triage, or why there is none."""
     detail = event.detail
@@ -132,14 +136,10 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
     alarm_name = quoted(detail.alarm_name)
     if state.value == "INSUFFICIENT_DATA":
         reason = "INSUFFICIENT_DATA: ignored (only ALARM rolls back; OK is logged as resolved)"
-        return Converted(
-            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.NOTHING_TO_DO)]
-        )
+        return _skipped(fingerprint, alarm_name, reason, SkipKind.NOTHING_TO_DO)
     dimensions = _dimensions(detail)
     if isinstance(dimensions, str):
-        return Converted(
-            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, dimensions, SkipKind.MISCONFIGURED)]
-        )
+        return _skipped(fingerprint, alarm_name, dimensions, SkipKind.MISCONFIGURED)
     missing = [d for d in (PROMPT_NAME_DIMENSION, PROMPT_VERSION_DIMENSION) if not dimensions.get(d)]
     if missing:
         kind = "alarm" if detail.configuration.metrics else "composite alarm (no metric)"
@@ -147,9 +147,7 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
             f"{kind} has no {' or '.join(missing)} dimension on its metric: publish the metric with "
             f"dimensions {PROMPT_NAME_DIMENSION} and {PROMPT_VERSION_DIMENSION} ({CONVENTION_HINT})"
         )
-        return Converted(
-            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)]
-        )
+        return _skipped(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)
     labels = {"alertname": detail.alarm_name, "alarm_arn": event.alarm_arn}
     labels.update({DIMENSION_LABELS[name]: value for name, value in dimensions.items()})
     summary = detail.configuration.description or state.reason
@@ -180,9 +178,7 @@ def convert_alarm_event(event: AlarmStateChangeEvent) -> Converted:
         reason = (
             f"alarm does not fit the Alertmanager webhook model (problems at: {problem_locations(error)})"
         )
-        return Converted(
-            "cloudwatch", None, [SkippedAlert(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)]
-        )
+        return _skipped(fingerprint, alarm_name, reason, SkipKind.MISCONFIGURED)
     return Converted("cloudwatch", body)
 
 
