@@ -16,7 +16,6 @@ Defaults, each replaced by the standard setting when it is present:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import threading
@@ -71,7 +70,7 @@ class LocalService:
     def __init__(self, settings: LocalSettings, out: IO[str] | None = None) -> None:
         self.settings = settings
         self.out = out or sys.stdout
-        self.moto: Any = None
+        self.moto: LoopbackServer | None = None
         self.langfuse: LangfuseCompatibleServer | None = None
         self.slack_api: SlackApiServer | None = None
         self.resources: LocalResources | None = None
@@ -89,7 +88,14 @@ class LocalService:
         # The handlers read their configuration from the environment, as in Lambda; what local
         # mode sets is put back on stop, so an embedding process (tests) is left as it was.
         self._saved_environment = dict(os.environ)
-        env = os.environ
+        try:
+            self._start_parts(os.environ)
+        except BaseException:
+            self.stop()  # a busy port must not leave the other servers running
+            raise
+        return self
+
+    def _start_parts(self, env: Any) -> None:
         env.update(self.settings.environment)
         self._set_lambda_defaults(env)
         if not env.get("AWS_ENDPOINT_URL"):
@@ -107,7 +113,6 @@ class LocalService:
             self.webhooks = WebhookSender()
             self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
             self.langfuse.store.webhooks = self.webhooks
-        return self
 
     def _set_lambda_defaults(self, env: Any) -> None:
         """What the Lambda runtime and the stack would set, unless the developer set it."""
@@ -120,14 +125,18 @@ class LocalService:
         env["STAGE"] = self.settings.stage
 
     def _start_moto(self, env: Any) -> None:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
-        self.moto = ThreadedMotoServer(
-            ip_address=self.settings.host, port=self.settings.aws_port, verbose=False
+        # moto's own app on our LoopbackServer: ThreadedMotoServer waits forever when its port
+        # is taken, where this raises PortInUse at once.
+        self.moto = LoopbackServer(
+            DomainDispatcherApplication(create_backend_app),
+            self.settings.host,
+            self.settings.aws_port,
+            name="moto",
         )
         self.moto.start()
-        env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
+        env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto.port}"
         self._reset_moto()  # moto keeps state per process, not per server: start empty
         env.setdefault("AWS_ACCESS_KEY_ID", "local")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
