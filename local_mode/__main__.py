@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -94,13 +95,27 @@ and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
     AUDIT_TABLE_NAME={service.resources.audit_table} \\
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
-    LANGFUSE_SECRET_KEY={langfuse_secret}
+    LANGFUSE_SECRET_KEY={langfuse_secret}{_slack_app_settings(service)}
   {cli} audit --prompt support-answer      # changes and decisions, who/when/why
   {cli} history --prompt support-answer    # who held production when
   {cli} rollback --prompt support-answer --to 4 \\
     --reason drill --actor you@example.com --in-process   # a forced rollback from v5
 Ctrl-C stops.
 """
+
+
+def _slack_app_settings(service: LocalService) -> str:
+    """App mode: the CLI's in-process worker updates the incident message as a click does, so it
+    needs the same Slack settings (without them it would print a webhook-style message)."""
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        return ""
+    # The embedded Slack accepts the token it was started with; a real one is never printed.
+    token = os.environ["SLACK_BOT_TOKEN"] if service.slack_api else "<your SLACK_BOT_TOKEN>"
+    return (
+        f" \\\n    SLACK_BOT_TOKEN={token} SLACK_API_BASE_URL={os.environ['SLACK_API_BASE_URL']} "
+        f"SLACK_CHANNEL={os.environ.get('SLACK_CHANNEL', '')} \\\n"
+        f"    ROLLBACK_POLICY={shlex.quote(os.environ.get('ROLLBACK_POLICY', ''))}"
+    )
 
 
 def _other_port_hint(busy: PortInUse, args: argparse.Namespace) -> str:

@@ -78,6 +78,7 @@ class LocalService:
         self.watcher: WatcherSchedule | None = None
         self._http: LoopbackServer | None = None
         self._printed: set[tuple[str, int]] = set()
+        self._accepted: set[str] = set()  # rollback ids the webhook answered, to tell a repeat
         # One invocation at a time, see _one_at_a_time.
         self._invocations = threading.Lock()
         self._saved_environment: dict[str, str] | None = None
@@ -281,10 +282,15 @@ class LocalService:
             body = {}
         if status == 202:
             for item in body.get("accepted", []):
-                self._say(
-                    f"[webhook] 202 queued rollback {item['rollback_id']} for "
-                    f"{item['prompt_name']} v{item['prompt_version']}"
-                )
+                alert = f"{item['prompt_name']} v{item['prompt_version']}"
+                if item["rollback_id"] in self._accepted:  # the same alert again: one rollback id
+                    self._say(
+                        f"[webhook] 202 {alert} again, as {item['rollback_id']}: "
+                        "the same alert is acted on once, nothing moves again"
+                    )
+                    continue
+                self._accepted.add(item["rollback_id"])
+                self._say(f"[webhook] 202 queued rollback request {item['rollback_id']} for {alert}")
             for item in body.get("skipped", []):
                 self._say(f"[webhook] 202 skipped alert {item['fingerprint']}: {item['reason']}")
         else:
@@ -316,10 +322,12 @@ class LocalService:
                 if people and record.kind in ("decision", "followup"):
                     if mark not in self._printed:
                         self._printed.add(mark)
+                        # A person acted ("by"); otherwise a signal reported it (its source).
+                        who = "by" if record.mode == "manual" else "reported by"
                         self._say(
                             f"[worker] {record.outcome.value}: {record.prompt_name} "
-                            f"v{record.from_version} -> v{record.to_version} "
-                            f"({record.reason}); by {record.actor}; audit seq {record.seq}"
+                            f"{_versions(record.from_version, record.to_version)} "
+                            f"({record.reason}); {who} {record.actor}; audit seq {record.seq}"
                         )
                     continue
                 if (
@@ -333,13 +341,20 @@ class LocalService:
                 slack = record.slack.status if record.slack else ""
                 self._say(
                     f"[worker] {record.outcome.value}: {record.prompt_name} "
-                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"{_versions(record.from_version, record.to_version)} ({record.reason}); "
                     f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _versions(from_version: int | None, to_version: int | None) -> str:
+    """ "v7 -> v6"; a decision that moved nothing names only the version it saw."""
+    if to_version is None:
+        return f"at v{from_version}" if from_version is not None else "(no version)"
+    return f"v{from_version} -> v{to_version}"
 
 
 def _respond(start_response: StartResponse, status: int, body: Any) -> list[bytes]:
