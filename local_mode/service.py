@@ -290,7 +290,7 @@ class LocalService:
                     )
                     continue
                 self._accepted.add(item["rollback_id"])
-                self._say(f"[webhook] 202 queued rollback request {item['rollback_id']} for {alert}")
+                self._say(f"[webhook] 202 queued rollback {item['rollback_id']} for {alert}")
             for item in body.get("skipped", []):
                 self._say(f"[webhook] 202 skipped alert {item['fingerprint']}: {item['reason']}")
         else:
