@@ -574,9 +574,18 @@ def bench_watcher(runs: int) -> list[Row]:
 
     rows = []
     for count in (1, 100, 500):
-        row = watcher.measure(count, runs)
+        # A fresh process each: its peak RSS is the watcher's, not this bench's.
+        code = (
+            "import json, sys; sys.path[:0] = ['lambdas', '.']; from bench import watcher; "
+            f"watcher._environment(); print(json.dumps(watcher.measure({count}, {runs})))"
+        )
+        measured = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+        )
+        row = json.loads(measured.stdout.strip().splitlines()[-1])
+        calls = "/".join(str(c) for c in row["langfuse_calls"])
         rows += [
-            Row(f"watcher run, {count} prompt(s): Langfuse calls", str(row["langfuse_calls"])),
+            Row(f"watcher run, {count} prompt(s): Langfuse calls", calls),
             Row(
                 f"watcher run, {count} prompt(s): warm",
                 f"p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms",
