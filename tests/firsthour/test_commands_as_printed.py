@@ -100,3 +100,23 @@ def test_the_launcher_runs_app_py_with_the_venv_and_a_quiet_jsii(monkeypatch):
     assert env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "20"
     assert str(REPO / "lambdas") in env["PYTHONPATH"].split(":")
     assert launch.VENV_PYTHON == REPO / ".venv" / "bin" / "python"
+
+
+def test_in_slack_app_mode_the_cli_settings_include_slack(monkeypatch):
+    """Without them the CLI's in-process worker printed a webhook-style message instead of
+    updating the incident message."""
+    from types import SimpleNamespace
+
+    from local_mode.__main__ import _slack_app_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-local")
+    monkeypatch.setenv("SLACK_API_BASE_URL", "http://127.0.0.1:9/api/")
+    monkeypatch.setenv("SLACK_CHANNEL", "C0LOCALDEV")
+    monkeypatch.setenv("ROLLBACK_POLICY", '{"approvers": ["U0LOCALDEV"]}')
+    embedded = _slack_app_settings(SimpleNamespace(slack_api=object()))  # type: ignore[arg-type]
+    assert "SLACK_BOT_TOKEN=xoxb-local SLACK_API_BASE_URL=http://127.0.0.1:9/api/" in embedded
+    assert 'ROLLBACK_POLICY=\'{"approvers": ["U0LOCALDEV"]}\'' in embedded
+    real = _slack_app_settings(SimpleNamespace(slack_api=None))  # type: ignore[arg-type]
+    assert "xoxb-local" not in real  # a real token is never printed
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    assert _slack_app_settings(SimpleNamespace(slack_api=None)) == ""  # type: ignore[arg-type]
