@@ -1,6 +1,7 @@
-# The two commands the README opens with: `make run` and `make test`.
-# Both build .venv on first use (and when the lockfile changes): the exact versions of
-# requirements-dev.lock, installed by uv, and this project itself, editable (its two commands).
+# The two commands the README opens with, `make run` and `make test`, and the others below.
+# Each builds .venv on first use (and when the lockfile changes): the exact versions of
+# requirements-dev.lock, installed by uv, and this project itself, editable (its three commands:
+# prompt-rollback, prompt-gate, prompt-rollback-exporter).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

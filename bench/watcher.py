@@ -107,16 +107,25 @@ def measure(prompts: int, runs: int) -> dict[str, Any]:
             "dynamodb_per_run": {name: count / runs for name, count in sorted(dynamodb_calls.items())},
             "p50_ms": statistics.median(durations),
             "p99_ms": durations[min(len(durations) - 1, int(len(durations) * 0.99))],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
         }
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: a child started by fork and exec keeps its
+    parent's maximum there, so a bench that has grown would be counted in every child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: an upper bound
 
 
 def import_rss_mb() -> float:
     code = (
-        "import resource, sys; sys.path[:0] = ['lambdas', '.']; "
+        "import sys; sys.path[:0] = ['lambdas', '.']; "
         "import prompt_rollback.watcher.handler, prompt_rollback.watcher.wiring as w; "
         "import langfuse.api.client, prompt_rollback.watcher.observer; "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "from bench.watcher import peak_rss_mb; print(peak_rss_mb())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     return float(out.stdout.strip())

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from local_mode.loopback import PortInUse
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_mode", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8080")), help="port of /alerts and the rest"
+    )
     parser.add_argument(
         "--aws-port",
         type=int,
@@ -77,13 +81,13 @@ prompt-rollback local mode
   Slack     {slack}
   Watcher   {watching}
 
-Move production by hand (the embedded store then sends its signed webhooks here):
+Fire the demo alert (support-answer v7 regressed; the worker rolls it back to v6):
+  curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
+       --data @examples/alert-firing.json {service.url}/alerts
+Then move production by hand to v5 (the embedded store sends its signed webhooks here):
   curl -sS -u {os.environ["LANGFUSE_PUBLIC_KEY"]}:{langfuse_secret} -X PATCH \\
        -H 'Content-Type: application/json' --data '{{"newLabels":["production"]}}' \\
        {os.environ["LANGFUSE_HOST"]}/api/public/v2/prompts/support-answer/versions/5
-Fire the demo alert:
-  curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
-       --data @examples/alert-firing.json {service.url}/alerts
 The CLI (another terminal) needs these settings: AWS_* and AUDIT_TABLE_NAME for audit and verify,
 and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
   export AWS_ENDPOINT_URL={os.environ["AWS_ENDPOINT_URL"]} AWS_ACCESS_KEY_ID=local \\
@@ -91,27 +95,54 @@ and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
     AUDIT_TABLE_NAME={service.resources.audit_table} \\
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
-    LANGFUSE_SECRET_KEY={langfuse_secret}
+    LANGFUSE_SECRET_KEY={langfuse_secret}{_slack_app_settings(service)}
   {cli} audit --prompt support-answer      # changes and decisions, who/when/why
   {cli} history --prompt support-answer    # who held production when
-  {cli} rollback --prompt support-answer --to 5 \\
-    --reason drill --actor you@example.com --in-process
+  {cli} rollback --prompt support-answer --to 4 \\
+    --reason drill --actor you@example.com --in-process   # a forced rollback from v5
 Ctrl-C stops.
 """
 
 
+def _slack_app_settings(service: LocalService) -> str:
+    """App mode: the CLI's in-process worker updates the incident message as a click does, so it
+    needs the same Slack settings (without them it would print a webhook-style message)."""
+    if not os.environ.get("SLACK_BOT_TOKEN"):
+        return ""
+    # The embedded Slack accepts the token it was started with; a real one is never printed.
+    token = os.environ["SLACK_BOT_TOKEN"] if service.slack_api else "<your SLACK_BOT_TOKEN>"
+    return (
+        f" \\\n    SLACK_BOT_TOKEN={token} SLACK_API_BASE_URL={os.environ['SLACK_API_BASE_URL']} "
+        f"SLACK_CHANNEL={os.environ.get('SLACK_CHANNEL', '')} \\\n"
+        f"    ROLLBACK_POLICY={shlex.quote(os.environ.get('ROLLBACK_POLICY', ''))}"
+    )
+
+
+def _other_port_hint(busy: PortInUse, args: argparse.Namespace) -> str:
+    """Which option picks another port for the server that could not start."""
+    if busy.port == args.aws_port and not os.environ.get("AWS_ENDPOINT_URL"):
+        return (
+            "the embedded AWS takes another with --aws-port PORT (or LOCAL_AWS_PORT), "
+            f"e.g. --aws-port {busy.port + 1}"
+        )
+    return f"the webhook takes another with --port PORT (or PORT), e.g. --port {busy.port + 1}"
+
+
 def main() -> None:
     args = _arguments()
-    service = LocalService(
-        LocalSettings(
-            host=args.host,
-            port=args.port,
-            aws_port=args.aws_port,
-            webhook_token=args.token,
-            verbose=args.verbose,
-            watch_every_seconds=args.watch_every,
-        )
-    ).start()
+    try:
+        service = LocalService(
+            LocalSettings(
+                host=args.host,
+                port=args.port,
+                aws_port=args.aws_port,
+                webhook_token=args.token,
+                verbose=args.verbose,
+                watch_every_seconds=args.watch_every,
+            )
+        ).start()
+    except PortInUse as busy:
+        sys.exit(f"error: {busy}; {_other_port_hint(busy, args)}")
     print(_banner(service, args), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

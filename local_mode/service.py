@@ -5,7 +5,6 @@ SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, LANGFUSE_WEBHOOK_SECRET): the README lists t
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import threading
@@ -60,7 +59,7 @@ class LocalService:
     def __init__(self, settings: LocalSettings, out: IO[str] | None = None) -> None:
         self.settings = settings
         self.out = out or sys.stdout
-        self.moto: Any = None
+        self.moto: LoopbackServer | None = None
         self.langfuse: LangfuseCompatibleServer | None = None
         self.slack_api: SlackApiServer | None = None
         self.resources: LocalResources | None = None
@@ -68,6 +67,7 @@ class LocalService:
         self.watcher: WatcherSchedule | None = None
         self._http: LoopbackServer | None = None
         self._printed: set[tuple[str, int]] = set()
+        self._accepted: set[str] = set()  # rollback ids the webhook answered, to tell a repeat
         # One invocation at a time, see _one_at_a_time.
         self._invocations = threading.Lock()
         self._saved_environment: dict[str, str] | None = None
@@ -78,7 +78,14 @@ class LocalService:
         # The handlers read their configuration from the environment, as in Lambda; what local
         # mode sets is put back on stop, so an embedding process (tests) is left as it was.
         self._saved_environment = dict(os.environ)
-        env = os.environ
+        try:
+            self._start_parts(os.environ)
+        except BaseException:
+            self.stop()  # a busy port must not leave the other servers running
+            raise
+        return self
+
+    def _start_parts(self, env: Any) -> None:
         env.update(self.settings.environment)
         self._set_lambda_defaults(env)
         if not env.get("AWS_ENDPOINT_URL"):
@@ -96,7 +103,6 @@ class LocalService:
             self.webhooks = WebhookSender()
             self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
             self.langfuse.store.webhooks = self.webhooks
-        return self
 
     def _set_lambda_defaults(self, env: Any) -> None:
         """What the Lambda runtime and the stack would set, unless the developer set it."""
@@ -109,14 +115,18 @@ class LocalService:
         env["STAGE"] = self.settings.stage
 
     def _start_moto(self, env: Any) -> None:
-        from moto.server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
-        self.moto = ThreadedMotoServer(
-            ip_address=self.settings.host, port=self.settings.aws_port, verbose=False
+        # moto's own app on our LoopbackServer: ThreadedMotoServer waits forever when its port
+        # is taken, where this raises PortInUse at once.
+        self.moto = LoopbackServer(
+            DomainDispatcherApplication(create_backend_app),
+            self.settings.host,
+            self.settings.aws_port,
+            name="moto",
         )
         self.moto.start()
-        env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto._server.port}"
+        env["AWS_ENDPOINT_URL"] = f"http://{self.settings.host}:{self.moto.port}"
         self._reset_moto()  # moto keeps state per process, not per server: start empty
         env.setdefault("AWS_ACCESS_KEY_ID", "local")
         env.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -261,10 +271,15 @@ class LocalService:
             body = {}
         if status == 202:
             for item in body.get("accepted", []):
-                self._say(
-                    f"[webhook] 202 queued rollback {item['rollback_id']} for "
-                    f"{item['prompt_name']} v{item['prompt_version']}"
-                )
+                alert = f"{item['prompt_name']} v{item['prompt_version']}"
+                if item["rollback_id"] in self._accepted:  # the same alert again: one rollback id
+                    self._say(
+                        f"[webhook] 202 {alert} again, as {item['rollback_id']}: "
+                        "the same alert is acted on once, nothing moves again"
+                    )
+                    continue
+                self._accepted.add(item["rollback_id"])
+                self._say(f"[webhook] 202 queued rollback {item['rollback_id']} for {alert}")
             for item in body.get("skipped", []):
                 self._say(f"[webhook] 202 skipped alert {item['fingerprint']}: {item['reason']}")
         else:
@@ -296,10 +311,12 @@ class LocalService:
                 if people and record.kind in ("decision", "followup"):
                     if mark not in self._printed:
                         self._printed.add(mark)
+                        # A person acted ("by"); otherwise a signal reported it (its source).
+                        who = "by" if record.mode == "manual" else "reported by"
                         self._say(
                             f"[worker] {record.outcome.value}: {record.prompt_name} "
-                            f"v{record.from_version} -> v{record.to_version} "
-                            f"({record.reason}); by {record.actor}; audit seq {record.seq}"
+                            f"{_versions(record.from_version, record.to_version)} "
+                            f"({record.reason}); {who} {record.actor}; audit seq {record.seq}"
                         )
                     continue
                 if (
@@ -313,13 +330,20 @@ class LocalService:
                 slack = record.slack.status if record.slack else ""
                 self._say(
                     f"[worker] {record.outcome.value}: {record.prompt_name} "
-                    f"v{record.from_version} -> v{record.to_version} ({record.reason}); "
+                    f"{_versions(record.from_version, record.to_version)} ({record.reason}); "
                     f"slack {slack}; audit seq {record.seq} hash {record.hash[:12]}"
                 )
 
     def _say(self, line: str) -> None:
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _versions(from_version: int | None, to_version: int | None) -> str:
+    """ "v7 -> v6"; a decision that moved nothing names only the version it saw."""
+    if to_version is None:
+        return f"at v{from_version}" if from_version is not None else "(no version)"
+    return f"v{from_version} -> v{to_version}"
 
 
 def _respond(start_response: StartResponse, status: int, body: Any) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""Command line: `python -m regression_gate --baseline B --candidate C`, or a pair of runs of one
+"""Command line: `prompt-gate --baseline B --candidate C` (or `python -m regression_gate`), or two runs of one
 Langfuse dataset (`--langfuse-dataset D --baseline-run R1 --candidate-run R2`, LANGFUSE_* variables).
 Exit codes: 0 APPROVE or INCONCLUSIVE, 1 REGRESSION, 2 bad input or usage, 3 INCONCLUSIVE with --strict."""
 
@@ -48,7 +48,7 @@ def _days(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m regression_gate",
+        prog="prompt-gate",
         description="Compare a candidate prompt version's evaluation results with the baseline's.",
         epilog="Exit codes: 0 approve (or inconclusive), 1 regression, 2 bad input, "
         "3 inconclusive with --strict. Input format: docs/detection.md.",

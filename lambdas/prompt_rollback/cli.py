@@ -167,9 +167,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if args.allow_forward:
         payload["allow_forward"] = True
     if args.in_process:
-        from prompt_rollback.worker.handler import lambda_handler
-
-        result = lambda_handler(payload, _CliContext())
+        result = _run_worker_here(payload)
         if result.get("error") == "configuration error":
             print(f"configuration error: {result['detail']} (nothing was changed)", file=sys.stderr)
             return 2
@@ -184,6 +182,7 @@ def _rollback(args: argparse.Namespace) -> int:
         if response.get("FunctionError"):
             print(json.dumps(result, indent=2))
             return 1
+    print(in_words(result, args.prompt))
     print(json.dumps(result, indent=2))
     return 0 if result.get("outcome") in ("rolled_back", "dry_run") else 1
 
@@ -200,15 +199,14 @@ def _click(args: argparse.Namespace) -> int:
         }
     }
     result = _invoke_worker(args, payload)
+    print(in_words(result, args.prompt))
     print(json.dumps(result, indent=2))
     return 0 if result.get("outcome") in ("undone", "approved", "rejected") else 1
 
 
 def _invoke_worker(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]:
     if args.in_process:
-        from prompt_rollback.worker.handler import lambda_handler
-
-        return dict(lambda_handler(payload, _CliContext()))
+        return _run_worker_here(payload)
     import boto3
 
     function = args.function_name or os.environ.get("WORKER_FUNCTION_NAME")
@@ -217,6 +215,44 @@ def _invoke_worker(args: argparse.Namespace, payload: dict[str, Any]) -> dict[st
     response = boto3.client("lambda").invoke(FunctionName=function, Payload=json.dumps(payload).encode())
     result: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
     return result
+
+
+def in_words(result: dict[str, Any], prompt: str) -> str:
+    """The outcome for a person at a terminal; the JSON that follows is for scripts."""
+    if "error" in result:
+        return f"error: {result['error']}" + (f": {result['detail']}" if result.get("detail") else "")
+    outcome = str(result.get("outcome", "unknown")).replace("_", " ")
+    if result.get("from_version") is not None and result.get("to_version") is not None:
+        moved = f"{prompt} v{result['from_version']} -> v{result['to_version']}"
+    else:
+        moved = prompt
+    seq = f" (audit seq {result['seq']})" if result.get("seq") is not None else ""
+    again = "; a repeat, answered from the first decision" if result.get("replayed") else ""
+    return f"{outcome}: {moved}: {result.get('reason', '')}{seq}{again}"
+
+
+def _run_worker_here(payload: dict[str, Any]) -> dict[str, Any]:
+    """The worker in this process, without its Lambda output: JSON logs below warnings, no EMF
+    metric lines (nobody collects them here), no Powertools "no metrics" warning."""
+    import logging
+    import warnings
+
+    from prompt_rollback.observability import logger
+    from prompt_rollback.worker.handler import lambda_handler
+
+    level, metrics_disabled = logger.log_level, os.environ.get("POWERTOOLS_METRICS_DISABLED")
+    logger.setLevel(max(level, logging.ERROR))
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dict(lambda_handler(payload, _CliContext()))
+    finally:
+        logger.setLevel(level)
+        if metrics_disabled is None:
+            os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
+        else:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = metrics_disabled
 
 
 class _CliContext:

@@ -42,7 +42,7 @@ def test_amp_alert_through_sns_rolls_back_and_is_audited(stack: Stack):
     assert (accepted["source"], accepted["prompt_name"], accepted["prompt_version"]) == (
         "amp",
         "support-answer",
-        "7",
+        7,
     )
     stack.drain()
     assert stack.production() == 6

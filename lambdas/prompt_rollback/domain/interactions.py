@@ -72,6 +72,11 @@ class SlackAction(BaseModel):
         return self.user_id
 
     @property
+    def where(self) -> str:
+        """Where the person acted, as the audit reason and Slack say it."""
+        return "in Slack"
+
+    @property
     def mention(self) -> str:
         return f"<@{self.user_id}>"  # a validated user id: safe mrkdwn
 
@@ -106,6 +111,10 @@ class CliAction(BaseModel):
     @property
     def slack_user(self) -> str:
         return ""
+
+    @property
+    def where(self) -> str:
+        return "from the CLI"
 
     @property
     def channel_id(self) -> str:

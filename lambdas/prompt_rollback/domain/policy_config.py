@@ -1,5 +1,5 @@
 """Per-prompt guards (dry run, allow-list, cooldown, daily maximum) and who is in the loop.
-Read from the JSON in `ROLLBACK_POLICY` (shape: docs/deploy.md, README "Guards", docs/slack-app.md);
+Read from the JSON in `ROLLBACK_POLICY` (docs/deploy.md, docs/operations.md "Guards", docs/slack-app.md);
 `allowed_prompts` and the keys of `prompts` are fnmatch patterns, the first matching key wins."""
 
 from __future__ import annotations

@@ -104,9 +104,12 @@ def audit_record(
 
 def notice(request: RollbackRequest, decision: Decision, stage: str, now: datetime) -> RollbackNotice:
     trigger = request.trigger
+    outcome = decision.outcome.value
+    if outcome == Outcome.ROLLED_BACK.value and request.request_id.startswith(UNDO_PREFIX):
+        outcome = "undone"  # an undo's move is shown as what it is, not as another rollback
     return RollbackNotice(
         rollback_id=request.request_id,
-        outcome=decision.outcome.value,
+        outcome=outcome,
         prompt_name=request.prompt_name,
         provider=request.provider,
         from_version=decision.from_version,

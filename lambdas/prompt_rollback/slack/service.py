@@ -180,11 +180,21 @@ class InteractionService:
         verdict = judge_undo(move, self._production(target))
         if not verdict.moves:
             return self._no_change(action, target, verdict.outcome, verdict.reason)
-        result = self._move(action, target, verdict, f"undo of {move.rollback_id}, clicked in Slack")
+        result = self._move(action, target, verdict, f"undo of {move.rollback_id}, asked {action.where}")
         if result["outcome"] != Outcome.ROLLED_BACK.value:
             return self._no_change(action, target, "not_undone", str(result["reason"]))
         undo_id = derived_request_id(Click.UNDO, action.rollback_id)
-        self._update(target, "undone", undo_id, verdict, f"undone by {action.actor}", action.actor)
+        # The undo's own basis ("moves forward", or not): the message shows this move, not the last.
+        undone = _decision_of(ours(self._ledger.recent(target.prompt_key, HISTORY_DEPTH)), undo_id)
+        self._update(
+            target,
+            "undone",
+            undo_id,
+            verdict,
+            f"undone {action.where} by {action.actor}",
+            action.actor,
+            basis=undone.basis if undone else "",
+        )
         self._reply(
             target,
             f"Undone by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
@@ -219,7 +229,7 @@ class InteractionService:
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
         if not verdict.moves:
             return self._no_change(action, target, verdict.outcome, verdict.reason)
-        result = self._move(action, target, verdict, f"approved in Slack by {action.actor}")
+        result = self._move(action, target, verdict, f"approved {action.where} by {action.actor}")
         if result["outcome"] != Outcome.ROLLED_BACK.value:
             return self._no_change(action, target, "not_approved", str(result["reason"]))
         self._reply(
@@ -450,6 +460,7 @@ class InteractionService:
         verdict: Verdict | None,
         reason: str,
         actor: str,
+        basis: str | None = None,
     ) -> SlackOutcome:
         channel, ts = _slack_of(target)
         if not ts:
@@ -464,9 +475,9 @@ class InteractionService:
                 from_version=verdict.from_version if verdict else target.from_version,
                 to_version=verdict.to_version if verdict else target.to_version,
                 reason=reason,
-                basis=target.basis,
+                basis=target.basis if basis is None else basis,
                 actor=actor,
-                mode="manual" if actor.startswith("slack:") else "automatic",
+                mode="manual" if actor.startswith(("slack:", "cli:")) else "automatic",
                 when=self._clock(),
                 stage=self._stage,
                 environment=target.environment,

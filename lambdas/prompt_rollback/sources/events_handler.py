@@ -74,7 +74,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
                 "rollback_id": r.request_id,
                 "fingerprint": r.trigger.fingerprint if r.trigger else "",
                 "prompt_name": r.prompt_name,
-                "prompt_version": str(r.alerted_version),
+                "prompt_version": r.alerted_version,  # a number, as /alerts answers it
             }
             for r in requests
         ]
