@@ -67,6 +67,7 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
         run_rollback=run_rollback,
         stage=settings.stage,
         clock=now,
+        pager=wiring.pager(),
     )
 
 
