@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from wsgiref.types import WSGIApplication
 
@@ -14,9 +15,11 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class LoopbackServer:
-    def __init__(self, app: WSGIApplication, host: str, port: int, name: str) -> None:
+    def __init__(
+        self, app: WSGIApplication, host: str, port: int, name: str, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietRequestHandler
+            host, port, app, threaded=True, request_handler=_QuietRequestHandler, ssl_context=ssl_context
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name=name, daemon=True
