@@ -36,6 +36,12 @@ APP_METRIC_ALARMS = {
         "URL secret still holds its placeholder (audited as not_configured). The rollback "
         "itself is audited; set the secret (docs/deploy.md) or check Slack."
     ),
+    "PagerDutyFailures": (
+        "PagerDuty was not told of an incident, its resolution or a change of production: the "
+        "Events API failed after the retries, or refused the routing key. The rollback itself "
+        "went on and is audited (its record's pagerduty.status is failed); check the key "
+        "(docs/deploy.md) and PagerDuty's status."
+    ),
     # A skip at the webhook otherwise leaves only a log line: a rule that never carries
     # prompt_version (or names no valid prompt, provider or target) would go unnoticed.
     "AlertsMisconfigured": (
@@ -141,6 +147,7 @@ class Monitoring(Construct):
         )
         self.dashboard.add_widgets(*flow_widgets())
         self.dashboard.add_widgets(*latency_widgets(rollback_worker))
+        self.dashboard.add_widgets(*incident_widgets())
         self.dashboard.add_widgets(
             *error_widgets(ingest, worker),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
@@ -180,6 +187,29 @@ def flow_widgets() -> list[cloudwatch.IWidget]:
         cloudwatch.GraphWidget(
             title="Rollbacks (worker)", left=[app_metric(name) for name in rollbacks], width=12
         ),
+    ]
+
+
+# The ledger stream's anchor writer (Object Lock copies of each chain head) counts these; no
+# metric counts the anchors written.
+ANCHOR_METRICS = ("AnchorWriteFailures", "LedgerRewrites")
+
+
+def incident_widgets() -> list[cloudwatch.IWidget]:
+    """After the rollback: did it recover, what people did, the anchors, PagerDuty. Rollout steps
+    get their own graph here when rollouts exist."""
+    people = ("RollbacksApproved", "RollbacksUndone", "RollbacksRejected", "SlackActionsRefused")
+    return [
+        cloudwatch.GraphWidget(
+            title="Recovery",
+            left=[app_metric(name) for name in ("RollbacksRecovered", "RecoveryOverdue", "ProposalsExpired")],
+            width=6,
+        ),
+        cloudwatch.GraphWidget(title="People actions", left=[app_metric(name) for name in people], width=6),
+        cloudwatch.GraphWidget(
+            title="Ledger anchors", left=[app_metric(name) for name in ANCHOR_METRICS], width=6
+        ),
+        cloudwatch.GraphWidget(title="PagerDuty", left=[app_metric("PagerDutyFailures")], width=6),
     ]
 
 

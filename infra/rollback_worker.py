@@ -119,8 +119,12 @@ class RollbackWorker(Construct):
             secrets.langfuse.read_statement("ReadLangfuseKeys"),
             secrets.slack_webhook_url.read_statement("ReadSlackWebhookUrl"),
             secrets.slack_bot_token.read_statement("ReadSlackBotToken"),
+            secrets.pagerduty_routing_key.read_statement("ReadPagerDutyRoutingKey"),
         )
         worker.function.add_environment("SLACK_BOT_TOKEN_SECRET_NAME", secrets.slack_bot_token.name)
+        worker.function.add_environment(
+            "PAGERDUTY_ROUTING_KEY_SECRET_NAME", secrets.pagerduty_routing_key.name
+        )
         worker.allow(decrypt_secrets(platform.app_key))
         # Adds sqs:ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueueAttributes on this
         # queue and kms:Decrypt on its key to the role.

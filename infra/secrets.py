@@ -68,7 +68,8 @@ def generated_secret(
 class AppSecrets(Construct):
     """Random placeholders until an operator stores the real values. A placeholder Slack bot token is
     not an `xoxb-` token, so the worker keeps using the incoming webhook; a placeholder signing
-    secret makes POST /slack/actions answer 401 (docs/slack-app.md)."""
+    secret makes POST /slack/actions answer 401 (docs/slack-app.md); a placeholder PagerDuty
+    routing key is not 32 characters long, so nothing is paged."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey
@@ -120,6 +121,15 @@ class AppSecrets(Construct):
             "Slack app bot token (xoxb-...): one message per incident; set after deploy.",
             random_text(32),
             what="the bot token is issued by Slack",
+        )
+        self.pagerduty_routing_key = self._generated(
+            "PagerDutyRoutingKey",
+            "pagerduty-routing-key",
+            "PagerDuty Events API v2 routing (integration) key, 32 characters; set after deploy. "
+            "Until then nothing is paged and nothing fails.",
+            # Shorter than any routing key, so the worker knows it for a placeholder.
+            random_text(20),
+            what="the routing key is issued by PagerDuty",
         )
         self.slack_signing_secret = self._generated(
             "SlackSigningSecret",

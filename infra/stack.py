@@ -170,6 +170,10 @@ class PromptRollbackStack(Stack):
             ),
             "SlackBotTokenSecretName": (secrets.slack_bot_token.name, "Slack app bot token (xoxb-)"),
             "SlackSigningSecretName": (secrets.slack_signing_secret.name, "Slack app signing secret"),
+            "PagerDutyRoutingKeySecretName": (
+                secrets.pagerduty_routing_key.name,
+                "PagerDuty Events API v2 routing key (32 characters)",
+            ),
             "AuditTableName": (self.ledger.table.table_name, "Audit ledger (AUDIT_TABLE_NAME for the CLI)"),
             "WorkerFunctionName": (
                 self.worker.function.function.function_name,

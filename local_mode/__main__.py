@@ -42,6 +42,25 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _slack(service: LocalService) -> str:
+    if os.environ.get("SLACK_BOT_TOKEN"):
+        where = (
+            "embedded Web API, messages printed here with their buttons and a curl line per button"
+            if service.slack_api
+            else os.environ["SLACK_API_BASE_URL"]
+        )
+        return f"app mode ({where}); clicks: POST {service.url}/slack/actions"
+    if os.environ.get("SLACK_WEBHOOK_URL"):
+        return "SLACK_WEBHOOK_URL"
+    return "printed here (SLACK_WEBHOOK_URL not set)"
+
+
+def _pagerduty(service: LocalService) -> str:
+    if service.pagerduty:
+        return f"{service.pagerduty.url} (embedded Events API v2; events printed here)"
+    return os.environ.get("PAGERDUTY_EVENTS_URL") or "not configured (PAGERDUTY_ROUTING_KEY not set)"
+
+
 def _banner(service: LocalService, args: argparse.Namespace) -> str:
     """What is running where, and the commands to try it with."""
     assert service.resources is not None
@@ -51,18 +70,7 @@ def _banner(service: LocalService, args: argparse.Namespace) -> str:
         if service.langfuse
         else os.environ["LANGFUSE_HOST"]
     )
-    slack = (
-        "SLACK_WEBHOOK_URL"
-        if os.environ.get("SLACK_WEBHOOK_URL")
-        else "printed here (SLACK_WEBHOOK_URL not set)"
-    )
-    if os.environ.get("SLACK_BOT_TOKEN"):
-        where = (
-            "embedded Web API, messages printed here with their buttons and a curl line per button"
-            if service.slack_api
-            else os.environ["SLACK_API_BASE_URL"]
-        )
-        slack = f"app mode ({where}); clicks: POST {service.url}/slack/actions"
+    slack, pagerduty = _slack(service), _pagerduty(service)
     watching = (
         f"every {args.watch_every:g}s: the demo's v7 regression rolls back by itself in about a minute"
         if args.watch_every
@@ -79,6 +87,7 @@ prompt-rollback local mode
   AWS       {os.environ["AWS_ENDPOINT_URL"]}{" (embedded moto)" if service.moto else ""}
   Langfuse  {langfuse}
   Slack     {slack}
+  PagerDuty {pagerduty}
   Watcher   {watching}
 
 Fire the demo alert (support-answer v7 regressed; the worker rolls it back to v6):

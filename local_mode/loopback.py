@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
 import threading
 from wsgiref.types import WSGIApplication
 
@@ -25,7 +26,9 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class LoopbackServer:
-    def __init__(self, app: WSGIApplication, host: str, port: int, name: str) -> None:
+    def __init__(
+        self, app: WSGIApplication, host: str, port: int, name: str, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         # Bound here rather than by werkzeug, whose bind failure prints and calls sys.exit: in a
         # server thread (moto's) that ends only the thread and leaves the caller waiting forever.
         try:
@@ -36,7 +39,8 @@ class LoopbackServer:
             raise
         with listening:  # werkzeug serves a duplicate of this socket
             self._server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=_QuietRequestHandler, fd=listening.fileno()
+                host, port, app, threaded=True, request_handler=_QuietRequestHandler, fd=listening.fileno(),
+                ssl_context=ssl_context,
             )
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name=name, daemon=True

@@ -1,6 +1,6 @@
 """Local mode: the real handlers behind 127.0.0.1, with embedded AWS (moto), Langfuse and Slack.
 Each embedded default gives way to the standard setting when present (AWS_ENDPOINT_URL, LANGFUSE_HOST,
-SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, LANGFUSE_WEBHOOK_SECRET): the README lists them."""
+SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, LANGFUSE_WEBHOOK_SECRET, PAGERDUTY_EVENTS_URL): the README lists them."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from local_mode.langfuse_metrics import seed_demo_traffic
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 from local_mode.langfuse_webhooks import WebhookSender
 from local_mode.loopback import LoopbackServer
+from local_mode.pagerduty_events_server import PagerDutyEventsServer, ReceivedEvent, describe
 from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 from local_mode.slack_click import LOCAL_APPROVER, show
 from local_mode.watcher import WatcherSchedule, start_watcher
@@ -62,6 +63,7 @@ class LocalService:
         self.moto: LoopbackServer | None = None
         self.langfuse: LangfuseCompatibleServer | None = None
         self.slack_api: SlackApiServer | None = None
+        self.pagerduty: PagerDutyEventsServer | None = None
         self.resources: LocalResources | None = None
         self.poller: SqsPoller | None = None
         self.watcher: WatcherSchedule | None = None
@@ -94,6 +96,8 @@ class LocalService:
             self._start_langfuse(env)
         if env.get("SLACK_BOT_TOKEN"):
             self._start_slack_app(env)
+        if env.get("PAGERDUTY_ROUTING_KEY") and not env.get("PAGERDUTY_EVENTS_URL"):
+            self._start_pagerduty(env)
         self.resources = provision(webhook_token=self.settings.webhook_token)
         env.update(self.resources.environment())
         env.setdefault("LANGFUSE_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET)
@@ -183,12 +187,31 @@ class LocalService:
             ).start()
             env["SLACK_API_BASE_URL"] = self.slack_api.base_url
 
+    def _start_pagerduty(self, env: Any) -> None:
+        """PagerDuty's Events API on loopback (HTTPS, its own CA): each event is printed here."""
+        self.pagerduty = PagerDutyEventsServer(
+            routing_key=env["PAGERDUTY_ROUTING_KEY"], host=self.settings.host, on_event=self._show_pagerduty
+        ).start()
+        env["PAGERDUTY_EVENTS_URL"] = self.pagerduty.url
+        env["PAGERDUTY_CA_FILE"] = self.pagerduty.ca_file
+
+    def _show_pagerduty(self, event: ReceivedEvent) -> None:
+        self._say(describe(event))
+
     def _show_slack(self, message: ChannelMessage) -> None:
         self._say(show(message, f"{self.url}/slack/actions", os.environ["SLACK_SIGNING_SECRET"]))
 
     def stop(self) -> None:
         # Senders first, then what they send to, each only if it was started.
-        for started in (self.webhooks, self.slack_api, self.watcher, self._http, self.poller, self.langfuse):
+        for started in (
+            self.webhooks,
+            self.slack_api,
+            self.watcher,
+            self._http,
+            self.poller,
+            self.langfuse,
+            self.pagerduty,
+        ):
             if started:
                 started.stop()
         if self.moto:

@@ -11,6 +11,7 @@ from typing import Any, Protocol, overload
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
+from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
@@ -119,6 +120,17 @@ class AppNotifier(Notifier, Protocol):
     def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
 
     def members_of(self, user_group: str) -> frozenset[str]: ...
+
+
+class Pager(Protocol):
+    """PagerDuty's Events API: each call reports what happened instead of raising, so paging
+    never blocks or undoes a rollback."""
+
+    def trigger(self, incident: Incident) -> PagerReport: ...
+
+    def resolve(self, dedup_key: str) -> PagerReport: ...
+
+    def record_change(self, event: ChangeEvent) -> PagerReport: ...
 
 
 class RollbackQueue(Protocol):

@@ -92,6 +92,18 @@ class SlackSettings(EnvironmentModel):
         return value
 
 
+class PagerDutySettings(EnvironmentModel):
+    # The routing key's secret, or (local mode) the key itself; neither: nothing is paged.
+    pagerduty_routing_key_secret_name: str = Field(default="", alias="PAGERDUTY_ROUTING_KEY_SECRET_NAME")
+    pagerduty_routing_key: SecretStr = Field(default=SecretStr(""), alias="PAGERDUTY_ROUTING_KEY")
+    # Another service region (https://events.eu.pagerduty.com), or local mode's stand-in with the
+    # CA file its certificate is issued by.
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com", alias="PAGERDUTY_EVENTS_URL", pattern=r"^https://[^\s/]+/?$"
+    )
+    pagerduty_ca_file: str = Field(default="", alias="PAGERDUTY_CA_FILE")
+
+
 class DeliverySettings(EnvironmentModel):
     max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
 
@@ -158,5 +170,6 @@ class WorkerEnvironment(
     DeliverySettings,
     LangfuseSettings,
     SlackSettings,
+    PagerDutySettings,
 ):
     """The rollback worker, and the CLI when it rolls back in-process."""

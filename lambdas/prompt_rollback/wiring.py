@@ -20,6 +20,7 @@ from prompt_rollback.settings import (
     EnvironmentModel,
     LangfuseSettings,
     LedgerSettings,
+    PagerDutySettings,
     QueueSettings,
     SlackSettings,
     WorkerEnvironment,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # imported where they are built: a function loads only the ad
     from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
     from prompt_rollback.adapters.slack_app import SlackAppNotifier
-    from prompt_rollback.ports import Notifier, PromptRegistry
+    from prompt_rollback.ports import Notifier, Pager, PromptRegistry
 
 # botocore's standard retry mode: exponential backoff with jitter on throttling and 5xx.
 # `max_attempts` counts retries, so a call makes at most 6 requests before its error reaches us.
@@ -260,6 +261,25 @@ def _usable_webhook_url(url: str) -> bool:
     return bool(parts.netloc) and (parts.scheme == "https" or (parts.scheme == "http" and loopback))
 
 
+# ---- PagerDuty: incidents when a person is needed, change events when production moves -------
+def pager() -> Pager:
+    config = environment(PagerDutySettings)
+    if config.pagerduty_routing_key_secret_name:
+        key = secret(config.pagerduty_routing_key_secret_name).strip()
+    else:
+        key = config.pagerduty_routing_key.get_secret_value().strip()
+    return _pager_for(key, config.pagerduty_events_url, config.pagerduty_ca_file)
+
+
+@lru_cache(maxsize=2)
+def _pager_for(routing_key: str, events_url: str, ca_file: str) -> Pager:
+    from prompt_rollback.adapters.pagerduty import PagerDutyPager, UnconfiguredPager, usable_routing_key
+
+    if not usable_routing_key(routing_key):
+        return UnconfiguredPager()
+    return PagerDutyPager(routing_key, events_url, ca_file=ca_file)
+
+
 def reset() -> None:
     """Forget everything built so far (tests and local mode change the environment)."""
     _environments.clear()
@@ -271,6 +291,7 @@ def reset() -> None:
         _langfuse_registry,
         _bedrock_registry,
         _notifier_for,
+        _pager_for,
         _previous_secret_versions,
     ):
         factory.cache_clear()

@@ -375,8 +375,8 @@ def test_no_managed_policies_and_wildcards_only_where_aws_requires_them(synthesi
 def test_no_secret_value_is_in_the_template(synthesized: Synthesized) -> None:
     secrets = synthesized.resources("AWS::SecretsManager::Secret")
     # webhook token, Langfuse keys, Langfuse webhook signing secret, Slack URL, Slack bot token,
-    # Slack signing secret
-    assert len(secrets) == 6
+    # Slack signing secret, PagerDuty routing key
+    assert len(secrets) == 7
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]
         assert "GenerateSecretString" in secret["Properties"]

@@ -120,6 +120,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         "LANGFUSE_SECRET_NAME",
         "SLACK_WEBHOOK_SECRET_NAME",
         "ROLLBACK_POLICY",
+        "PAGERDUTY_ROUTING_KEY",
+        "PAGERDUTY_ROUTING_KEY_SECRET_NAME",
+        "PAGERDUTY_EVENTS_URL",
+        "PAGERDUTY_CA_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -185,6 +189,9 @@ LOCAL_MODE_OVERRIDES = (
     "SLACK_CHANNEL",
     "ROLLBACK_POLICY",
     "WATCHER_CONFIG",
+    "PAGERDUTY_ROUTING_KEY",
+    "PAGERDUTY_EVENTS_URL",
+    "PAGERDUTY_CA_FILE",
 )
 
 

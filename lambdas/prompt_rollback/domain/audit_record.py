@@ -12,6 +12,7 @@ from prompt_rollback.domain.audit import canonical_json
 from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
 from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.ledger_schema import ITEM_SIZE_LIMIT_BYTES
+from prompt_rollback.domain.paging import PagerReport
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
@@ -74,6 +75,9 @@ class AuditRecord:
     click: str = ""
     recovery_seconds: int | None = None
     resolved_at: str = ""
+    # What PagerDuty was told and answered (an incident, its resolution, a change event); absent
+    # from the item when there was nothing to tell it.
+    pagerduty: PagerReport | None = None
     # Which fields were cut to fit (dotted paths); absent from the item when nothing was.
     cut: tuple[str, ...] = ()
     # Set by the ledger when appended:
@@ -137,6 +141,11 @@ class AuditRecord:
             ):
                 if value not in ("", None):
                     item[name] = value
+        if self.pagerduty is not None:
+            paged = self.pagerduty
+            item["pagerduty"] = {"status": paged.status, "detail": paged.detail}
+            if paged.dedup_key:
+                item["pagerduty"]["dedup_key"] = paged.dedup_key
         if self.cut:
             item["cut"] = list(self.cut)
         if self.seq:
@@ -153,6 +162,7 @@ class AuditRecord:
             FollowupOutcome(item["outcome"]) if kind == "followup" else Outcome(item.get("outcome", "failed"))
         )
         recovery = item.get("recovery_seconds")
+        paged = item.get("pagerduty")
         return cls(
             prompt_key=str(item["prompt_key"]),
             prompt_name=str(item.get("prompt_name", "")),
@@ -188,6 +198,11 @@ class AuditRecord:
             resolved_at=str(item.get("resolved_at", "") or ""),
             registry_request_id=str(item.get("registry_request_id", "") or ""),
             error=str(item.get("error", "") or ""),
+            pagerduty=PagerReport(
+                str(paged.get("status", "")), str(paged.get("detail", "")), str(paged.get("dedup_key", ""))
+            )
+            if isinstance(paged, Mapping)
+            else None,
             cut=tuple(str(path) for path in item.get("cut") or ()),
             seq=int(item.get("seq", 0) or 0),
             prev_hash=str(item.get("prev_hash", "")),

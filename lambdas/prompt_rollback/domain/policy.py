@@ -101,6 +101,9 @@ class Decision:
     # Skips that only restate what already happened (a re-sent or stale alert) are audited but
     # not posted to Slack: people need to hear about guards that stopped a rollback, not echoes.
     notify: bool = True
+    # A skip that leaves the alerted version live with no way back the policy can choose on its
+    # own (no known-good version): a person is paged.
+    needs_a_person: bool = False
 
     @property
     def acts(self) -> bool:
@@ -111,8 +114,10 @@ class Decision:
 PERSON_MOVED_IT_RECENTLY = timedelta(minutes=15)
 
 
-def _skip(reason: str, from_version: int | None, notify: bool = True) -> Decision:
-    return Decision(Outcome.SKIPPED, reason, from_version, notify=notify)
+def _skip(
+    reason: str, from_version: int | None, notify: bool = True, needs_a_person: bool = False
+) -> Decision:
+    return Decision(Outcome.SKIPPED, reason, from_version, notify=notify, needs_a_person=needs_a_person)
 
 
 def rolled_back_versions(history: Sequence[PastDecision]) -> frozenset[int]:
@@ -289,7 +294,8 @@ def decide(
         changes=changes,
     )
     if isinstance(target, str):
-        return _skip(target, current)
+        # An alert with nowhere to go needs a person; a forced request's person reads the answer.
+        return _skip(target, current, needs_a_person=not ask.forced)
     to_version, basis = target
     # A forced rollback is an on-call engineer insisting: it acts unless they ask for a dry run.
     default_dry_run = False if ask.forced else guards.dry_run

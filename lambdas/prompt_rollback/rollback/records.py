@@ -9,6 +9,7 @@ from typing import Any
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport, ours
+from prompt_rollback.domain.paging import PagerReport
 from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
 from prompt_rollback.domain.production_order import past_moves
 from prompt_rollback.domain.requests import RollbackRequest
@@ -65,6 +66,7 @@ def audit_record(
     slack: SlackOutcome | None = None,
     registry_request_id: str = "",
     error: str = "",
+    pagerduty: PagerReport | None = None,
 ) -> AuditRecord:
     trigger = request.trigger
     return AuditRecord(
@@ -99,6 +101,7 @@ def audit_record(
         else None,
         registry_request_id=registry_request_id,
         error=error,
+        pagerduty=pagerduty,
     )
 
 

@@ -3,8 +3,8 @@ at any point (RollbackService.handle)."""
 
 from __future__ import annotations
 
-from prompt_rollback.domain.audit_record import ours
-from prompt_rollback.domain.policy import Ask, decide
+from prompt_rollback.domain.audit_record import LedgerRecord, ours
+from prompt_rollback.domain.policy import Ask, Outcome, decide
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress
 from prompt_rollback.ports import SlackOutcome
@@ -67,10 +67,19 @@ class RollbackService:
             slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return journal.record_decision(request, decision, slack, head, observed=state.production_version)
         intent = lock.take(journal, request, decision, head, state.production_version)
-        return move_and_verify(journal, request, decision, intent)
+        result = move_and_verify(journal, request, decision, intent)
+        if result.outcome == Outcome.ROLLED_BACK.value and _failed_before(records, request.request_id):
+            journal.resolve(request.request_id)  # a redrive from the DLQ did it: the incident is over
+        return result
 
     def record_failure(self, request: RollbackRequest, error: BaseException) -> RollbackResult:
         return failure.record_failure(self.journal, request, error)
 
     def record_lock_lost(self, request: RollbackRequest, error: RollbackInProgress) -> RollbackResult:
         return failure.record_lock_lost(self.journal, request, error)
+
+
+def _failed_before(records: list[LedgerRecord], request_id: str) -> bool:
+    return any(
+        r.is_decision and r.request_id == request_id and r.outcome is Outcome.FAILED for r in ours(records)
+    )

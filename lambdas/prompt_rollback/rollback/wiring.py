@@ -30,6 +30,7 @@ def rollback_service() -> RollbackService:
             notifier=wiring.notifier(),
             policy=config.rollback_policy,
             stage=config.stage,
+            pager=wiring.pager(),
         )
     )
 

@@ -32,6 +32,7 @@ from prompt_rollback.domain.interactions import (
     recovery_time,
 )
 from prompt_rollback.domain.mrkdwn import escape_text
+from prompt_rollback.domain.paging import PagedPrompt, PagerReport, incident
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.policy_config import Oversight, PolicyConfig
 from prompt_rollback.domain.recovery import (
@@ -48,6 +49,7 @@ from prompt_rollback.ports import (
     AppNotifier,
     AuditLedger,
     NoData,
+    Pager,
     PromptRef,
     PromptRegistry,
     RollbackNotice,
@@ -140,6 +142,7 @@ class InteractionService:
         stage: str = "",
         clock: Callable[[], datetime] | None = None,
         version_errors: Callable[[], VersionErrors] | None = None,
+        pager: Pager | None = None,
     ) -> None:
         self._registries = registries
         self._ledger = ledger
@@ -149,6 +152,7 @@ class InteractionService:
         self._stage = stage
         self._clock = clock or (lambda: datetime.now(UTC))
         self._version_errors = version_errors  # built on first use: only version-scoped checks ask
+        self._pager = pager
 
     # ---- clicks ----------------------------------------------------------------------------
     def handle_action(self, action: Action) -> InteractionResult:
@@ -186,6 +190,7 @@ class InteractionService:
         undo_id = derived_request_id(Click.UNDO, action.rollback_id)
         # The undo's own basis ("moves forward", or not): the message shows this move, not the last.
         undone = _decision_of(ours(self._ledger.recent(target.prompt_key, HISTORY_DEPTH)), undo_id)
+        self._resolve_incident(target.request_id)  # a person acted (an overdue recovery paged them)
         self._update(
             target,
             "undone",
@@ -223,7 +228,8 @@ class InteractionService:
                 proposal, settled, self._production(target), now, oversight.approval_expiry
             )
         if verdict.outcome in ("rejected", "expired"):
-            self._followup(target, action, verdict.outcome, verdict.reason)
+            paged = self._resolve_incident(action.rollback_id) if verdict.outcome == "rejected" else None
+            self._followup(target, action, verdict.outcome, verdict.reason, paged)
             self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
             self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
@@ -232,6 +238,7 @@ class InteractionService:
         result = self._move(action, target, verdict, f"approved {action.where} by {action.actor}")
         if result["outcome"] != Outcome.ROLLED_BACK.value:
             return self._no_change(action, target, "not_approved", str(result["reason"]))
+        self._resolve_incident(action.rollback_id)  # the proposal's page: a person approved it
         self._reply(
             target,
             f"Approved by {_shown(action)}: production v{verdict.from_version} → v{verdict.to_version}.",
@@ -287,6 +294,8 @@ class InteractionService:
             target = _decision_of(records, derived_request_id(Click.APPROVE, alert.rollback_id)) or target
         move = _move_of(target) if target else None
         if target is None or move is None:
+            if target is not None and target.pagerduty is not None and target.pagerduty.dedup_key:
+                self._resolve_incident(target.pagerduty.dedup_key)  # recovered without a move
             return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
         if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
             return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
@@ -304,6 +313,7 @@ class InteractionService:
             request_id=f"recovered-{move.rollback_id}",
             recovery_seconds=int(took.total_seconds()),
             resolved_at=iso_utc(alert.resolved_at),
+            pagerduty=self._resolve_incident(move.rollback_id),
         )
         self._update(target, "recovered", move.rollback_id, None, reason, alert.source)
         self._reply(target, f"Recovered: {reason}.")
@@ -355,6 +365,7 @@ class InteractionService:
             reason,
             actor="recovery-check",
             request_id=f"overdue-{check.rollback_id}",
+            pagerduty=self._page(target, move.rollback_id, "recovery overdue", reason),
         )
         self._update(target, "recovery_overdue", move.rollback_id, None, reason, "recovery-check")
         self._reply(target, f"Not recovered: {reason}. Someone should look.")
@@ -391,6 +402,18 @@ class InteractionService:
         self._reply(target, f"Recovered: {reason}.")
         return InteractionResult("recovered", reason, rollback_id)
 
+    # ---- PagerDuty: the rollback id is the incident's dedup key -----------------------------
+    def _page(self, target: AuditRecord, rollback_id: str, what: str, reason: str) -> PagerReport | None:
+        if self._pager is None:
+            return None
+        prompt = PagedPrompt(
+            target.prompt_name, target.provider, target.from_version, target.to_version, self._stage
+        )
+        return self._pager.trigger(incident(rollback_id, prompt, what, reason))
+
+    def _resolve_incident(self, rollback_id: str) -> PagerReport | None:
+        return self._pager.resolve(rollback_id) if self._pager is not None else None
+
     # ---- ledger and Slack ------------------------------------------------------------------
     def _tell(self, action: Action, text: str) -> None:
         """Only the person who clicked sees it; the CLI prints the result instead."""
@@ -402,9 +425,17 @@ class InteractionService:
         ref = PromptRef(target.prompt_name, dict(target.provider_target))
         return registry.read_state(ref).production_version
 
-    def _followup(self, target: AuditRecord, action: Action, outcome: str, reason: str) -> None:
+    def _followup(
+        self, target: AuditRecord, action: Action, outcome: str, reason: str, paged: PagerReport | None = None
+    ) -> None:
         self._record(
-            target, outcome, reason, actor=action.actor, request_id=action.action_id, click=action.click.value
+            target,
+            outcome,
+            reason,
+            actor=action.actor,
+            request_id=action.action_id,
+            click=action.click.value,
+            pagerduty=paged,
         )
 
     def _record(
@@ -418,6 +449,7 @@ class InteractionService:
         click: str = "",
         recovery_seconds: int | None = None,
         resolved_at: str = "",
+        pagerduty: PagerReport | None = None,
     ) -> AuditRecord:
         now = iso_utc(self._clock())
         record = AuditRecord(
@@ -443,6 +475,7 @@ class InteractionService:
             click=click,
             recovery_seconds=recovery_seconds,
             resolved_at=resolved_at,
+            pagerduty=pagerduty,
         ).bounded()
         for _ in range(APPEND_ATTEMPTS):
             newest = self._ledger.recent(target.prompt_key, 1)

@@ -69,6 +69,7 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
         stage=settings.stage,
         clock=now,
         version_errors=version_errors,
+        pager=wiring.pager(),
     )
 
 
