@@ -1,6 +1,6 @@
 """`python -m bench` (or `make bench`): the figures behind the README's Performance section, each next
-to its target with PASS/MISS (nothing here fails the run): cold imports, warm handler latency, local
-mode, asset sizes, the exporter. Options: `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline)."""
+to its target with PASS/MISS (nothing here fails the run): cold imports, warm handler latency, local mode,
+the exporter, canary rollouts, asset sizes. `--quick` (fewer runs), `--skip-asset` (no pip, e.g. offline)."""
 
 from __future__ import annotations
 
@@ -583,6 +583,9 @@ def main() -> None:
             Row(metric, figure, target, verdict(ok))
             for metric, figure, target, ok in bench_exporter(2 if args.quick else 5)
         ]
+    from bench.rollout_stats import Schedule, run
+
+    rows += [Row(*row[:3], verdict(row[3])) for row in run(200 if args.quick else 1000, Schedule())]
     if not args.skip_asset:
         rows += bench_assets()
     print()
