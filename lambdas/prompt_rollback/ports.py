@@ -13,6 +13,7 @@ from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
 
@@ -56,6 +57,9 @@ class AuditLedger(Protocol):
 
     @overload
     def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    @overload
+    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
 
     def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         """Append `record` right after `after` (the head the caller decided on) and return it

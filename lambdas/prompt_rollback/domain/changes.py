@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+from prompt_rollback.domain.rollout_record import ROLLOUT_KINDS
 
 ChangeKind = Literal["moved", "created_in_production", "removed", "version_deleted"]
 ChangeSource = Literal["langfuse-webhook", "cloudtrail"]
@@ -167,6 +168,8 @@ def ledger_view(records_newest_first: Sequence[Mapping[str, Any]]) -> LedgerView
                 production, known = record.get("to_version"), True
             elif kind in ("decision", "intent") and record.get("observed_production") is not None:
                 production, known = record.get("observed_production"), True
+            elif kind in ROLLOUT_KINDS and record.get("production") is not None:
+                production, known = record.get("production"), True  # where the rollout left production
         if kind == "decision":
             decided.add(str(record.get("request_id")))
         elif kind == "intent" and intent is None and str(record.get("request_id")) not in decided:
