@@ -109,6 +109,8 @@ class RolloutPlan(_Frozen):
                 raise ValueError(
                     f"steps.{index}.share: {share} % after {before} %: steps must go up, never down or level"
                 )
+        if self.steps[0].share == FULL_SHARE:
+            raise ValueError("steps.0.share: a rollout needs at least one step below 100 %")
         if self.steps[-1].share != FULL_SHARE:
             raise ValueError(f"steps.{len(self.steps) - 1}.share: the last step must be {FULL_SHARE} %")
         return self

@@ -115,7 +115,7 @@ def started(record: RolloutRecord) -> Rollout:
     )
 
 
-def _applied(rollout: Rollout, record: RolloutRecord) -> Rollout:
+def applied(rollout: Rollout, record: RolloutRecord) -> Rollout:
     at = parse_iso_utc(record.recorded_at)
     common: dict[str, Any] = {
         "share": record.share,
@@ -180,7 +180,7 @@ def fold(records_oldest_first: Iterable[LedgerRecord]) -> Rollout | None:
             if record.kind == "rollout_started":
                 rollout = started(record)
             elif rollout is not None and record.rollout_id == rollout.rollout_id:
-                rollout = _applied(rollout, record)
+                rollout = applied(rollout, record)
         elif rollout is not None and rollout.active and rollout.outside_move is None:
             moved = _outside_move(record)
             if moved is not None:
