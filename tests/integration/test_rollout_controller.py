@@ -230,3 +230,28 @@ def test_a_second_rollout_of_the_same_prompt_is_refused(rollouts):
     assert answer["outcome"] == "error" and "already rolling out" in answer["answer"]
     assert rollouts.stack.audit(PROMPT) == before
     assert "canary" not in rollouts.labels(other)
+
+
+def test_the_cli_starts_and_reports_status_as_json(rollouts, tmp_path, capsys):
+    from prompt_rollback import cli
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(json.dumps(small_plan()))  # JSON is YAML
+    base = ["--prompt", PROMPT, "--in-process", "--format", "json"]
+    version = str(rollouts.candidate)
+    assert cli.main(["rollout", "start", *base, "--version", version, "--plan", str(plan), "--actor", "ci"]) == 0
+    capsys.readouterr()
+    assert cli.main(["rollout", "status", *base]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert {k: status[k] for k in ("state", "share", "candidate", "stable", "step")} == {
+        "state": "progressing", "share": 5, "candidate": rollouts.candidate, "stable": 7, "step": 0,
+    }  # fmt: skip
+    assert {"analysis", "waiting_for"} <= set(status)
+
+    bad = tmp_path / "down.yaml"
+    bad.write_text("steps:\n  - {share: 50}\n  - {share: 25}\n  - {share: 100}\n")
+    assert cli.main(["rollout", "start", *base, "--version", version, "--plan", str(bad)]) == 1
+    assert cli.main(["rollout", "abort", *base, "--actor", "jane"]) == 0
+    capsys.readouterr()
+    assert cli.main(["rollout", "status", *base]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "aborted"
