@@ -32,7 +32,10 @@ def small_plan() -> dict[str, Any]:
             {**step, "share": 50, "analysis": limits, "approval": {"approvers": ["product-owner"]}},
             {"share": 100},
         ],
-        "bake": {"duration": "PT30M", "triggers": [{"metric": "error_rate", "above": 0.03, "min_samples": 50}]},
+        "bake": {
+            "duration": "PT30M",
+            "triggers": [{"metric": "error_rate", "above": 0.03, "min_samples": 50}],
+        },
         "notes": {"intent": "shorter answers", "ticket": "CHG-1"},
     }
 
@@ -42,7 +45,9 @@ class Rollouts:
         self.stack = stack
         self.now = T0
         monkeypatch.setattr(rollout_wiring, "now", lambda: self.now)
-        self.candidate = int(stack.langfuse.store.create(PROMPT, "Be brief and kind. {{question}}")["version"])
+        self.candidate = int(
+            stack.langfuse.store.create(PROMPT, "Be brief and kind. {{question}}")["version"]
+        )
 
     def command(self, command: str, **fields: Any) -> dict[str, Any]:
         return self.stack.invoke_worker({"rollout": {"command": command, "prompt_name": PROMPT, **fields}})
@@ -50,7 +55,9 @@ class Rollouts:
     def status(self) -> dict[str, Any]:
         return self.command("status")["rollout"]
 
-    def traffic(self, minutes: int, share: int, candidate: dict[str, float], stable_count: int = 1000) -> None:
+    def traffic(
+        self, minutes: int, share: int, candidate: dict[str, float], stable_count: int = 1000
+    ) -> None:
         """Both arms over the next `minutes`, the candidate with `share` of the requests; time moves on."""
         start, end = self.now, self.now + timedelta(minutes=minutes)
         candidate_count = max(stable_count * share // (100 - share), 250)
@@ -137,7 +144,10 @@ def test_a_good_candidate_reaches_100_percent_after_two_approvals_and_bakes(roll
     records = rollouts.stack.audit(PROMPT)
     entries = timeline.entries(records)
     approvals = [e for e in entries if e.kind == "rollout" and e.what.startswith("approved")]
-    assert [(e.who, e.what) for e in approvals] == [("sre", "approved 5 %"), ("product-owner", "approved 50 %")]
+    assert [(e.who, e.what) for e in approvals] == [
+        ("sre", "approved 5 %"),
+        ("product-owner", "approved 50 %"),
+    ]
     assert [e.what for e in entries if e.moves_production][-1] == "promoted"
 
 
@@ -239,7 +249,9 @@ def test_the_cli_starts_and_reports_status_as_json(rollouts, tmp_path, capsys):
     plan.write_text(json.dumps(small_plan()))  # JSON is YAML
     base = ["--prompt", PROMPT, "--in-process", "--format", "json"]
     version = str(rollouts.candidate)
-    assert cli.main(["rollout", "start", *base, "--version", version, "--plan", str(plan), "--actor", "ci"]) == 0
+    assert (
+        cli.main(["rollout", "start", *base, "--version", version, "--plan", str(plan), "--actor", "ci"]) == 0
+    )
     capsys.readouterr()
     assert cli.main(["rollout", "status", *base]) == 0
     status = json.loads(capsys.readouterr().out)

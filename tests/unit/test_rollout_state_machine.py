@@ -109,7 +109,9 @@ def test_too_few_samples_is_inconclusive_and_pauses_past_the_deadline():
     state = rollout()
     thin = window(arm(20, 0, 0.9), arm(400, 1, 0.9))
     early = T0 + timedelta(minutes=40)
-    assert [r.kind for r in on_look(state, 1, judge_step(state, thin, early), thin, early).records] == ["analysis"]
+    assert [r.kind for r in on_look(state, 1, judge_step(state, thin, early), thin, early).records] == [
+        "analysis"
+    ]
     late = T0 + timedelta(hours=5)
     paused = on_look(state, 1, judge_step(state, thin, late), thin, late)
     assert [r.kind for r in paused.records] == ["analysis", "paused"] and paused.next_tick is None
