@@ -266,3 +266,31 @@ def test_a_rollout_pointer_that_does_not_hold_the_contract_is_refused(app_ssm, p
     pointer.history(value)
     with pytest.raises(prompt_pointer.PromptPointerError, match=PARAMETER):
         prompt_pointer.rollout_prompt_arn(PARAMETER, unit="user-1", ssm_client=app_ssm)
+
+
+def test_during_a_rollout_production_is_the_stable_version_and_a_rollback_still_works(pointer: Pointer):
+    pointer.history(prompt_arn(6), prompt_arn(7), rollout_value(7, 8, 25))
+    pointer.prompt_versions("1", "6", "7", "8")
+    state = pointer.registry.read_state(REF)
+    assert state.production_version == 7
+    pointer.registry.move_production(REF, 6)  # an alert's rollback ends the split: a plain ARN again
+    assert pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == prompt_arn(6)
+
+
+def test_rollout_steps_write_the_split_and_an_abort_writes_stable_back(pointer: Pointer):
+    pointer.history(prompt_arn(7))
+    pointer.registry.split(REF, 7, 8, 5, "canary")
+    assert json.loads(pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"]) == {
+        "stable": prompt_arn(7), "candidate": prompt_arn(8), "share": 5,
+    }  # fmt: skip
+    pointer.prompt_versions("7", "8")
+    seen = pointer.registry.read_rollout(REF, "canary")
+    assert (seen.production, seen.candidate, seen.share) == (7, 8, 5)
+    pointer.registry.unsplit(REF, 7, "canary")
+    assert pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == prompt_arn(7)
+
+
+def test_a_rollout_through_an_agent_alias_is_refused_pointing_at_the_ssm_pointer(pointer: Pointer):
+    alias = PromptRef("support-answer", {"bedrock_agent_id": "AGENT12345", "bedrock_alias_id": "ALIAS12345"})
+    with pytest.raises(RegistryRejected, match="SSM prompt pointer"):
+        pointer.registry.split(alias, 7, 8, 5, "canary")
