@@ -12,11 +12,12 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: run test lint typecheck unit synth bench lock clean
 
-$(VENV)/.installed: requirements-dev.lock pyproject.toml
+$(VENV)/.installed: requirements-dev.lock pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps --editable .
+	$(UV) pip install --quiet --python $(PY) --no-deps --editable clients/python
 	touch $@
 
 # After changing a requirements*.txt: pin everything again (same versions on every machine).
@@ -32,7 +33,7 @@ lint: $(VENV)/.installed
 	cd lambdas && ../$(VENV)/bin/lint-imports --config ../pyproject.toml
 
 typecheck: $(VENV)/.installed
-	$(PY) -m mypy lambdas local_mode regression_gate prompt_rollback_exporter infra app.py
+	$(PY) -m mypy lambdas local_mode regression_gate prompt_rollback_exporter infra app.py clients/python/src
 
 test: lint typecheck  ## lint, types, then every test suite (unit, integration, CDK + cdk-nag, promtool, e2e)
 	$(PY) -m pytest

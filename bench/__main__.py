@@ -626,6 +626,10 @@ def main() -> None:
             for metric, figure, target, ok in bench_exporter(2 if args.quick else 5)
         ]
         rows += bench_watcher(2 if args.quick else 20)
+
+    from bench.rollout_stats import Schedule, run
+
+    rows += [Row(*row[:3], verdict(row[3])) for row in run(200 if args.quick else 1000, Schedule())]
     if not args.skip_asset:
         rows += bench_assets()
     notes = [

@@ -24,6 +24,7 @@ from prompt_rollback.domain.policy_config import (
     PolicyConfig,
     PromptOverrides,
 )
+from prompt_rollback.domain.rollout_plan import RolloutPlans
 from prompt_rollback.watcher.config import WatcherConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -162,6 +163,11 @@ class DeploymentConfig(BaseModel):
         description="Watcher trigger overrides, for every prompt and per prompt pattern (WATCHER_CONFIG).",
     )
 
+    rollout_plans: RolloutPlans = Field(
+        default_factory=RolloutPlans,
+        description="Default rollout plans per prompt pattern (ROLLOUT_PLANS; docs/rollout.md, Plans).",
+    )
+
     @field_validator(
         "allowed_prompts",
         "bedrock_agent_aliases",
@@ -179,7 +185,7 @@ class DeploymentConfig(BaseModel):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("prompt_overrides", "watcher", mode="before")
+    @field_validator("prompt_overrides", "watcher", "rollout_plans", mode="before")
     @classmethod
     def _object_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -279,6 +285,10 @@ class DeploymentConfig(BaseModel):
 
     def rollback_policy_json(self) -> str:
         return self.rollback_policy().model_dump_json(exclude_none=True)
+
+    def rollout_plans_json(self) -> str:
+        """The worker's ROLLOUT_PLANS, already checked by the worker's own model."""
+        return self.rollout_plans.model_dump_json()
 
     def watcher_config_json(self) -> str:
         """The watcher's WATCHER_CONFIG, already checked by the watcher's own model."""

@@ -109,6 +109,7 @@ class RollbackWorker(Construct):
                 "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
                 "SLACK_WEBHOOK_SECRET_NAME": secrets.slack_webhook_url.name,
                 "ROLLBACK_POLICY": config.rollback_policy_json(),
+                "ROLLOUT_PLANS": config.rollout_plans_json(),
                 "MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
             },
         )

@@ -39,7 +39,12 @@ class LoopbackServer:
             raise
         with listening:  # werkzeug serves a duplicate of this socket
             self._server: BaseWSGIServer = make_server(
-                host, port, app, threaded=True, request_handler=_QuietRequestHandler, fd=listening.fileno(),
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=_QuietRequestHandler,
+                fd=listening.fileno(),
                 ssl_context=ssl_context,
             )
         self._thread = threading.Thread(

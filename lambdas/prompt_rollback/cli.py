@@ -27,6 +27,8 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
     verify   --prompt support-answer [--anchor-bucket BUCKET]
     undo     --prompt support-answer --rollback-id rb-… --actor jane
     approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
+    rollout  start --prompt support-answer --version 8 [--plan plan.yaml] [--actor jane] [--format json]
+             (also: status, list, promote [--full], abort, pause, resume, approve, reject: docs/rollout.md)
 
 `audit` is one timeline of the production changes people made (Langfuse webhooks, CloudTrail)
 and the decisions we made, with who, when and why. `history` is the production timeline: which
@@ -359,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_adopt_command(commands)
     _add_rollback_command(commands)
     _add_click_commands(commands)
+    from prompt_rollback.rollout.cli import add_commands as add_rollout_commands
+
+    add_rollout_commands(commands, _invoke_worker, _label)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -9,12 +9,15 @@ from datetime import datetime
 from typing import Any, Protocol, overload
 
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.canary.analysis import ArmObservations
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.rollout_messages import RolloutTick
+from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
 
@@ -58,6 +61,9 @@ class AuditLedger(Protocol):
 
     @overload
     def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    @overload
+    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
 
     def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         """Append `record` right after `after` (the head the caller decided on) and return it
@@ -189,4 +195,51 @@ class VersionErrors(Protocol):
     ) -> ErrorCount:
         """Generations of one prompt version in [start, end] and how many were at level ERROR
         (`environment` "" : all); NoData when the measurements cannot say."""
+
+
+# ---- progressive delivery: the candidate's share, both arms' numbers, the next tick ----------
+@dataclass(frozen=True)
+class RolloutPointer:
+    """What the registry says of a prompt during a rollout (domain/rollout_split.py's contract)."""
+
+    production: int | None
+    versions: frozenset[int]
+    candidate: int | None  # the version holding the candidate label
+    share: int  # its share in percent, 0 without a candidate
+
+
+class RolloutRegistry(Protocol):
+    provider: str
+
+    def read_rollout(self, ref: PromptRef, candidate_label: str) -> RolloutPointer: ...
+
+    def split(self, ref: PromptRef, stable: int, candidate: int, share: int, candidate_label: str) -> None:
+        """Serve `candidate` to `share` % of units (idempotent: a repeat changes nothing)."""
+        ...
+
+    def unsplit(self, ref: PromptRef, stable: int, candidate_label: str) -> None:
+        """The candidate gets no traffic any more (Langfuse: its label moves onto stable, 0 %)."""
+        ...
+
+    def move_production(self, ref: PromptRef, version: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class ArmsRead:
+    """Both arms over the same minutes, and how many calls reading them took."""
+
+    canary: ArmObservations
+    stable: ArmObservations
+    calls: int
+
+
+class ArmReader(Protocol):
+    def read_arms(
+        self, ref: PromptRef, candidate: int, stable: int, start: datetime, end: datetime
+    ) -> ArmsRead: ...
+
+
+class TickScheduler(Protocol):
+    def schedule_tick(self, tick: RolloutTick, due: datetime) -> str:
+        """Put `tick` on the prompt's message group at `due` (idempotent per tick); its name."""
         ...

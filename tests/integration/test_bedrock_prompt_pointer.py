@@ -3,6 +3,7 @@ application's side, `resolve_production_prompt_arn`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from prompt_rollback.adapters.bedrock_prompt_pointer_registry import (
 from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
 from prompt_rollback.client import prompt_pointer
 from prompt_rollback.domain.bedrock_targets import PromptParameterTarget
+from prompt_rollback.domain.rollout_split import unit_arm
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 from prompt_rollback.ports import PromptRef
 
@@ -202,3 +204,93 @@ def test_the_application_is_told_when_the_pointer_is_not_a_prompt_version(app_ss
     pointer.history(value)
     with pytest.raises(prompt_pointer.PromptPointerError, match="does not hold a Bedrock prompt-version ARN"):
         prompt_pointer.resolve_production_prompt_arn(PARAMETER, ssm_client=app_ssm)
+
+
+# --- the application side during a rollout (docs/rollout.md, "The SSM prompt pointer") --------
+
+
+def rollout_value(stable: int, candidate: int, share: int) -> str:
+    return json.dumps({"stable": prompt_arn(stable), "candidate": prompt_arn(candidate), "share": share})
+
+
+def test_an_application_that_ignores_rollouts_keeps_serving_stable(app_ssm, pointer: Pointer):
+    pointer.history(rollout_value(6, 7, 25))
+    assert prompt_pointer.resolve_production_prompt_arn(PARAMETER, ssm_client=app_ssm) == prompt_arn(6)
+
+
+def test_units_are_split_by_the_contract_with_the_prompt_id_as_the_prompt(app_ssm, pointer: Pointer):
+    pointer.history(rollout_value(6, 7, 25))
+    for unit in (f"user-{i}" for i in range(200)):
+        pointed = prompt_pointer.rollout_prompt_arn(PARAMETER, unit=unit, ssm_client=app_ssm)
+        arm = unit_arm(PROMPT_ID, 7, unit, 25)
+        assert (pointed.arm, pointed.share, pointed.sticky) == (arm, 25, True)
+        assert pointed.arn == prompt_arn(7 if arm == "candidate" else 6)
+        assert pointed.version == (7 if arm == "candidate" else 6)
+
+
+def test_the_plain_pointer_is_stable_for_everyone(app_ssm, pointer: Pointer):
+    pointer.history(prompt_arn(6))
+    pointed = prompt_pointer.rollout_prompt_arn(PARAMETER, unit="user-1", ssm_client=app_ssm)
+    assert (pointed.arn, pointed.arm, pointed.share, pointed.candidate_version) == (
+        prompt_arn(6),
+        "stable",
+        0,
+        None,
+    )
+
+
+def test_without_a_unit_the_pointer_is_drawn_per_request(app_ssm, pointer: Pointer):
+    pointer.history(rollout_value(6, 7, 50))
+    pointed = [prompt_pointer.rollout_prompt_arn(PARAMETER, ssm_client=app_ssm) for _ in range(200)]
+    assert not any(p.sticky for p in pointed)
+    assert 50 < sum(p.arm == "candidate" for p in pointed) < 150
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"stable": "arn:aws:bedrock:us-east-1:123456789012:prompt/PROMPT1234"}',
+        json.dumps({"stable": prompt_arn(6), "candidate": prompt_arn(7), "share": 100}),
+        json.dumps({"stable": prompt_arn(6), "candidate": prompt_arn(7)}),
+        json.dumps(
+            {
+                "stable": prompt_arn(6),
+                "candidate": "arn:aws:bedrock:us-east-1:123456789012:prompt/OTHERPRMPT:7",
+                "share": 5,
+            }
+        ),
+        "{not json",
+    ],
+)
+def test_a_rollout_pointer_that_does_not_hold_the_contract_is_refused(app_ssm, pointer: Pointer, value):
+    pointer.history(value)
+    with pytest.raises(prompt_pointer.PromptPointerError, match=PARAMETER):
+        prompt_pointer.rollout_prompt_arn(PARAMETER, unit="user-1", ssm_client=app_ssm)
+
+
+def test_during_a_rollout_production_is_the_stable_version_and_a_rollback_still_works(pointer: Pointer):
+    pointer.history(prompt_arn(6), prompt_arn(7), rollout_value(7, 8, 25))
+    pointer.prompt_versions("1", "6", "7", "8")
+    state = pointer.registry.read_state(REF)
+    assert state.production_version == 7
+    pointer.registry.move_production(REF, 6)  # an alert's rollback ends the split: a plain ARN again
+    assert pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == prompt_arn(6)
+
+
+def test_rollout_steps_write_the_split_and_an_abort_writes_stable_back(pointer: Pointer):
+    pointer.history(prompt_arn(7))
+    pointer.registry.split(REF, 7, 8, 5, "canary")
+    assert json.loads(pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"]) == {
+        "stable": prompt_arn(7), "candidate": prompt_arn(8), "share": 5,
+    }  # fmt: skip
+    pointer.prompt_versions("7", "8")
+    seen = pointer.registry.read_rollout(REF, "canary")
+    assert (seen.production, seen.candidate, seen.share) == (7, 8, 5)
+    pointer.registry.unsplit(REF, 7, "canary")
+    assert pointer.ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == prompt_arn(7)
+
+
+def test_a_rollout_through_an_agent_alias_is_refused_pointing_at_the_ssm_pointer(pointer: Pointer):
+    alias = PromptRef("support-answer", {"bedrock_agent_id": "AGENT12345", "bedrock_alias_id": "ALIAS12345"})
+    with pytest.raises(RegistryRejected, match="SSM prompt pointer"):
+        pointer.registry.split(alias, 7, 8, 5, "canary")

@@ -20,6 +20,7 @@ from prompt_rollback.domain.ledger_schema import (
     INDEX_SORT_KEY,
     PARTITION_KEY,
 )
+from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class DynamoDBAuditLedger:
 
     @overload
     def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    @overload
+    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
 
     def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         seq = after.seq + 1 if after else 1

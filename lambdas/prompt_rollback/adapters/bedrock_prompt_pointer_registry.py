@@ -1,12 +1,13 @@
 """A Bedrock managed prompt's production pointer: an SSM String parameter holding a prompt-version ARN.
-Production is the ARN's version; the parameter's history says which versions held it before. A rollback
-is a new parameter version labelled `last-rollback` (docs/bedrock.md, "the SSM pointer pattern")."""
+Production is the ARN's version (during a rollout, the JSON's stable one: docs/rollout.md); the history
+says which versions held it before. A rollback is a new parameter version labelled `last-rollback`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from prompt_rollback.adapters.aws_errors import all_items, call_aws
+from prompt_rollback.domain.bedrock_rollout import PromptPointerValue, parse_pointer_value
 from prompt_rollback.domain.bedrock_targets import (
     PromptArn,
     PromptParameterTarget,
@@ -16,6 +17,7 @@ from prompt_rollback.domain.bedrock_targets import (
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import RegistryError, RegistryRejected
 from prompt_rollback.observability import logger
+from prompt_rollback.ports import RolloutPointer
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_agent import AgentsforBedrockClient
@@ -29,6 +31,17 @@ _HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum
 _LIST_PAGE_SIZE = 100
 
 
+def _stable_arn(text: str) -> PromptArn | None:
+    """The production ARN an old parameter value held (a rollout's stable one), None if neither."""
+    if not text.strip().startswith("{"):
+        return parse_prompt_arn(text)  # a plain ARN, the DRAFT's (no version) included
+    try:
+        value = parse_pointer_value(text)
+    except ValueError:
+        return None
+    return parse_prompt_arn(value.arn(value.stable_version))
+
+
 class BedrockPromptPointerRegistry:
     def __init__(self, ssm: SSMClient, bedrock_agent: AgentsforBedrockClient) -> None:
         self._ssm = ssm
@@ -40,7 +53,7 @@ class BedrockPromptPointerRegistry:
         if parameter["Type"] != "String":
             # A prompt ARN is no secret; a SecureString would also need kms:Decrypt we do not grant.
             raise RegistryRejected(f"{target} is a {parameter['Type']}; the prompt pointer must be a String")
-        current = parse_prompt_arn(parameter["Value"])
+        current = _stable_arn(parameter["Value"])
         if current is None:
             raise RegistryRejected(f"{target} does not hold a Bedrock prompt ARN")
         region = self._bedrock_agent.meta.region_name
@@ -80,7 +93,7 @@ class BedrockPromptPointerRegistry:
         )
         history: list[tuple[int, int]] = []  # (parameter version, prompt version)
         for entry in entries:
-            pointed = parse_prompt_arn(entry.get("Value", ""))
+            pointed = _stable_arn(entry.get("Value", ""))
             # Another prompt's versions (the parameter was repointed) are no target here.
             if (
                 pointed is not None
@@ -133,3 +146,28 @@ class BedrockPromptPointerRegistry:
             # to spot in the console. Failing here would retry a rollback that already happened.
             logger.warning("could not label the rolled-back parameter version", extra={"error": str(error)})
         return written["ResponseMetadata"]["RequestId"]
+
+    # ---- progressive delivery: the split in the pointer's value (domain/bedrock_rollout.py) ---------
+    def _write(self, target: PromptParameterTarget, value: PromptPointerValue) -> None:
+        name = target.parameter_name
+        call_aws(
+            f"PutParameter {name}", self._ssm.put_parameter, Name=name, Value=value.to_text(), Overwrite=True
+        )
+
+    def read_rollout(self, target: PromptParameterTarget) -> RolloutPointer:
+        parameter, current = self._pointer(target)
+        value = parse_pointer_value(parameter["Value"])
+        return RolloutPointer(
+            production=value.stable_version,
+            versions=self._existing_versions(current.prompt_id),
+            candidate=value.candidate_version,
+            share=value.share if value.candidate_version is not None else 0,
+        )
+
+    def split(self, target: PromptParameterTarget, stable: int, candidate: int, share: int) -> None:
+        _, current = self._pointer(target)
+        self._write(target, PromptPointerValue(current, stable, candidate, share))
+
+    def unsplit(self, target: PromptParameterTarget, stable: int) -> None:
+        _, current = self._pointer(target)
+        self._write(target, PromptPointerValue(current, stable))

@@ -6,15 +6,17 @@ from __future__ import annotations
 from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
 from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
 from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
+from prompt_rollback.domain.bedrock_rollout import UnsplittableTarget, rollout_target
 from prompt_rollback.domain.bedrock_targets import (
     AgentAliasTarget,
     BedrockTarget,
     FlowAliasTarget,
+    PromptParameterTarget,
     bedrock_target,
 )
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import RegistryRejected
-from prompt_rollback.ports import PromptRef
+from prompt_rollback.ports import PromptRef, RolloutPointer
 
 
 def target_of(ref: PromptRef) -> BedrockTarget:
@@ -63,3 +65,19 @@ class BedrockRegistry:
         if isinstance(target, FlowAliasTarget):
             return self._flow_aliases.move_production(target, version)
         return self._prompt_pointers.move_production(target, version)
+
+    # ---- progressive delivery: only the SSM prompt pointer can split -----------------------------
+    def _splittable(self, ref: PromptRef) -> PromptParameterTarget:
+        try:
+            return rollout_target(ref.target)
+        except UnsplittableTarget as error:
+            raise RegistryRejected(str(error)) from error
+
+    def read_rollout(self, ref: PromptRef, candidate_label: str) -> RolloutPointer:
+        return self._prompt_pointers.read_rollout(self._splittable(ref))
+
+    def split(self, ref: PromptRef, stable: int, candidate: int, share: int, candidate_label: str) -> None:
+        self._prompt_pointers.split(self._splittable(ref), stable, candidate, share)
+
+    def unsplit(self, ref: PromptRef, stable: int, candidate_label: str) -> None:
+        self._prompt_pointers.unsplit(self._splittable(ref), stable)

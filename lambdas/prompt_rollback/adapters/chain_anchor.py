@@ -15,6 +15,7 @@ from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.rollout_record import RolloutRecord
 
 ANCHOR_PREFIX = "ledger-anchors/"
 _log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class AnchoredLedger:
 
     @overload
     def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
+
+    @overload
+    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
 
     def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         sealed = self._ledger.append(record, after)

@@ -14,8 +14,9 @@ import httpx
 from prompt_rollback import deadline
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.retry_after import retry_after_seconds
+from prompt_rollback.domain.rollout_split import candidate_share, share_label
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
-from prompt_rollback.ports import PromptRef
+from prompt_rollback.ports import PromptRef, RolloutPointer
 
 PRODUCTION_LABEL = "production"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -160,3 +161,35 @@ class LangfuseRegistry:
             ),
         )
         return str(response.headers.get("x-request-id", "") or "")
+
+    # ---- progressive delivery (domain/rollout_split.py): labels added, never removed -----------
+    def read_rollout(self, ref: PromptRef, candidate_label: str) -> RolloutPointer:
+        """Production, the versions, and the version holding the candidate label with its share."""
+        state = self.read_state(ref)
+        try:
+            candidate = self._call(
+                "get candidate",
+                lambda: self._api.prompts.get(
+                    _path_segment(ref.name), label=candidate_label, request_options=self._request_options
+                ),
+            )
+        except NotFound:
+            return RolloutPointer(state.production_version, state.versions, None, 0)
+        share = candidate_share(candidate.labels, candidate_label)
+        return RolloutPointer(state.production_version, state.versions, int(candidate.version), share)
+
+    def _add_labels(self, ref: PromptRef, version: int, labels: list[str]) -> None:
+        self._call(
+            "add labels",
+            lambda: self._api.prompt_version.update(
+                _path_segment(ref.name), version, new_labels=labels, request_options=self._request_options
+            ),
+        )
+
+    def split(self, ref: PromptRef, stable: int, candidate: int, share: int, candidate_label: str) -> None:
+        """The candidate gets the candidate label and `canary-N`; the share is the largest N it holds."""
+        self._add_labels(ref, candidate, [candidate_label, share_label(share, candidate_label)])
+
+    def unsplit(self, ref: PromptRef, stable: int, candidate_label: str) -> None:
+        """The candidate label moves onto stable: both arms are stable, whatever `canary-N` it holds."""
+        self._add_labels(ref, stable, [candidate_label])

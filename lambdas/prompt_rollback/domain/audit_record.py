@@ -21,6 +21,7 @@ from prompt_rollback.domain.requests import (
     cut,
     cut_labels,
 )
+from prompt_rollback.domain.rollout_record import ROLLOUT_KINDS, RolloutRecord
 
 # A followup is what happened to a rollback after its decision, linked by `rollback_id`: a click
 # that changed nothing (refused, rejected, stale, expired), a recovery or an overdue one.
@@ -270,8 +271,8 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-# What a prompt's chain holds: our intents and decisions, and the changes people made.
-LedgerRecord = AuditRecord | ProductionChange
+# What a prompt's chain holds: our intents and decisions, the changes people made, and rollouts.
+LedgerRecord = AuditRecord | ProductionChange | RolloutRecord
 
 
 def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:
@@ -283,4 +284,6 @@ def record_from_item(item: Mapping[str, Any]) -> LedgerRecord:
     """Any stored item as its typed record, by its kind."""
     if item.get("kind") == CHANGE_RECORD_KIND:
         return ProductionChange.from_item(item)
+    if item.get("kind") in ROLLOUT_KINDS:
+        return RolloutRecord.from_item(item)
     return AuditRecord.from_item(item)

@@ -11,6 +11,7 @@ from typing import Any
 
 from prompt_rollback.domain.audit import parse_iso_utc
 from prompt_rollback.domain.policy import PastChange, held_before
+from prompt_rollback.domain.rollout_record import ROLLOUT_KINDS
 
 # Langfuse delivers within seconds; its retries come later, never earlier than the change.
 CLOCK_AHEAD_ALLOWED = timedelta(minutes=5)
@@ -64,6 +65,8 @@ def holding(record: Mapping[str, Any], order: int) -> Holding | None:
         return None  # `left`, and deletes of versions that did not hold it
     if kind == "decision" and record.get("outcome") == "rolled_back":
         return Holding(record_time(record), order, _int(record.get("to_version")))
+    if kind in ROLLOUT_KINDS and record.get("production") is not None:
+        return Holding(record_time(record), order, _int(record.get("production")))  # promoted, or baked back
     if kind in ("decision", "intent") and record.get("observed_production") is not None:
         # Weaker than a move: a move from another clock close before it may have come after it.
         at = record_time(record) - OBSERVATION_SLACK

@@ -14,17 +14,19 @@ from typing import Any, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.production_order import record_time
+from prompt_rollback.domain.rollout_record import ROLLOUT_KINDS
 
 TimelineFormat = Literal["table", "json", "csv"]
 COLUMNS = ("at", "prompt", "kind", "what", "from", "to", "who", "why", "source", "ref")
 _MAX_CELL = 60
+_MOVES = ("moved", "created_in_production", "rolled_back", "observed", "promoted")
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
     prompt: str
-    kind: str  # "change" | "decision" | "intent"
+    kind: str  # "change" | "decision" | "intent" | "rollout"
     what: str
     from_version: int | None
     to_version: int | None
@@ -37,12 +39,7 @@ class TimelineEntry:
 
     @property
     def moves_production(self) -> bool:
-        return self.to_version is not None and self.what in (
-            "moved",
-            "created_in_production",
-            "rolled_back",
-            "observed",
-        )
+        return self.to_version is not None and self.what in _MOVES
 
 
 def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
@@ -84,6 +81,20 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
             why=why,
             source="prompt-rollback",
             ref=str(record.get("request_id", "")),
+            record=record,
+        )
+    if kind in ROLLOUT_KINDS and kind != "analysis":  # the numbers stay in the ledger, not the timeline
+        return TimelineEntry(
+            at=parse_iso_utc(str(record["recorded_at"])),
+            prompt=str(record.get("prompt_name", "")),
+            kind="rollout",
+            what=kind if kind == "promoted" else f"{kind} {record.get('share', 0)} %",
+            from_version=record.get("from_version"),
+            to_version=record.get("to_version"),
+            who=str(record.get("actor", "")),
+            why=str(record.get("reason", "")),
+            source="prompt-rollback rollout",
+            ref=str(record.get("rollout_id", "")),
             record=record,
         )
     return None

@@ -9,6 +9,7 @@ from typing import Any
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport, ours
+from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.paging import PagerReport
 from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
 from prompt_rollback.domain.production_order import past_moves
@@ -144,7 +145,7 @@ def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
 def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:
     """Who put `version` in production, from the newest change record that did."""
     for r in records:
-        if not isinstance(r, AuditRecord) and r.to_version == version:
+        if isinstance(r, ProductionChange) and r.to_version == version:
             return f"{r.actor} at {r.changed_at:%Y-%m-%d %H:%M}Z"
     return "someone outside prompt-rollback (not on record yet)"
 

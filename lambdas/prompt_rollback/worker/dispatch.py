@@ -11,11 +11,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import Attempt, ParkedInDeadLetterQueue, run_attempt
 from prompt_rollback.rollback.records import UNDO_PREFIX
+from prompt_rollback.rollout import wiring as rollout_wiring
 from prompt_rollback.slack import wiring as slack_wiring
 from prompt_rollback.slack.service import InteractionResult, InteractionService
 from prompt_rollback.worker.messages import WorkerMessage
@@ -34,6 +36,8 @@ def dispatch(message: WorkerMessage, attempt: Attempt) -> dict[str, Any]:
             return _answer(_interactions(attempt).handle_resolution(message))
         case RecoveryCheck():
             return _answer([_interactions(attempt).handle_check(message)])
+        case RolloutTick() | RolloutCommand():
+            return _rollout(message)
         case _:
             assert_never(message)
 
@@ -75,3 +79,14 @@ def _answer(results: Sequence[InteractionResult]) -> dict[str, Any]:
         metrics.add_metric(name=slack_wiring.people_metric(result.outcome), unit=MetricUnit.Count, value=1)
         logger.info("people-in-the-loop message handled", extra=result.as_dict())
     return results[0].as_dict() if len(results) == 1 else {"results": [r.as_dict() for r in results]}
+
+
+def _rollout(message: RolloutTick | RolloutCommand) -> dict[str, Any]:
+    """A tick or a person's command, on the prompt's message group like its rollbacks and clicks."""
+    logger.append_keys(prompt_name=message.prompt_name)
+    service = rollout_wiring.rollout_service()
+    answer = service.tick(message) if isinstance(message, RolloutTick) else service.handle(message)
+    logger.info("rollout message handled", extra={"outcome": answer.outcome, "answer": answer.answer})
+    if answer.langfuse_calls:
+        metrics.add_metric(name="RolloutAnalysisCalls", unit=MetricUnit.Count, value=answer.langfuse_calls)
+    return answer.as_dict()

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from prompt_rollback import deadline, wiring
 from prompt_rollback.domain.interactions import CliAction
+from prompt_rollback.domain.rollout_messages import RolloutCommand
 from prompt_rollback.errors import ConfigurationError, RollbackError
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
@@ -66,6 +67,17 @@ def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
     return dispatch(action, MANUAL)
 
 
+def _rollout_command(event: dict[str, Any]) -> dict[str, Any]:
+    """`cli rollout …`, a Lambda invoke or a CI step: a person's rollout command."""
+    try:
+        command = RolloutCommand.model_validate({**event["rollout"], "received_at": datetime.now(UTC)})
+    except ValidationError as error:
+        return _invalid("rollout command", error)
+    except TypeError:
+        return _invalid("rollout command", None)
+    return dispatch(command, MANUAL)
+
+
 def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A forced rollback, answered at once and idempotent on its request_id."""
     try:
@@ -91,6 +103,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     try:
+        if "rollout" in event:
+            return _rollout_command(event)
         return _cli_action(event) if "cli_action" in event else _manual(event, context)
     except ConfigurationError as error:  # a person is waiting: name the variable, change nothing
         return {"error": "configuration error", "variable": error.variable, "detail": str(error)}

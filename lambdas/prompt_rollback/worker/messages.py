@@ -9,6 +9,7 @@ from pydantic import Discriminator, Tag, TypeAdapter
 
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
 
 # Rollback requests have always been queued untagged (by the webhook, the event sources, the
 # watcher; a redrive from the DLQ brings back whatever an older version wrote).
@@ -27,13 +28,22 @@ QueueMessage = Annotated[
     Annotated[RollbackRequest, Tag(UNTAGGED)]
     | Annotated[SlackAction, Tag("slack_action")]
     | Annotated[ResolutionSignal, Tag("resolution")]
-    | Annotated[RecoveryCheck, Tag("recovery_check")],
+    | Annotated[RecoveryCheck, Tag("recovery_check")]
+    | Annotated[RolloutTick, Tag("rollout_tick")],
     Discriminator(message_type),
 ]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
 
-# A CLI action is not queued: the CLI invokes the worker and prints its answer.
-WorkerMessage = RollbackRequest | SlackAction | CliAction | ResolutionSignal | RecoveryCheck
+# A CLI action (a rollout command too) is not queued: the CLI invokes the worker and prints its answer.
+WorkerMessage = (
+    RollbackRequest
+    | SlackAction
+    | CliAction
+    | ResolutionSignal
+    | RecoveryCheck
+    | RolloutTick
+    | RolloutCommand
+)
 
 
 def parse_queue_message(body: str) -> QueueMessage:

@@ -1,0 +1,59 @@
+"""What reaches the rollout controller: a scheduled tick on the prompt's FIFO group, or a person's
+command (CLI, Lambda invoke, a CI step). Tagged like every other message kind of the worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prompt_rollback.domain.prompt_names import prompt_name_problem
+from prompt_rollback.domain.requests import MAX_VERSION
+
+RolloutCommandName = Literal[
+    "start", "status", "list", "promote", "abort", "pause", "resume", "approve", "reject"
+]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["langfuse", "bedrock"] = "langfuse"
+    prompt_name: str = Field(min_length=1, max_length=400)
+
+    @field_validator("prompt_name")
+    @classmethod
+    def _valid_prompt_name(cls, value: str) -> str:
+        problem = prompt_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def prompt_key(self) -> str:
+        return f"{self.provider}#{self.prompt_name}"
+
+
+class RolloutTick(_Message):
+    """Look at a rollout once. Only the tick its newest record scheduled acts; any other (a
+    re-delivery, a tick of an earlier chain) changes nothing."""
+
+    message_type: Literal["rollout_tick"] = "rollout_tick"
+    rollout_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    step: int = Field(ge=0)
+    tick: int = Field(ge=1)
+
+
+class RolloutCommand(_Message):
+    """A person's command. Whoever may invoke the worker may give it (IAM is the gate); approvals
+    are checked against the step's approvers all the same."""
+
+    command: RolloutCommandName
+    actor: str = Field(default="cli", min_length=1, max_length=180)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)  # start: the candidate
+    plan: dict[str, Any] | None = None  # start: the plan (else the default for the prompt)
+    target: dict[str, str] = Field(default_factory=dict)  # bedrock: the SSM prompt pointer
+    full: bool = False  # promote: straight to 100 %
+    step: int | None = Field(default=None, ge=0)  # approve / reject: the checkpoint
+    received_at: datetime | None = None

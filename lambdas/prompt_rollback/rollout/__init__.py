@@ -1,0 +1,1 @@
+"""Progressive delivery: plans, the controller (service), its composition (wiring)."""
