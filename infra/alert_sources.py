@@ -32,17 +32,22 @@ ALERT_EVENTS = FunctionSpec(
 AMP_PRINCIPAL = "aps.amazonaws.com"
 # Lambda's own retries of a failed asynchronous invocation (its maximum), before the DLQ.
 ASYNC_RETRY_ATTEMPTS = 2
-# CloudWatch's alarm state change events, for alarms whose metric names a prompt (the
-# PromptName dimension; domain/sources/cloudwatch_alarm.py explains the convention).
-ALARM_STATE_CHANGE_PATTERN = events.EventPattern(
-    source=["aws.cloudwatch"],
-    detail_type=["CloudWatch Alarm State Change"],
-    detail={
-        "configuration": {
-            "metrics": {"metricStat": {"metric": {"dimensions": {"PromptName": [{"exists": True}]}}}}
-        }
-    },
-)
+
+
+def alarm_state_change_pattern(config: DeploymentConfig) -> events.EventPattern:
+    """CloudWatch's alarm state change events of alarms named with the configured prefix whose
+    metric names a prompt (the PromptName dimension; domain/sources/cloudwatch_alarm.py). The
+    prefix keeps other teams' alarms that happen to carry the dimension from rolling anything back."""
+    return events.EventPattern(
+        source=["aws.cloudwatch"],
+        detail_type=["CloudWatch Alarm State Change"],
+        detail={
+            "alarmName": [{"prefix": config.cloudwatch_alarm_name_prefix}],
+            "configuration": {
+                "metrics": {"metricStat": {"metric": {"dimensions": {"PromptName": [{"exists": True}]}}}}
+            },
+        },
+    )
 
 
 def amp_topic_name(config: DeploymentConfig) -> str:
@@ -80,8 +85,11 @@ class AlertSources(Construct):
         self.alarm_rule = events.Rule(
             self,
             "AlarmStateChangeRule",
-            description="CloudWatch alarm state changes of alarms on a metric with a PromptName dimension",
-            event_pattern=ALARM_STATE_CHANGE_PATTERN,
+            description=(
+                f"State changes of CloudWatch alarms named {platform.config.cloudwatch_alarm_name_prefix}* "
+                "on a metric with a PromptName dimension"
+            ),
+            event_pattern=alarm_state_change_pattern(platform.config),
             targets=[
                 self.function.event_target(
                     dead_letter_queue=self.dead_letter_queue, max_event_age=Duration.hours(6)

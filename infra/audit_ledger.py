@@ -47,6 +47,8 @@ class AuditLedger(Construct):
             ),
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
+            # Read by the anchors function only (infra/ledger_anchors.py).
+            stream=dynamodb.StreamViewType[ledger_schema.STREAM_VIEW_TYPE],
         )
         self.table.add_global_secondary_index(
             index_name=AUDIT_INDEX_NAME,

@@ -178,7 +178,8 @@ class AuditTrail(Construct):
         ]
 
     def allow_anchoring(self, function: AppFunction) -> None:
-        """Let a ledger writer put chain-head objects, and nothing else, under the anchor prefix.
+        """Let the anchors function put chain-head objects under the anchor prefix, and read one back
+        when S3 refuses to overwrite it (If-None-Match), and nothing else.
 
         No s3:DeleteObject, no retention or legal-hold calls: under COMPLIANCE retention nobody
         could shorten them anyway, and without them the role cannot even try.
@@ -187,7 +188,7 @@ class AuditTrail(Construct):
         function.allow(
             iam.PolicyStatement(
                 sid="AnchorLedgerChainHeads",
-                actions=["s3:PutObject"],
+                actions=["s3:PutObject", "s3:GetObject"],
                 resources=[self.bucket.arn_for_objects(f"{ANCHOR_PREFIX}*")],
             )
         )
@@ -196,12 +197,12 @@ class AuditTrail(Construct):
             function.role,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ANCHOR_PREFIX}*]",
             "Anchor objects are named by prompt and sequence number, which are only known at run time; "
-            "the wildcard is limited to the anchor prefix and to s3:PutObject.",
+            "the wildcard is limited to the anchor prefix and to s3:PutObject and s3:GetObject.",
         )
         function.allow(
             iam.PolicyStatement(
                 sid="EncryptAnchorsThroughS3",
-                actions=["kms:GenerateDataKey"],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self.key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
             )

@@ -135,8 +135,14 @@ class ChangeRecording(Construct):
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
-            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ), "
-            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ) "
+            "and the function's on-failure destination, which cdk-nag does not recognise because it "
+            "only looks for SQS redrive policies.",
+        )
+        # EventBridge's DLQ only takes events it could not deliver; an event the function fails
+        # on after Lambda's own retries is parked here too.
+        self.cloudtrail_changes.park_failed_events(
+            self.dead_letter_queue, retry_attempts=2, max_event_age=Duration.hours(6)
         )
         self.rule = self._pointer_change_rule(config, key)
 
@@ -195,15 +201,39 @@ class ChangeRecording(Construct):
         )
         return rule
 
-    def alarm_on(self, topic: sns.ITopic) -> cloudwatch.Alarm:
-        """A pointer change that could not be recorded is parked in the DLQ: someone must look."""
-        return page_on(
-            self,
-            "UnrecordedPointerChanges",
-            description="A Bedrock pointer change could not be recorded in the audit ledger (DLQ)",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(5)
+    def alarm_on(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        """A pointer change that could not be recorded is parked in the DLQ: someone must look.
+        A failing recorder means a person's change may be missing from the ledger."""
+        return [
+            page_on(
+                self,
+                "UnrecordedPointerChanges",
+                description="A Bedrock pointer change could not be recorded in the audit ledger (DLQ)",
+                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5)
+                ),
+                topic=topic,
+                notify_ok=False,
             ),
-            topic=topic,
-            notify_ok=False,
-        )
+            page_on(
+                self,
+                "CloudTrailChangesErrors",
+                description="The CloudTrail change recorder raised: the event is retried, then parked.",
+                metric=self.cloudtrail_changes.function.metric_errors(
+                    statistic="Sum", period=Duration.minutes(5)
+                ),
+                topic=topic,
+            ),
+            page_on(
+                self,
+                "LangfuseEventsErrors",
+                description=(
+                    "The Langfuse events function raised (POST /langfuse/events answered 5xx): Langfuse "
+                    "retries the webhook, but a change or a monitor alert may be late or lost."
+                ),
+                metric=self.langfuse_events.function.metric_errors(
+                    statistic="Sum", period=Duration.minutes(5)
+                ),
+                topic=topic,
+            ),
+        ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from ipaddress import IPv4Network
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -64,6 +65,25 @@ AMP_WORKSPACE_ARN = r"^arn:aws[a-z-]*:aps:[a-z0-9-]{1,20}:[0-9]{12}:workspace/ws
 HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
 
 
+class RouteThrottle(BaseModel):
+    """One route's own token bucket at API Gateway (requests per second, burst)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate_limit: float = Field(gt=0, le=10_000)
+    burst_limit: int = Field(ge=1, le=5_000)
+
+
+# Per route, so junk on one route cannot use up another's quota. /alerts keeps the stage's old
+# limits; Slack clicks and Langfuse events come one person or one change at a time.
+DEFAULT_ROUTE_THROTTLES = {
+    "alerts": RouteThrottle(rate_limit=10, burst_limit=20),
+    "langfuse/events": RouteThrottle(rate_limit=5, burst_limit=10),
+    "slack/actions": RouteThrottle(rate_limit=5, burst_limit=10),
+}
+ALARM_NAME_PREFIX = r"^[A-Za-z0-9_.:/+=@ -]{1,200}$"
+
+
 def _empty_list(description: str) -> Any:
     """A list field that may be left out of the context."""
     return Field(default_factory=list, description=description)
@@ -106,6 +126,29 @@ class DeploymentConfig(BaseModel):
     )
     api_throttle_rate_limit: float = Field(default=10, gt=0, le=10_000)
     api_throttle_burst_limit: int = Field(default=20, ge=1, le=5_000)
+    api_route_throttles: dict[str, RouteThrottle] = Field(
+        default_factory=dict,
+        description='Per-route throttles, e.g. {"alerts": {"rate_limit": 20, "burst_limit": 40}}; '
+        "routes left out keep their defaults.",
+    )
+    waf_enabled: bool = Field(
+        default=False,
+        description="Put a WAF web ACL (per-IP rate rule) in front of the API (~6 USD a month).",
+    )
+    waf_rate_limit_per_ip: int = Field(
+        default=300,
+        ge=100,
+        le=2_000_000_000,
+        description="Requests per IP in any 5 minutes before WAF blocks it.",
+    )
+    alerts_allowed_cidrs: list[IPv4Network] = _empty_list(
+        "With waf_enabled: only these IPv4 CIDRs may call POST /alerts (empty: any)."
+    )
+    cloudwatch_alarm_name_prefix: str = Field(
+        default="prompt-rollback-",
+        pattern=ALARM_NAME_PREFIX,
+        description="Only CloudWatch alarms whose names start with this roll prompts back.",
+    )
     worker_max_concurrency: int = Field(default=5, ge=2, le=1_000)
     log_retention_days: int = Field(default=90)
     audit_log_retention_days: int = Field(default=SEVEN_YEARS_IN_DAYS, ge=1, le=36_500)
@@ -174,6 +217,7 @@ class DeploymentConfig(BaseModel):
         "bedrock_flow_aliases",
         "prompt_parameters",
         "bedrock_prompt_ids",
+        "alerts_allowed_cidrs",
         mode="before",
     )
     @classmethod
@@ -185,7 +229,25 @@ class DeploymentConfig(BaseModel):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("prompt_overrides", "watcher", "rollout_plans", mode="before")
+    @field_validator("api_route_throttles")
+    @classmethod
+    def _known_routes(cls, value: dict[str, RouteThrottle]) -> dict[str, RouteThrottle]:
+        if unknown := sorted(set(value) - set(DEFAULT_ROUTE_THROTTLES)):
+            raise ValueError(f"{unknown} are not routes; use {sorted(DEFAULT_ROUTE_THROTTLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _live_rollbacks_need_the_amp_workspace(self) -> DeploymentConfig:
+        # With dry_run=false any AMP workspace in the account could otherwise publish alerts that
+        # move production.
+        if not self.dry_run and not self.amp_workspace_arn:
+            raise ValueError(
+                "dry_run=false needs amp_workspace_arn: the only AMP workspace allowed to publish "
+                "alerts to the AMP alert topic"
+            )
+        return self
+
+    @field_validator("prompt_overrides", "watcher", "rollout_plans", "api_route_throttles", mode="before")
     @classmethod
     def _object_from_text(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -267,6 +329,10 @@ class DeploymentConfig(BaseModel):
                 "invalid prompt-rollback deployment configuration "
                 f"(CDK context in cdk.json or -c key=value):\n{error}"
             ) from error
+
+    @property
+    def route_throttles(self) -> dict[str, RouteThrottle]:
+        return {**DEFAULT_ROUTE_THROTTLES, **self.api_route_throttles}
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -56,8 +56,8 @@ class FunctionSpec:
 class AppFunction(Construct):
     """A function of the project's package with a role that starts empty: no managed policies.
 
-    The role gets only log writing to its own group here; each caller adds what its handler
-    needs, statement by statement. Active X-Ray tracing makes CDK add the X-Ray statement.
+    The role gets only log writing to its own group here, and X-Ray's two actions in a policy of
+    their own; each caller adds what its handler needs, statement by statement.
     """
 
     def __init__(
@@ -103,7 +103,6 @@ class AppFunction(Construct):
             role=self.role,
             timeout=spec.timeout,
             memory_size=spec.memory_size,
-            tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment={
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
@@ -111,10 +110,66 @@ class AppFunction(Construct):
                 **environment,
             },
         )
-        acknowledge(self.role, XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON)
         function_resource = self.function.node.default_child
-        assert isinstance(function_resource, CfnResource)
+        assert isinstance(function_resource, lambda_.CfnFunction)
+        self._trace_actively(function_resource)
         function_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": list(CFN_LINT_IGNORED)}})
+
+    def _trace_actively(self, function_resource: lambda_.CfnFunction) -> None:
+        """Active X-Ray tracing, its two Resource-"*" actions in a policy of their own: CDK's
+        `tracing=ACTIVE` would put them in the role's default policy, and acknowledging the
+        wildcard there would hide any other wildcard added to the role later."""
+        function_resource.tracing_config = lambda_.CfnFunction.TracingConfigProperty(mode="Active")
+        tracing = iam.Policy(
+            self,
+            "XRayTracing",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+                )
+            ],
+        )
+        self.function.node.add_dependency(tracing)
+        acknowledge(tracing, XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON)
+
+    def park_failed_events(
+        self, dead_letter_queue: sqs.IQueue, *, retry_attempts: int, max_event_age: Duration
+    ) -> None:
+        """Asynchronous invocations that still fail after Lambda's retries, or grow too old, go to
+        `dead_letter_queue` (an on-failure destination) instead of being dropped."""
+        lambda_.CfnEventInvokeConfig(
+            self,
+            "AsyncInvokeConfig",
+            function_name=self.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=retry_attempts,
+            maximum_event_age_in_seconds=int(max_event_age.to_seconds()),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=dead_letter_queue.queue_arn
+                )
+            ),
+        )
+        self.allow_parking_in(dead_letter_queue)
+
+    def allow_parking_in(self, dead_letter_queue: sqs.IQueue) -> None:
+        """Lambda sends to an on-failure destination with the function's role: SendMessage, and the
+        data key SQS asks for on its behalf when the queue has a key of its own."""
+        self.allow(
+            iam.PolicyStatement(
+                sid="ParkFailedEvents", actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+            )
+        )
+        if dead_letter_queue.encryption_master_key is not None:
+            self.allow(
+                iam.PolicyStatement(
+                    sid="EncryptParkedEventsThroughSqs",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[dead_letter_queue.encryption_master_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
 
     def allow(self, *statements: iam.PolicyStatement) -> None:
         for statement in statements:

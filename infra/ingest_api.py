@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.api_firewall import ApiFirewall
 from infra.config import DeploymentConfig
 from infra.functions import Asset, FunctionSpec
 from infra.nag import acknowledge, acknowledge_handler_authorization
@@ -135,15 +136,25 @@ class IngestApi(Construct):
                 data_trace_enabled=False,
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_log_group),
                 access_log_format=apigateway.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+                # Each route its own bucket: junk on one cannot use up another's quota.
+                method_options={
+                    f"/{path}/POST": apigateway.MethodDeploymentOptions(
+                        throttling_rate_limit=throttle.rate_limit, throttling_burst_limit=throttle.burst_limit
+                    )
+                    for path, throttle in config.route_throttles.items()
+                },
             ),
         )
-        acknowledge(
-            api.deployment_stage,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL: the only route needs a valid Bearer token, the stage is throttled "
-            f"({config.api_throttle_rate_limit:g} req/s, burst {config.api_throttle_burst_limit}), and the "
-            "caller is one Alertmanager. A web ACL (about 6 USD a month) can be associated later.",
-        )
+        if config.waf_enabled:
+            ApiFirewall(self, "Firewall", config=config, stage=api.deployment_stage)
+        else:
+            acknowledge(
+                api.deployment_stage,
+                "AwsSolutions-APIG3",
+                "No WAF web ACL by default (waf_enabled turns one on, about 6 USD a month): every route "
+                "authenticates its caller (Bearer token, HMAC signatures) and each route has its own "
+                "throttle, so junk on one route cannot use up the quota of /alerts.",
+            )
         return api
 
     def _alerts_route(self) -> apigateway.Method:

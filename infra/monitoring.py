@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,9 @@ from infra.rollback_worker import RollbackWorker
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
+# A rollback request this old has failed at least two attempts (6-minute visibility timeout) or
+# waits behind a stuck one in its FIFO group: production may still be bad.
+OLDEST_REQUEST_AGE_ALARM = Duration.minutes(15)
 # Powertools metrics that page on their first occurrence, by alarm id (which is the metric's name).
 APP_METRIC_ALARMS = {
     "RollbacksFailed": "A rollback was attempted and failed: the bad prompt version may still be live.",
@@ -137,6 +140,13 @@ class Monitoring(Construct):
                 "The webhook raised: Alertmanager retries, but alerts may be delayed or lost.",
                 webhook.metric_errors(statistic="Sum", period=FIVE_MINUTES),
             ),
+            self._page_on(
+                "ApiServerErrors",
+                "The API answered 5xx (a function failed, timed out or was throttled): Alertmanager "
+                "retries, but Slack clicks and Langfuse events may be lost. The access log says which route.",
+                ingest.api.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
+            ),
+            self._oldest_request_alarm(rollback_worker),
             *(self._page_on(name, text, app_metric(name)) for name, text in APP_METRIC_ALARMS.items()),
         ]
         self.dashboard = cloudwatch.Dashboard(
@@ -167,10 +177,33 @@ class Monitoring(Construct):
             sid="CloudWatchAlarmsPublishToEncryptedTopic",
             service="cloudwatch.amazonaws.com",
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            # Alarms of this account only (confused-deputy guard).
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         )
         if config.alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         return topic
+
+    def _oldest_request_alarm(self, rollback_worker: RollbackWorker) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            "RollbackRequestWaiting",
+            alarm_description=(
+                f"A rollback request has waited {OLDEST_REQUEST_AGE_ALARM.to_minutes():g} minutes in the "
+                "queue: the worker keeps failing on it (its log says why), or a failing request holds "
+                "up the others of its prompt."
+            ),
+            metric=rollback_worker.queue.metric_approximate_age_of_oldest_message(
+                statistic="Maximum", period=ONE_MINUTE
+            ),
+            threshold=OLDEST_REQUEST_AGE_ALARM.to_seconds(),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(self.topic))
+        return alarm
 
     def _page_on(self, alarm_id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
         return page_on(self, alarm_id, description=description, metric=metric, topic=self.topic)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import Asset, FunctionSpec
-from infra.nag import acknowledge_handler_authorization
-from infra.permissions import decrypt_secrets, use_idempotency_records
+from infra.monitoring import page_on, queue_depth
+from infra.nag import acknowledge, acknowledge_handler_authorization
+from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.platform import Platform, RollbackQueue
 from infra.rollback_worker import RollbackWorker
 
@@ -69,6 +73,16 @@ class SlackActions(Construct):
         )
         self.method = self._route(api)
 
+    def alarm_on(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """A failing Slack actions function means a click was answered with an error, not queued."""
+        return page_on(
+            self,
+            "SlackActionsErrors",
+            description="The Slack actions function raised: a person's click may not have been acted on.",
+            metric=self.function.function.metric_errors(statistic="Sum", period=Duration.minutes(5)),
+            topic=topic,
+        )
+
     def _route(self, api: apigateway.RestApi) -> apigateway.Method:
         resource = api.root
         for part in SLACK_ACTIONS_PATH:
@@ -98,6 +112,22 @@ class RecoveryChecks(Construct):
         super().__init__(scope, construct_id)
         self.group = scheduler.CfnScheduleGroup(self, "Group")
         self.group_name = self.group.ref
+        # Scheduler parks a check it could not deliver after its retries here (the schedule's
+        # DeadLetterConfig), instead of dropping it: nobody would be told the rollback did not recover.
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=rollback_queue.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the recovery-check schedules (their DeadLetterConfig), "
+            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+        )
         self.role = iam.Role(
             self,
             "SchedulerRole",
@@ -110,8 +140,26 @@ class RecoveryChecks(Construct):
                 # The policy's name says what its statements are for: they carry no Sid of their own.
                 "SendRecoveryChecks": iam.PolicyDocument(
                     statements=rollback_queue.send_statements(with_sids=False)
-                )
+                ),
+                "ParkUndeliveredChecks": iam.PolicyDocument(
+                    statements=send_to_encrypted_queue(
+                        self.dead_letter_queue, rollback_queue.key, with_sids=False
+                    )
+                ),
             },
+        )
+
+    def alarm_on(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        return page_on(
+            self,
+            "UndeliveredChecks",
+            description=(
+                "A recovery check (or an approval's expiry) could not be put on the rollback queue and "
+                "is parked in the recovery checks' dead-letter queue: nobody was told whether the "
+                "rollback recovered. Send its body to the rollback queue again, or check by hand."
+            ),
+            metric=queue_depth(self.dead_letter_queue),
+            topic=topic,
         )
 
     def worker_statements(self) -> list[iam.PolicyStatement]:

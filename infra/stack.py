@@ -16,6 +16,7 @@ from infra.config import DeploymentConfig
 from infra.encryption import rotating_key
 from infra.functions import LAMBDA_TARGET, Asset, FunctionFactory
 from infra.ingest_api import ALERTS_PATH, LANGFUSE_EVENTS_PATH, IngestApi
+from infra.ledger_anchors import LedgerAnchors
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.platform import Platform
@@ -107,9 +108,14 @@ class PromptRollbackStack(Stack):
         worker.function.add_environment("RECOVERY_SCHEDULE_GROUP", self.recovery_checks.group_name)
         worker.function.add_environment("RECOVERY_SCHEDULER_ROLE_ARN", self.recovery_checks.role.role_arn)
         worker.function.add_environment("ROLLBACK_QUEUE_ARN", self.worker.queue.queue_arn)
+        worker.function.add_environment(
+            "RECOVERY_DEAD_LETTER_QUEUE_ARN", self.recovery_checks.dead_letter_queue.queue_arn
+        )
 
     def _evidence(self, config: DeploymentConfig) -> None:
-        """The trail of every function's invocations and ledger write, and the ledger writers' anchors."""
+        """The trail of every function's invocations and ledger write, and the anchors function,
+        which alone writes chain heads (the ledger writers cannot forge or skip one)."""
+        self.anchors = LedgerAnchors(self, "LedgerAnchors", platform=self.platform)
         self.trail = AuditTrail(
             self,
             "AuditTrail",
@@ -121,14 +127,10 @@ class PromptRollbackStack(Stack):
                 self.changes.langfuse_events.function,
                 self.changes.cloudtrail_changes.function,
                 self.slack_actions.function.function,
+                self.anchors.function.function,
             ],
         )
-        for ledger_writer in (
-            self.worker.function,
-            self.changes.langfuse_events,
-            self.changes.cloudtrail_changes,
-        ):
-            self.trail.allow_anchoring(ledger_writer)
+        self.trail.allow_anchoring(self.anchors.function)
 
     def _alerting(self) -> None:
         """The alarm topic and dashboard, and the alert sources besides Alertmanager."""
@@ -148,6 +150,9 @@ class PromptRollbackStack(Stack):
         self.sources.verify_grafana_signatures(self.ingest.function)
         self.sources.alarm_on(self.monitoring.topic)
         self.changes.alarm_on(self.monitoring.topic)
+        self.slack_actions.alarm_on(self.monitoring.topic)
+        self.recovery_checks.alarm_on(self.monitoring.topic)
+        self.anchors.alarm_on(self.monitoring.topic)
 
     def _outputs(self) -> None:
         api, secrets, sources = self.ingest.api, self.secrets, self.sources

@@ -11,11 +11,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.functions import AppFunction, Asset, FunctionSpec
-from infra.monitoring import app_metric, page_on
+from infra.monitoring import app_metric, page_on, queue_depth
+from infra.nag import acknowledge
 from infra.permissions import decrypt_secrets
 from infra.platform import Platform, RollbackQueue
 
@@ -77,6 +79,27 @@ class Watcher(Construct):
             decrypt_secrets(platform.app_key),
             *platform.ledger.read_only_statements(),
         )
+        # Scheduler invokes asynchronously: a run that fails is not retried (the next run replaces
+        # it) but parked, so its event is there to read.
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=platform.app_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is the watcher's on-failure destination (a Lambda destination), which cdk-nag "
+            "does not recognise because it only looks for SQS redrive policies.",
+        )
+        self.function.park_failed_events(
+            self.dead_letter_queue,
+            retry_attempts=0,
+            max_event_age=Duration.minutes(config.watcher_schedule_minutes),
+        )
         self.scheduler_role = self._scheduler_role()
         self.schedule = self._schedule(config, self.function)
 
@@ -123,6 +146,17 @@ class Watcher(Construct):
     def alarm_on(self, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:
         """N runs in a row without data (Langfuse down, 429) or failing outright: no detection."""
         self.failed_runs_alarm = self._failed_runs_alarm(self._config, alarm_topic)
+        self.parked_runs_alarm = page_on(
+            self,
+            "ParkedRuns",
+            description=(
+                "A watcher run failed and its event is parked in the watcher's failed-runs queue; the "
+                "FailedRuns alarm says whether it keeps happening. Read the watcher's log, then purge it."
+            ),
+            metric=queue_depth(self.dead_letter_queue),
+            topic=alarm_topic,
+            notify_ok=False,
+        )
         return self.failed_runs_alarm
 
     def _failed_runs_alarm(self, config: DeploymentConfig, alarm_topic: sns.ITopic) -> cloudwatch.Alarm:

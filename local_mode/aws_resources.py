@@ -97,6 +97,7 @@ def _create_audit_table(dynamodb: Any, table: str) -> None:
                 "KEYS_ONLY",
             ),
         ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": ledger_schema.STREAM_VIEW_TYPE},
     )
 
 

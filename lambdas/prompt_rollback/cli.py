@@ -11,10 +11,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prompt_rollback.domain import timeline
-from prompt_rollback.domain.audit import parse_iso_utc, verify_against_anchors, verify_chain
+from prompt_rollback.domain.audit import (
+    ANCHOR_DELAY_TOLERANCE,
+    parse_iso_utc,
+    unanchored,
+    verify_against_anchors,
+    verify_chain,
+)
 
 if TYPE_CHECKING:
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
+    from prompt_rollback.adapters.chain_anchor import S3ChainAnchors
 
 USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trail, verify its hash chain.
 
@@ -24,7 +31,7 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
              [--format table|json|csv]
     history  --prompt financial-analysis
     adopt    --prompt support-answer [--provider langfuse] [--format json]
-    verify   --prompt support-answer [--anchor-bucket BUCKET]
+    verify   --prompt support-answer | --all [--anchor-bucket BUCKET]
     undo     --prompt support-answer --rollback-id rb-… --actor jane
     approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
     rollout  start --prompt support-answer --version 8 [--plan plan.yaml] [--actor jane] [--format json]
@@ -34,7 +41,8 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
 and the decisions we made, with who, when and why. `history` is the production timeline: which
 version held production from when to when, and who put it there. `audit`, `history` and
 `verify` read the table named by AUDIT_TABLE_NAME (or --table) with the usual AWS credentials;
-`verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket).
+`verify` also checks the chain heads anchored in ANCHOR_BUCKET_NAME (or --anchor-bucket) and lists
+records no anchor covers yet (a finding once they are 15 minutes old).
 `adopt` (run once at install) records production as the registry shows it, so the version before
 the next move is known rather than guessed; run again, it changes nothing.
 `rollback`, `undo`, `approve` and `reject` invoke the worker Lambda (--function-name or
@@ -105,27 +113,50 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    prompt_key = f"{args.provider}#{args.prompt}"
-    records = list(_ledger(args.table).chain(prompt_key))
-    problems = verify_chain(records)
+    ledger = _ledger(args.table)
     bucket = args.anchor_bucket or os.environ.get("ANCHOR_BUCKET_NAME")
+    anchors = None
     if bucket:
         import boto3
 
         from prompt_rollback.adapters.chain_anchor import S3ChainAnchors
 
-        anchors = S3ChainAnchors(boto3.client("s3"), bucket).anchors(prompt_key)
-        problems += verify_against_anchors(records, anchors)
-        anchored = f", head anchored at seq {max(a.seq for a in anchors)}" if anchors else ", no anchor"
-    else:
+        anchors = S3ChainAnchors(boto3.client("s3"), bucket)
+    if not args.all:
+        return 0 if _verify_one(ledger, anchors, f"{args.provider}#{args.prompt}") else 1
+    # A prompt whose records are all gone is known only by its anchors.
+    keys = sorted(set(ledger.prompt_keys()) | set(anchors.prompt_keys() if anchors else ()))
+    failed = [key for key in keys if not _verify_one(ledger, anchors, key, label=f"{key}: ")]
+    print(f"{len(keys)} prompts, {len(failed)} with problems" + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def _verify_one(
+    ledger: DynamoDBAuditLedger, anchors: S3ChainAnchors | None, prompt_key: str, label: str = ""
+) -> bool:
+    """Print one chain's findings and verdict; True when it is intact."""
+    records = list(ledger.chain(prompt_key))
+    problems = verify_chain(records)
+    if anchors is None:
         anchored = " (no anchor bucket: a cut end of the chain cannot be seen)"
         if not records:
             problems += verify_against_anchors(records, [])
+    else:
+        heads = anchors.anchors(prompt_key)
+        problems += verify_against_anchors(records, heads)
+        waiting = unanchored(records, heads, datetime.now(UTC))
+        problems += waiting.late
+        anchored = f", head anchored at seq {max(a.seq for a in heads)}" if heads else ", no anchor"
+        if waiting.pending:
+            anchored += (
+                f", seq {waiting.pending[0]}-{waiting.pending[-1]} not anchored yet (recorded in the "
+                f"last {ANCHOR_DELAY_TOLERANCE.seconds // 60} minutes)"
+            )
     for problem in problems:
-        print(f"seq {problem.seq}: {problem.problem}")
+        print(f"{label}seq {problem.seq}: {problem.problem}")
     verdict = "chain intact" if not problems else f"{len(problems)} problems"
-    print(f"{len(records)} records{anchored}, {verdict}")
-    return 1 if problems else 0
+    print(f"{label}{len(records)} records{anchored}, {verdict}")
+    return not problems
 
 
 def _adopt(args: argparse.Namespace) -> int:
@@ -286,7 +317,9 @@ def _add_reading_commands(commands: argparse._SubParsersAction[argparse.Argument
     history.set_defaults(run=_history)
 
     verify = commands.add_parser("verify", help="check a prompt's audit hash chain and its anchored head")
-    verify.add_argument("--prompt", required=True)
+    which = verify.add_mutually_exclusive_group(required=True)
+    which.add_argument("--prompt")
+    which.add_argument("--all", action="store_true", help="every prompt in the ledger or the anchor bucket")
     verify.add_argument("--provider", default="langfuse")
     verify.add_argument("--table")
     verify.add_argument(

@@ -67,6 +67,10 @@ class LedgerRejected(RollbackError):
     """The audit ledger refused a record in a way a retry will not change (validation)."""
 
 
+class AnchorConflict(RollbackError):
+    """A different chain head is already anchored at this seq: the ledger item was rewritten."""
+
+
 class RollbackInProgress(RollbackError):
     """Another request holds this prompt's intent lock. Not a failure: wait, or say so."""
 

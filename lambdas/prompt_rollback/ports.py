@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, overload
 
+from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.canary.analysis import ArmObservations
 from prompt_rollback.domain.changes import ProductionChange
@@ -77,6 +78,13 @@ class AuditLedger(Protocol):
     def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
         """Every stored item of one prompt, oldest first, exactly as stored: the hash chain is
         verified over these, including fields this version of the code does not know."""
+        ...
+
+
+class ChainAnchors(Protocol):
+    def anchor(self, head: ChainAnchor) -> None:
+        """Write `head` once, outside the table's reach; the same head again is a no-op, a
+        different one at the same seq raises AnchorConflict."""
         ...
 
 

@@ -50,8 +50,11 @@ class QueueSettings(EnvironmentModel):
 
 class LedgerSettings(EnvironmentModel):
     audit_table_name: str = Field(alias="AUDIT_TABLE_NAME", min_length=1)
-    # The Object Lock bucket that receives each chain head (adapters/chain_anchor.py); none: no anchors.
-    anchor_bucket_name: str = Field(default="", alias="ANCHOR_BUCKET_NAME")
+
+
+class AnchorSettings(EnvironmentModel):
+    # The Object Lock bucket that receives each chain head (adapters/chain_anchor.py).
+    anchor_bucket_name: str = Field(alias="ANCHOR_BUCKET_NAME", min_length=1)
 
 
 class IdempotencySettings(EnvironmentModel):
@@ -152,6 +155,10 @@ class LangfuseEventsEnvironment(
 
 class CloudTrailEnvironment(StageSettings, LedgerSettings, OwnRoleSettings):
     """CloudTrail pointer changes from EventBridge."""
+
+
+class AnchorsEnvironment(StageSettings, AnchorSettings):
+    """The ledger stream's consumer, which anchors each new chain head."""
 
 
 class SlackActionsEnvironment(StageSettings, QueueSettings, LedgerSettings, IdempotencySettings):

@@ -29,7 +29,6 @@ from prompt_rollback.settings import (
 if TYPE_CHECKING:  # imported where they are built: a function loads only the adapters it uses
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
-    from prompt_rollback.adapters.chain_anchor import AnchoredLedger
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
     from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
@@ -111,18 +110,13 @@ def rollback_queue() -> SqsRollbackQueue:
 
 
 @cache
-def audit_ledger() -> DynamoDBAuditLedger | AnchoredLedger:
+def audit_ledger() -> DynamoDBAuditLedger:
+    """The plain ledger: chain heads are anchored off the hot path, by the ledger stream's consumer
+    under its own role (anchors/), which the ledger writers cannot impersonate."""
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 
-    config = environment(LedgerSettings)
-    table = boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(config.audit_table_name)
-    ledger = DynamoDBAuditLedger(table)
-    if not config.anchor_bucket_name:
-        return ledger
-    from prompt_rollback.adapters.chain_anchor import AnchoredLedger, S3ChainAnchors
-
-    # Each new chain head also goes to the Object Lock bucket, out of the Lambdas' reach to rewrite.
-    return AnchoredLedger(ledger, S3ChainAnchors(aws_client("s3"), config.anchor_bucket_name))
+    table_name = environment(LedgerSettings).audit_table_name
+    return DynamoDBAuditLedger(boto3.resource("dynamodb", config=AWS_CLIENT_CONFIG).Table(table_name))
 
 
 @cache

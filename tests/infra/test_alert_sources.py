@@ -107,7 +107,12 @@ def test_alarm_state_changes_of_prompt_alarms_reach_the_function(synthesized: Sy
 
 
 def test_failed_invocations_go_to_the_dead_letter_queue_which_has_an_alarm(synthesized: Synthesized):
-    [config] = synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
+    function_id, _ = alert_events_function(synthesized)
+    [config] = [
+        c
+        for c in synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
     assert config["Properties"]["MaximumRetryAttempts"] == 2
     destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
     queue_id = destination["Fn::GetAtt"][0]

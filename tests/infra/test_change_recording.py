@@ -118,18 +118,16 @@ def test_management_events_are_recorded_when_asked_for(
     assert [{"Field": "eventCategory", "Equals": ["Management"]}] in fields
 
 
-def test_ledger_writers_may_only_put_anchor_objects_in_the_locked_bucket(synthesized: Synthesized) -> None:
+def test_the_anchors_function_may_only_put_and_read_anchor_objects_in_the_locked_bucket(
+    synthesized: Synthesized,
+) -> None:
     bucket_id = synthesized.logical_id(synthesized.stack.trail.bucket)
-    for function in (
-        synthesized.stack.worker.function,
-        synthesized.stack.changes.langfuse_events,
-        synthesized.stack.changes.cloudtrail_changes,
-    ):
-        statements = statements_of_role(synthesized, role_of(synthesized, function.function))
-        on_bucket = [s for s in statements if bucket_id in json.dumps(s["Resource"])]
-        assert [as_list(s["Action"]) for s in on_bucket] == [["s3:PutObject"]]
-        assert "ledger-anchors/*" in json.dumps(on_bucket[0]["Resource"])
-        variables = synthesized.resources("AWS::Lambda::Function")[synthesized.logical_id(function.function)][
-            "Properties"
-        ]["Environment"]["Variables"]
-        assert variables["ANCHOR_BUCKET_NAME"] == {"Ref": bucket_id}
+    function = synthesized.stack.anchors.function
+    statements = statements_of_role(synthesized, role_of(synthesized, function.function))
+    on_bucket = [s for s in statements if bucket_id in json.dumps(s["Resource"])]
+    assert [sorted(as_list(s["Action"])) for s in on_bucket] == [["s3:GetObject", "s3:PutObject"]]
+    assert "ledger-anchors/*" in json.dumps(on_bucket[0]["Resource"])
+    variables = synthesized.resources("AWS::Lambda::Function")[synthesized.logical_id(function.function)][
+        "Properties"
+    ]["Environment"]["Variables"]
+    assert variables["ANCHOR_BUCKET_NAME"] == {"Ref": bucket_id}

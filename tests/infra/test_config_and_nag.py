@@ -35,15 +35,17 @@ def test_every_acknowledgement_says_why(synthesized: Synthesized) -> None:
         assert len(reason.split()) >= 8, f"{where} needs a real reason, got {reason!r}"
     rules = {where.split(": ", 1)[1].removeprefix("Annotation::") for where in acknowledged}
     bucket_id = synthesized.logical_id(synthesized.stack.trail.bucket)
-    # Ledger writers put chain-head anchors named by prompt and seq (infra/audit_trail.py).
+    # The anchors function puts chain-head anchors named by prompt and seq (infra/audit_trail.py).
     rules.discard(f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/ledger-anchors/*]")
     assert rules == {
         "AwsSolutions-APIG3",
         "AwsSolutions-APIG4",
         "AwsSolutions-COG4",
         "AwsSolutions-SMG4",
-        # The alert-events and CloudTrail change recorder's EventBridge/SNS target DLQs (no redrive policy).
+        # Dead-letter queues that are targets or destinations, not redrive policies: alert events,
+        # the CloudTrail change recorder, the watcher, the recovery checks, the anchors stream.
         "AwsSolutions-SQS3",
+        # X-Ray's policy of each function, and dynamodb:ListStreams of the anchors role.
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:*]",
         # one one-shot recovery-check schedule per rollback, in this stack's group (infra/stack.py)
@@ -65,6 +67,10 @@ def test_every_acknowledgement_says_why(synthesized: Synthesized) -> None:
         ({"max_rollbacks_per_day": "lots"}, "max_rollbacks_per_day"),
         ({"prompt_overrides": {"financial-*": {"cooldown": 5}}}, "Extra inputs are not permitted"),
         ({"audit_log_retention_days": 0}, "audit_log_retention_days"),
+        ({"dry_run": False}, "dry_run=false needs amp_workspace_arn"),
+        ({"api_route_throttles": {"alert": {"rate_limit": 1, "burst_limit": 1}}}, "['alert'] are not routes"),
+        ({"alerts_allowed_cidrs": ["203.0.113.0/33"]}, "alerts_allowed_cidrs"),
+        ({"cloudwatch_alarm_name_prefix": ""}, "cloudwatch_alarm_name_prefix"),
     ],
 )
 def test_bad_configuration_fails_synth_with_a_clear_error(
@@ -87,6 +93,7 @@ def test_command_line_strings_are_understood() -> None:
         {
             **cdk_json_config(),
             "dry_run": "false",
+            "amp_workspace_arn": "arn:aws:aps:us-east-1:123456789012:workspace/ws-0123abcd",
             "allowed_prompts": "support-*, search-*",
             "cooldown_minutes": "15",
             "prompt_overrides": '{"support-*": {"dry_run": true}}',
@@ -109,6 +116,7 @@ def test_rollback_policy_is_what_the_worker_accepts() -> None:
         {
             **cdk_json_config(),
             "dry_run": False,
+            "amp_workspace_arn": "arn:aws:aps:us-east-1:123456789012:workspace/ws-0123abcd",
             "allowed_prompts": ["support-*", "search-?"],
             "prompt_overrides": {
                 "support-billing": {"dry_run": True},

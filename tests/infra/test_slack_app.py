@@ -87,8 +87,10 @@ def test_worker_schedules_checks_in_its_group_and_passes_only_the_scheduler_role
     role_id = synthesized.logical_id(synthesized.stack.recovery_checks.role)
     assert pass_role["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
     role = synthesized.json["Resources"][role_id]["Properties"]
-    [document] = [p["PolicyDocument"] for p in role["Policies"]]
-    assert _actions(document["Statement"]) == {"sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"}
+    documents = {p["PolicyName"]: p["PolicyDocument"] for p in role["Policies"]}
+    assert set(documents) == {"SendRecoveryChecks", "ParkUndeliveredChecks"}
+    for document in documents.values():
+        assert _actions(document["Statement"]) == {"sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"}
     queue = synthesized.json["Resources"][synthesized.logical_id(synthesized.stack.worker.queue)][
         "Properties"
     ]

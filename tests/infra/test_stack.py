@@ -185,6 +185,7 @@ def test_trail_records_ledger_writes_and_invocations_but_not_management_events_b
             synthesized.stack.changes.langfuse_events.function,
             synthesized.stack.changes.cloudtrail_changes.function,
             synthesized.stack.slack_actions.function.function,
+            synthesized.stack.anchors.function.function,
         )
     ]
 
@@ -259,12 +260,18 @@ def test_every_queue_refuses_plain_http(synthesized: Synthesized) -> None:
         synthesized.logical_id(synthesized.stack.worker.dead_letter_queue),
         synthesized.logical_id(synthesized.stack.sources.dead_letter_queue),
         synthesized.logical_id(synthesized.stack.changes.dead_letter_queue),
+        synthesized.logical_id(synthesized.stack.recovery_checks.dead_letter_queue),
+        synthesized.logical_id(synthesized.stack.anchors.dead_letter_queue),
     }
 
 
 def test_worker_reads_the_queue_in_batches_with_partial_failures(synthesized: Synthesized) -> None:
-    _, mapping = synthesized.only("AWS::Lambda::EventSourceMapping")
-    properties = mapping["Properties"]
+    worker_id = synthesized.logical_id(synthesized.stack.worker.function.function)
+    [properties] = [
+        mapping["Properties"]
+        for mapping in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+        if mapping["Properties"]["FunctionName"] == {"Ref": worker_id}
+    ]
     assert properties["BatchSize"] == 5  # one slow record and four healthy ones fit the timeout
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["EventSourceArn"] == {
@@ -366,7 +373,8 @@ def test_no_managed_policies_and_wildcards_only_where_aws_requires_them(synthesi
         for statement in statements_of_role(synthesized, role_id):
             if statement["Resource"] == "*":
                 wildcard_actions.update(as_list(statement["Action"]))
-    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    # dynamodb:ListStreams: the anchors function's stream event source.
+    assert wildcard_actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
 
 
 # --- secrets ------------------------------------------------------------------------------------
@@ -420,7 +428,8 @@ def test_stage_is_throttled_traced_and_access_logged_as_json(synthesized: Synthe
     properties = stage["Properties"]
     assert properties["StageName"] == "dev"
     assert properties["TracingEnabled"] is True
-    (settings,) = properties["MethodSettings"]
+    # The stage's defaults; each route has its own throttle too (test_failure_paths.py).
+    [settings] = [s for s in properties["MethodSettings"] if s["ResourcePath"] == "/*"]
     assert settings["ThrottlingRateLimit"] == 10
     assert settings["ThrottlingBurstLimit"] == 20
     assert settings["LoggingLevel"] == "ERROR"

@@ -14,6 +14,7 @@ from prompt_rollback.changes.recorder import ChangeRecorder
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 
 from tests.integration.conftest import Stack, reset_wiring
+from tests.integration.ledger_stream import run_anchors
 from tests.langfuse_webhooks import prompt_event
 
 FA = "financial-analysis"
@@ -120,6 +121,7 @@ def test_verify_reports_a_cut_chain_end_and_a_missing_prompt_with_a_non_zero_exi
     reset_wiring()
     record_move(datetime(2026, 4, 16, 9, 0, tzinfo=UTC), "evt_01", 5, None, "alice@example.com")
     record_move(datetime(2026, 4, 17, 14, 12, tzinfo=UTC), "evt_02", 6, 5, "bob@example.com")
+    run_anchors(stack.resources.audit_table)
     assert cli.main(["verify", "--prompt", FA]) == 0
     assert "2 records, head anchored at seq 2, chain intact" in capsys.readouterr().out
     boto3.resource("dynamodb").Table(stack.resources.audit_table).delete_item(
@@ -152,3 +154,40 @@ def test_adopt_records_production_as_first_seen_once_so_the_next_moves_from_is_k
     assert cli.main(["history", "--prompt", "support-answer", "--format", "json"]) == 0
     tenures = json.loads(capsys.readouterr().out)
     assert [(t["version"], t["how"]) for t in tenures] == [("v7", "observed"), ("v5", "moved")]
+
+
+def test_verify_lists_unanchored_records_and_checks_every_prompt_with_all(stack: Stack, capsys):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="anchors", ObjectLockEnabledForBucket=True)
+    stack.monkeypatch.setenv("ANCHOR_BUCKET_NAME", "anchors")
+    reset_wiring()
+    record_move(datetime(2026, 4, 16, 9, 0, tzinfo=UTC), "evt_01", 5, None, "alice@example.com")
+    recorder = ChangeRecorder(wiring.audit_ledger())
+    recorder.record_langfuse(
+        PromptVersionEvent.model_validate(prompt_event("evt_b1", "billing", 2, ["production"]))
+    )
+    run_anchors(stack.resources.audit_table)
+    # The anchors function has not seen the next changes: nothing outside the table vouches for them.
+    record_move(datetime(2026, 4, 17, 14, 12, tzinfo=UTC), "evt_02", 6, 5, "bob@example.com")
+    recorder.record_langfuse(
+        PromptVersionEvent.model_validate(prompt_event("evt_b2", "billing", 3, ["production"]))
+    )
+
+    assert cli.main(["verify", "--prompt", FA]) == 1
+    out = capsys.readouterr().out
+    assert "seq 2: not anchored (recorded 2026-04-17T14:12:00.000000Z)" in out
+    assert "2 records, head anchored at seq 1, 1 problems" in out
+    # Just recorded: on its way (the stream consumer retries), listed but not yet a finding.
+    assert cli.main(["verify", "--prompt", "billing"]) == 0
+    assert (
+        "seq 2-2 not anchored yet (recorded in the last 15 minutes), chain intact" in capsys.readouterr().out
+    )
+
+    assert cli.main(["verify", "--all"]) == 1
+    out = capsys.readouterr().out
+    assert f"langfuse#{FA}: seq 2: not anchored" in out
+    assert "langfuse#billing: 2 records, head anchored at seq 1" in out
+    assert f"2 prompts, 1 with problems: langfuse#{FA}" in out
+    run_anchors(stack.resources.audit_table)
+    assert cli.main(["verify", "--all"]) == 0
+    assert "2 prompts, 0 with problems" in capsys.readouterr().out

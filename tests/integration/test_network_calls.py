@@ -11,10 +11,15 @@ import boto3
 from prompt_rollback.domain.requests import RollbackRequest
 
 from local_mode.lambda_runtime import sqs_event
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, reset_wiring
 
 
 def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
+    # As deployed, where the Object Lock bucket exists: its anchors are written off the hot path
+    # (the ledger stream's consumer), no longer by the worker (two PutObject more, 11 calls).
+    boto3.client("s3").create_bucket(Bucket="trail-bucket", ObjectLockEnabledForBucket=True)
+    stack.monkeypatch.setenv("ANCHOR_BUCKET_NAME", "trail-bucket")
+    reset_wiring()
     aws: Counter[str] = Counter()
     session = boto3.session.Session()  # the default session the adapters' clients come from
     stack.monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)

@@ -107,6 +107,8 @@ def test_each_rollback_gets_one_one_shot_schedule_onto_its_prompts_queue_group(a
     monkeypatch.setenv("RECOVERY_SCHEDULE_GROUP", "recovery")
     monkeypatch.setenv("ROLLBACK_QUEUE_ARN", "arn:aws:sqs:us-east-1:123456789012:requests.fifo")
     monkeypatch.setenv("RECOVERY_SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/scheduler")
+    dead_letters = "arn:aws:sqs:us-east-1:123456789012:recovery-checks-dlq"
+    monkeypatch.setenv("RECOVERY_DEAD_LETTER_QUEUE_ARN", dead_letters)
     slack_wiring.reset()
     rollback_id = _roll_back(app_stack, firing_body)
     [listed] = scheduler.list_schedules(GroupName="recovery")["Schedules"]
@@ -117,6 +119,8 @@ def test_each_rollback_gets_one_one_shot_schedule_onto_its_prompts_queue_group(a
     assert schedule["ActionAfterCompletion"] == "DELETE"
     target = schedule["Target"]
     assert target["SqsParameters"]["MessageGroupId"] == message_group_id("langfuse", PROMPT)
+    # A check Scheduler could not deliver after its retries is parked (and alarmed), not dropped.
+    assert target["DeadLetterConfig"] == {"Arn": dead_letters}
     assert json.loads(target["Input"]) == {
         "message_type": "recovery_check",
         "rollback_id": rollback_id,
@@ -124,7 +128,9 @@ def test_each_rollback_gets_one_one_shot_schedule_onto_its_prompts_queue_group(a
         "prompt_name": PROMPT,
     }
     # A retry of the same request finds its schedule there and does not fail.
-    adapter = EventBridgeRecoveryScheduler(scheduler, "recovery", target["Arn"], target["RoleArn"])
+    adapter = EventBridgeRecoveryScheduler(
+        scheduler, "recovery", target["Arn"], target["RoleArn"], dead_letter_arn=dead_letters
+    )
     check = RecoveryCheck(rollback_id=rollback_id, provider="langfuse", prompt_name=PROMPT)
     assert adapter.schedule(check, due) == listed["Name"]
     assert CHANNEL in {m.channel for m in app_stack.slack_api.top_level()}

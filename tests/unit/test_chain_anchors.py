@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prompt_rollback.domain.audit import GENESIS_HASH, ChainAnchor, seal, verify_against_anchors, verify_chain
+from prompt_rollback.domain.audit import (
+    GENESIS_HASH,
+    ChainAnchor,
+    Unanchored,
+    seal,
+    unanchored,
+    verify_against_anchors,
+    verify_chain,
+)
 from prompt_rollback.domain.changes import ProductionChange
 
 
@@ -51,9 +59,26 @@ def test_a_rewritten_head_differs_from_its_anchor():
     assert problem.seq == 3 and "rewritten" in problem.problem
 
 
-def test_records_after_the_newest_anchor_are_accepted():
-    records = chain_of(5)
+def test_records_after_the_newest_anchor_are_reported_as_unanchored():
+    now = datetime(2026, 4, 17, 15, 0, tzinfo=UTC)
+    records = [
+        {**record, "recorded_at": recorded_at}
+        for record, recorded_at in zip(
+            chain_of(5),
+            ["2026-04-17T09:00:00.000000Z"] * 4 + ["2026-04-17T14:59:00.000000Z"],
+            strict=True,
+        )
+    ]
     assert verify_against_anchors(records, anchors_for(records[:3])) == []
+    found = unanchored(records, anchors_for(records[:3]), now)
+    # seq 4 has waited six hours for its anchor: a finding; seq 5 is a minute old: on its way.
+    assert [(problem.seq, problem.problem) for problem in found.late] == [
+        (4, "not anchored (recorded 2026-04-17T09:00:00.000000Z)")
+    ]
+    assert found.pending == [5]
+    nothing_anchored = unanchored(records, [], now)
+    assert [problem.seq for problem in nothing_anchored.late] == [1, 2, 3, 4]
+    assert unanchored(records, anchors_for(records), now) == Unanchored(late=[], pending=[])
 
 
 def test_change_records_chain_and_verify_like_decisions():

@@ -105,6 +105,24 @@ class DynamoDBAuditLedger:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def prompt_keys(self) -> Iterator[str]:
+        """Every chain in the table (a Scan of the keys only: for `verify --all`, not the hot path)."""
+        kwargs: dict[str, Any] = {"ProjectionExpression": PARTITION_KEY, "ConsistentRead": True}
+        seen: set[str] = set()
+        while True:
+            try:
+                response: dict[str, Any] = dict(self._table.scan(**kwargs))
+            except (ClientError, BotoCoreError) as error:
+                raise _ledger_error("Scan", error) from error
+            items: list[dict[str, Any]] = response.get("Items", [])
+            for item in items:
+                if (key := str(item[PARTITION_KEY])) not in seen:
+                    seen.add(key)
+                    yield key
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[LedgerRecord]:
         kwargs: dict[str, Any] = {
             "IndexName": BY_PROMPT_TIME_INDEX,
@@ -113,7 +131,8 @@ class DynamoDBAuditLedger:
         }
         while True:
             response = self._query(**kwargs)
-            for item in response.get("Items", []):
+            items: list[dict[str, Any]] = response.get("Items", [])
+            for item in items:
                 record = record_from_item(_plain(item))
                 if record.recorded_at < iso_utc(end):
                     yield record

@@ -14,11 +14,14 @@ from prompt_rollback.domain.requests import message_group_id
 
 
 class EventBridgeRecoveryScheduler:
-    def __init__(self, client: Any, group_name: str, queue_arn: str, role_arn: str) -> None:
+    def __init__(
+        self, client: Any, group_name: str, queue_arn: str, role_arn: str, *, dead_letter_arn: str
+    ) -> None:
         self._client = client
         self._group = group_name
         self._queue_arn = queue_arn
         self._role_arn = role_arn
+        self._dead_letter_arn = dead_letter_arn
 
     def schedule(self, check: RecoveryCheck, due: datetime) -> str:
         """Create the schedule (idempotent: a retry finds it there already); returns its name."""
@@ -40,6 +43,8 @@ class EventBridgeRecoveryScheduler:
                     "Input": check.model_dump_json(),
                     "SqsParameters": {"MessageGroupId": message_group_id(check.provider, check.prompt_name)},
                     "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+                    # Without it a check that could not be delivered is dropped, and nobody is told.
+                    "DeadLetterConfig": {"Arn": self._dead_letter_arn},
                 },
             )
         return name

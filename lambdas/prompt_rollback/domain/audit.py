@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 GENESIS_HASH = "0" * 64
@@ -82,7 +82,7 @@ def verify_against_anchors(
 
     Each anchor says the chain once reached `seq` with `hash`; since every hash covers all
     records before it, the chain must still contain that record, unchanged. Records after the
-    newest anchor are fine (an anchor write may have failed; the next append anchors them).
+    newest anchor are not covered: `unanchored` lists them.
     """
     by_seq = {int(r["seq"]): r for r in records_oldest_first}
     last = max(by_seq, default=0)
@@ -104,3 +104,39 @@ def verify_against_anchors(
         if record.get("hash") != anchor.hash:
             problems.append(ChainProblem(anchor.seq, "record differs from its anchored hash (rewritten?)"))
     return problems
+
+
+# How long a new record may wait for its anchor (the stream consumer's retries) before `verify`
+# reports it as a finding rather than as on its way.
+ANCHOR_DELAY_TOLERANCE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Unanchored:
+    """Records newer than the newest anchor: `late` ones are findings, `pending` seqs are recent."""
+
+    late: list[ChainProblem]
+    pending: list[int]
+
+
+def unanchored(
+    records_oldest_first: Iterable[Mapping[str, Any]],
+    anchors: Iterable[ChainAnchor],
+    now: datetime,
+    tolerance: timedelta = ANCHOR_DELAY_TOLERANCE,
+) -> Unanchored:
+    """Every hash covers the records before it, so an anchor vouches for its seq and all below;
+    anything above the newest anchor is vouched for by nothing outside the table."""
+    newest = max((anchor.seq for anchor in anchors), default=0)
+    late: list[ChainProblem] = []
+    pending: list[int] = []
+    for record in records_oldest_first:
+        seq = int(record["seq"])
+        if seq <= newest:
+            continue
+        recorded_at = str(record.get("recorded_at", ""))
+        if recorded_at and now - parse_iso_utc(recorded_at) < tolerance:
+            pending.append(seq)
+        else:
+            late.append(ChainProblem(seq, f"not anchored (recorded {recorded_at or 'at an unknown time'})"))
+    return Unanchored(late=late, pending=pending)

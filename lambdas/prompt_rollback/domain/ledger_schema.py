@@ -24,5 +24,9 @@ KEY_ATTRIBUTES: Final = (
     (REQUEST_ID_KEY, "S"),
 )
 
+# The table's stream, read by the anchors function: new images to anchor, old ones to show what a
+# MODIFY or REMOVE (never done by the application) overwrote.
+STREAM_VIEW_TYPE: Final = "NEW_AND_OLD_IMAGES"
+
 # DynamoDB refuses items over 400 KB. A record is bounded well below that (audit_record.py).
 ITEM_SIZE_LIMIT_BYTES: Final = 400 * 1024

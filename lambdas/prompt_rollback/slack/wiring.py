@@ -127,6 +127,7 @@ def _recovery_scheduler() -> EventBridgeRecoveryScheduler | None:
         group,
         queue_arn=_required("ROLLBACK_QUEUE_ARN"),
         role_arn=_required("RECOVERY_SCHEDULER_ROLE_ARN"),
+        dead_letter_arn=_required("RECOVERY_DEAD_LETTER_QUEUE_ARN"),
     )
 
 
