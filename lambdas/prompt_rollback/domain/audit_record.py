@@ -13,6 +13,7 @@ from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
 from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
     MAX_NAME_LENGTH,
@@ -74,6 +75,8 @@ class AuditRecord:
     click: str = ""
     recovery_seconds: int | None = None
     resolved_at: str = ""
+    # A person's action (a click, the CLI): what vouched for them; absent from the item otherwise.
+    provenance: Provenance | None = None
     # Which fields were cut to fit (dotted paths); absent from the item when nothing was.
     cut: tuple[str, ...] = ()
     # Set by the ledger when appended:
@@ -137,6 +140,8 @@ class AuditRecord:
             ):
                 if value not in ("", None):
                     item[name] = value
+        if self.provenance is not None:
+            item["provenance"] = self.provenance.model_dump(mode="json")
         if self.cut:
             item["cut"] = list(self.cut)
         if self.seq:
@@ -153,6 +158,7 @@ class AuditRecord:
             FollowupOutcome(item["outcome"]) if kind == "followup" else Outcome(item.get("outcome", "failed"))
         )
         recovery = item.get("recovery_seconds")
+        provenance = item.get("provenance")
         return cls(
             prompt_key=str(item["prompt_key"]),
             prompt_name=str(item.get("prompt_name", "")),
@@ -188,6 +194,7 @@ class AuditRecord:
             resolved_at=str(item.get("resolved_at", "") or ""),
             registry_request_id=str(item.get("registry_request_id", "") or ""),
             error=str(item.get("error", "") or ""),
+            provenance=Provenance.model_validate(provenance) if isinstance(provenance, Mapping) else None,
             cut=tuple(str(path) for path in item.get("cut") or ()),
             seq=int(item.get("seq", 0) or 0),
             prev_hash=str(item.get("prev_hash", "")),

@@ -71,6 +71,10 @@ class SlackAction(BaseModel):
         return self.user_id
 
     @property
+    def approver_id(self) -> str:
+        return self.user_id
+
+    @property
     def mention(self) -> str:
         return f"<@{self.user_id}>"  # a validated user id: safe mrkdwn
 
@@ -80,8 +84,9 @@ class SlackAction(BaseModel):
 
 
 class CliAction(BaseModel):
-    """Approve, Reject or Undo from the CLI (people outside Slack). Whoever may invoke the worker
-    may do this, as with a forced rollback: IAM is the gate, not the Slack approvers list."""
+    """Approve, Reject or Undo from the CLI (people outside Slack). Two gates: IAM lets the caller
+    invoke the worker, and `actor` must be an approver of the prompt (a Slack user id in the
+    policy's approvers, or in one of its user groups), as for a click."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -105,6 +110,10 @@ class CliAction(BaseModel):
     @property
     def slack_user(self) -> str:
         return ""
+
+    @property
+    def approver_id(self) -> str:
+        return self.actor_name
 
     @property
     def channel_id(self) -> str:

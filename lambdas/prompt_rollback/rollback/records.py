@@ -98,6 +98,7 @@ def audit_record(
         else None,
         registry_request_id=registry_request_id,
         error=error,
+        provenance=request.provenance,
     )
 
 

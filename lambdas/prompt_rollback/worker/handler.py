@@ -17,12 +17,14 @@ from pydantic import ValidationError
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import CliAction
+from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import MANUAL, Attempt
 from prompt_rollback.rollback.manual import ManualRollback
+from prompt_rollback.worker import provenance
 from prompt_rollback.worker.dispatch import dispatch
 from prompt_rollback.worker.messages import parse_queue_message
 
@@ -32,11 +34,17 @@ from prompt_rollback.worker.messages import parse_queue_message
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> dict[str, Any]:
     receive_count = int(record.attributes.approximate_receive_count or "1")
     logger.append_keys(attempt=receive_count)
     message = parse_queue_message(record.body)
-    return dispatch(message, Attempt.of_delivery(receive_count, wiring.settings().max_receive_count))
+    if isinstance(message, RollbackRequest) and (message.forced or message.provenance is not None):
+        return provenance.refuse_forced(message, provenance.sender_of(record))
+    return dispatch(
+        message,
+        Attempt.of_delivery(receive_count, wiring.settings().max_receive_count),
+        provenance.of_queued(record, lambda_context),
+    )
 
 
 def _invalid(what: str, error: ValidationError | None) -> dict[str, Any]:
@@ -45,7 +53,7 @@ def _invalid(what: str, error: ValidationError | None) -> dict[str, Any]:
     return {"error": f"invalid {what}", "details": details}
 
 
-def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
+def _cli_action(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """`cli undo` / `cli approve` / `cli reject`: a click for people outside Slack."""
     try:
         action = CliAction.model_validate({**event["cli_action"], "clicked_at": datetime.now(UTC)})
@@ -53,7 +61,7 @@ def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
         return _invalid("CLI action", error)
     except TypeError:  # `cli_action` is not an object
         return _invalid("CLI action", None)
-    return dispatch(action, MANUAL)
+    return dispatch(action, MANUAL, provenance.of_invocation(context))
 
 
 def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -81,6 +89,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     try:
-        return _cli_action(event) if "cli_action" in event else _manual(event, context)
+        return _cli_action(event, context) if "cli_action" in event else _manual(event, context)
     except ConfigurationError as error:  # a person is waiting: name the variable, change nothing
         return {"error": "configuration error", "variable": error.variable, "detail": str(error)}
