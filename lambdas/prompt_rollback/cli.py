@@ -24,8 +24,8 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
              [--format table|json|csv]
     history  --prompt financial-analysis
     verify   --prompt support-answer [--anchor-bucket BUCKET]
-    undo     --prompt support-answer --rollback-id rb-… --actor jane
-    approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
+    undo     --prompt support-answer --rollback-id rb-… --actor U012ABCDEF   (an approver's Slack id)
+    approve  --prompt financial-analysis --rollback-id rb-… --actor U012ABCDEF   (also: reject)
 
 `audit` is one timeline of the production changes people made (Langfuse webhooks, CloudTrail)
 and the decisions we made, with who, when and why. `history` is the production timeline: which
@@ -273,7 +273,9 @@ def _add_click_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         click.add_argument("--prompt", required=True)
         click.add_argument("--provider", default="langfuse")
         click.add_argument("--rollback-id", required=True, help="as shown in Slack and in `audit`")
-        click.add_argument("--actor", required=True, help="who is doing it (shown in Slack and the audit)")
+        click.add_argument(
+            "--actor", required=True, help="your Slack user id (U…): an approver of the prompt in the policy"
+        )
         click.add_argument("--function-name")
         click.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
         click.set_defaults(run=_click)
