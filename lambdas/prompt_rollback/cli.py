@@ -79,6 +79,12 @@ def _ledger(table: str | None) -> DynamoDBAuditLedger:
 def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
+    if since >= until:  # --until is exclusive: such a window holds nothing, and is a mistake
+        print(
+            f"--since {since:%Y-%m-%dT%H:%M:%SZ} is not before --until {until:%Y-%m-%dT%H:%M:%SZ}",
+            file=sys.stderr,
+        )
+        return 2
     records = [r.to_item() for r in _ledger(args.table).between(args.prompt, since, until + RECORDING_DELAY)]
     items = timeline.entries(records, since, until, version=args.version, include_intents=args.all)
     if args.format == "table":
