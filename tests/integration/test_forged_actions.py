@@ -128,3 +128,11 @@ def test_the_cli_acts_only_for_an_approver(app_stack, firing_body, capsys):
         "lambda_request_id": "cli",  # the in-process CLI's context; a real invoke's request id in Lambda
         "caller": "",
     }
+
+
+def test_a_forced_rollback_records_that_iam_let_the_caller_in(stack, capsys):
+    forced = ["rollback", "--prompt", PROMPT, "--to", "5", "--reason", "drill", "--actor", "jane"]
+    assert cli.main([*forced, "--in-process"]) == 0
+    decision = stack.decisions(PROMPT)[-1]
+    assert (decision["outcome"], decision["actor"]) == ("rolled_back", "jane")
+    assert decision["provenance"] == {"authority": "iam_invoke", "lambda_request_id": "cli", "caller": ""}

@@ -15,6 +15,8 @@ class Authority(StrEnum):
     # Invoked directly (the CLI): IAM's lambda:InvokeFunction on the worker let the caller in, and
     # the actor they named is an approver of the prompt. Lambda does not show the caller's identity.
     IAM_INVOKE_AND_APPROVERS = "iam_invoke_and_approvers"
+    # A forced rollback (`cli rollback`): IAM's lambda:InvokeFunction on the worker is the gate.
+    IAM_INVOKE = "iam_invoke"
     # Neither: a click put on the queue by someone other than the Slack actions function.
     UNVERIFIED = "unverified"
 

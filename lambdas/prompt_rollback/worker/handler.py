@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import CliAction
+from prompt_rollback.domain.provenance import Authority
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.observability import logger, metrics
@@ -61,13 +62,15 @@ def _cli_action(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
         return _invalid("CLI action", error)
     except TypeError:  # `cli_action` is not an object
         return _invalid("CLI action", None)
-    return dispatch(action, MANUAL, provenance.of_invocation(context))
+    return dispatch(action, MANUAL, provenance.of_invocation(context, Authority.IAM_INVOKE_AND_APPROVERS))
 
 
 def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A forced rollback, answered at once and idempotent on its request_id."""
     try:
         request = ManualRollback.model_validate(event).request()
+        vouched = provenance.of_invocation(context, Authority.IAM_INVOKE)
+        request = request.model_copy(update={"provenance": vouched})
     except ValidationError as error:
         return _invalid("manual rollback request", error)
     try:

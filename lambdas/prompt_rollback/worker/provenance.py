@@ -35,10 +35,10 @@ def of_queued(record: SQSRecord, context: LambdaContext | None) -> Provenance:
     )
 
 
-def of_invocation(context: LambdaContext | None) -> Provenance:
+def of_invocation(context: LambdaContext | None, authority: Authority) -> Provenance:
     """A direct invoke: Lambda does not show the caller, so the request id is what joins the record
     to CloudTrail's Invoke event (logged with the caller's identity when data events are on)."""
-    return Provenance(authority=Authority.IAM_INVOKE_AND_APPROVERS, lambda_request_id=_request_id(context))
+    return Provenance(authority=authority, lambda_request_id=_request_id(context))
 
 
 def refuse_forced(request: RollbackRequest, sender: str) -> dict[str, Any]:
