@@ -20,7 +20,8 @@ def _request_id(context: LambdaContext | None) -> str:
 
 
 def sender_of(record: SQSRecord) -> str:
-    return str(record.attributes.sender_id or "")[:200]
+    """SQS always sets SenderId; an event without it (a hand-made one) is from nobody we know."""
+    return str(record.raw_event.get("attributes", {}).get("SenderId") or "")[:200]
 
 
 def of_queued(record: SQSRecord, context: LambdaContext | None) -> Provenance:
