@@ -63,6 +63,7 @@ BedrockPromptId = Annotated[str, Field(pattern=RESOURCE_ID.pattern)]
 SsmParameterName = Annotated[str, Field(pattern=PARAMETER_NAME.pattern)]
 AMP_WORKSPACE_ARN = r"^arn:aws[a-z-]*:aps:[a-z0-9-]{1,20}:[0-9]{12}:workspace/ws-[0-9a-zA-Z-]{1,64}$"
 HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
+IamRoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")]
 
 
 class RouteThrottle(BaseModel):
@@ -191,6 +192,10 @@ class DeploymentConfig(BaseModel):
         description="Grafana's Timestamp Header setting; empty turns off the 5-minute replay window.",
     )
 
+    queue_redrive_role_arns: list[IamRoleArn] = _empty_list(
+        "Roles besides the producers' that may send to the rollback queue (who redrives its DLQ)."
+    )
+
     watcher_enabled: bool = Field(
         default=False,
         description="Deploy the serverless watcher: Langfuse regressions caught without Prometheus.",
@@ -218,6 +223,7 @@ class DeploymentConfig(BaseModel):
         "prompt_parameters",
         "bedrock_prompt_ids",
         "alerts_allowed_cidrs",
+        "queue_redrive_role_arns",
         mode="before",
     )
     @classmethod

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
@@ -72,6 +75,25 @@ class RollbackWorker(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.function = self._worker(platform)
+
+    def admit_only(self, senders: Sequence[iam.IRole], redrive_role_arns: Sequence[str]) -> None:
+        """Deny sqs:SendMessage on the queue to every principal but the producers' roles (and the
+        roles named to redrive the DLQ): an IAM grant elsewhere in the account, even an
+        administrator's, cannot put a forged click or request on it."""
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyProducersSend",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],  # SendMessageBatch is authorized as SendMessage
+                resources=[self.queue.queue_arn],
+                conditions={
+                    "ArnNotEquals": {
+                        "aws:PrincipalArn": [role.role_arn for role in senders] + list(redrive_role_arns)
+                    }
+                },
+            )
+        )
 
     def _fifo_queue(
         self,

@@ -74,6 +74,7 @@ class PromptRollbackStack(Stack):
                 self, "Watcher", platform=self.platform, rollback_queue=self.worker.rollback_queue
             )
             self.watcher.alarm_on(self.monitoring.topic)
+        self._queue_senders(config)
         self._outputs()
 
     def _rollback_path(self) -> None:
@@ -110,6 +111,23 @@ class PromptRollbackStack(Stack):
         worker.function.add_environment("ROLLBACK_QUEUE_ARN", self.worker.queue.queue_arn)
         worker.function.add_environment(
             "RECOVERY_DEAD_LETTER_QUEUE_ARN", self.recovery_checks.dead_letter_queue.queue_arn
+        )
+
+    def _queue_senders(self, config: DeploymentConfig) -> None:
+        """Only the producers may send to the rollback queue; the worker acts on a queued click
+        only when the Slack actions function's role sent it (worker/provenance.py)."""
+        senders = [
+            self.ingest.function.role,
+            self.sources.function.role,
+            self.changes.langfuse_events.role,
+            self.slack_actions.function.role,
+            self.recovery_checks.role,
+        ]
+        if self.watcher is not None:
+            senders.append(self.watcher.function.role)
+        self.worker.admit_only(senders, config.queue_redrive_role_arns)
+        self.worker.function.function.add_environment(
+            "SLACK_ACTIONS_ROLE_ID", self.slack_actions.function.role.role_id
         )
 
     def _evidence(self, config: DeploymentConfig) -> None:

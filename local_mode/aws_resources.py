@@ -19,6 +19,9 @@ class LocalResources:
     queue_url: str
     dlq_url: str
     webhook_token_secret: str
+    # What SQS reports as SenderId for this process. Every local function runs with these same
+    # credentials, so the worker takes this as the Slack actions function's role id.
+    sender_id: str = ""
 
     def environment(self) -> dict[str, str]:
         return {
@@ -26,6 +29,7 @@ class LocalResources:
             "IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
             "ROLLBACK_QUEUE_URL": self.queue_url,
             "WEBHOOK_TOKEN_SECRET_NAME": self.webhook_token_secret,
+            "SLACK_ACTIONS_ROLE_ID": self.sender_id.partition(":")[0],
         }
 
 
@@ -57,7 +61,9 @@ def provision(
     queue_url, dlq_url = _create_queues(prefix, max_receive_count, visibility_timeout_seconds)
     secret_name = f"{prefix}/webhook-token"
     _put_secret(secret_name, webhook_token)
-    return LocalResources(audit_table, idempotency_table, queue_url, dlq_url, secret_name)
+    return LocalResources(
+        audit_table, idempotency_table, queue_url, dlq_url, secret_name, _own_sender_id(prefix)
+    )
 
 
 def _index(name: str, partition_key: str, sort_key: str, projection: str) -> dict[str, Any]:
@@ -122,6 +128,20 @@ def _create_queues(prefix: str, max_receive_count: int, visibility_timeout_secon
         },
     )["QueueUrl"]
     return queue_url, dlq_url
+
+
+def _own_sender_id(prefix: str) -> str:
+    """The SenderId SQS gives this process's messages, read from one sent to a throwaway queue."""
+    sqs = boto3.client("sqs")
+    probe_url = sqs.create_queue(QueueName=f"{prefix}-sender-probe")["QueueUrl"]
+    try:
+        sqs.send_message(QueueUrl=probe_url, MessageBody="sender probe")
+        messages = sqs.receive_message(
+            QueueUrl=probe_url, MessageSystemAttributeNames=["SenderId"], WaitTimeSeconds=1
+        ).get("Messages", [])
+        return str(messages[0]["Attributes"]["SenderId"]) if messages else ""
+    finally:
+        sqs.delete_queue(QueueUrl=probe_url)
 
 
 def _put_secret(name: str, value: str) -> None:

@@ -248,6 +248,10 @@ class LocalService:
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
             return _respond(start_response, 200, {"status": "ok"})
+        if _length_unknown(environ):
+            return _respond(
+                start_response, 411, {"message": "Length Required: send Content-Length or chunks"}
+            )
         body = request_body(environ, API_GATEWAY_BODY_LIMIT)
         if body is None:
             return _respond(start_response, 413, {"message": "Request Too Long"})
@@ -367,6 +371,13 @@ def _versions(from_version: int | None, to_version: int | None) -> str:
     if to_version is None:
         return f"at v{from_version}" if from_version is not None else "(no version)"
     return f"v{from_version} -> v{to_version}"
+
+
+def _length_unknown(environ: WSGIEnvironment) -> bool:
+    """A request body with neither Content-Length nor chunks (werkzeug marks a de-chunked stream
+    terminated): where it ends is a guess, which HTTP/1.1 answers 411 (RFC 9110, 15.5.12)."""
+    has_body = environ["REQUEST_METHOD"] in ("POST", "PUT", "PATCH")
+    return has_body and not environ.get("CONTENT_LENGTH") and not environ.get("wsgi.input_terminated")
 
 
 def _respond(start_response: StartResponse, status: int, body: Any) -> list[bytes]:

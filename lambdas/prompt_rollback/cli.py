@@ -32,8 +32,8 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
     history  --prompt financial-analysis
     adopt    --prompt support-answer [--provider langfuse] [--format json]
     verify   --prompt support-answer | --all [--anchor-bucket BUCKET]
-    undo     --prompt support-answer --rollback-id rb-… --actor jane
-    approve  --prompt financial-analysis --rollback-id rb-… --actor jane   (also: reject)
+    undo     --prompt support-answer --rollback-id rb-… --actor U012ABCDEF   (an approver's Slack id)
+    approve  --prompt financial-analysis --rollback-id rb-… --actor U012ABCDEF   (also: reject)
     rollout  start --prompt support-answer --version 8 [--plan plan.yaml] [--actor jane] [--format json]
              (also: status, list, promote [--full], abort, pause, resume, approve, reject: docs/rollout.md)
 
@@ -92,6 +92,12 @@ def _ledger(table: str | None) -> DynamoDBAuditLedger:
 def _audit(args: argparse.Namespace) -> int:
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
+    if since >= until:  # --until is exclusive: such a window holds nothing, and is a mistake
+        print(
+            f"--since {since:%Y-%m-%dT%H:%M:%SZ} is not before --until {until:%Y-%m-%dT%H:%M:%SZ}",
+            file=sys.stderr,
+        )
+        return 2
     records = [r.to_item() for r in _ledger(args.table).between(args.prompt, since, until + RECORDING_DELAY)]
     items = timeline.entries(records, since, until, version=args.version, include_intents=args.all)
     if args.format == "table":
@@ -377,7 +383,9 @@ def _add_click_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         click.add_argument("--prompt", required=True)
         click.add_argument("--provider", default="langfuse")
         click.add_argument("--rollback-id", required=True, help="as shown in Slack and in `audit`")
-        click.add_argument("--actor", required=True, help="who is doing it (shown in Slack and the audit)")
+        click.add_argument(
+            "--actor", required=True, help="your Slack user id (U…): an approver of the prompt in the policy"
+        )
         click.add_argument("--function-name")
         click.add_argument("--in-process", action="store_true", help="run the worker here (local mode)")
         click.set_defaults(run=_click)

@@ -111,6 +111,12 @@ class DeliverySettings(EnvironmentModel):
     max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
 
 
+class SlackActionsSenderSettings(EnvironmentModel):
+    # The Slack actions function's role id (AROA…): the only SQS sender whose queued clicks the
+    # worker acts on. Unset: no queued click is acted on.
+    slack_actions_role_id: str = Field(default="", alias="SLACK_ACTIONS_ROLE_ID", max_length=128)
+
+
 class AlertAuthSettings(EnvironmentModel):
     webhook_token_secret_name: str = Field(alias="WEBHOOK_TOKEN_SECRET_NAME", min_length=1)
     # Grafana's contact-point HMAC signing (docs/sources.md#grafana-alerting): off without a secret.
@@ -178,5 +184,6 @@ class WorkerEnvironment(
     LangfuseSettings,
     SlackSettings,
     PagerDutySettings,
+    SlackActionsSenderSettings,
 ):
     """The rollback worker, and the CLI when it rolls back in-process."""

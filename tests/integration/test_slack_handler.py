@@ -225,12 +225,13 @@ def test_no_cascade_the_version_we_rolled_back_to_alerting_too_needs_a_person(ap
 
 def test_people_outside_slack_undo_and_approve_from_the_cli(app_stack, firing_body, capsys):
     rollback_id = _rolled_back(app_stack, firing_body)
-    undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", "jane", "--in-process"]
+    # The actor is an approver's Slack user id: the CLI acts for approvers only.
+    undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", APPROVER, "--in-process"]
     assert cli.main(undo) == 0
     assert '"outcome": "undone"' in capsys.readouterr().out
     assert app_stack.stack.production(PROMPT) == 7
-    assert app_stack.stack.decisions(PROMPT)[-1]["actor"] == "cli:jane"
-    assert "Undone by cli:jane" in app_stack.slack_api.thread(app_stack.incident().ts)[-1].text
+    assert app_stack.stack.decisions(PROMPT)[-1]["actor"] == f"cli:{APPROVER}"
+    assert f"Undone by cli:{APPROVER}" in app_stack.slack_api.thread(app_stack.incident().ts)[-1].text
     assert cli.main(undo) == 1  # again: production is no longer where the rollback left it
     assert "not v6 where this rollback left it; nothing changed" in capsys.readouterr().out
     assert app_stack.stack.production(PROMPT) == 7
@@ -245,6 +246,6 @@ def test_people_outside_slack_undo_and_approve_from_the_cli(app_stack, firing_bo
     app_stack.stack.drain()
     proposal = app_stack.stack.decisions(PROMPT)[-1]
     assert proposal["outcome"] == "proposed"
-    approve = ["approve", "--prompt", PROMPT, "--rollback-id", proposal["request_id"], "--actor", "jane"]
+    approve = ["approve", "--prompt", PROMPT, "--rollback-id", proposal["request_id"], "--actor", APPROVER]
     assert cli.main([*approve, "--in-process"]) == 0
     assert app_stack.stack.production(PROMPT) == 6

@@ -17,7 +17,7 @@ from prompt_rollback.changes.langfuse_auth import require_langfuse_signature
 from prompt_rollback.changes.recorder import LedgerBusy
 from prompt_rollback.domain.langfuse_events import MAX_BODY_BYTES, PromptVersionEvent
 from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
-from prompt_rollback.http_api.body import media_type, raw_body
+from prompt_rollback.http_api.body import json_body, media_type
 from prompt_rollback.http_api.environment import EnvironmentCheck
 from prompt_rollback.http_api.problems import Problem, answer_problems, invalid_body, problem
 from prompt_rollback.observability import logger, metrics
@@ -72,7 +72,7 @@ def _record(event: PromptVersionEvent | MonitorAlertEvent) -> dict[str, Any]:
 def receive_langfuse_event() -> Response[Any]:
     if media_type(app.current_event) != "application/json":
         raise Problem(415, "Content-Type must be application/json")
-    event = _EVENT.validate_json(raw_body(app.current_event, MAX_BODY_BYTES))
+    event = _EVENT.validate_json(json_body(app.current_event, MAX_BODY_BYTES))
     result = _record(event)
     if isinstance(event, MonitorAlertEvent):
         _account_monitor_alert(event, result)

@@ -14,6 +14,7 @@ from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.ledger_schema import ITEM_SIZE_LIMIT_BYTES
 from prompt_rollback.domain.paging import PagerReport
 from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.requests import (
     MAX_LABEL_VALUE_LENGTH,
     MAX_NAME_LENGTH,
@@ -79,6 +80,8 @@ class AuditRecord:
     # What PagerDuty was told and answered (an incident, its resolution, a change event); absent
     # from the item when there was nothing to tell it.
     pagerduty: PagerReport | None = None
+    # A person's action (a click, the CLI): what vouched for them; absent from the item otherwise.
+    provenance: Provenance | None = None
     # Which fields were cut to fit (dotted paths); absent from the item when nothing was.
     cut: tuple[str, ...] = ()
     # Set by the ledger when appended:
@@ -147,6 +150,8 @@ class AuditRecord:
             item["pagerduty"] = {"status": paged.status, "detail": paged.detail}
             if paged.dedup_key:
                 item["pagerduty"]["dedup_key"] = paged.dedup_key
+        if self.provenance is not None:
+            item["provenance"] = self.provenance.model_dump(mode="json")
         if self.cut:
             item["cut"] = list(self.cut)
         if self.seq:
@@ -164,6 +169,7 @@ class AuditRecord:
         )
         recovery = item.get("recovery_seconds")
         paged = item.get("pagerduty")
+        provenance = item.get("provenance")
         return cls(
             prompt_key=str(item["prompt_key"]),
             prompt_name=str(item.get("prompt_name", "")),
@@ -204,6 +210,7 @@ class AuditRecord:
             )
             if isinstance(paged, Mapping)
             else None,
+            provenance=Provenance.model_validate(provenance) if isinstance(provenance, Mapping) else None,
             cut=tuple(str(path) for path in item.get("cut") or ()),
             seq=int(item.get("seq", 0) or 0),
             prev_hash=str(item.get("prev_hash", "")),

@@ -77,6 +77,10 @@ class SlackAction(BaseModel):
         return "in Slack"
 
     @property
+    def approver_id(self) -> str:
+        return self.user_id
+
+    @property
     def mention(self) -> str:
         return f"<@{self.user_id}>"  # a validated user id: safe mrkdwn
 
@@ -86,8 +90,9 @@ class SlackAction(BaseModel):
 
 
 class CliAction(BaseModel):
-    """Approve, Reject or Undo from the CLI (people outside Slack). Whoever may invoke the worker
-    may do this, as with a forced rollback: IAM is the gate, not the Slack approvers list."""
+    """Approve, Reject or Undo from the CLI (people outside Slack). Two gates: IAM lets the caller
+    invoke the worker, and `actor` must be an approver of the prompt (a Slack user id in the
+    policy's approvers, or in one of its user groups), as for a click."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -115,6 +120,10 @@ class CliAction(BaseModel):
     @property
     def where(self) -> str:
         return "from the CLI"
+
+    @property
+    def approver_id(self) -> str:
+        return self.actor_name
 
     @property
     def channel_id(self) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.times import WireTime
+from prompt_rollback.domain.provenance import Provenance
 
 SUPPORTED_PROVIDERS = ("langfuse", "bedrock")
 Provider = Literal["langfuse", "bedrock"]
@@ -109,6 +110,9 @@ class RollbackRequest(BaseModel):
     # A click in Slack: the incident's message, updated in place instead of posting another.
     slack_channel: str = Field(default="", max_length=40)
     slack_ts: str = Field(default="", max_length=40)
+    # Only on a person's move, built inside the worker (slack/service.py); never queued, and the
+    # worker refuses a queued request that carries one (worker/provenance.py).
+    provenance: Provenance | None = Field(default=None, exclude=True)
 
     @field_validator("prompt_name")
     @classmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,11 @@ TimelineFormat = Literal["table", "json", "csv"]
 COLUMNS = ("at", "prompt", "kind", "what", "from", "to", "who", "why", "source", "ref")
 _MAX_CELL = 60
 _MOVES = ("moved", "created_in_production", "rolled_back", "observed", "promoted")
+# Names and reasons come from people (a Langfuse user name, an alert annotation). A spreadsheet
+# runs a CSV cell starting with one of these as a formula; a leading ' makes it text (OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A line break or a terminal escape in a table cell would print a row nobody recorded.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,20 @@ def _rows(items: Sequence[TimelineEntry]) -> list[dict[str, str]]:
     ]
 
 
+def _spreadsheet_safe(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _csv(rows: list[dict[str, str]], columns: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({c: _spreadsheet_safe(row[c]) for c in columns} for row in rows)
+    return out.getvalue().rstrip("\n")
+
+
 def _table(rows: list[dict[str, str]], columns: Sequence[str]) -> str:
+    rows = [{c: _CONTROL.sub(" ", row[c]) for c in columns} for row in rows]
     widths = {c: min(_MAX_CELL, max([len(c), *(len(r[c]) for r in rows)])) for c in columns}
     lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
     for row in rows:
@@ -189,11 +208,7 @@ def render(items: Sequence[TimelineEntry], fmt: TimelineFormat) -> str:
         # The whole records, oldest first: the evidence itself rather than a summary of it.
         return json.dumps([dict(e.record) for e in items], indent=2, ensure_ascii=False, default=str)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return _csv(rows, COLUMNS)
     return _table(rows, COLUMNS) if rows else "(nothing in this window)"
 
 
@@ -213,9 +228,5 @@ def render_tenures(items: Sequence[Tenure], fmt: TimelineFormat) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().rstrip("\n")
+        return _csv(rows, columns)
     return _table(rows, columns) if rows else "(no production change on record)"

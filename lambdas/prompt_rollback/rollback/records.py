@@ -103,6 +103,7 @@ def audit_record(
         registry_request_id=registry_request_id,
         error=error,
         pagerduty=pagerduty,
+        provenance=request.provenance,
     )
 
 

@@ -4,7 +4,6 @@ seconds. The worker re-reads the ledger and decides whether they may."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,12 +38,15 @@ def not_block_actions(error: ValidationError) -> Response[Any]:
 def _parse(body: str) -> BlockActionsPayload:
     if media_type(app.current_event) != "application/x-www-form-urlencoded":
         raise Problem(415, "Content-Type must be application/x-www-form-urlencoded")
-    payloads = parse_qs(body, max_num_fields=5).get("payload", [])
+    try:
+        payloads = parse_qs(body, max_num_fields=5).get("payload", [])
+    except ValueError as error:  # more fields than a Slack interaction ever sends
+        raise Problem(400, "too many form fields") from error
     if len(payloads) != 1:
         raise Problem(400, "expected one payload field")
-    try:
-        payload = BlockActionsPayload.model_validate(json.loads(payloads[0]))
-    except ValueError as error:  # not JSON (a ValidationError is a ValueError too)
+    try:  # pydantic's JSON parser: bounded nesting, unlike json.loads (RecursionError)
+        payload = BlockActionsPayload.model_validate_json(payloads[0])
+    except ValueError as error:  # not JSON, or not ours (a ValidationError is a ValueError too)
         raise Problem(400, NOT_BLOCK_ACTIONS) from error
     if payload.type != "block_actions":
         raise Problem(400, f"unsupported interaction type {payload.type[:40]!r}")

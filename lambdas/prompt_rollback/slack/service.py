@@ -42,6 +42,7 @@ from prompt_rollback.domain.recovery import (
     judge_recovery,
     version_scoped,
 )
+from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
 from prompt_rollback.ports import (
@@ -155,18 +156,20 @@ class InteractionService:
         self._pager = pager
 
     # ---- clicks ----------------------------------------------------------------------------
-    def handle_action(self, action: Action) -> InteractionResult:
+    def handle_action(self, action: Action, provenance: Provenance) -> InteractionResult:
         records = ours(self._ledger.recent(action.prompt_key, HISTORY_DEPTH))
         target = _decision_of(records, action.rollback_id)
+        if not provenance.verified:
+            return self._unverified(action, target, provenance)
         if target is None:
             # The index said this prompt; its ledger does not know the id: nothing to act on.
             self._tell(action, "This rollback is not in the audit ledger.")
             return InteractionResult("unknown", "rollback id not in this prompt's ledger", action.rollback_id)
         oversight = self._policy.oversight_for(target.prompt_name)
         members = {group: self._notifier.members_of(group) for group in oversight.approver_groups}
-        if action.slack_user and not may_click(action.slack_user, oversight, members):
-            reason = f"{action.slack_user} is not an approver of {target.prompt_name}"
-            self._followup(target, action, "refused", reason)
+        if not may_click(action.approver_id, oversight, members):
+            reason = f"{action.approver_id} is not an approver of {target.prompt_name}"
+            self._followup(target, action, provenance, "refused", reason)
             self._tell(
                 action,
                 f"Not allowed: you are not an approver of {escape_text(target.prompt_name, 200)}. "
@@ -174,19 +177,36 @@ class InteractionService:
             )
             return InteractionResult("refused", reason, action.rollback_id)
         if action.click is Click.UNDO:
-            return self._undo(action, target)
-        return self._settle_proposal(action, target, records)
+            return self._undo(action, provenance, target)
+        return self._settle_proposal(action, provenance, target, records)
 
-    def _undo(self, action: Action, target: AuditRecord) -> InteractionResult:
+    def _unverified(
+        self, action: Action, target: AuditRecord | None, provenance: Provenance
+    ) -> InteractionResult:
+        """A click nobody vouches for (not queued by the Slack actions function): audited where its
+        rollback is known, never acted on, and its named clicker is not messaged."""
+        reason = (
+            f"not acted on: the click was not sent by the Slack actions function "
+            f"(sender {provenance.caller or 'unknown'})"
+        )
+        if target is not None:
+            self._followup(target, action, provenance, "refused", reason)
+        return InteractionResult("unverified", reason, action.rollback_id)
+
+    def _undo(self, action: Action, provenance: Provenance, target: AuditRecord) -> InteractionResult:
         move = _move_of(target)
         if move is None:
-            return self._no_change(action, target, "nothing_to_undo", "this rollback did not move production")
+            return self._no_change(
+                action, provenance, target, "nothing_to_undo", "this rollback did not move production"
+            )
         verdict = judge_undo(move, self._production(target))
         if not verdict.moves:
-            return self._no_change(action, target, verdict.outcome, verdict.reason)
-        result = self._move(action, target, verdict, f"undo of {move.rollback_id}, asked {action.where}")
+            return self._no_change(action, provenance, target, verdict.outcome, verdict.reason)
+        result = self._move(
+            action, provenance, target, verdict, f"undo of {move.rollback_id}, asked {action.where}"
+        )
         if result["outcome"] != Outcome.ROLLED_BACK.value:
-            return self._no_change(action, target, "not_undone", str(result["reason"]))
+            return self._no_change(action, provenance, target, "not_undone", str(result["reason"]))
         undo_id = derived_request_id(Click.UNDO, action.rollback_id)
         # The undo's own basis ("moves forward", or not): the message shows this move, not the last.
         undone = _decision_of(ours(self._ledger.recent(target.prompt_key, HISTORY_DEPTH)), undo_id)
@@ -207,11 +227,11 @@ class InteractionService:
         return InteractionResult("undone", "undone", action.rollback_id, moved=not result.get("replayed"))
 
     def _settle_proposal(
-        self, action: Action, target: AuditRecord, records: list[AuditRecord]
+        self, action: Action, provenance: Provenance, target: AuditRecord, records: list[AuditRecord]
     ) -> InteractionResult:
         if target.outcome is not Outcome.PROPOSED:
             return self._no_change(
-                action, target, "not_a_proposal", "there is no proposal to approve or reject"
+                action, provenance, target, "not_a_proposal", "there is no proposal to approve or reject"
             )
         oversight = self._policy.oversight_for(target.prompt_name)
         proposal = Proposal(
@@ -229,15 +249,15 @@ class InteractionService:
             )
         if verdict.outcome in ("rejected", "expired"):
             paged = self._resolve_incident(action.rollback_id) if verdict.outcome == "rejected" else None
-            self._followup(target, action, verdict.outcome, verdict.reason, paged)
+            self._followup(target, action, provenance, verdict.outcome, verdict.reason, paged)
             self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
             self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
         if not verdict.moves:
-            return self._no_change(action, target, verdict.outcome, verdict.reason)
-        result = self._move(action, target, verdict, f"approved {action.where} by {action.actor}")
+            return self._no_change(action, provenance, target, verdict.outcome, verdict.reason)
+        result = self._move(action, provenance, target, verdict, f"approved {action.where} by {action.actor}")
         if result["outcome"] != Outcome.ROLLED_BACK.value:
-            return self._no_change(action, target, "not_approved", str(result["reason"]))
+            return self._no_change(action, provenance, target, "not_approved", str(result["reason"]))
         self._resolve_incident(action.rollback_id)  # the proposal's page: a person approved it
         self._reply(
             target,
@@ -245,12 +265,16 @@ class InteractionService:
         )
         return InteractionResult("approved", "approved", action.rollback_id, moved=not result.get("replayed"))
 
-    def _no_change(self, action: Action, target: AuditRecord, outcome: str, reason: str) -> InteractionResult:
-        self._followup(target, action, outcome, reason)
+    def _no_change(
+        self, action: Action, provenance: Provenance, target: AuditRecord, outcome: str, reason: str
+    ) -> InteractionResult:
+        self._followup(target, action, provenance, outcome, reason)
         self._tell(action, f"Nothing changed: {escape_text(reason, 1000)}.")
         return InteractionResult(outcome, reason, action.rollback_id)
 
-    def _move(self, action: Action, target: AuditRecord, verdict: Verdict, reason: str) -> dict[str, Any]:
+    def _move(
+        self, action: Action, provenance: Provenance, target: AuditRecord, verdict: Verdict, reason: str
+    ) -> dict[str, Any]:
         channel, ts = _slack_of(target)
         trigger = target.trigger
         request = RollbackRequest(
@@ -272,6 +296,7 @@ class InteractionService:
             provider_target=dict(target.provider_target),
             slack_channel=channel,
             slack_ts=ts,
+            provenance=provenance,
         )
         return self._run_rollback(request)
 
@@ -426,7 +451,13 @@ class InteractionService:
         return registry.read_state(ref).production_version
 
     def _followup(
-        self, target: AuditRecord, action: Action, outcome: str, reason: str, paged: PagerReport | None = None
+        self,
+        target: AuditRecord,
+        action: Action,
+        provenance: Provenance,
+        outcome: str,
+        reason: str,
+        paged: PagerReport | None = None,
     ) -> None:
         self._record(
             target,
@@ -436,6 +467,7 @@ class InteractionService:
             request_id=action.action_id,
             click=action.click.value,
             pagerduty=paged,
+            provenance=provenance,
         )
 
     def _record(
@@ -450,6 +482,7 @@ class InteractionService:
         recovery_seconds: int | None = None,
         resolved_at: str = "",
         pagerduty: PagerReport | None = None,
+        provenance: Provenance | None = None,
     ) -> AuditRecord:
         now = iso_utc(self._clock())
         record = AuditRecord(
@@ -476,6 +509,7 @@ class InteractionService:
             recovery_seconds=recovery_seconds,
             resolved_at=resolved_at,
             pagerduty=pagerduty,
+            provenance=provenance,
         ).bounded()
         for _ in range(APPEND_ATTEMPTS):
             newest = self._ledger.recent(target.prompt_key, 1)

@@ -18,7 +18,8 @@ from prompt_rollback.domain.intake import Intake, triage
 from prompt_rollback.domain.requests import MAX_URL_LENGTH, cut
 from prompt_rollback.domain.sources import SourceName
 from prompt_rollback.domain.sources.grafana import parse_alert_body
-from prompt_rollback.http_api.body import media_type, raw_body
+from prompt_rollback.errors import ConfigurationError
+from prompt_rollback.http_api.body import json_body, media_type
 from prompt_rollback.http_api.environment import EnvironmentCheck
 from prompt_rollback.http_api.problems import Problem, answer_problems, invalid_body
 from prompt_rollback.observability import logger, metrics
@@ -43,13 +44,15 @@ def _parse_body() -> tuple[SourceName, AlertmanagerWebhook]:
     event = app.current_event
     if media_type(event) not in JSON_CONTENT_TYPES:
         raise Problem(415, "Content-Type must be application/json")
-    raw = raw_body(event, MAX_BODY_BYTES)
+    raw = json_body(event, MAX_BODY_BYTES)
     try:
         body = raw.decode()
     except UnicodeDecodeError as error:
         raise Problem(400, "body is not valid JSON") from error
     try:  # Grafana's optional HMAC signature, checked before the body is parsed
         signing = sources_wiring.grafana_signing()
+    except ConfigurationError:  # the app's 503 naming the variable (http_api/problems.py)
+        raise
     except Exception as error:
         logger.exception("Grafana signing secret unavailable")
         raise Problem(503, "authentication backend unavailable, retry later") from error

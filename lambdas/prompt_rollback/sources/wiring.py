@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.sources.grafana import GrafanaSigning
+from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.settings import AlertAuthSettings
 
 
@@ -52,9 +53,12 @@ def grafana_signing() -> GrafanaSigning | None:
     config = wiring.environment(AlertAuthSettings)
     if not config.grafana_hmac_secret_name:
         return None
+    # Stripped like the webhook token: a secret written with a trailing newline still matches.
+    secret = wiring.secret(config.grafana_hmac_secret_name).strip()
+    if not secret:  # HMAC under an empty key is a signature anyone can compute
+        raise ConfigurationError("GRAFANA_HMAC_SECRET_NAME", "names an empty secret")
     return GrafanaSigning(
-        # Stripped like the webhook token: a secret written with a trailing newline still matches.
-        secret=wiring.secret(config.grafana_hmac_secret_name).strip(),
+        secret=secret,
         signature_header=config.grafana_signature_header,
         timestamp_header=config.grafana_timestamp_header,
     )

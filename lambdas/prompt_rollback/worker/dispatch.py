@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.policy import Outcome
+from prompt_rollback.domain.provenance import Authority, Provenance
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
 from prompt_rollback.observability import logger, metrics
@@ -23,15 +24,19 @@ from prompt_rollback.slack.service import InteractionResult, InteractionService
 from prompt_rollback.worker.messages import WorkerMessage
 
 
-def dispatch(message: WorkerMessage, attempt: Attempt) -> dict[str, Any]:
-    """What the worker answers for one message (the batch's record result, the CLI's output)."""
+def dispatch(
+    message: WorkerMessage, attempt: Attempt, provenance: Provenance | None = None
+) -> dict[str, Any]:
+    """What the worker answers for one message (the batch's record result, the CLI's output); a
+    person's action without a `provenance` is acted on by nobody's authority, so not at all."""
     match message:
         case RollbackRequest():
             logger.append_keys(rollback_id=message.request_id, prompt_name=message.prompt_name)
             return run_rollback(message, attempt)
         case SlackAction() | CliAction():
             logger.append_keys(action_id=message.action_id, rollback_id=message.rollback_id)
-            return _answer([_interactions(attempt).handle_action(message)])
+            vouched = provenance or Provenance(authority=Authority.UNVERIFIED)
+            return _answer([_interactions(attempt).handle_action(message, vouched)])
         case ResolutionSignal():
             return _answer(_interactions(attempt).handle_resolution(message))
         case RecoveryCheck():

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from prompt_rollback import deadline, wiring
 from prompt_rollback.domain.interactions import CliAction
+from prompt_rollback.domain.provenance import Authority
+from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.rollout_messages import RolloutCommand
 from prompt_rollback.errors import ConfigurationError, RollbackError
 from prompt_rollback.observability import logger, metrics
@@ -24,6 +26,7 @@ from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import MANUAL, Attempt
 from prompt_rollback.rollback.manual import ManualRollback
+from prompt_rollback.worker import provenance
 from prompt_rollback.worker.dispatch import dispatch
 from prompt_rollback.worker.messages import parse_queue_message
 
@@ -46,8 +49,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
     receive_count = int(record.attributes.approximate_receive_count or "1")
     logger.append_keys(attempt=receive_count)
     message = parse_queue_message(record.body)
+    if isinstance(message, RollbackRequest) and (message.forced or message.provenance is not None):
+        return provenance.refuse_forced(message, provenance.sender_of(record))
+    attempt = Attempt.of_delivery(receive_count, wiring.settings().max_receive_count)
     with deadline.within(seconds):
-        return dispatch(message, Attempt.of_delivery(receive_count, wiring.settings().max_receive_count))
+        return dispatch(message, attempt, provenance.of_queued(record, lambda_context))
 
 
 def _invalid(what: str, error: ValidationError | None) -> dict[str, Any]:
@@ -56,7 +62,7 @@ def _invalid(what: str, error: ValidationError | None) -> dict[str, Any]:
     return {"error": f"invalid {what}", "details": details}
 
 
-def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
+def _cli_action(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """`cli undo` / `cli approve` / `cli reject`: a click for people outside Slack."""
     try:
         action = CliAction.model_validate({**event["cli_action"], "clicked_at": datetime.now(UTC)})
@@ -64,7 +70,7 @@ def _cli_action(event: dict[str, Any]) -> dict[str, Any]:
         return _invalid("CLI action", error)
     except TypeError:  # `cli_action` is not an object
         return _invalid("CLI action", None)
-    return dispatch(action, MANUAL)
+    return dispatch(action, MANUAL, provenance.of_invocation(context, Authority.IAM_INVOKE_AND_APPROVERS))
 
 
 def _rollout_command(event: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +88,8 @@ def _manual(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A forced rollback, answered at once and idempotent on its request_id."""
     try:
         request = ManualRollback.model_validate(event).request()
+        vouched = provenance.of_invocation(context, Authority.IAM_INVOKE)
+        request = request.model_copy(update={"provenance": vouched})
     except ValidationError as error:
         return _invalid("manual rollback request", error)
     try:
@@ -105,6 +113,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         if "rollout" in event:
             return _rollout_command(event)
-        return _cli_action(event) if "cli_action" in event else _manual(event, context)
+        return _cli_action(event, context) if "cli_action" in event else _manual(event, context)
     except ConfigurationError as error:  # a person is waiting: name the variable, change nothing
         return {"error": "configuration error", "variable": error.variable, "detail": str(error)}
