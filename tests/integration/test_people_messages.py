@@ -32,7 +32,8 @@ def _rolled_back(app: AppStack, firing_body) -> str:
 
 def test_an_undo_from_the_cli_says_the_cli_and_never_shows_a_rollback_forward(app_stack, firing_body):
     rollback_id = _rolled_back(app_stack, firing_body)
-    undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", "jane", "--in-process"]
+    set_policy(app_stack, approvers=[APPROVER], cooldown_minutes=0)  # the CLI acts for an approver only
+    undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", APPROVER, "--in-process"]
     assert cli.main(undo) == 0
     decision = app_stack.stack.decisions(PROMPT)[-1]
     assert "from the CLI" in decision["request_reason"] and "Slack" not in decision["request_reason"]
@@ -40,7 +41,7 @@ def test_an_undo_from_the_cli_says_the_cli_and_never_shows_a_rollback_forward(ap
     after_undo = shown[1:]
     assert after_undo, "the incident message was updated"
     assert not any("Prompt rolled back" in s and "v6 → v7" in s for s in after_undo)
-    assert "Rollback undone" in shown[-1] and "cli:jane (manual)" in shown[-1]
+    assert "Rollback undone" in shown[-1] and f"cli:{APPROVER} (manual)" in shown[-1]
 
 
 def test_the_moves_forward_note_is_on_the_undo_that_moved_forward(app_stack, firing_body):
@@ -63,10 +64,10 @@ def test_an_approval_from_the_cli_says_the_cli(app_stack, firing_body):
     app_stack.stack.drain()
     proposal = app_stack.stack.decisions(PROMPT)[-1]
     assert proposal["outcome"] == "proposed"
-    approve = ["approve", "--prompt", PROMPT, "--rollback-id", proposal["request_id"], "--actor", "jane"]
+    approve = ["approve", "--prompt", PROMPT, "--rollback-id", proposal["request_id"], "--actor", APPROVER]
     assert cli.main([*approve, "--in-process"]) == 0
     reason = app_stack.stack.decisions(PROMPT)[-1]["request_reason"]
-    assert "approved from the CLI by cli:jane" in reason and "in Slack" not in reason
+    assert f"approved from the CLI by cli:{APPROVER}" in reason and "in Slack" not in reason
 
 
 def test_the_cli_in_process_says_the_outcome_in_plain_words_first(stack, capsys):

@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from prompt_rollback.domain.prompt_names import prompt_name_problem
-from prompt_rollback.domain.times import WireTime
 from prompt_rollback.domain.provenance import Provenance
+from prompt_rollback.domain.times import WireTime
 
 SUPPORTED_PROVIDERS = ("langfuse", "bedrock")
 Provider = Literal["langfuse", "bedrock"]

@@ -35,6 +35,7 @@ from prompt_rollback.domain.mrkdwn import escape_text
 from prompt_rollback.domain.paging import PagedPrompt, PagerReport, incident
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.policy_config import Oversight, PolicyConfig
+from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.recovery import (
     VERSION_SCOPED_RESOLUTION,
     ErrorCount,
@@ -42,7 +43,6 @@ from prompt_rollback.domain.recovery import (
     judge_recovery,
     version_scoped,
 )
-from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
 from prompt_rollback.ports import (
