@@ -221,7 +221,13 @@ class EndToEnd:
         return [line for line in self.console() if line.startswith("[webhook] ")]
 
     def firing_deliveries(self) -> list[str]:
-        return [line for line in self.webhook_lines() if line.startswith("[webhook] 202 queued rollback ")]
+        """Every firing alert the webhook accepted: the first as "queued rollback", a repeat as "again"."""
+        return [
+            line
+            for line in self.webhook_lines()
+            if line.startswith("[webhook] 202 queued rollback ")
+            or (line.startswith("[webhook] 202 ") and " again, as " in line)
+        ]
 
     def resolved_deliveries(self) -> list[str]:
         return [
