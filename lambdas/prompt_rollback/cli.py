@@ -34,6 +34,7 @@ USAGE = """`python -m prompt_rollback.cli`: force a rollback, ask the audit trai
     verify   --prompt support-answer | --all [--anchor-bucket BUCKET]
     undo     --prompt support-answer --rollback-id rb-… --actor U012ABCDEF   (an approver's Slack id)
     approve  --prompt financial-analysis --rollback-id rb-… --actor U012ABCDEF   (also: reject)
+    postmortem rb-… [--format markdown|json]   (a draft of one rollback, from the ledger and the registry)
     rollout  start --prompt support-answer --version 8 [--plan plan.yaml] [--actor jane] [--format json]
              (also: status, list, promote [--full], abort, pause, resume, approve, reject: docs/rollout.md)
 
@@ -182,6 +183,23 @@ def _adopt(args: argparse.Namespace) -> int:
         print(f"{outcome.detail} (audit seq {outcome.seq})")
     else:
         print(f"{args.prompt}: nothing to record, {outcome.detail}")
+    return 0
+
+
+def _postmortem(args: argparse.Namespace) -> int:
+    from prompt_rollback.domain.postmortem import NotInLedger, render
+    from prompt_rollback.postmortem.wiring import service
+
+    if args.table:
+        os.environ["AUDIT_TABLE_NAME"] = args.table
+    if not os.environ.get("AUDIT_TABLE_NAME"):
+        sys.exit("set AUDIT_TABLE_NAME or pass --table")
+    try:
+        draft = service().draft(args.rollback_id)
+    except NotInLedger as error:
+        print(f"{error.args[0]}; `prompt-rollback audit --prompt …` lists the rollback ids", file=sys.stderr)
+        return 1
+    print(render(draft, args.format), end="")
     return 0
 
 
@@ -344,6 +362,16 @@ def _add_adopt_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     adopt.set_defaults(run=_adopt)
 
 
+def _add_postmortem_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    postmortem = commands.add_parser(
+        "postmortem", help="a postmortem draft of one rollback, for a person to finish"
+    )
+    postmortem.add_argument("rollback_id", metavar="ROLLBACK_ID", help="as shown in Slack and in `audit`")
+    postmortem.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    postmortem.add_argument("--table")
+    postmortem.set_defaults(run=_postmortem)
+
+
 def _add_rollback_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback = commands.add_parser("rollback", help="force a rollback now")
     rollback.add_argument("--prompt", required=True)
@@ -400,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_reading_commands(commands)
     _add_adopt_command(commands)
+    _add_postmortem_command(commands)
     _add_rollback_command(commands)
     _add_click_commands(commands)
     from prompt_rollback.rollout.cli import add_commands as add_rollout_commands

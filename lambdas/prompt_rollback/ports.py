@@ -15,6 +15,7 @@ from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.domain.postmortem import VersionRecord
 from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.rollout_messages import RolloutTick
@@ -78,6 +79,18 @@ class AuditLedger(Protocol):
     def chain(self, prompt_key: str) -> Iterator[Mapping[str, Any]]:
         """Every stored item of one prompt, oldest first, exactly as stored: the hash chain is
         verified over these, including fields this version of the code does not know."""
+        ...
+
+
+class RollbackIndex(Protocol):
+    def prompt_key_of(self, rollback_id: str) -> str | None:
+        """The prompt (`provider#name`) whose ledger holds this rollback id, or None."""
+        ...
+
+
+class VersionRecords(Protocol):
+    def read_version(self, ref: PromptRef, version: int) -> VersionRecord:
+        """One version's own record in the registry (NotFound when the version is gone)."""
         ...
 
 

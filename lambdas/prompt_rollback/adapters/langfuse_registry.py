@@ -13,6 +13,7 @@ import httpx
 
 from prompt_rollback import deadline
 from prompt_rollback.domain.policy import RegistryState
+from prompt_rollback.domain.postmortem import VersionRecord, gate_verdict
 from prompt_rollback.domain.retry_after import retry_after_seconds
 from prompt_rollback.domain.rollout_split import candidate_share, share_label
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
@@ -128,6 +129,22 @@ class LangfuseRegistry:
         except NotFound:
             return None
         return int(prompt.version)
+
+    def read_version(self, ref: PromptRef, version: int) -> VersionRecord:
+        """One version's commit message and labels, and the gate's verdict when its config holds one."""
+        prompt = self._call(
+            "get version",
+            lambda: self._api.prompts.get(
+                _path_segment(ref.name), version=version, request_options=self._request_options
+            ),
+        )
+        config = prompt.config if isinstance(prompt.config, dict) else None
+        return VersionRecord(
+            version=int(prompt.version),
+            commit_message=prompt.commit_message or None,
+            gate_verdict=gate_verdict(config),
+            labels=tuple(str(label) for label in prompt.labels or ()),
+        )
 
     def read_state(self, ref: PromptRef) -> RegistryState:
         prompt_name = ref.name

@@ -83,6 +83,12 @@ class InteractionResult:
         return dict(self.__dict__)
 
 
+def recovered_reply(reason: str, rollback_id: str) -> str:
+    """The thread's last word on a recovered rollback, naming the command that drafts its postmortem
+    (a validated rollback id: safe in mrkdwn)."""
+    return f"Recovered: {reason}.\nPostmortem draft: `prompt-rollback postmortem {rollback_id}`"
+
+
 def _decision_of(records: list[AuditRecord], request_id: str) -> AuditRecord | None:
     return next((r for r in records if r.is_decision and r.request_id == request_id), None)
 
@@ -341,7 +347,7 @@ class InteractionService:
             pagerduty=self._resolve_incident(move.rollback_id),
         )
         self._update(target, "recovered", move.rollback_id, None, reason, alert.source)
-        self._reply(target, f"Recovered: {reason}.")
+        self._reply(target, recovered_reply(reason, alert.rollback_id))
         return InteractionResult("recovered", reason, alert.rollback_id)
 
     def handle_check(self, check: RecoveryCheck) -> InteractionResult:
@@ -424,7 +430,7 @@ class InteractionService:
             resolved_at=iso_utc(now),
         )
         self._update(target, "recovered", rollback_id, None, reason, "recovery-check")
-        self._reply(target, f"Recovered: {reason}.")
+        self._reply(target, recovered_reply(reason, rollback_id))
         return InteractionResult("recovered", reason, rollback_id)
 
     # ---- PagerDuty: the rollback id is the incident's dedup key -----------------------------
