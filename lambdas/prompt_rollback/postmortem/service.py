@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from prompt_rollback.domain import postmortem
 from prompt_rollback.domain.postmortem import NotInLedger, Postmortem, VersionRecord
-from prompt_rollback.errors import NotFound, RegistryError
+from prompt_rollback.errors import ConfigurationError, NotFound, RegistryError
 from prompt_rollback.ports import AuditLedger, PromptRef, RollbackIndex, VersionRecords
 
 
@@ -36,7 +36,10 @@ class PostmortemService:
     ) -> tuple[VersionRecord | None, str]:
         if version is None:
             return None, "the rollback does not name the version it was about"
-        registry = self._versions(provider)
+        try:
+            registry = self._versions(provider)
+        except ConfigurationError as error:  # an auditor may read the ledger without registry keys
+            return None, f"the registry was not read ({error.variable} is not set here)"
         if registry is None:
             return None, f"the {provider} registry keeps no commit message or gate verdict per version"
         try:
