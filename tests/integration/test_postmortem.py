@@ -233,6 +233,18 @@ def test_the_draft_says_who_put_the_bad_version_live_and_escapes_what_the_alert_
     assert "## Cause\n\n_To be written._" in markdown
 
 
+def test_an_auditor_without_registry_keys_gets_the_draft_with_the_record_marked_unread(
+    recovered_ledger, capsys
+):
+    for variable in ("LANGFUSE_PUBLIC_KEY", "LANGFUSE_SECRET_KEY", "LANGFUSE_SECRET_NAME"):
+        recovered_ledger.monkeypatch.delenv(variable, raising=False)
+    wiring.reset()
+    draft = json.loads(_draft(ROLLBACK_ID, "json", capsys))
+    assert draft["impact"]["put_there_by"] == "carol@example.com"  # the ledger's facts are all there
+    assert draft["version_record"] is None
+    assert "the registry was not read (LANGFUSE_PUBLIC_KEY is not set here)" in json.dumps(draft)
+
+
 def test_an_unknown_rollback_id_is_an_error_that_changes_nothing(recovered_ledger, capsys):
     before = recovered_ledger.audit(PROMPT)
     assert before
