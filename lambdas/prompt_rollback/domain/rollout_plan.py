@@ -100,6 +100,8 @@ class RolloutPlan(_Frozen):
     notes: PlanNotes = PlanNotes()
     candidate_label: str = Field(default=DEFAULT_CANDIDATE_LABEL, pattern=r"^[a-z][a-z0-9_.]{0,35}$")
     tick_interval: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(seconds=1))
+    # Checkpoint 2: start only a candidate whose newest gate record (`prompt-gate --record`) passed.
+    require_gate: bool = False
 
     @model_validator(mode="after")
     def _steps_go_up_to_full(self) -> Self:

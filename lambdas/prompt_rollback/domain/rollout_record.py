@@ -22,6 +22,7 @@ RolloutEvent = Literal[
     "aborted",
     "promoted",
     "baked",
+    "gate",  # a regression gate's verdict on a candidate (domain/gate_evidence.py), before any rollout
 ]
 ROLLOUT_KINDS: frozenset[str] = frozenset(get_args(RolloutEvent))
 TEXT_LIMIT = 2048
@@ -69,6 +70,11 @@ class RolloutRecord:
     @property
     def is_decision(self) -> bool:
         return False
+
+    @property
+    def passed_gate(self) -> bool:
+        """A gate record whose verdict passed (domain/gate_evidence.py)."""
+        return self.kind == "gate" and self.detail.get("passed") is True
 
     @property
     def request_id(self) -> str:

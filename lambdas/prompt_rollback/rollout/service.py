@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.audit_record import LedgerRecord
 from prompt_rollback.domain.canary.analysis import StepWindow
+from prompt_rollback.domain.gate_evidence import gate_problem, gate_reference, latest_gate
 from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
 from prompt_rollback.domain.rollout_plan import RolloutPlan, RolloutPlans
 from prompt_rollback.domain.rollout_record import RolloutRecord
@@ -187,7 +188,7 @@ class RolloutService:
                 self._check_target(command.provider, command.target)
             except ValueError as error:
                 return _error(str(error))
-        rollout, head, _ = self._read(command.prompt_key)
+        rollout, head, records = self._read(command.prompt_key)
         if rollout is not None and rollout.active:
             return _error(
                 f"{command.prompt_name} is already rolling out v{rollout.candidate} ({rollout.rollout_id}, "
@@ -202,7 +203,13 @@ class RolloutService:
             return _error(f"{command.prompt_name} has no production version to compare with")
         if command.version == pointer.production:
             return _error(f"v{command.version} is already production: nothing to roll out")
-        record = _start_record(command, plan, pointer.production, self._clock())
+        gate: dict[str, Any] = {}
+        if plan.require_gate:
+            evidence = latest_gate(records, command.version)
+            if evidence is None or not evidence.passed_gate:
+                return _error(gate_problem(evidence, command.prompt_name, command.version))
+            gate = gate_reference(evidence)
+        record = _start_record(command, plan, pointer.production, self._clock(), gate)
         first = started(record)
         head = self._ledger.append(record, head)
         self._move(first, RegistryMove("share", record.share))
@@ -256,7 +263,9 @@ def _bake_value(metric: str, arm: Any) -> tuple[float | None, int]:
     )
 
 
-def _start_record(command: RolloutCommand, plan: RolloutPlan, stable: int, now: datetime) -> RolloutRecord:
+def _start_record(
+    command: RolloutCommand, plan: RolloutPlan, stable: int, now: datetime, gate: dict[str, Any]
+) -> RolloutRecord:
     digest = hashlib.sha256(f"{command.prompt_key}\x1f{command.version}\x1f{now.isoformat()}".encode())
     share = plan.steps[0].share
     probe = Rollout(
@@ -272,7 +281,9 @@ def _start_record(command: RolloutCommand, plan: RolloutPlan, stable: int, now: 
         provider_target=command.target,
     )
     reason = plan.notes.intent or f"rollout of v{command.version} started by {command.actor}"
-    detail = {"plan": plan.model_dump(mode="json")}
+    detail: dict[str, Any] = {"plan": plan.model_dump(mode="json")}
+    if gate:
+        detail["gate"] = gate
     return new_record(
         probe,
         "rollout_started",
