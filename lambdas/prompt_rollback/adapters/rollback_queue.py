@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.domain.rollout_messages import RolloutLabelStart
 from prompt_rollback.errors import EnqueueFailed
 
 if TYPE_CHECKING:
@@ -50,6 +51,16 @@ class SqsRollbackQueue:
             MessageDeduplicationId=click.deduplication_id,
         )
 
+    def enqueue_rollout_start(self, message: RolloutLabelStart) -> None:
+        """A rollout start from the candidate label, on its prompt's group, once per Langfuse event."""
+        start = _outgoing(message, message.deduplication_id)
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=start.body,
+            MessageGroupId=start.group_id,
+            MessageDeduplicationId=start.deduplication_id,
+        )
+
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
         """Resolved alerts, each on its prompt's group, in batches (a storm resolves together)."""
         self._send_in_batches(
@@ -78,7 +89,7 @@ class SqsRollbackQueue:
 
 
 def _outgoing(
-    message: RollbackRequest | SlackAction | ResolutionSignal, deduplication_id: str
+    message: RollbackRequest | SlackAction | ResolutionSignal | RolloutLabelStart, deduplication_id: str
 ) -> OutgoingMessage:
     return OutgoingMessage(
         message.model_dump_json(), message_group_id(message.provider, message.prompt_name), deduplication_id

@@ -3,6 +3,7 @@ command (CLI, Lambda invoke, a CI step). Tagged like every other message kind of
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -43,6 +44,20 @@ class RolloutTick(_Message):
     rollout_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     step: int = Field(ge=0)
     tick: int = Field(ge=1)
+
+
+class RolloutLabelStart(_Message):
+    """A person added the candidate label to `version` in Langfuse's UI (a signed webhook, event
+    `event_id`): start the prompt's default plan if the version still holds the label then."""
+
+    message_type: Literal["rollout_label_start"] = "rollout_label_start"
+    version: int = Field(ge=1, le=MAX_VERSION)
+    event_id: str = Field(min_length=1, max_length=200)
+    actor: str = Field(min_length=1, max_length=180)
+
+    @property
+    def deduplication_id(self) -> str:
+        return "label-start-" + hashlib.sha256(self.event_id.encode()).hexdigest()[:40]
 
 
 class RolloutCommand(_Message):

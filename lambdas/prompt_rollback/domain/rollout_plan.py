@@ -147,6 +147,11 @@ class RolloutPlans(_Frozen):
     """`ROLLOUT_PLANS`: the default plan per prompt pattern; the issue's default for the rest."""
 
     defaults: tuple[PatternPlan, ...] = ()
+    # Prompts (fnmatch) whose rollout starts when a person adds the candidate label in Langfuse's UI.
+    rollout_on_canary_label: tuple[str, ...] = Field(default=(), max_length=100)
+
+    def starts_on_canary_label(self, prompt_name: str) -> bool:
+        return any(fnmatchcase(prompt_name, pattern) for pattern in self.rollout_on_canary_label)
 
     def plan_for(self, prompt_name: str) -> RolloutPlan:
         return next(

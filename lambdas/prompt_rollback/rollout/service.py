@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from prompt_rollback.domain.audit_record import LedgerRecord
 from prompt_rollback.domain.canary.analysis import StepWindow
 from prompt_rollback.domain.gate_evidence import gate_problem, gate_reference, latest_gate
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
+from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutLabelStart, RolloutTick
 from prompt_rollback.domain.rollout_plan import RolloutPlan, RolloutPlans
 from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.domain.rollout_state import Rollout, applied, fold, new_record, started
@@ -215,6 +215,29 @@ class RolloutService:
         self._move(first, RegistryMove("share", record.share))
         self._schedule(first, 1)
         return RolloutAnswer("started", f"v{record.candidate} at {record.share} %", first.status_view())
+
+    def start_from_label(self, message: RolloutLabelStart) -> RolloutAnswer:
+        """The candidate label added in Langfuse's UI: the default plan, if the version still holds
+        the label and is not production (a webhook can arrive after the label moved on)."""
+        rollout, _, _ = self._read(message.prompt_key)
+        if rollout is not None and rollout.active and rollout.candidate == message.version:
+            return RolloutAnswer("stale", f"v{message.version} is rolling out already ({rollout.rollout_id})")
+        plan = self._plans.plan_for(message.prompt_name)
+        ref = PromptRef(message.prompt_name)
+        pointer = self._registries(message.provider).read_rollout(ref, plan.candidate_label)
+        if pointer.candidate != message.version or pointer.production == message.version:
+            where = f"v{pointer.candidate}" if pointer.candidate is not None else "no version"
+            return RolloutAnswer(
+                "stale", f"{plan.candidate_label} is on {where} now, not v{message.version}: not started"
+            )
+        command = RolloutCommand(
+            command="start",
+            provider=message.provider,
+            prompt_name=message.prompt_name,
+            version=message.version,
+            actor=message.actor,
+        )
+        return self.start(command)
 
     # ---- ticks --------------------------------------------------------------------------------
     def tick(self, tick: RolloutTick) -> RolloutAnswer:
