@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
-from prompt_rollback.domain.rollout_messages import RolloutLabelStart
+from prompt_rollback.domain.rollout_messages import RolloutClick, RolloutLabelStart
 from prompt_rollback.errors import EnqueueFailed
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class SqsRollbackQueue:
         # 5-minute window, the worker's idempotency record after that.
         self._send_in_batches([_outgoing(request, request.request_id) for request in requests], "requests")
 
-    def enqueue_action(self, message: SlackAction) -> None:
+    def enqueue_action(self, message: SlackAction | RolloutClick) -> None:
         """A click, on its prompt's message group: after (never beside) the rollback it is
         about, one at a time with that prompt's other requests."""
         click = _outgoing(message, message.action_id)
@@ -89,7 +89,8 @@ class SqsRollbackQueue:
 
 
 def _outgoing(
-    message: RollbackRequest | SlackAction | ResolutionSignal | RolloutLabelStart, deduplication_id: str
+    message: RollbackRequest | SlackAction | ResolutionSignal | RolloutLabelStart | RolloutClick,
+    deduplication_id: str,
 ) -> OutgoingMessage:
     return OutgoingMessage(
         message.model_dump_json(), message_group_id(message.provider, message.prompt_name), deduplication_id

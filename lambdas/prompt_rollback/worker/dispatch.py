@@ -12,7 +12,12 @@ from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, Resolu
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.provenance import Authority, Provenance
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutLabelStart, RolloutTick
+from prompt_rollback.domain.rollout_messages import (
+    RolloutClick,
+    RolloutCommand,
+    RolloutLabelStart,
+    RolloutTick,
+)
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
@@ -43,6 +48,12 @@ def dispatch(
             return _answer([_interactions(attempt).handle_check(message)])
         case RolloutTick() | RolloutCommand() | RolloutLabelStart():
             return _rollout(message)
+        case RolloutClick():
+            logger.append_keys(action_id=message.action_id, rollout_id=message.rollout_id)
+            vouched = provenance or Provenance(authority=Authority.UNVERIFIED)
+            answer = rollout_wiring.rollout_service().click(message, vouched.verified, vouched.caller)
+            logger.info("rollout click handled", extra={"outcome": answer.outcome, "answer": answer.answer})
+            return answer.as_dict()
         case _:
             assert_never(message)
 

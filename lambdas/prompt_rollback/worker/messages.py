@@ -9,7 +9,12 @@ from pydantic import Discriminator, Tag, TypeAdapter
 
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutLabelStart, RolloutTick
+from prompt_rollback.domain.rollout_messages import (
+    RolloutClick,
+    RolloutCommand,
+    RolloutLabelStart,
+    RolloutTick,
+)
 
 # Rollback requests have always been queued untagged (by the webhook, the event sources, the
 # watcher; a redrive from the DLQ brings back whatever an older version wrote).
@@ -30,7 +35,8 @@ QueueMessage = Annotated[
     | Annotated[ResolutionSignal, Tag("resolution")]
     | Annotated[RecoveryCheck, Tag("recovery_check")]
     | Annotated[RolloutTick, Tag("rollout_tick")]
-    | Annotated[RolloutLabelStart, Tag("rollout_label_start")],
+    | Annotated[RolloutLabelStart, Tag("rollout_label_start")]
+    | Annotated[RolloutClick, Tag("rollout_click")],
     Discriminator(message_type),
 ]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
@@ -44,6 +50,7 @@ WorkerMessage = (
     | RecoveryCheck
     | RolloutTick
     | RolloutLabelStart
+    | RolloutClick
     | RolloutCommand
 )
 
