@@ -110,6 +110,8 @@ class ChangeRecording(Construct):
                 "IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name,
                 "LANGFUSE_WEBHOOK_SECRET_NAME": webhook_secret.name,
                 "LANGFUSE_SECRET_NAME": secrets.langfuse.name,
+                # Which prompts start a rollout when a person adds the canary label (the worker's plans).
+                "ROLLOUT_PLANS": config.rollout_plans_json(),
                 **rollback_queue.environment,
             },
         )

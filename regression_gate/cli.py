@@ -1,6 +1,6 @@
-"""Command line: `prompt-gate --baseline B --candidate C` (or `python -m regression_gate`), or two runs of one
-Langfuse dataset (`--langfuse-dataset D --baseline-run R1 --candidate-run R2`, LANGFUSE_* variables).
-Exit codes: 0 APPROVE or INCONCLUSIVE, 1 REGRESSION, 2 bad input or usage, 3 INCONCLUSIVE with --strict."""
+"""`prompt-gate --baseline B --candidate C` (or two runs of one Langfuse dataset: `--langfuse-dataset D
+--baseline-run R1 --candidate-run R2`). Exit codes: 0 APPROVE or INCONCLUSIVE, 1 REGRESSION, 2 bad input
+or usage (or `--record` could not write the verdict), 3 INCONCLUSIVE with --strict."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from regression_gate.gate import QUALITY_METRICS, GateConfig, Verdict, evaluate
 from regression_gate.loader import InputError, Sample, load_samples
+from regression_gate.record import add_arguments as add_record_arguments
+from regression_gate.record import check as check_record
+from regression_gate.record import record
 from regression_gate.report import render_json, render_markdown, render_text
 
 EXIT_OK = 0
@@ -97,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict", action="store_true", help="exit 3 instead of 0 when the verdict is INCONCLUSIVE"
     )
+    add_record_arguments(parser)
     return parser
 
 
@@ -148,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--baseline and --candidate go together")
     if runs and None in (args.langfuse_dataset, args.baseline_run, args.candidate_run):
         parser.error("--langfuse-dataset needs --baseline-run and --candidate-run")
+    check_record(parser, args)
     try:
         baseline, candidate, baseline_name, candidate_name = _load(args)
         if args.primary != "auto":
@@ -168,4 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(render_markdown(result, baseline_name, candidate_name))
     else:
         sys.stdout.write(render_text(result, baseline_name, candidate_name))
+    if args.record and not record(args, result, baseline_name, candidate_name):
+        return EXIT_BAD_INPUT
     return code

@@ -149,6 +149,18 @@ class AppNotifier(Notifier, Protocol):
     def members_of(self, user_group: str) -> frozenset[str]: ...
 
 
+class RolloutAnnouncer(Protocol):
+    """The Slack app, for a rollout's one message (domain/rollout_slack.py renders it)."""
+
+    def announce_rollout(
+        self, prompt_name: str, rollout_id: str, message: Mapping[str, Any], channel: str, ts: str
+    ) -> SlackOutcome:
+        """Post the message, or update it in place when its `ts` is known; never raises."""
+        ...
+
+    def tell(self, channel: str, user: str, text: str) -> SlackOutcome: ...
+
+
 class Pager(Protocol):
     """PagerDuty's Events API: each call reports what happened instead of raising, so paging
     never blocks or undoes a rollback."""

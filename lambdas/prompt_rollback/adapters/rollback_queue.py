@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.domain.rollout_messages import RolloutClick, RolloutLabelStart
 from prompt_rollback.errors import EnqueueFailed
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class SqsRollbackQueue:
         # 5-minute window, the worker's idempotency record after that.
         self._send_in_batches([_outgoing(request, request.request_id) for request in requests], "requests")
 
-    def enqueue_action(self, message: SlackAction) -> None:
+    def enqueue_action(self, message: SlackAction | RolloutClick) -> None:
         """A click, on its prompt's message group: after (never beside) the rollback it is
         about, one at a time with that prompt's other requests."""
         click = _outgoing(message, message.action_id)
@@ -48,6 +49,16 @@ class SqsRollbackQueue:
             MessageBody=click.body,
             MessageGroupId=click.group_id,
             MessageDeduplicationId=click.deduplication_id,
+        )
+
+    def enqueue_rollout_start(self, message: RolloutLabelStart) -> None:
+        """A rollout start from the candidate label, on its prompt's group, once per Langfuse event."""
+        start = _outgoing(message, message.deduplication_id)
+        self._client.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=start.body,
+            MessageGroupId=start.group_id,
+            MessageDeduplicationId=start.deduplication_id,
         )
 
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:
@@ -78,7 +89,8 @@ class SqsRollbackQueue:
 
 
 def _outgoing(
-    message: RollbackRequest | SlackAction | ResolutionSignal, deduplication_id: str
+    message: RollbackRequest | SlackAction | ResolutionSignal | RolloutLabelStart | RolloutClick,
+    deduplication_id: str,
 ) -> OutgoingMessage:
     return OutgoingMessage(
         message.model_dump_json(), message_group_id(message.provider, message.prompt_name), deduplication_id

@@ -4,7 +4,7 @@ call with which blocks (adapters/slack.py's). Like the webhook notifier, nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ SLACK_API_BASE_URL = "https://slack.com/api/"
 # not know the message's ts yet (the ledger refused the write that would have stored it) finds
 # the message in the channel's recent history and updates it instead of posting a second one.
 METADATA_EVENT_TYPE = "prompt_rollback_incident"
+ROLLOUT_EVENT_TYPE = "prompt_rollback_rollout"
 HISTORY_LOOKBACK = timedelta(days=4)  # the queue's retention: no retry comes later than that
 HISTORY_PAGE = 200
 # What a button does: the action_id Slack sends back with the click.
@@ -146,6 +147,32 @@ class SlackAppNotifier:
             ):
                 return str(found.get("ts", ""))
         return ""
+
+    def announce_rollout(
+        self, prompt_name: str, rollout_id: str, message: Mapping[str, Any], channel: str, ts: str
+    ) -> SlackOutcome:
+        """A rollout's one message: posted once, then updated in place at every change."""
+        channel = channel or self._channel_for(prompt_name)
+        if not channel:
+            return SlackOutcome("not_configured", "no Slack channel for this prompt")
+        metadata = {"event_type": ROLLOUT_EVENT_TYPE, "event_payload": {"rollout_id": rollout_id}}
+        text, blocks = str(message["text"])[:SECTION_TEXT_LIMIT], list(message["blocks"])
+        try:
+            if ts:
+                try:
+                    self._client.chat_update(
+                        channel=channel, ts=ts, text=text, blocks=blocks, metadata=metadata
+                    )
+                    return SlackOutcome("updated", "chat.update", channel, ts)
+                except SlackApiError as error:
+                    if error.response.get("error") != "message_not_found":
+                        raise
+            response = self._client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, metadata=metadata
+            )
+            return SlackOutcome("sent", "chat.postMessage", str(response["channel"]), str(response["ts"]))
+        except (SlackClientError, OSError) as error:
+            return _failure(error)
 
     def reply(self, channel: str, thread_ts: str, text: str) -> SlackOutcome:
         """A follow-up in the incident's thread (recovered, overdue, needs a person).

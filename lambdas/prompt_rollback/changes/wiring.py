@@ -6,15 +6,20 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from pydantic import Field, Json
+
 from prompt_rollback import wiring
+from prompt_rollback.changes.canary_label import CanaryLabelStarts
 from prompt_rollback.changes.monitor_intake import MonitorAlertIntake
 from prompt_rollback.changes.recorder import ChangeRecorder
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
+from prompt_rollback.domain.rollout_plan import RolloutPlans
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
 from prompt_rollback.ports import PromptRef
 from prompt_rollback.settings import (
+    EnvironmentModel,
     IdempotencySettings,
     LangfuseSettings,
     LangfuseWebhookSettings,
@@ -24,6 +29,12 @@ from prompt_rollback.settings import (
 # Long enough to absorb Langfuse's retries of one event (its job retries come within hours).
 LANGFUSE_EVENT_MEMORY_SECONDS = 7 * 24 * 3600
 LangfuseEvent = PromptVersionEvent | MonitorAlertEvent
+
+
+class CanaryLabelSettings(EnvironmentModel):
+    """The worker's ROLLOUT_PLANS: which prompts start a rollout on the canary label, and their plan."""
+
+    rollout_plans: Json[RolloutPlans] = Field(default_factory=RolloutPlans, alias="ROLLOUT_PLANS")
 
 
 def langfuse_webhook_secrets() -> list[str]:
@@ -82,7 +93,20 @@ def _record(event: LangfuseEvent) -> dict[str, Any]:
             "misconfigured": alert.misconfigured,
         }
     outcome = change_recorder().record_langfuse(event)
-    return {"event_id": event.id, "status": outcome.status, "detail": outcome.detail, "seq": outcome.seq}
+    rollout = canary_label_starts().consider(event)
+    return {
+        "event_id": event.id,
+        "status": outcome.status,
+        "detail": outcome.detail,
+        "seq": outcome.seq,
+        "rollout": rollout,
+    }
+
+
+@cache
+def canary_label_starts() -> CanaryLabelStarts:
+    plans = wiring.environment(CanaryLabelSettings).rollout_plans
+    return CanaryLabelStarts(plans, lambda start: wiring.rollback_queue().enqueue_rollout_start(start))
 
 
 @cache
@@ -114,7 +138,7 @@ def parameter_value_at(name: str, version: int) -> str | None:
 
 
 def _forget() -> None:
-    for factory in (change_recorder, monitor_alert_intake, langfuse_event_recording):
+    for factory in (change_recorder, monitor_alert_intake, langfuse_event_recording, canary_label_starts):
         factory.cache_clear()
 
 

@@ -3,6 +3,7 @@ command (CLI, Lambda invoke, a CI step). Tagged like every other message kind of
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -43,6 +44,42 @@ class RolloutTick(_Message):
     rollout_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     step: int = Field(ge=0)
     tick: int = Field(ge=1)
+
+
+class RolloutLabelStart(_Message):
+    """A person added the candidate label to `version` in Langfuse's UI (a signed webhook, event
+    `event_id`): start the prompt's default plan if the version still holds the label then."""
+
+    message_type: Literal["rollout_label_start"] = "rollout_label_start"
+    version: int = Field(ge=1, le=MAX_VERSION)
+    event_id: str = Field(min_length=1, max_length=200)
+    actor: str = Field(min_length=1, max_length=180)
+
+    @property
+    def deduplication_id(self) -> str:
+        return "label-start-" + hashlib.sha256(self.event_id.encode()).hexdigest()[:40]
+
+
+RolloutClickName = Literal["rollout_approve", "rollout_abort", "rollout_promote_full"]
+
+
+class RolloutClick(_Message):
+    """A button on a rollout's Slack message, queued by POST /slack/actions on the prompt's group.
+    The prompt is what our ledger says of the rollout id, never taken from the click."""
+
+    message_type: Literal["rollout_click"] = "rollout_click"
+    action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    click: RolloutClickName
+    rollout_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
+    user_name: str = Field(default="", max_length=200)
+    channel_id: str = Field(default="", max_length=40)
+    clicked_at: datetime
+
+    @property
+    def actor(self) -> str:
+        """As the record shows it; the approvers list is compared with the user id."""
+        return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
 
 
 class RolloutCommand(_Message):

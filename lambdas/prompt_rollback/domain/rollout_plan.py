@@ -100,6 +100,8 @@ class RolloutPlan(_Frozen):
     notes: PlanNotes = PlanNotes()
     candidate_label: str = Field(default=DEFAULT_CANDIDATE_LABEL, pattern=r"^[a-z][a-z0-9_.]{0,35}$")
     tick_interval: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(seconds=1))
+    # Checkpoint 2: start only a candidate whose newest gate record (`prompt-gate --record`) passed.
+    require_gate: bool = False
 
     @model_validator(mode="after")
     def _steps_go_up_to_full(self) -> Self:
@@ -145,6 +147,11 @@ class RolloutPlans(_Frozen):
     """`ROLLOUT_PLANS`: the default plan per prompt pattern; the issue's default for the rest."""
 
     defaults: tuple[PatternPlan, ...] = ()
+    # Prompts (fnmatch) whose rollout starts when a person adds the candidate label in Langfuse's UI.
+    rollout_on_canary_label: tuple[str, ...] = Field(default=(), max_length=100)
+
+    def starts_on_canary_label(self, prompt_name: str) -> bool:
+        return any(fnmatchcase(prompt_name, pattern) for pattern in self.rollout_on_canary_label)
 
     def plan_for(self, prompt_name: str) -> RolloutPlan:
         return next(

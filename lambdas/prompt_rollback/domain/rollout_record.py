@@ -22,6 +22,7 @@ RolloutEvent = Literal[
     "aborted",
     "promoted",
     "baked",
+    "gate",  # a regression gate's verdict on a candidate (domain/gate_evidence.py), before any rollout
 ]
 ROLLOUT_KINDS: frozenset[str] = frozenset(get_args(RolloutEvent))
 TEXT_LIMIT = 2048
@@ -62,6 +63,9 @@ class RolloutRecord:
     tick_key: str = ""  # analysis only: rollout id, step and tick, recorded once
     detail: Mapping[str, Any] = field(default_factory=dict)
     provider_target: Mapping[str, str] = field(default_factory=dict)
+    # The rollout's one Slack message (app mode), kept on every record so each update finds it.
+    slack_channel: str = ""
+    slack_ts: str = ""
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
@@ -69,6 +73,11 @@ class RolloutRecord:
     @property
     def is_decision(self) -> bool:
         return False
+
+    @property
+    def passed_gate(self) -> bool:
+        """A gate record whose verdict passed (domain/gate_evidence.py)."""
+        return self.kind == "gate" and self.detail.get("passed") is True
 
     @property
     def request_id(self) -> str:
@@ -105,6 +114,8 @@ class RolloutRecord:
         }
         if self.tick_key:
             item["tick_key"] = self.tick_key
+        if self.slack_ts:
+            item["slack"] = {"channel": self.slack_channel, "ts": self.slack_ts}
         if self.seq:
             item.update(seq=self.seq, prev_hash=self.prev_hash, hash=self.hash)
         return item
@@ -115,6 +126,8 @@ class RolloutRecord:
         if kind not in ROLLOUT_KINDS:
             raise ValueError(f"not a rollout record: {kind}")
         production, next_tick = item.get("production"), item.get("next_tick")
+        stored_slack = item.get("slack")
+        slack: Mapping[str, Any] = stored_slack if isinstance(stored_slack, Mapping) else {}
         return cls(
             prompt_key=str(item["prompt_key"]),
             prompt_name=str(item.get("prompt_name", "")),
@@ -133,6 +146,8 @@ class RolloutRecord:
             tick_key=str(item.get("tick_key", "") or ""),
             detail=dict(item.get("detail") or {}),
             provider_target={str(k): str(v) for k, v in (item.get("provider_target") or {}).items()},
+            slack_channel=str(slack.get("channel", "")),
+            slack_ts=str(slack.get("ts", "")),
             seq=int(item.get("seq", 0) or 0),
             prev_hash=str(item.get("prev_hash", "")),
             hash=str(item.get("hash", "")),

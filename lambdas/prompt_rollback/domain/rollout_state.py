@@ -49,6 +49,8 @@ class Rollout:
     outside_move: tuple[str, int | None] | None = None
     reason: str = ""
     last: RolloutRecord | None = None
+    slack_channel: str = ""  # the rollout's Slack message, once posted (app mode)
+    slack_ts: str = ""
 
     @property
     def active(self) -> bool:
@@ -112,6 +114,8 @@ def started(record: RolloutRecord) -> Rollout:
         next_tick=record.next_tick,
         ticks_issued=record.next_tick or 0,
         last=record,
+        slack_channel=record.slack_channel,
+        slack_ts=record.slack_ts,
     )
 
 
@@ -124,6 +128,8 @@ def applied(rollout: Rollout, record: RolloutRecord) -> Rollout:
         "next_tick": record.next_tick,
         "ticks_issued": max(rollout.ticks_issued, record.next_tick or 0),
         "last": record,
+        "slack_channel": record.slack_channel or rollout.slack_channel,
+        "slack_ts": record.slack_ts or rollout.slack_ts,
     }
     if record.kind == "analysis":
         detail = record.detail
@@ -216,6 +222,8 @@ def new_record(
         reason=reason,
         recorded_at=iso_utc(now),
         provider_target=rollout.provider_target,
+        slack_channel=rollout.slack_channel,
+        slack_ts=rollout.slack_ts,
         **values,
     )
 

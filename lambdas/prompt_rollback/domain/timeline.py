@@ -90,12 +90,13 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
             record=record,
         )
     if kind in ROLLOUT_KINDS and kind != "analysis":  # the numbers stay in the ledger, not the timeline
+        gate = kind == "gate"  # a gate verdict is about the candidate alone
         return TimelineEntry(
             at=parse_iso_utc(str(record["recorded_at"])),
             prompt=str(record.get("prompt_name", "")),
             kind="rollout",
-            what=kind if kind == "promoted" else f"{kind} {record.get('share', 0)} %",
-            from_version=record.get("from_version"),
+            what=_rollout_what(kind, record),
+            from_version=None if gate else record.get("from_version"),
             to_version=record.get("to_version"),
             who=str(record.get("actor", "")),
             why=str(record.get("reason", "")),
@@ -104,6 +105,14 @@ def _entry(record: Mapping[str, Any]) -> TimelineEntry | None:
             record=record,
         )
     return None
+
+
+def _rollout_what(kind: str, record: Mapping[str, Any]) -> str:
+    if kind == "promoted":
+        return kind
+    if kind == "gate":
+        return f"gate {(record.get('detail') or {}).get('verdict', '')}".rstrip()
+    return f"{kind} {record.get('share', 0)} %"
 
 
 def entries(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,17 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.audit_record import LedgerRecord
 from prompt_rollback.domain.canary.analysis import StepWindow
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
+from prompt_rollback.domain.gate_evidence import gate_problem, gate_reference, latest_gate
+from prompt_rollback.domain.rollout_clicks import decide_click
+from prompt_rollback.domain.rollout_messages import (
+    RolloutClick,
+    RolloutCommand,
+    RolloutLabelStart,
+    RolloutTick,
+)
 from prompt_rollback.domain.rollout_plan import RolloutPlan, RolloutPlans
 from prompt_rollback.domain.rollout_record import RolloutRecord
+from prompt_rollback.domain.rollout_slack import rollout_message
 from prompt_rollback.domain.rollout_state import Rollout, applied, fold, new_record, started
 from prompt_rollback.domain.rollout_transitions import (
     Decision,
@@ -32,7 +40,14 @@ from prompt_rollback.domain.rollout_transitions import (
     tick_due,
     tick_key,
 )
-from prompt_rollback.ports import ArmReader, AuditLedger, PromptRef, RolloutRegistry, TickScheduler
+from prompt_rollback.ports import (
+    ArmReader,
+    AuditLedger,
+    PromptRef,
+    RolloutAnnouncer,
+    RolloutRegistry,
+    TickScheduler,
+)
 
 # How far back a prompt's ledger is read for its rollout: a tick every 5 minutes writes ~12 records
 # an hour, so a rollout of several days still fits.
@@ -73,6 +88,8 @@ class RolloutService:
         is_approver: IsApprover,
         clock: Callable[[], datetime],
         check_target: CheckTarget | None = None,
+        announcer: RolloutAnnouncer | None = None,
+        stage: str = "",
     ) -> None:
         self._registries = registries
         self._arms = arms
@@ -82,6 +99,8 @@ class RolloutService:
         self._is_approver = is_approver
         self._clock = clock
         self._check_target = check_target
+        self._announcer = announcer  # Slack app mode: the rollout's one message
+        self._stage = stage
 
     # ---- reading and writing ------------------------------------------------------------------
     def _read(self, prompt_key: str) -> tuple[Rollout | None, LedgerRecord | None, list[LedgerRecord]]:
@@ -102,7 +121,19 @@ class RolloutService:
         tick = transition.next_tick
         if tick is not None and tick > rollout.ticks_issued:
             self._schedule(after, tick)
+        if transition.records:
+            self._announce(after)
         return after
+
+    def _announce(self, rollout: Rollout) -> tuple[str, str]:
+        """Post or update the rollout's message; where it is (channel, ts), or ("", "")."""
+        if self._announcer is None:
+            return "", ""
+        message = rollout_message(rollout, self._stage)
+        outcome = self._announcer.announce_rollout(
+            rollout.prompt_name, rollout.rollout_id, message, rollout.slack_channel, rollout.slack_ts
+        )
+        return (outcome.channel, outcome.ts) if outcome.ts else ("", "")
 
     def _move(self, rollout: Rollout, move: RegistryMove) -> None:
         registry, ref, label = (
@@ -187,7 +218,7 @@ class RolloutService:
                 self._check_target(command.provider, command.target)
             except ValueError as error:
                 return _error(str(error))
-        rollout, head, _ = self._read(command.prompt_key)
+        rollout, head, records = self._read(command.prompt_key)
         if rollout is not None and rollout.active:
             return _error(
                 f"{command.prompt_name} is already rolling out v{rollout.candidate} ({rollout.rollout_id}, "
@@ -202,12 +233,68 @@ class RolloutService:
             return _error(f"{command.prompt_name} has no production version to compare with")
         if command.version == pointer.production:
             return _error(f"v{command.version} is already production: nothing to roll out")
-        record = _start_record(command, plan, pointer.production, self._clock())
+        gate: dict[str, Any] = {}
+        if plan.require_gate:
+            evidence = latest_gate(records, command.version)
+            if evidence is None or not evidence.passed_gate:
+                return _error(gate_problem(evidence, command.prompt_name, command.version))
+            gate = gate_reference(evidence)
+        record = _start_record(command, plan, pointer.production, self._clock(), gate)
+        # Posted before the record is written, so the record (and every one after it) keeps its ts.
+        channel, ts = self._announce(started(record))
+        record = replace(record, slack_channel=channel, slack_ts=ts)
         first = started(record)
         head = self._ledger.append(record, head)
         self._move(first, RegistryMove("share", record.share))
         self._schedule(first, 1)
         return RolloutAnswer("started", f"v{record.candidate} at {record.share} %", first.status_view())
+
+    def start_from_label(self, message: RolloutLabelStart) -> RolloutAnswer:
+        """The candidate label added in Langfuse's UI: the default plan, if the version still holds
+        the label and is not production (a webhook can arrive after the label moved on)."""
+        rollout, _, _ = self._read(message.prompt_key)
+        if rollout is not None and rollout.active and rollout.candidate == message.version:
+            return RolloutAnswer("stale", f"v{message.version} is rolling out already ({rollout.rollout_id})")
+        plan = self._plans.plan_for(message.prompt_name)
+        ref = PromptRef(message.prompt_name)
+        pointer = self._registries(message.provider).read_rollout(ref, plan.candidate_label)
+        if pointer.candidate != message.version or pointer.production == message.version:
+            where = f"v{pointer.candidate}" if pointer.candidate is not None else "no version"
+            return RolloutAnswer(
+                "stale", f"{plan.candidate_label} is on {where} now, not v{message.version}: not started"
+            )
+        command = RolloutCommand(
+            command="start",
+            provider=message.provider,
+            prompt_name=message.prompt_name,
+            version=message.version,
+            actor=message.actor,
+        )
+        return self.start(command)
+
+    def click(self, click: RolloutClick, verified: bool, sender: str = "") -> RolloutAnswer:
+        """A button on the rollout's Slack message. A click nobody vouches for (not queued by the
+        Slack actions function) is recorded as refused and not acted on; its clicker is not told."""
+        rollout, head, _ = self._read(click.prompt_key)
+        if rollout is None or rollout.rollout_id != click.rollout_id:
+            return _error(f"{click.rollout_id} is not the rollout of {click.prompt_name} on record")
+        now = self._clock()
+        if not verified:
+            sent_by = sender or "unknown"
+            reason = f"not acted on: the click was not sent by the Slack actions function (sender {sent_by})"
+            record = new_record(
+                rollout, "rejected", now, click.actor, reason, detail={"refused": True, "unverified": True}
+            )
+            self._ledger.append(record, head)
+            return RolloutAnswer("unverified", reason)
+        transition = decide_click(
+            rollout, click.rollout_id, click.click, click.user_id, click.actor, now, self._is_approver
+        )
+        after = self._apply(rollout, transition, head)
+        if transition.refused and self._announcer is not None and click.channel_id:
+            self._announcer.tell(click.channel_id, click.user_id, f"{transition.answer}. Nothing changed.")
+        outcome = "refused" if transition.refused else "changed"
+        return RolloutAnswer(outcome, transition.answer, after.status_view())
 
     # ---- ticks --------------------------------------------------------------------------------
     def tick(self, tick: RolloutTick) -> RolloutAnswer:
@@ -256,7 +343,9 @@ def _bake_value(metric: str, arm: Any) -> tuple[float | None, int]:
     )
 
 
-def _start_record(command: RolloutCommand, plan: RolloutPlan, stable: int, now: datetime) -> RolloutRecord:
+def _start_record(
+    command: RolloutCommand, plan: RolloutPlan, stable: int, now: datetime, gate: dict[str, Any]
+) -> RolloutRecord:
     digest = hashlib.sha256(f"{command.prompt_key}\x1f{command.version}\x1f{now.isoformat()}".encode())
     share = plan.steps[0].share
     probe = Rollout(
@@ -272,7 +361,9 @@ def _start_record(command: RolloutCommand, plan: RolloutPlan, stable: int, now: 
         provider_target=command.target,
     )
     reason = plan.notes.intent or f"rollout of v{command.version} started by {command.actor}"
-    detail = {"plan": plan.model_dump(mode="json")}
+    detail: dict[str, Any] = {"plan": plan.model_dump(mode="json")}
+    if gate:
+        detail["gate"] = gate
     return new_record(
         probe,
         "rollout_started",

@@ -15,7 +15,7 @@ from prompt_rollback import wiring
 from prompt_rollback.domain.bedrock_rollout import rollout_target
 from prompt_rollback.domain.rollout_plan import RolloutPlans
 from prompt_rollback.errors import ConfigurationError
-from prompt_rollback.settings import EnvironmentModel, LangfuseSettings
+from prompt_rollback.settings import EnvironmentModel, LangfuseSettings, StageSettings
 
 if TYPE_CHECKING:
     from prompt_rollback.ports import ArmReader, RolloutRegistry, TickScheduler
@@ -102,6 +102,9 @@ def rollout_service() -> RolloutService:
         is_approver=is_approver,
         clock=now,
         check_target=check_target,
+        # The Slack app (a bot token): one message per rollout; webhook-only Slack gets none.
+        announcer=wiring.app_notifier() if wiring.bot_token() else None,
+        stage=wiring.environment(StageSettings).stage,
     )
 
 

@@ -15,12 +15,15 @@ from pydantic import ValidationError
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.interactions import ROLLBACK_ID, Click, SlackAction, action_id
+from prompt_rollback.domain.rollout_messages import RolloutClick
+from prompt_rollback.domain.rollout_slack import ROLLOUT_ACTIONS
 from prompt_rollback.http_api.body import media_type
 from prompt_rollback.http_api.environment import EnvironmentCheck
 from prompt_rollback.http_api.problems import Problem, answer_problems, problem
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.settings import SlackActionsEnvironment
 from prompt_rollback.slack.block_actions import BlockActionsPayload
+from prompt_rollback.slack.rollout_clicks import clicked_id, rollout_click
 from prompt_rollback.slack.signature import body_text, require_slack_signature
 
 NOT_BLOCK_ACTIONS = "payload is not a Slack block_actions payload"
@@ -53,11 +56,11 @@ def _parse(body: str) -> BlockActionsPayload:
     return payload
 
 
-def _routed(payload: BlockActionsPayload) -> SlackAction | None:
-    """The click with its prompt, or None for a rollback id our ledger does not know."""
+def _routed(payload: BlockActionsPayload) -> SlackAction | RolloutClick | None:
+    """The click with its prompt, or None for a rollback (or rollout) id our ledger does not know."""
     clicked = payload.actions[0]
     try:
-        click = Click(clicked.action_id)
+        click = None if clicked.action_id in ROLLOUT_ACTIONS else Click(clicked.action_id)
     except ValueError as error:
         raise Problem(400, "not one of our buttons") from error
     if not ROLLBACK_ID.fullmatch(clicked.value):
@@ -66,6 +69,8 @@ def _routed(payload: BlockActionsPayload) -> SlackAction | None:
     if prompt_key is None:
         logger.warning("click on an unknown rollback id", extra={"rollback_id": clicked.value})
         return None
+    if click is None:
+        return rollout_click(payload, prompt_key)
     provider, _, prompt_name = prompt_key.partition("#")
     return SlackAction(
         action_id=action_id(payload.team.id, payload.user.id, clicked.action_ts, click.value, clicked.value),
@@ -92,11 +97,7 @@ def receive_action() -> Response[Any]:
         metrics.add_metric(name="SlackActionsQueued", unit=MetricUnit.Count, value=1)
         logger.info(
             "Slack action queued",
-            extra={
-                "action_id": routed.action_id,
-                "click": routed.click.value,
-                "rollback_id": routed.rollback_id,
-            },
+            extra={"action_id": routed.action_id, "click": str(routed.click), "id": clicked_id(routed)},
         )
     # Slack ignores the body of a block_actions answer; the worker updates the message.
     return Response(status_code=200, content_type=content_types.TEXT_PLAIN, body="")

@@ -12,7 +12,12 @@ from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, Resolu
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.provenance import Authority, Provenance
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
+from prompt_rollback.domain.rollout_messages import (
+    RolloutClick,
+    RolloutCommand,
+    RolloutLabelStart,
+    RolloutTick,
+)
 from prompt_rollback.observability import logger, metrics
 from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
@@ -41,8 +46,14 @@ def dispatch(
             return _answer(_interactions(attempt).handle_resolution(message))
         case RecoveryCheck():
             return _answer([_interactions(attempt).handle_check(message)])
-        case RolloutTick() | RolloutCommand():
+        case RolloutTick() | RolloutCommand() | RolloutLabelStart():
             return _rollout(message)
+        case RolloutClick():
+            logger.append_keys(action_id=message.action_id, rollout_id=message.rollout_id)
+            vouched = provenance or Provenance(authority=Authority.UNVERIFIED)
+            answer = rollout_wiring.rollout_service().click(message, vouched.verified, vouched.caller)
+            logger.info("rollout click handled", extra={"outcome": answer.outcome, "answer": answer.answer})
+            return answer.as_dict()
         case _:
             assert_never(message)
 
@@ -86,11 +97,16 @@ def _answer(results: Sequence[InteractionResult]) -> dict[str, Any]:
     return results[0].as_dict() if len(results) == 1 else {"results": [r.as_dict() for r in results]}
 
 
-def _rollout(message: RolloutTick | RolloutCommand) -> dict[str, Any]:
+def _rollout(message: RolloutTick | RolloutCommand | RolloutLabelStart) -> dict[str, Any]:
     """A tick or a person's command, on the prompt's message group like its rollbacks and clicks."""
     logger.append_keys(prompt_name=message.prompt_name)
     service = rollout_wiring.rollout_service()
-    answer = service.tick(message) if isinstance(message, RolloutTick) else service.handle(message)
+    if isinstance(message, RolloutTick):
+        answer = service.tick(message)
+    elif isinstance(message, RolloutLabelStart):
+        answer = service.start_from_label(message)
+    else:
+        answer = service.handle(message)
     logger.info("rollout message handled", extra={"outcome": answer.outcome, "answer": answer.answer})
     if answer.langfuse_calls:
         metrics.add_metric(name="RolloutAnalysisCalls", unit=MetricUnit.Count, value=answer.langfuse_calls)

@@ -9,7 +9,12 @@ from pydantic import Discriminator, Tag, TypeAdapter
 
 from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.domain.rollout_messages import RolloutCommand, RolloutTick
+from prompt_rollback.domain.rollout_messages import (
+    RolloutClick,
+    RolloutCommand,
+    RolloutLabelStart,
+    RolloutTick,
+)
 
 # Rollback requests have always been queued untagged (by the webhook, the event sources, the
 # watcher; a redrive from the DLQ brings back whatever an older version wrote).
@@ -29,7 +34,9 @@ QueueMessage = Annotated[
     | Annotated[SlackAction, Tag("slack_action")]
     | Annotated[ResolutionSignal, Tag("resolution")]
     | Annotated[RecoveryCheck, Tag("recovery_check")]
-    | Annotated[RolloutTick, Tag("rollout_tick")],
+    | Annotated[RolloutTick, Tag("rollout_tick")]
+    | Annotated[RolloutLabelStart, Tag("rollout_label_start")]
+    | Annotated[RolloutClick, Tag("rollout_click")],
     Discriminator(message_type),
 ]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
@@ -42,6 +49,8 @@ WorkerMessage = (
     | ResolutionSignal
     | RecoveryCheck
     | RolloutTick
+    | RolloutLabelStart
+    | RolloutClick
     | RolloutCommand
 )
 
