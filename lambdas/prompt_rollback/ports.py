@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, overload, runtime_checkable
 
 from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
@@ -46,6 +46,17 @@ class PromptRegistry(Protocol):
 
     def move_production(self, ref: PromptRef, version: int) -> str:
         """Point production at `version`; return the registry's request id (or "" if it has none)."""
+        ...
+
+
+@runtime_checkable
+class MoveReadsBack(Protocol):
+    """A registry whose move answers with what it moved (Langfuse's label PATCH): that answer is
+    the read-back, with no second request."""
+
+    def move_and_read_back(self, ref: PromptRef, version: int) -> tuple[str, int | None]:
+        """Move production to `version`; return the request id and the version the answer shows
+        holding production (None when the answer does not show it on `version`)."""
         ...
 
 

@@ -20,7 +20,8 @@ _SLACK_CHANNEL = re.compile(r"^(#?[a-z0-9][a-z0-9_-]{0,79}|[CG][A-Z0-9]{8,20})$"
 
 
 class EnvironmentModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    # Built on first use: each function reads one or two of the environments declared here.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False, defer_build=True)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Self:

@@ -167,6 +167,12 @@ class LangfuseRegistry:
         return RegistryState(production_version=int(prompt.version), versions=versions)
 
     def move_production(self, ref: PromptRef, version: int) -> str:
+        return self.move_and_read_back(ref, version)[0]
+
+    def move_and_read_back(self, ref: PromptRef, version: int) -> tuple[str, int | None]:
+        """One PATCH: its answer is the version it labelled. A label lives on one version at a
+        time, so that answer holding `production` is the read-back; None when it does not.
+        A version that does not exist answers 404 (NotFound)."""
         prompt_name = ref.name
         response = self._call(
             "move label",
@@ -177,7 +183,9 @@ class LangfuseRegistry:
                 request_options=self._request_options,
             ),
         )
-        return str(response.headers.get("x-request-id", "") or "")
+        moved = response.data
+        holds = int(moved.version) == version and PRODUCTION_LABEL in (moved.labels or [])
+        return str(response.headers.get("x-request-id", "") or ""), (version if holds else None)
 
     # ---- progressive delivery (domain/rollout_split.py): labels added, never removed -----------
     def read_rollout(self, ref: PromptRef, candidate_label: str) -> RolloutPointer:

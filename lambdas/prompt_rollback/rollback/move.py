@@ -8,29 +8,30 @@ from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import VerificationFailed
+from prompt_rollback.ports import MoveReadsBack
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.records import RollbackResult, prompt_ref, who_moved
 
-# How far back the compare-before-swap looks for changes recorded after our intent.
+# How far back a resumed intent looks for the change records that say who moved production.
 DRIFT_DEPTH = 20
 
 
 def move_and_verify(
     journal: Journal, request: RollbackRequest, decision: Decision, intent: AuditRecord
 ) -> RollbackResult:
+    """Compare before the swap: production was read before the intent and is `from_version` (the
+    policy skips when it is not the alerted version: a person moved it), and the intent was
+    written right after the ledger head that read saw, so a change recorded since (Langfuse
+    webhook, CloudTrail) took the intent's place and this request decides again on its retry.
+    A resumed intent reads production again first (rollback/resume.py)."""
     if decision.to_version is None:
         raise ValueError("a rollback decision names its target version")
     registry, ref = journal.registry(request), prompt_ref(request)
-    # Compare before the swap: our intent must still be the chain's head. A change record after
-    # it means a person moved production meanwhile (Langfuse webhook, CloudTrail); if the
-    # registry confirms it, their change wins. (Langfuse has no conditional label update.)
-    newer = [r for r in journal.ledger.recent(request.prompt_key, DRIFT_DEPTH) if r.seq > intent.seq]
-    if any(not r.is_decision and r.kind == "change" for r in newer):
-        now = registry.read_production(ref)
-        if now != decision.from_version:
-            return stopped_by_drift(journal, request, decision, intent, now, newer)
-    registry_request_id = registry.move_production(ref, decision.to_version)
-    production = registry.read_production(ref)
+    if isinstance(registry, MoveReadsBack):  # the move's own answer is the read-back
+        registry_request_id, production = registry.move_and_read_back(ref, decision.to_version)
+    else:
+        registry_request_id = registry.move_production(ref, decision.to_version)
+        production = registry.read_production(ref)
     if production != decision.to_version:
         raise VerificationFailed(f"production reads v{production} after moving it to v{decision.to_version}")
     slack = journal.notify(request, decision)
