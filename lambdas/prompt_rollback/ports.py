@@ -10,6 +10,7 @@ from typing import Any, Protocol, overload
 
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
@@ -46,9 +47,25 @@ class PromptRegistry(Protocol):
 APPEND_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class LedgerHead:
+    """A prompt's newest record (None: an empty chain) and what the guards need of its whole chain."""
+
+    record: LedgerRecord | None
+    guards: GuardSummary
+
+
 class AuditLedger(Protocol):
     def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         """The newest records of one prompt, newest first."""
+        ...
+
+    def head(self, prompt_key: str) -> LedgerHead:
+        """The head of one prompt's chain with its guard summary, in one read."""
+        ...
+
+    def of_request(self, prompt_key: str, request_id: str) -> list[LedgerRecord]:
+        """Every record of one request id (its intent, decisions, or a followup), newest first."""
         ...
 
     @overload

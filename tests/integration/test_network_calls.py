@@ -1,4 +1,4 @@
-"""How many network calls one warm rollback makes: 9 (docs/architecture.md says which and why),
+"""How many network calls one warm rollback makes: 10 (docs/architecture.md says which and why),
 counted where they arrive: botocore's before-call event (moto), the Langfuse-compatible server's
 request log, the Slack server's attempts. SQS receive/delete belong to the event source."""
 
@@ -14,7 +14,7 @@ from local_mode.lambda_runtime import sqs_event
 from tests.integration.conftest import Stack
 
 
-def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
+def test_one_warm_rollback_makes_ten_network_calls(stack: Stack):
     aws: Counter[str] = Counter()
     session = boto3.session.Session()  # the default session the adapters' clients come from
     stack.monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
@@ -45,9 +45,10 @@ def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
     assert rollback("rb-counted", "support-answer", 7)["batchItemFailures"] == []
     assert stack.production() == 6
     langfuse = [method for method, _ in stack.langfuse.app.requests[langfuse_before:]]
-    # Read once; intent; the compare-before-swap (did a person's change land after our intent?
-    # then their move wins); decision.
-    assert dict(aws) == {"dynamodb.Query": 2, "dynamodb.PutItem": 2}
+    # The head with its guard summary; this request's records by its id (a re-delivery gets its
+    # decision back); intent; the compare-before-swap (did a person's change land after our
+    # intent? then their move wins); decision.
+    assert dict(aws) == {"dynamodb.Query": 3, "dynamodb.PutItem": 2}
     assert langfuse == ["GET", "GET", "PATCH", "GET"]  # versions, production; move; read-back
     assert stack.slack.attempts - slack_before == 1
-    assert sum(aws.values()) + len(langfuse) + 1 == 9
+    assert sum(aws.values()) + len(langfuse) + 1 == 10

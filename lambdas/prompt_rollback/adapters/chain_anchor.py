@@ -15,6 +15,7 @@ from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
 from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.ports import LedgerHead
 
 ANCHOR_PREFIX = "ledger-anchors/"
 _log = logging.getLogger(__name__)
@@ -75,6 +76,12 @@ class AnchoredLedger:
 
     def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         return self._ledger.recent(prompt_key, limit)
+
+    def head(self, prompt_key: str) -> LedgerHead:
+        return self._ledger.head(prompt_key)
+
+    def of_request(self, prompt_key: str, request_id: str) -> list[LedgerRecord]:
+        return self._ledger.of_request(prompt_key, request_id)
 
     @overload
     def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
