@@ -46,9 +46,6 @@ from prompt_rollback.ports import (
     SlackOutcome,
 )
 
-HISTORY_DEPTH = 100
-
-
 Action = SlackAction | CliAction
 
 
@@ -79,8 +76,26 @@ def _followups(records: list[AuditRecord], rollback_id: str) -> list[AuditRecord
     return [r for r in records if r.kind == "followup" and r.rollback_id == rollback_id]
 
 
+# The ids under which what happened to a rollback is recorded, so each is found by key.
+def _rejected_id(rollback_id: str) -> str:
+    return derived_request_id(Click.REJECT, rollback_id)
+
+
+def _expired_id(rollback_id: str) -> str:
+    return f"expired-{rollback_id}"
+
+
+def _recovered_id(rollback_id: str) -> str:
+    return f"recovered-{rollback_id}"
+
+
+def _overdue_id(rollback_id: str) -> str:
+    return f"overdue-{rollback_id}"
+
+
 def _settled(records: list[AuditRecord], proposal_id: str) -> str:
-    """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open."""
+    """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open; `records`
+    are those of its approval, rejection and expiry ids."""
     approved = _decision_of(records, derived_request_id(Click.APPROVE, proposal_id))
     if approved is not None and approved.outcome is Outcome.ROLLED_BACK:
         return "approved"
@@ -88,6 +103,14 @@ def _settled(records: list[AuditRecord], proposal_id: str) -> str:
         if record.outcome in (FollowupOutcome.REJECTED, FollowupOutcome.EXPIRED):
             return record.outcome.value
     return ""
+
+
+def _settling_ids(proposal_id: str) -> tuple[str, ...]:
+    return (
+        derived_request_id(Click.APPROVE, proposal_id),
+        _rejected_id(proposal_id),
+        _expired_id(proposal_id),
+    )
 
 
 def _slack_of(record: AuditRecord) -> tuple[str, str]:
@@ -141,8 +164,7 @@ class InteractionService:
 
     # ---- clicks ----------------------------------------------------------------------------
     def handle_action(self, action: Action) -> InteractionResult:
-        records = ours(self._ledger.recent(action.prompt_key, HISTORY_DEPTH))
-        target = _decision_of(records, action.rollback_id)
+        target = _decision_of(self._records(action.prompt_key, action.rollback_id), action.rollback_id)
         if target is None:
             # The index said this prompt; its ledger does not know the id: nothing to act on.
             self._tell(action, "This rollback is not in the audit ledger.")
@@ -160,19 +182,25 @@ class InteractionService:
             return InteractionResult("refused", reason, action.rollback_id)
         if action.click is Click.UNDO:
             return self._undo(action, target)
-        return self._settle_proposal(action, target, records)
+        return self._settle_proposal(action, target)
 
     def _undo(self, action: Action, target: AuditRecord) -> InteractionResult:
         move = _move_of(target)
         if move is None:
             return self._no_change(action, target, "nothing_to_undo", "this rollback did not move production")
-        verdict = judge_undo(move, self._production(target))
+        production = self._production(target)
+        verdict = judge_undo(move, production)
         if not verdict.moves:
             return self._no_change(action, target, verdict.outcome, verdict.reason)
+        undo_id = derived_request_id(Click.UNDO, action.rollback_id)
+        # Undone before, and a person put production back where this rollback left it since: an
+        # Undo undoes a rollback once, and a person's later move is not overridden by an old button.
+        undone = _decision_of(self._records(target.prompt_key, undo_id), undo_id)
+        if undone is not None and undone.outcome is Outcome.ROLLED_BACK:
+            return self._no_change(action, target, "already_undone", self._undone_before(undone, production))
         result = self._move(action, target, verdict, f"undo of {move.rollback_id}, clicked in Slack")
         if result["outcome"] != Outcome.ROLLED_BACK.value:
             return self._no_change(action, target, "not_undone", str(result["reason"]))
-        undo_id = derived_request_id(Click.UNDO, action.rollback_id)
         self._update(target, "undone", undo_id, verdict, f"undone by {action.actor}", action.actor)
         self._reply(
             target,
@@ -180,9 +208,14 @@ class InteractionService:
         )
         return InteractionResult("undone", "undone", action.rollback_id, moved=not result.get("replayed"))
 
-    def _settle_proposal(
-        self, action: Action, target: AuditRecord, records: list[AuditRecord]
-    ) -> InteractionResult:
+    def _undone_before(self, undone: AuditRecord, production: int | None) -> str:
+        who = self._ledger.head(undone.prompt_key).guards.who_moved(production)
+        return (
+            f"this rollback was already undone by {undone.actor} at {undone.recorded_at[:16]}Z; "
+            f"production is v{production} now, put there by {who}"
+        )
+
+    def _settle_proposal(self, action: Action, target: AuditRecord) -> InteractionResult:
         if target.outcome is not Outcome.PROPOSED:
             return self._no_change(
                 action, target, "not_a_proposal", "there is no proposal to approve or reject"
@@ -194,6 +227,7 @@ class InteractionService:
             _version(target.to_version),
             parse_iso_utc(target.recorded_at),
         )
+        records = self._records(target.prompt_key, *_settling_ids(proposal.rollback_id))
         settled, now = _settled(records, proposal.rollback_id), self._clock()
         if action.click is Click.REJECT:
             verdict = judge_rejection(proposal, settled, now, oversight.approval_expiry)
@@ -202,7 +236,8 @@ class InteractionService:
                 proposal, settled, self._production(target), now, oversight.approval_expiry
             )
         if verdict.outcome in ("rejected", "expired"):
-            self._followup(target, action, verdict.outcome, verdict.reason)
+            settled_id = _rejected_id if verdict.outcome == "rejected" else _expired_id
+            self._followup(target, action, verdict.outcome, verdict.reason, settled_id(action.rollback_id))
             self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
             self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
@@ -250,24 +285,20 @@ class InteractionService:
     # ---- resolutions and the scheduled checks ----------------------------------------------
     def handle_resolution(self, signal: ResolutionSignal) -> list[InteractionResult]:
         """Alertmanager says alerts of this prompt resolved: the rollbacks they caused recovered."""
-        records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
-        results = []
-        for alert in signal.alerts:
-            result = self._resolve(records, alert)
-            if result.outcome == FollowupOutcome.RECOVERED.value:
-                records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
-            results.append(result)
-        return results
+        return [self._resolve(signal.prompt_key, alert) for alert in signal.alerts]
 
-    def _resolve(self, records: list[AuditRecord], alert: ResolvedAlert) -> InteractionResult:
+    def _resolve(self, prompt_key: str, alert: ResolvedAlert) -> InteractionResult:
+        approve_id = derived_request_id(Click.APPROVE, alert.rollback_id)
+        records = self._records(prompt_key, alert.rollback_id, approve_id)
         target = _decision_of(records, alert.rollback_id)
         if target is not None and target.outcome is Outcome.PROPOSED:
             # Approved later: the move is the approval's; the message and thread are the same.
-            target = _decision_of(records, derived_request_id(Click.APPROVE, alert.rollback_id)) or target
+            target = _decision_of(records, approve_id) or target
         move = _move_of(target) if target else None
         if target is None or move is None:
             return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
-        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
+        recorded = self._records(prompt_key, _recovered_id(move.rollback_id))
+        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(recorded, move.rollback_id)):
             return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
         took = recovery_time(move, alert.resolved_at)
         minutes = took.total_seconds() / 60
@@ -278,7 +309,7 @@ class InteractionService:
             "recovered",
             reason,
             actor="alertmanager",
-            request_id=f"recovered-{move.rollback_id}",
+            request_id=_recovered_id(move.rollback_id),
             recovery_seconds=int(took.total_seconds()),
             resolved_at=iso_utc(alert.resolved_at),
         )
@@ -288,12 +319,18 @@ class InteractionService:
 
     def handle_check(self, check: RecoveryCheck) -> InteractionResult:
         """The scheduled check at the end of a window: overdue recovery, or an expired proposal."""
-        records = ours(self._ledger.recent(check.prompt_key, HISTORY_DEPTH))
-        target = _decision_of(records, check.rollback_id)
+        rollback_id = check.rollback_id
+        target = _decision_of(self._records(check.prompt_key, rollback_id), rollback_id)
         if target is None:
-            return InteractionResult("ignored", "rollback id not in this prompt's ledger", check.rollback_id)
+            return InteractionResult("ignored", "rollback id not in this prompt's ledger", rollback_id)
         oversight = self._policy.oversight_for(target.prompt_name)
-        now, outcomes = self._clock(), {r.outcome for r in _followups(records, check.rollback_id)}
+        records = self._records(
+            check.prompt_key,
+            *_settling_ids(rollback_id),
+            _recovered_id(rollback_id),
+            _overdue_id(rollback_id),
+        )
+        now, outcomes = self._clock(), {r.outcome for r in _followups(records, rollback_id)}
         if target.outcome is Outcome.PROPOSED:
             proposal = Proposal(
                 check.rollback_id,
@@ -309,7 +346,7 @@ class InteractionService:
                 )
             reason = "the proposal expired without an approval"
             self._record(
-                target, "expired", reason, actor="recovery-check", request_id=f"expired-{check.rollback_id}"
+                target, "expired", reason, actor="recovery-check", request_id=_expired_id(check.rollback_id)
             )
             self._update(target, "expired", check.rollback_id, None, reason, "recovery-check")
             return InteractionResult("expired", reason, check.rollback_id)
@@ -325,13 +362,20 @@ class InteractionService:
             "recovery_overdue",
             reason,
             actor="recovery-check",
-            request_id=f"overdue-{check.rollback_id}",
+            request_id=_overdue_id(check.rollback_id),
         )
         self._update(target, "recovery_overdue", move.rollback_id, None, reason, "recovery-check")
         self._reply(target, f"Not recovered: {reason}. Someone should look.")
         return InteractionResult("recovery_overdue", reason, check.rollback_id)
 
     # ---- ledger and Slack ------------------------------------------------------------------
+    def _records(self, prompt_key: str, *request_ids: str) -> list[AuditRecord]:
+        """Our records of these request ids, by key (never the newest N: a flood of clicks cannot
+        push a rollback out of sight)."""
+        return [
+            r for request_id in request_ids for r in ours(self._ledger.of_request(prompt_key, request_id))
+        ]
+
     def _tell(self, action: Action, text: str) -> None:
         """Only the person who clicked sees it; the CLI prints the result instead."""
         if action.slack_user:
@@ -342,9 +386,16 @@ class InteractionService:
         ref = PromptRef(target.prompt_name, dict(target.provider_target))
         return registry.read_state(ref).production_version
 
-    def _followup(self, target: AuditRecord, action: Action, outcome: str, reason: str) -> None:
+    def _followup(
+        self, target: AuditRecord, action: Action, outcome: str, reason: str, request_id: str = ""
+    ) -> None:
         self._record(
-            target, outcome, reason, actor=action.actor, request_id=action.action_id, click=action.click.value
+            target,
+            outcome,
+            reason,
+            actor=action.actor,
+            request_id=request_id or action.action_id,
+            click=action.click.value,
         )
 
     def _record(
