@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.audit_record import AuditRecord
+from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import VerificationFailed
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.records import RollbackResult, prompt_ref, who_moved
-
-# How far back the compare-before-swap looks for changes recorded after our intent.
-DRIFT_DEPTH = 20
+from prompt_rollback.rollback.records import RollbackResult, prompt_ref
 
 
 def move_and_verify(
@@ -24,11 +20,11 @@ def move_and_verify(
     # Compare before the swap: our intent must still be the chain's head. A change record after
     # it means a person moved production meanwhile (Langfuse webhook, CloudTrail); if the
     # registry confirms it, their change wins. (Langfuse has no conditional label update.)
-    newer = [r for r in journal.ledger.recent(request.prompt_key, DRIFT_DEPTH) if r.seq > intent.seq]
-    if any(not r.is_decision and r.kind == "change" for r in newer):
+    guards = journal.ledger.head(request.prompt_key).guards
+    if guards.last_change_seq > intent.seq:
         now = registry.read_production(ref)
         if now != decision.from_version:
-            return stopped_by_drift(journal, request, decision, intent, now, newer)
+            return stopped_by_drift(journal, request, decision, intent, now, guards)
     registry_request_id = registry.move_production(ref, decision.to_version)
     production = registry.read_production(ref)
     if production != decision.to_version:
@@ -45,12 +41,12 @@ def stopped_by_drift(
     decision: Decision,
     intent: AuditRecord,
     production: int | None,
-    newer: Sequence[LedgerRecord],
+    guards: GuardSummary,
 ) -> RollbackResult:
     """A person moved production while our intent was open: record and announce who, move nothing."""
     stopped = Decision(
         Outcome.SKIPPED,
-        f"stopped: production was moved to v{production} by {who_moved(newer, production)} while this "
+        f"stopped: production was moved to v{production} by {guards.who_moved(production)} while this "
         f"rollback (v{decision.from_version} -> v{decision.to_version}) was pending; a person's change "
         "is not overridden",
         decision.from_version,

@@ -34,8 +34,8 @@ from prompt_rollback.domain.rollout_transitions import (
 )
 from prompt_rollback.ports import ArmReader, AuditLedger, PromptRef, RolloutRegistry, TickScheduler
 
-# How far back a prompt's ledger is read for its rollout: a tick every 5 minutes writes ~12 records
-# an hour, so a rollout of several days still fits.
+# How far back `rollout list` reads a prompt's ledger (a listing only: a rollout's own state is read
+# from its first record on, found on the head's guard summary, however long ago that was).
 HISTORY_DEPTH = 1000
 IsApprover = Callable[[str, tuple[str, ...]], bool]
 CheckTarget = Callable[[str, dict[str, str]], None]
@@ -84,9 +84,10 @@ class RolloutService:
         self._check_target = check_target
 
     # ---- reading and writing ------------------------------------------------------------------
-    def _read(self, prompt_key: str) -> tuple[Rollout | None, LedgerRecord | None, list[LedgerRecord]]:
-        newest_first = self._ledger.recent(prompt_key, HISTORY_DEPTH)
-        return fold(reversed(newest_first)), (newest_first[0] if newest_first else None), newest_first
+    def _read(self, prompt_key: str) -> tuple[Rollout | None, LedgerRecord | None]:
+        head = self._ledger.head(prompt_key)
+        start = head.guards.rollout_from
+        return fold(self._ledger.since(prompt_key, start) if start else ()), head.record
 
     def _ref(self, rollout: Rollout) -> PromptRef:
         return PromptRef(rollout.prompt_name, dict(rollout.provider_target))
@@ -149,9 +150,9 @@ class RolloutService:
     def handle(self, command: RolloutCommand) -> RolloutAnswer:
         if command.command == "start":
             return self.start(command)
-        rollout, head, records = self._read(command.prompt_key)
         if command.command == "list":
-            return _listing(records)
+            return _listing(self._ledger.recent(command.prompt_key, HISTORY_DEPTH))
+        rollout, head = self._read(command.prompt_key)
         if rollout is None:
             return _error(f"no rollout of {command.prompt_name} on record")
         if command.command == "status":
@@ -187,7 +188,7 @@ class RolloutService:
                 self._check_target(command.provider, command.target)
             except ValueError as error:
                 return _error(str(error))
-        rollout, head, _ = self._read(command.prompt_key)
+        rollout, head = self._read(command.prompt_key)
         if rollout is not None and rollout.active:
             return _error(
                 f"{command.prompt_name} is already rolling out v{rollout.candidate} ({rollout.rollout_id}, "
@@ -211,7 +212,7 @@ class RolloutService:
 
     # ---- ticks --------------------------------------------------------------------------------
     def tick(self, tick: RolloutTick) -> RolloutAnswer:
-        rollout, head, _ = self._read(tick.prompt_key)
+        rollout, head = self._read(tick.prompt_key)
         if rollout is None or rollout.rollout_id != tick.rollout_id or not rollout.active:
             return RolloutAnswer("stale", "no such active rollout")
         if tick_key(tick.rollout_id, tick.step, tick.tick) in rollout.tick_keys:
