@@ -92,9 +92,10 @@ class AuditLedger(Construct):
                 resources=[self.table.table_arn],
             ),
             iam.PolicyStatement(
-                sid="QueryAuditLedgerByPromptTime",
+                sid="QueryAuditLedgerIndexes",
                 actions=["dynamodb:Query"],
-                resources=[self.index_arn],
+                # by time for the auditor; by request id for a request's own records (the guards)
+                resources=[self.index_arn, f"{self.table.table_arn}/index/{REQUEST_ID_INDEX_NAME}"],
             ),
             iam.PolicyStatement(
                 sid="UseAuditLedgerKeyThroughDynamoDB",

@@ -12,6 +12,7 @@ from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
 from prompt_rollback.domain.canary.analysis import ArmObservations
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.domain.policy import RegistryState
@@ -64,9 +65,29 @@ class MoveReadsBack(Protocol):
 APPEND_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class LedgerHead:
+    """A prompt's newest record (None: an empty chain) and what the guards need of its whole chain."""
+
+    record: LedgerRecord | None
+    guards: GuardSummary
+
+
 class AuditLedger(Protocol):
     def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         """The newest records of one prompt, newest first."""
+        ...
+
+    def head(self, prompt_key: str) -> LedgerHead:
+        """The head of one prompt's chain with its guard summary, in one read."""
+        ...
+
+    def of_request(self, prompt_key: str, request_id: str) -> list[LedgerRecord]:
+        """Every record of one request id (its intent, decisions, or a followup), newest first."""
+        ...
+
+    def since(self, prompt_key: str, seq: int) -> list[LedgerRecord]:
+        """The records of one prompt from `seq` to the head, oldest first."""
         ...
 
     @overload

@@ -111,6 +111,8 @@ def test_worker_may_append_to_the_ledger_but_never_change_it(synthesized: Synthe
     assert granted == {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"}
     index_statement = next(s for s in on_table if f"/index/{AUDIT_INDEX_NAME}" in json.dumps(s["Resource"]))
     assert as_list(index_statement["Action"]) == ["dynamodb:Query"]
+    # A request's own records are found by its id (a re-delivery gets its decision back).
+    assert f"/index/{REQUEST_ID_INDEX_NAME}" in json.dumps(index_statement["Resource"])
 
 
 def test_no_role_in_the_stack_can_change_ledger_items(synthesized: Synthesized) -> None:

@@ -147,3 +147,19 @@ def test_the_secret_in_secrets_manager_holds_both_automations_and_survives_a_rot
     assert deliver(second, sign(second, secret=rotated_alert_secret))[0] == 200
     third = serialize(monitor_alert("exe_sm_3"))
     assert deliver(third, sign(third, secret=alert_secret))[0] == 200
+
+
+def test_a_hundred_skips_after_the_move_do_not_hide_it_from_a_monitor_alert(events_stack: Stack, firing_body):
+    stack = events_stack
+    moved_to(stack, 7, timedelta(hours=3), "evt_to7")
+    # A flapping alert about v5, long gone: a hundred skips recorded after the move.
+    stale = copy.deepcopy(firing_body)
+    [alert] = stale["alerts"]
+    alert["labels"]["prompt_version"] = "5"
+    for flap in range(100):
+        alert["fingerprint"] = f"{flap:016x}"
+        assert stack.post(stale)[0] == 202
+    stack.drain(max_batches=200)
+    assert len(stack.decisions()) == 100
+    status, answer = send(monitor_alert("exe_after_flood"))
+    assert status == 200 and (answer["status"], answer["version"]) == ("queued", 7)

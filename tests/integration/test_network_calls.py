@@ -1,4 +1,4 @@
-"""How many network calls one warm rollback makes: 7 (docs/architecture.md says which and why),
+"""How many network calls one warm rollback makes: 9 (docs/architecture.md says which and why),
 counted where they arrive: botocore's before-call event (moto), the Langfuse-compatible server's
 request log, the Slack server's attempts. SQS receive/delete belong to the event source."""
 
@@ -14,9 +14,9 @@ from local_mode.lambda_runtime import sqs_event
 from tests.integration.conftest import Stack, reset_wiring
 
 
-def test_one_warm_rollback_makes_seven_network_calls(stack: Stack):
+def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
     # As deployed, where the Object Lock bucket exists: its anchors are written off the hot path
-    # (the ledger stream's consumer), no longer by the worker (two PutObject more, 11 calls).
+    # (the ledger stream's consumer), no longer by the worker (two PutObject more, 12 calls).
     boto3.client("s3").create_bucket(Bucket="trail-bucket", ObjectLockEnabledForBucket=True)
     stack.monkeypatch.setenv("ANCHOR_BUCKET_NAME", "trail-bucket")
     reset_wiring()
@@ -50,11 +50,12 @@ def test_one_warm_rollback_makes_seven_network_calls(stack: Stack):
     assert rollback("rb-counted", "support-answer", 7)["batchItemFailures"] == []
     assert stack.production() == 6
     langfuse = [method for method, _ in stack.langfuse.app.requests[langfuse_before:]]
-    # Read once; intent (conditional on the head read: a change recorded since takes its place);
-    # decision. The production read before the intent is the compare-before-swap.
-    assert dict(aws) == {"dynamodb.Query": 1, "dynamodb.PutItem": 2}
+    # The head with its guard summary; this request's records by its id (a re-delivery gets its
+    # decision back); intent; the compare-before-swap (did a person's change land after our
+    # intent? then their move wins); decision.
+    assert dict(aws) == {"dynamodb.Query": 3, "dynamodb.PutItem": 2}
     # Versions (no change record names v7's predecessor), production; the move, whose answer is
     # the read-back (a label lives on one version at a time).
     assert langfuse == ["GET", "GET", "PATCH"]
     assert stack.slack.attempts - slack_before == 1
-    assert sum(aws.values()) + len(langfuse) + 1 == 7
+    assert sum(aws.values()) + len(langfuse) + 1 == 9

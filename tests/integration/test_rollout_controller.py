@@ -210,6 +210,25 @@ def test_a_persons_move_during_the_rollout_stops_it_and_says_who(rollouts, stack
     assert "alice@example.com" in status["reason"] and "v6" in status["reason"]
 
 
+def test_a_rollout_is_found_however_many_records_came_after_it(rollouts):
+    rollouts.command("start", version=rollouts.candidate, actor="jane", plan=small_plan())
+    from prompt_rollback import wiring
+    from prompt_rollback.domain.changes import ProductionChange
+
+    ledger, key = wiring.audit_ledger(), f"langfuse#{PROMPT}"
+    head = ledger.head(key).record
+    for n in range(1001):  # a cleanup script deleting old drafts: a change record each
+        deleted = ProductionChange(
+            prompt_key=key, prompt_name=PROMPT, provider="langfuse", change="version_deleted",
+            from_version=None, to_version=None, actor="cleanup", changed_at=T0, source="langfuse-webhook",
+            source_event_ids=(f"evt-del-{n}",), version=1, recorded_at="2026-06-01T12:01:00.000000Z",
+        )  # fmt: skip
+        head = ledger.append(deleted, head)
+
+    status = rollouts.status()
+    assert (status["state"], status["share"], status["candidate"]) == ("progressing", 5, rollouts.candidate)
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [

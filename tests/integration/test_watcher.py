@@ -329,3 +329,32 @@ def test_the_baseline_is_the_version_production_replaced_when_the_ledger_knows_i
     (state,) = watch.states().values()
     assert (state.key.trigger, state.phase) == ("exact_match", Phase.PENDING)
     assert state.summary.endswith("vs v5 (previous production on record)")
+
+
+def test_the_baseline_is_found_however_many_records_came_after_the_move(watch: Watch):
+    from prompt_rollback.changes.recorder import ChangeRecorder
+    from prompt_rollback.domain.langfuse_events import PromptVersionEvent
+
+    from tests.langfuse_webhooks import prompt_event
+
+    stack = watch.stack
+    good_history(stack, version=5)
+    seed(stack, 6, T0 - timedelta(days=7), T0 - timedelta(hours=1), per_minute=0.1, exact_match_rate=0.55)
+    seed(stack, 7, T0 - timedelta(minutes=30), T0 + timedelta(minutes=40), exact_match_rate=0.55)
+    moved_at = T0 - timedelta(hours=1)
+    recorder = ChangeRecorder(wiring.audit_ledger(), clock=lambda: moved_at)
+    events = [
+        prompt_event("evt_v7", "support-answer", 7, ["production"], changed_at=moved_at),
+        prompt_event("evt_v5", "support-answer", 5, [], changed_at=moved_at),
+    ]
+    # Then a cleanup script deletes old drafts: each delete is a change record of its own.
+    events += [
+        prompt_event(f"evt_del{n}", "support-answer", 1, [], action="deleted", changed_at=moved_at)
+        for n in range(101)
+    ]
+    for event in events:
+        recorder.record_langfuse(PromptVersionEvent.model_validate(event))
+
+    watch.run(T0)
+    (state,) = watch.states().values()
+    assert state.summary.endswith("vs v5 (previous production on record)")

@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
-from prompt_rollback.domain.audit_record import AuditRecord
+from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, record_from_item
+from prompt_rollback.domain.guard_summary import GUARDS_FIELD, GuardSummary, advance
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import LedgerConflict
-from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
+from prompt_rollback.ports import LedgerHead, PromptRef, RollbackNotice, SlackOutcome
 
 
 @dataclass
@@ -48,19 +49,37 @@ class InMemoryLedger:
     # Called with each record before it is stored: raise from it to inject a fault.
     before_append: Callable[[AuditRecord], None] = lambda record: None
 
-    def recent(self, prompt_key: str, limit: int) -> list[AuditRecord]:
+    def recent(self, prompt_key: str, limit: int) -> list[LedgerRecord]:
         stored = self.items.get(prompt_key, [])
-        return [AuditRecord.from_item(item) for item in reversed(stored[-limit:])]
+        return [record_from_item(item) for item in reversed(stored[-limit:])]
 
-    def append(self, record: AuditRecord, after: AuditRecord | None) -> AuditRecord:
-        self.before_append(record)
+    def head(self, prompt_key: str) -> LedgerHead:
+        stored = self.items.get(prompt_key, [])
+        if not stored:
+            return LedgerHead(None, GuardSummary())
+        return LedgerHead(record_from_item(stored[-1]), GuardSummary.from_item(stored[-1][GUARDS_FIELD]))
+
+    def since(self, prompt_key: str, seq: int) -> list[LedgerRecord]:
+        return [record_from_item(item) for item in self.items.get(prompt_key, [])[max(seq, 1) - 1 :]]
+
+    def of_request(self, prompt_key: str, request_id: str) -> list[LedgerRecord]:
+        stored = self.items.get(prompt_key, [])
+        return [record_from_item(item) for item in reversed(stored) if item.get("request_id") == request_id]
+
+    def append(self, record: Any, after: LedgerRecord | None) -> Any:
+        if isinstance(record, AuditRecord):
+            self.before_append(record)
         stored = self.items.setdefault(record.prompt_key, [])
         seq = after.seq + 1 if after else 1
         if len(stored) >= seq:
             raise LedgerConflict(f"{record.prompt_key} seq {seq} already written")
-        item = seal({**record.bounded().to_item(), "seq": seq}, after.hash if after else GENESIS_HASH)
+        item = {**record.bounded().to_item(), "seq": seq}
+        previous = GuardSummary.from_item(stored[seq - 2][GUARDS_FIELD]) if seq > 1 else GuardSummary()
+        item = seal(
+            {**item, GUARDS_FIELD: advance(previous, item).to_item()}, after.hash if after else GENESIS_HASH
+        )
         stored.append(item)
-        return AuditRecord.from_item(item)
+        return type(record).from_item(item)
 
     def between(self, prompt_name: str, start: datetime, end: datetime) -> Iterator[AuditRecord]:
         for stored in self.items.values():
@@ -74,7 +93,10 @@ class InMemoryLedger:
         yield from self.items.get(prompt_key, [])
 
     def records(self, prompt_key: str = "langfuse#support-answer") -> list[AuditRecord]:
-        return [AuditRecord.from_item(item) for item in self.items.get(prompt_key, [])]
+        """Our intents, decisions and followups, oldest first (people's changes left out)."""
+        return [
+            AuditRecord.from_item(item) for item in self.items.get(prompt_key, []) if item["kind"] != "change"
+        ]
 
 
 @dataclass

@@ -14,14 +14,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, record_from_item
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.guard_summary import GUARDS_FIELD, GuardSummary, advance, summarize
 from prompt_rollback.domain.ledger_schema import (
     BY_PROMPT_TIME_INDEX,
+    BY_REQUEST_ID_INDEX,
     INDEX_PARTITION_KEY,
     INDEX_SORT_KEY,
     PARTITION_KEY,
+    REQUEST_ID_KEY,
+    SORT_KEY,
 )
 from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
+from prompt_rollback.ports import LedgerHead
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -50,9 +55,14 @@ def _ledger_error(what: str, error: ClientError | BotoCoreError) -> LedgerReject
     return LedgerUnavailable(f"audit ledger {what}: {type(error).__name__}")
 
 
+# Summaries of heads this process read or wrote: the next append follows one of them.
+_REMEMBERED_HEADS = 256
+
+
 class DynamoDBAuditLedger:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._guards: dict[tuple[str, int], GuardSummary] = {}
 
     def _query(self, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -67,7 +77,79 @@ class DynamoDBAuditLedger:
             Limit=limit,
             ConsistentRead=True,
         )
-        return [record_from_item(_plain(item)) for item in response.get("Items", [])]
+        items = [_plain(item) for item in response.get("Items", [])]
+        for item in items:
+            if GUARDS_FIELD in item:
+                self._remember(item)
+        return [record_from_item(item) for item in items]
+
+    def head(self, prompt_key: str) -> LedgerHead:
+        items = self._query(
+            KeyConditionExpression=Key(PARTITION_KEY).eq(prompt_key),
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        ).get("Items", [])
+        if not items:
+            return LedgerHead(None, GuardSummary())
+        item = _plain(items[0])
+        return LedgerHead(record_from_item(item), self._remember(item))
+
+    def of_request(self, prompt_key: str, request_id: str) -> list[LedgerRecord]:
+        # The index holds keys only and is eventually consistent: each hit is read from the table.
+        keys = self._query(
+            IndexName=BY_REQUEST_ID_INDEX,
+            KeyConditionExpression=Key(REQUEST_ID_KEY).eq(request_id),
+            ScanIndexForward=False,
+        ).get("Items", [])
+        seqs = sorted((int(k[SORT_KEY]) for k in keys if k.get(PARTITION_KEY) == prompt_key), reverse=True)
+        items = (self._get(prompt_key, seq) for seq in seqs)
+        return [record_from_item(item) for item in items if item is not None]
+
+    def since(self, prompt_key: str, seq: int) -> list[LedgerRecord]:
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key(PARTITION_KEY).eq(prompt_key) & Key(SORT_KEY).gte(seq),
+            "ConsistentRead": True,
+        }
+        records: list[LedgerRecord] = []
+        while True:
+            response = self._query(**kwargs)
+            records += (record_from_item(_plain(item)) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return records
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _get(self, prompt_key: str, seq: int) -> dict[str, Any] | None:
+        try:
+            response = self._table.get_item(
+                Key={PARTITION_KEY: prompt_key, SORT_KEY: seq}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise _ledger_error("GetItem", error) from error
+        item = response.get("Item")
+        return _plain(item) if item is not None else None
+
+    def _remember(self, item: Mapping[str, Any]) -> GuardSummary:
+        """The guard summary as of `item`; a chain written before summaries is summarized once."""
+        stored = item.get(GUARDS_FIELD)
+        if isinstance(stored, Mapping):
+            summary = GuardSummary.from_item(stored)
+        else:
+            seq = int(item["seq"])
+            summary = summarize(i for i in self.chain(str(item[PARTITION_KEY])) if int(i["seq"]) <= seq)
+        if len(self._guards) >= _REMEMBERED_HEADS:
+            self._guards.clear()
+        self._guards[(str(item[PARTITION_KEY]), int(item["seq"]))] = summary
+        return summary
+
+    def _guards_after(self, after: LedgerRecord | None) -> GuardSummary:
+        if after is None:
+            return GuardSummary()
+        known = self._guards.get((after.prompt_key, after.seq))
+        if known is not None:
+            return known
+        item = self._get(after.prompt_key, after.seq)
+        return self._remember(item) if item is not None else GuardSummary()
 
     @overload
     def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
@@ -81,7 +163,9 @@ class DynamoDBAuditLedger:
     def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
         seq = after.seq + 1 if after else 1
         prev_hash = after.hash if after else GENESIS_HASH
-        item = seal({**record.bounded().to_item(), "seq": seq}, prev_hash)
+        item = {**record.bounded().to_item(), "seq": seq}
+        guards = advance(self._guards_after(after), item)
+        item = seal({**item, GUARDS_FIELD: guards.to_item()}, prev_hash)
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(seq)")
         except ClientError as error:
@@ -90,6 +174,7 @@ class DynamoDBAuditLedger:
             raise _ledger_error("PutItem", error) from error
         except BotoCoreError as error:
             raise _ledger_error("PutItem", error) from error
+        self._guards[(record.prompt_key, seq)] = guards
         # Read back as the same kind of record it was (the sealed, bounded item).
         return type(record).from_item(item)
 

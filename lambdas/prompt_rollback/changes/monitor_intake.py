@@ -8,15 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prompt_rollback.changes.recorder import HISTORY_DEPTH, ProductionReader
+from prompt_rollback.changes.recorder import ProductionReader
 from prompt_rollback.domain.changes import UNKNOWN, ProductionNow
+from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.langfuse_monitors import (
     MonitorAlertEvent,
     MonitorSkipped,
+    ProductionMove,
     as_alertmanager_body,
     decide,
-    production_moves,
     prompt_named,
 )
 from prompt_rollback.ports import AuditLedger, RollbackQueue
@@ -52,10 +53,8 @@ class MonitorAlertIntake:
         if isinstance(named, MonitorSkipped):
             return _skipped(named)
         prompt_name = named[0]
-        records = self._ledger.recent(f"langfuse#{prompt_name}", HISTORY_DEPTH)
-        verdict = decide(
-            event, production_moves([r.to_item() for r in records]), self._production_now(prompt_name)
-        )
+        guards = self._ledger.head(f"langfuse#{prompt_name}").guards
+        verdict = decide(event, moves_on_record(guards), self._production_now(prompt_name))
         if isinstance(verdict, MonitorSkipped):
             return _skipped(verdict)
         intake = triage(as_alertmanager_body(event, verdict), received_at=self._clock())
@@ -81,6 +80,19 @@ class MonitorAlertIntake:
             return self._production_reader(prompt_name)
         except Exception:  # the registry down: the ledger alone decides (the worker re-checks anyway)
             return UNKNOWN
+
+
+def moves_on_record(guards: GuardSummary) -> list[ProductionMove]:
+    """Every move of production the prompt's whole ledger keeps: people's changes, our rollbacks."""
+    moves = [
+        ProductionMove(c.changed_at, c.from_version, c.to_version, c.actor or "someone")
+        for c in guards.changes
+    ]
+    moves += [
+        ProductionMove(d.recorded_at, d.from_version, d.to_version, "prompt-rollback")
+        for d in guards.rollbacks
+    ]
+    return sorted(moves, key=lambda m: m.at, reverse=True)
 
 
 def _skipped(verdict: MonitorSkipped) -> MonitorOutcome:

@@ -1,6 +1,6 @@
 """The change recorder: one external event in, at most one `change` record in the prompt's chain.
-Read the newest records, let the domain decide, append conditionally; a lost race re-reads and
-decides again, which is what makes order and duplicates irrelevant."""
+Read the head's summary of the whole chain, let the domain decide, append conditionally; a lost
+race re-reads and decides again, which is what makes order and duplicates irrelevant."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from prompt_rollback.domain.changes import (
     ProductionChange,
     ProductionNow,
     langfuse_change,
-    ledger_view,
     observed_change,
+    summary_view,
 )
 from prompt_rollback.domain.cloudtrail_changes import (
     CloudTrailRecord,
@@ -29,7 +29,6 @@ from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.errors import LedgerConflict
 from prompt_rollback.ports import AuditLedger
 
-HISTORY_DEPTH = 100
 APPEND_ATTEMPTS = 5
 # Where production is now, by prompt name: the Langfuse registry in the Lambda; None when nothing holds it.
 ProductionReader = Callable[[str], int | None]
@@ -101,12 +100,12 @@ class ChangeRecorder:
     def record(self, prompt_key: str, decide: Callable[[LedgerView], ProductionChange | Ignored]) -> Recorded:
         """Read, decide, append; on a concurrent append, read and decide again."""
         for _ in range(APPEND_ATTEMPTS):
-            records = self._ledger.recent(prompt_key, HISTORY_DEPTH)
-            outcome = decide(ledger_view([r.to_item() for r in records]))
+            head = self._ledger.head(prompt_key)
+            outcome = decide(summary_view(head.guards))
             if isinstance(outcome, Ignored):
                 return Recorded("ignored", outcome.reason)
             try:
-                sealed = self._ledger.append(outcome.stamped(self._clock()), records[0] if records else None)
+                sealed = self._ledger.append(outcome.stamped(self._clock()), head.record)
             except LedgerConflict:
                 continue
             return Recorded("recorded", _describe(sealed), sealed.seq, sealed)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.domain.production_order import (
     CLOCK_AHEAD_ALLOWED,
@@ -249,6 +250,43 @@ def ledger_view(records_newest_first: Sequence[Mapping[str, Any]]) -> LedgerView
         known=newest is not None,
         open_intent=intent,
         seen_event_ids=frozenset(seen),
+        timeline=tuple(timeline),
+        moves=tuple(moves),
+        ours=tuple(ours),
+    )
+
+
+def summary_view(guards: GuardSummary) -> LedgerView:
+    """The same view from the head's guard summary: the whole chain's moves, our rollbacks and the
+    versions decisions saw, however many records came after them."""
+    timeline = guards.timeline()
+    newest = timeline[-1] if timeline else None
+    moves = [RecordedMove(m.at, m.change, m.from_version, m.to_version) for m in guards.moves]
+    moves += [
+        RecordedMove(
+            record_time(left),
+            "left",
+            _optional_int(left.get("from_version")),
+            _optional_int(left.get("to_version")),
+        )
+        for left in guards.pending_lefts
+    ]
+    ours = [OurMove(d.request_id, d.recorded_at, d.from_version, d.to_version) for d in guards.rollbacks]
+    pending = guards.open_intent
+    intent = None
+    if pending is not None:
+        intent = OpenIntent(
+            str(pending.get("request_id")),
+            _optional_int(pending.get("from_version")),
+            _optional_int(pending.get("to_version")),
+        )
+        at = parse_iso_utc(str(pending.get("recorded_at")))
+        ours.append(OurMove(intent.request_id, at, intent.from_version, intent.to_version))
+    return LedgerView(
+        production=newest.version if newest else None,
+        known=newest is not None,
+        open_intent=intent,
+        seen_event_ids=frozenset(guards.event_ids),
         timeline=tuple(timeline),
         moves=tuple(moves),
         ours=tuple(ours),

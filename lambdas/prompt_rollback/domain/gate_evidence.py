@@ -3,7 +3,6 @@ chain (`prompt-gate --record`), and whether a plan that requires it may start (c
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -12,6 +11,11 @@ from prompt_rollback.domain.audit import iso_utc
 from prompt_rollback.domain.rollout_record import RolloutRecord
 
 PASSING_VERDICT = "APPROVE"
+
+
+def gate_request_id(version: int) -> str:
+    """Every gate record of one version shares this id, so a start finds them by key, not by scanning."""
+    return f"gate-v{version}"
 
 
 def gate_record(
@@ -25,14 +29,13 @@ def gate_record(
 ) -> RolloutRecord:
     """The gate's verdict on `version`; only APPROVE passes (INCONCLUSIVE is not evidence)."""
     prompt_key = f"{provider}#{prompt_name}"
-    digest = hashlib.sha256(f"{prompt_key}\x1f{version}\x1f{now.isoformat()}".encode()).hexdigest()
     passed = verdict == PASSING_VERDICT
     return RolloutRecord(
         prompt_key=prompt_key,
         prompt_name=prompt_name,
         provider=provider,
         kind="gate",
-        rollout_id="gate-" + digest[:16],
+        rollout_id=gate_request_id(version),
         step=0,
         share=0,
         candidate=version,

@@ -33,6 +33,7 @@ class FollowupOutcome(StrEnum):
     NOTHING_TO_UNDO = "nothing_to_undo"
     NOT_A_PROPOSAL = "not_a_proposal"
     NOT_UNDONE = "not_undone"  # the undo's own rollback request did not move
+    ALREADY_UNDONE = "already_undone"  # undone before; production came back since: nothing changed
     NOT_APPROVED = "not_approved"  # the approval's own rollback request did not move
     RECOVERED = "recovered"
     RECOVERY_OVERDUE = "recovery_overdue"

@@ -41,6 +41,7 @@ class PastDecision:
     from_version: int | None
     to_version: int | None
     observed_production: int | None
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,11 +222,24 @@ def choose_target(
     return target[0], target[1] + ignored
 
 
-def _already_moved(ask: Ask, current: int, changes: Sequence[PastChange], now: datetime) -> Decision | None:
+def _already_moved(
+    ask: Ask, current: int, changes: Sequence[PastChange], history: Sequence[PastDecision], now: datetime
+) -> Decision | None:
     """A skip when production left the alerted version before this request arrived."""
     if ask.alerted_version is None or current == ask.alerted_version:
         return None
     moved_by = next((c for c in changes if c.to_version == current), None)
+    ours = next((d for d in history if d.outcome is Outcome.ROLLED_BACK and d.to_version == current), None)
+    if ours is not None and (moved_by is None or ours.recorded_at >= moved_by.changed_at):
+        # Our own rollback put it there (another alert of the same body, an alarm that flapped):
+        # an echo, audited and not posted.
+        return _skip(
+            f"already moved: prompt-rollback moved production to v{current} at "
+            f"{ours.recorded_at:%Y-%m-%d %H:%M}Z ({ours.request_id or 'rollback'}); "
+            f"the alert was about v{ask.alerted_version}",
+            current,
+            notify=False,
+        )
     if moved_by is not None and now - moved_by.changed_at < PERSON_MOVED_IT_RECENTLY:
         # A person moved production while this alert was on its way: say who, once.
         return _skip(
@@ -277,7 +291,7 @@ def decide(
         return _skip("prompt does not exist in the registry", current)
     if current is None:
         return _skip("no version carries the production label", current)
-    moved = _already_moved(ask, current, changes, now)
+    moved = _already_moved(ask, current, changes, history, now)
     if moved is not None:
         return moved
     guards = config.guards_for(ask.prompt_name)

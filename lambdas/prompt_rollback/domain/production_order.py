@@ -22,6 +22,8 @@ SAME_MOVE = timedelta(seconds=2)
 OBSERVATION_SLACK = CLOCK_AHEAD_ALLOWED
 # Change kinds that put a version in production (or nothing: `removed`).
 HOLDING_CHANGES = ("moved", "created_in_production", "removed", "observed")
+# Of those, the moves whose "from" is resolved on the time line (`observed` keeps what it said).
+RESOLVED_CHANGES = ("moved", "created_in_production", "removed")
 
 
 def placed_at(changed_at: datetime, recorded_at: datetime | None) -> datetime:
@@ -92,6 +94,21 @@ def holder_at(timeline: Sequence[Holding], at: datetime, before_order: int | Non
     return found
 
 
+def holder_before(timeline: Sequence[Holding], at: datetime, order: int) -> Holding | None:
+    """Who held production just before a move at `at` (appended as `order`), the move left out."""
+    return holder_at(timeline, at - SAME_MOVE / 2, before_order=order)
+
+
+def move_from(left: int | None, before: Holding | None, recorded: int | None) -> int | None:
+    """A person's move's "from": the losing version's event when it is on record, else the holder
+    just before it on the time line, else what the record said when it was written."""
+    if left is not None:
+        return left
+    if before is not None and before.version is not None:
+        return before.version
+    return recorded
+
+
 def left_half(records: Sequence[Mapping[str, Any]], at: datetime, to_version: int | None) -> int | None:
     """The version a move to `to_version` at `at` came from, when its losing half is on record
     (a `left` record of the same Langfuse request, naming that gainer or none yet)."""
@@ -114,17 +131,14 @@ def past_moves(records_newest_first: Sequence[Mapping[str, Any]]) -> list[PastCh
     timeline = holdings(records_newest_first)
     moves = []
     for index, record in enumerate(records_newest_first):
-        if record.get("kind") != "change" or record.get("change") == "left":
-            continue
+        if record.get("kind") != "change" or record.get("change") not in HOLDING_CHANGES:
+            continue  # a `left` half is not a move; a delete says nothing about who moved production
         at = record_time(record)
         from_version = _int(record.get("from_version"))
-        if record.get("change") in ("moved", "created_in_production", "removed"):
-            before = holder_at(timeline, at - SAME_MOVE / 2, before_order=count - index)
+        if record.get("change") in RESOLVED_CHANGES:
+            before = holder_before(timeline, at, count - index)
             left = left_half(records_newest_first, at, _int(record.get("to_version")))
-            if left is not None:
-                from_version = left
-            elif before is not None and before.version is not None:
-                from_version = before.version
+            from_version = move_from(left, before, from_version)
         moves.append(
             PastChange(at, from_version, _int(record.get("to_version")), str(record.get("actor", "")))
         )

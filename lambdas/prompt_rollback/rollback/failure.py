@@ -6,17 +6,16 @@ from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress, describe
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.records import RollbackResult, open_intent, prompt_ref
-
-HISTORY_DEPTH = 100
+from prompt_rollback.rollback.lock import own_intent
+from prompt_rollback.rollback.records import RollbackResult, prompt_ref
 
 
 def record_failure(journal: Journal, request: RollbackRequest, error: BaseException) -> RollbackResult:
     """Audit (and announce) a request we are giving up on; it then goes to the DLQ or is dropped."""
-    records = journal.ledger.recent(request.prompt_key, HISTORY_DEPTH)
-    head = records[0] if records else None
-    pending = open_intent(records)
-    intent = pending if pending is not None and pending.request_id == request.request_id else None
+    newest = journal.ledger.head(request.prompt_key)
+    head = newest.record
+    own = journal.ledger.of_request(request.prompt_key, request.request_id)
+    intent = own_intent(own, newest.guards, request.request_id)
     if intent is not None and _production_is_at(journal, request, intent.to_version):
         # The label did move; what failed came after it (the audit write, say): say so, not "FAILED".
         decision = Decision(

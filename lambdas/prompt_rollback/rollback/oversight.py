@@ -7,22 +7,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from prompt_rollback.domain.audit import parse_iso_utc
-from prompt_rollback.domain.audit_record import AuditRecord
+from prompt_rollback.domain.guard_summary import UNDO_PREFIX
 from prompt_rollback.domain.interactions import Move, needs_a_person
-from prompt_rollback.domain.policy import Decision, Outcome
+from prompt_rollback.domain.policy import Decision, Outcome, PastDecision
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.rollback.records import UNDO_PREFIX
 
 
-def automatic_moves(records: Sequence[AuditRecord]) -> list[Move]:
+def automatic_moves(rollbacks: Sequence[PastDecision]) -> list[Move]:
     """Rollbacks that moved production, newest first; an undo is a person's choice, not a step back."""
     return [
-        Move(r.request_id, r.from_version, r.to_version, parse_iso_utc(r.recorded_at))
-        for r in records
-        if r.is_decision
-        and r.outcome is Outcome.ROLLED_BACK
+        Move(r.request_id, r.from_version, r.to_version, r.recorded_at)
+        for r in rollbacks
+        if r.outcome is Outcome.ROLLED_BACK
         and r.from_version is not None
         and r.to_version is not None
         and not r.request_id.startswith(UNDO_PREFIX)
@@ -32,7 +29,7 @@ def automatic_moves(records: Sequence[AuditRecord]) -> list[Move]:
 def oversee(
     request: RollbackRequest,
     decision: Decision,
-    records: Sequence[AuditRecord],
+    rollbacks: Sequence[PastDecision],
     policy: PolicyConfig,
     now: datetime,
 ) -> Decision:
@@ -41,7 +38,7 @@ def oversee(
     oversight = policy.oversight_for(request.prompt_name)
     why = needs_a_person(
         request.alerted_version,
-        automatic_moves(records),
+        automatic_moves(rollbacks),
         now,
         oversight.recovery_window,
         oversight.max_rollback_steps,

@@ -7,16 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from prompt_rollback.domain.audit import iso_utc, parse_iso_utc
+from prompt_rollback.domain import guard_summary
+from prompt_rollback.domain.audit import iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, RecordKind, SlackReport, ours
-from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.paging import PagerReport
-from prompt_rollback.domain.policy import Decision, Outcome, PastChange, PastDecision
-from prompt_rollback.domain.production_order import past_moves
+from prompt_rollback.domain.policy import Decision, Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.ports import PromptRef, RollbackNotice, SlackOutcome
 
-UNDO_PREFIX = "undo-"  # domain/interactions.derived_request_id of an Undo click
+UNDO_PREFIX = guard_summary.UNDO_PREFIX  # domain/interactions.derived_request_id of an Undo click
 
 
 @dataclass(frozen=True)
@@ -137,46 +136,6 @@ def notice(request: RollbackRequest, decision: Decision, stage: str, now: dateti
 
 
 # ---- what the ledger says (records newest first) -----------------------------------------
-def past_changes(records: Sequence[LedgerRecord]) -> list[PastChange]:
-    """Production moves people made (Langfuse webhooks, CloudTrail), as the policy reads them:
-    on one time line, each from the version that really held production before it."""
-    return past_moves([r.to_item() for r in records])
-
-
-def who_moved(records: Sequence[LedgerRecord], version: int | None) -> str:
-    """Who put `version` in production, from the newest change record that did."""
-    for r in records:
-        if isinstance(r, ProductionChange) and r.to_version == version:
-            return f"{r.actor} at {r.changed_at:%Y-%m-%d %H:%M}Z"
-    return "someone outside prompt-rollback (not on record yet)"
-
-
-def past_decisions(records: Sequence[LedgerRecord]) -> list[PastDecision]:
-    return [
-        PastDecision(
-            outcome=Outcome(r.outcome.value),
-            recorded_at=parse_iso_utc(r.recorded_at),
-            from_version=r.from_version,
-            to_version=r.to_version,
-            observed_production=r.observed_production,
-        )
-        for r in ours(records)
-        # An undo says a rollback was wrong, not that the version it moved away from is bad.
-        if r.is_decision and not r.request_id.startswith(UNDO_PREFIX)
-    ]
-
-
-def open_intent(records: Sequence[LedgerRecord]) -> AuditRecord | None:
-    """The newest intent whose request has not recorded its decision yet, if any."""
-    decided: set[str] = set()
-    for record in ours(records):
-        if record.is_decision:
-            decided.add(record.request_id)
-        elif record.kind == "intent" and record.request_id not in decided:
-            return record
-    return None
-
-
 def settled_decision(records: Sequence[LedgerRecord], request_id: str) -> AuditRecord | None:
     """This request's decision if it was already made and stands: a re-delivery gets it back.
 

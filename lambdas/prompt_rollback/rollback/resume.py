@@ -7,7 +7,7 @@ from dataclasses import replace
 from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.move import DRIFT_DEPTH, move_and_verify, stopped_by_drift
+from prompt_rollback.rollback.move import move_and_verify, stopped_by_drift
 from prompt_rollback.rollback.records import RollbackResult, decision_of_intent, prompt_ref
 
 AUDIT_COMPLETED_ON_RETRY = " (audit completed on retry)"
@@ -23,5 +23,5 @@ def resume(journal: Journal, request: RollbackRequest, intent: AuditRecord) -> R
         return journal.record_decision(request, resumed, slack, intent, observed=production)
     if production == decision.from_version:
         return move_and_verify(journal, request, decision, intent)
-    newer = journal.ledger.recent(request.prompt_key, DRIFT_DEPTH)
-    return stopped_by_drift(journal, request, decision, intent, production, newer)
+    guards = journal.ledger.head(request.prompt_key).guards
+    return stopped_by_drift(journal, request, decision, intent, production, guards)

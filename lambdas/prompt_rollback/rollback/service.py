@@ -12,17 +12,17 @@ from prompt_rollback.rollback import failure, lock
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.move import move_and_verify
 from prompt_rollback.rollback.oversight import oversee
-from prompt_rollback.rollback.records import (
-    RollbackResult,
-    past_changes,
-    past_decisions,
-    prompt_ref,
-    result_of,
-    settled_decision,
-)
+from prompt_rollback.rollback.records import RollbackResult, prompt_ref, result_of, settled_decision
 from prompt_rollback.rollback.resume import resume
 
-HISTORY_DEPTH = failure.HISTORY_DEPTH
+
+def own_records(journal: Journal, request: RollbackRequest, head: LedgerRecord | None) -> list[LedgerRecord]:
+    """This request's records by its id, newest first; the head too, which the index may not show yet."""
+    own = journal.ledger.of_request(request.prompt_key, request.request_id)
+    mine = head is not None and getattr(head, "request_id", None) == request.request_id
+    if head is not None and mine and (not own or own[0].seq < head.seq):
+        own = [head, *own]
+    return own
 
 
 class RollbackService:
@@ -37,12 +37,14 @@ class RollbackService:
         ledger is the idempotency record of the queue); one that finds its own unfinished intent
         resumes it."""
         journal = self.journal
-        records = journal.ledger.recent(request.prompt_key, HISTORY_DEPTH)
-        settled = settled_decision(records, request.request_id)
+        # By key, never by depth: the head carries what the guards need of the whole chain.
+        newest = journal.ledger.head(request.prompt_key)
+        own = own_records(journal, request, newest.record)
+        settled = settled_decision(own, request.request_id)
         if settled is not None:
             return result_of(settled, replayed=True)
-        head = records[0] if records else None
-        pending = lock.own_pending_intent(records, request, journal.clock())
+        head, guards = newest.record, newest.guards
+        pending = lock.own_pending_intent(own, guards, request, journal.clock())
         if pending is not None:
             return resume(journal, request, pending)
         state = journal.registry(request).read_state(prompt_ref(request))
@@ -55,20 +57,15 @@ class RollbackService:
             allow_forward=request.allow_forward,
         )
         decision = decide(
-            ask,
-            state,
-            past_decisions(records),
-            journal.policy,
-            journal.clock(),
-            changes=past_changes(records),
+            ask, state, guards.history(), journal.policy, journal.clock(), changes=guards.changes
         )
-        decision = oversee(request, decision, ours(records), journal.policy, journal.clock())
+        decision = oversee(request, decision, guards.rollbacks, journal.policy, journal.clock())
         if not decision.acts:
             slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return journal.record_decision(request, decision, slack, head, observed=state.production_version)
         intent = lock.take(journal, request, decision, head, state.production_version)
         result = move_and_verify(journal, request, decision, intent)
-        if result.outcome == Outcome.ROLLED_BACK.value and _failed_before(records, request.request_id):
+        if result.outcome == Outcome.ROLLED_BACK.value and _failed_before(own, request.request_id):
             journal.resolve(request.request_id)  # a redrive from the DLQ did it: the incident is over
         return result
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.audit_record import LedgerRecord
 from prompt_rollback.domain.canary.analysis import StepWindow
-from prompt_rollback.domain.gate_evidence import gate_problem, gate_reference, latest_gate
+from prompt_rollback.domain.gate_evidence import gate_problem, gate_reference, gate_request_id, latest_gate
 from prompt_rollback.domain.rollout_clicks import decide_click
 from prompt_rollback.domain.rollout_messages import (
     RolloutClick,
@@ -49,8 +49,8 @@ from prompt_rollback.ports import (
     TickScheduler,
 )
 
-# How far back a prompt's ledger is read for its rollout: a tick every 5 minutes writes ~12 records
-# an hour, so a rollout of several days still fits.
+# How far back `rollout list` reads a prompt's ledger (a listing only: a rollout's own state is read
+# from its first record on, found on the head's guard summary, however long ago that was).
 HISTORY_DEPTH = 1000
 IsApprover = Callable[[str, tuple[str, ...]], bool]
 CheckTarget = Callable[[str, dict[str, str]], None]
@@ -103,9 +103,10 @@ class RolloutService:
         self._stage = stage
 
     # ---- reading and writing ------------------------------------------------------------------
-    def _read(self, prompt_key: str) -> tuple[Rollout | None, LedgerRecord | None, list[LedgerRecord]]:
-        newest_first = self._ledger.recent(prompt_key, HISTORY_DEPTH)
-        return fold(reversed(newest_first)), (newest_first[0] if newest_first else None), newest_first
+    def _read(self, prompt_key: str) -> tuple[Rollout | None, LedgerRecord | None]:
+        head = self._ledger.head(prompt_key)
+        start = head.guards.rollout_from
+        return fold(self._ledger.since(prompt_key, start) if start else ()), head.record
 
     def _ref(self, rollout: Rollout) -> PromptRef:
         return PromptRef(rollout.prompt_name, dict(rollout.provider_target))
@@ -180,9 +181,9 @@ class RolloutService:
     def handle(self, command: RolloutCommand) -> RolloutAnswer:
         if command.command == "start":
             return self.start(command)
-        rollout, head, records = self._read(command.prompt_key)
         if command.command == "list":
-            return _listing(records)
+            return _listing(self._ledger.recent(command.prompt_key, HISTORY_DEPTH))
+        rollout, head = self._read(command.prompt_key)
         if rollout is None:
             return _error(f"no rollout of {command.prompt_name} on record")
         if command.command == "status":
@@ -218,7 +219,7 @@ class RolloutService:
                 self._check_target(command.provider, command.target)
             except ValueError as error:
                 return _error(str(error))
-        rollout, head, records = self._read(command.prompt_key)
+        rollout, head = self._read(command.prompt_key)
         if rollout is not None and rollout.active:
             return _error(
                 f"{command.prompt_name} is already rolling out v{rollout.candidate} ({rollout.rollout_id}, "
@@ -235,7 +236,8 @@ class RolloutService:
             return _error(f"v{command.version} is already production: nothing to roll out")
         gate: dict[str, Any] = {}
         if plan.require_gate:
-            evidence = latest_gate(records, command.version)
+            found = self._ledger.of_request(command.prompt_key, gate_request_id(command.version))
+            evidence = latest_gate(found, command.version)
             if evidence is None or not evidence.passed_gate:
                 return _error(gate_problem(evidence, command.prompt_name, command.version))
             gate = gate_reference(evidence)
@@ -298,7 +300,7 @@ class RolloutService:
 
     # ---- ticks --------------------------------------------------------------------------------
     def tick(self, tick: RolloutTick) -> RolloutAnswer:
-        rollout, head, _ = self._read(tick.prompt_key)
+        rollout, head = self._read(tick.prompt_key)
         if rollout is None or rollout.rollout_id != tick.rollout_id or not rollout.active:
             return RolloutAnswer("stale", "no such active rollout")
         if tick_key(tick.rollout_id, tick.step, tick.tick) in rollout.tick_keys:

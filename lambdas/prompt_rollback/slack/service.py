@@ -58,9 +58,6 @@ from prompt_rollback.ports import (
     VersionErrors,
 )
 
-HISTORY_DEPTH = 100
-
-
 Action = SlackAction | CliAction
 
 
@@ -97,8 +94,26 @@ def _followups(records: list[AuditRecord], rollback_id: str) -> list[AuditRecord
     return [r for r in records if r.kind == "followup" and r.rollback_id == rollback_id]
 
 
+# The ids under which what happened to a rollback is recorded, so each is found by key.
+def _rejected_id(rollback_id: str) -> str:
+    return derived_request_id(Click.REJECT, rollback_id)
+
+
+def _expired_id(rollback_id: str) -> str:
+    return f"expired-{rollback_id}"
+
+
+def _recovered_id(rollback_id: str) -> str:
+    return f"recovered-{rollback_id}"
+
+
+def _overdue_id(rollback_id: str) -> str:
+    return f"overdue-{rollback_id}"
+
+
 def _settled(records: list[AuditRecord], proposal_id: str) -> str:
-    """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open."""
+    """How a proposal ended ("approved", "rejected", "expired"), or "" while it is open; `records`
+    are those of its approval, rejection and expiry ids."""
     approved = _decision_of(records, derived_request_id(Click.APPROVE, proposal_id))
     if approved is not None and approved.outcome is Outcome.ROLLED_BACK:
         return "approved"
@@ -106,6 +121,14 @@ def _settled(records: list[AuditRecord], proposal_id: str) -> str:
         if record.outcome in (FollowupOutcome.REJECTED, FollowupOutcome.EXPIRED):
             return record.outcome.value
     return ""
+
+
+def _settling_ids(proposal_id: str) -> tuple[str, ...]:
+    return (
+        derived_request_id(Click.APPROVE, proposal_id),
+        _rejected_id(proposal_id),
+        _expired_id(proposal_id),
+    )
 
 
 def _slack_of(record: AuditRecord) -> tuple[str, str]:
@@ -163,8 +186,7 @@ class InteractionService:
 
     # ---- clicks ----------------------------------------------------------------------------
     def handle_action(self, action: Action, provenance: Provenance) -> InteractionResult:
-        records = ours(self._ledger.recent(action.prompt_key, HISTORY_DEPTH))
-        target = _decision_of(records, action.rollback_id)
+        target = _decision_of(self._records(action.prompt_key, action.rollback_id), action.rollback_id)
         if not provenance.verified:
             return self._unverified(action, target, provenance)
         if target is None:
@@ -184,7 +206,7 @@ class InteractionService:
             return InteractionResult("refused", reason, action.rollback_id)
         if action.click is Click.UNDO:
             return self._undo(action, provenance, target)
-        return self._settle_proposal(action, provenance, target, records)
+        return self._settle_proposal(action, provenance, target)
 
     def _unverified(
         self, action: Action, target: AuditRecord | None, provenance: Provenance
@@ -205,17 +227,24 @@ class InteractionService:
             return self._no_change(
                 action, provenance, target, "nothing_to_undo", "this rollback did not move production"
             )
-        verdict = judge_undo(move, self._production(target))
+        production = self._production(target)
+        verdict = judge_undo(move, production)
         if not verdict.moves:
             return self._no_change(action, provenance, target, verdict.outcome, verdict.reason)
+        undo_id = derived_request_id(Click.UNDO, action.rollback_id)
+        # Undone before, and a person put production back where this rollback left it since: an
+        # Undo undoes a rollback once, and a person's later move is not overridden by an old button.
+        undone = _decision_of(self._records(target.prompt_key, undo_id), undo_id)
+        if undone is not None and undone.outcome is Outcome.ROLLED_BACK:
+            reason = self._undone_before(undone, production)
+            return self._no_change(action, provenance, target, "already_undone", reason)
         result = self._move(
             action, provenance, target, verdict, f"undo of {move.rollback_id}, asked {action.where}"
         )
         if result["outcome"] != Outcome.ROLLED_BACK.value:
             return self._no_change(action, provenance, target, "not_undone", str(result["reason"]))
-        undo_id = derived_request_id(Click.UNDO, action.rollback_id)
         # The undo's own basis ("moves forward", or not): the message shows this move, not the last.
-        undone = _decision_of(ours(self._ledger.recent(target.prompt_key, HISTORY_DEPTH)), undo_id)
+        undone = _decision_of(self._records(target.prompt_key, undo_id), undo_id)
         self._resolve_incident(target.request_id)  # a person acted (an overdue recovery paged them)
         self._update(
             target,
@@ -232,8 +261,15 @@ class InteractionService:
         )
         return InteractionResult("undone", "undone", action.rollback_id, moved=not result.get("replayed"))
 
+    def _undone_before(self, undone: AuditRecord, production: int | None) -> str:
+        who = self._ledger.head(undone.prompt_key).guards.who_moved(production)
+        return (
+            f"this rollback was already undone by {undone.actor} at {undone.recorded_at[:16]}Z; "
+            f"production is v{production} now, put there by {who}"
+        )
+
     def _settle_proposal(
-        self, action: Action, provenance: Provenance, target: AuditRecord, records: list[AuditRecord]
+        self, action: Action, provenance: Provenance, target: AuditRecord
     ) -> InteractionResult:
         if target.outcome is not Outcome.PROPOSED:
             return self._no_change(
@@ -246,6 +282,7 @@ class InteractionService:
             _version(target.to_version),
             parse_iso_utc(target.recorded_at),
         )
+        records = self._records(target.prompt_key, *_settling_ids(proposal.rollback_id))
         settled, now = _settled(records, proposal.rollback_id), self._clock()
         if action.click is Click.REJECT:
             verdict = judge_rejection(proposal, settled, now, oversight.approval_expiry)
@@ -255,7 +292,16 @@ class InteractionService:
             )
         if verdict.outcome in ("rejected", "expired"):
             paged = self._resolve_incident(action.rollback_id) if verdict.outcome == "rejected" else None
-            self._followup(target, action, provenance, verdict.outcome, verdict.reason, paged)
+            settled_id = _rejected_id if verdict.outcome == "rejected" else _expired_id
+            self._followup(
+                target,
+                action,
+                provenance,
+                verdict.outcome,
+                verdict.reason,
+                paged,
+                settled_id(action.rollback_id),
+            )
             self._update(target, verdict.outcome, action.rollback_id, None, verdict.reason, action.actor)
             self._reply(target, f"{escape_text(verdict.reason.capitalize(), 1000)} ({_shown(action)}).")
             return InteractionResult(verdict.outcome, verdict.reason, action.rollback_id)
@@ -309,26 +355,29 @@ class InteractionService:
     # ---- resolutions and the scheduled checks ----------------------------------------------
     def handle_resolution(self, signal: ResolutionSignal) -> list[InteractionResult]:
         """Alertmanager says alerts of this prompt resolved: the rollbacks they caused recovered."""
-        records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
-        results = []
+        results: list[InteractionResult] = []
         for alert in signal.alerts:
-            result = self._resolve(records, alert)
-            if result.outcome == FollowupOutcome.RECOVERED.value:
-                records = ours(self._ledger.recent(signal.prompt_key, HISTORY_DEPTH))
-            results.append(result)
+            if any(r.outcome == "recovered" and r.rollback_id == alert.rollback_id for r in results):
+                # Just recorded: the request-id index may not show it yet.
+                results.append(InteractionResult("ignored", "recovery already recorded", alert.rollback_id))
+            else:
+                results.append(self._resolve(signal.prompt_key, alert))
         return results
 
-    def _resolve(self, records: list[AuditRecord], alert: ResolvedAlert) -> InteractionResult:
+    def _resolve(self, prompt_key: str, alert: ResolvedAlert) -> InteractionResult:
+        approve_id = derived_request_id(Click.APPROVE, alert.rollback_id)
+        records = self._records(prompt_key, alert.rollback_id, approve_id)
         target = _decision_of(records, alert.rollback_id)
         if target is not None and target.outcome is Outcome.PROPOSED:
             # Approved later: the move is the approval's; the message and thread are the same.
-            target = _decision_of(records, derived_request_id(Click.APPROVE, alert.rollback_id)) or target
+            target = _decision_of(records, approve_id) or target
         move = _move_of(target) if target else None
         if target is None or move is None:
             if target is not None and target.pagerduty is not None and target.pagerduty.dedup_key:
                 self._resolve_incident(target.pagerduty.dedup_key)  # recovered without a move
             return InteractionResult("ignored", "the resolved alert caused no rollback", alert.rollback_id)
-        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(records, move.rollback_id)):
+        recorded = self._records(prompt_key, _recovered_id(move.rollback_id))
+        if any(r.outcome is FollowupOutcome.RECOVERED for r in _followups(recorded, move.rollback_id)):
             return InteractionResult("ignored", "recovery already recorded", alert.rollback_id)
         if version_scoped(target.trigger):
             return InteractionResult("ignored", VERSION_SCOPED_RESOLUTION, alert.rollback_id)
@@ -341,7 +390,7 @@ class InteractionService:
             "recovered",
             reason,
             actor=alert.source,
-            request_id=f"recovered-{move.rollback_id}",
+            request_id=_recovered_id(move.rollback_id),
             recovery_seconds=int(took.total_seconds()),
             resolved_at=iso_utc(alert.resolved_at),
             pagerduty=self._resolve_incident(move.rollback_id),
@@ -352,12 +401,18 @@ class InteractionService:
 
     def handle_check(self, check: RecoveryCheck) -> InteractionResult:
         """The scheduled check at the end of a window: overdue recovery, or an expired proposal."""
-        records = ours(self._ledger.recent(check.prompt_key, HISTORY_DEPTH))
-        target = _decision_of(records, check.rollback_id)
+        rollback_id = check.rollback_id
+        target = _decision_of(self._records(check.prompt_key, rollback_id), rollback_id)
         if target is None:
-            return InteractionResult("ignored", "rollback id not in this prompt's ledger", check.rollback_id)
+            return InteractionResult("ignored", "rollback id not in this prompt's ledger", rollback_id)
         oversight = self._policy.oversight_for(target.prompt_name)
-        now, outcomes = self._clock(), {r.outcome for r in _followups(records, check.rollback_id)}
+        records = self._records(
+            check.prompt_key,
+            *_settling_ids(rollback_id),
+            _recovered_id(rollback_id),
+            _overdue_id(rollback_id),
+        )
+        now, outcomes = self._clock(), {r.outcome for r in _followups(records, rollback_id)}
         if target.outcome is Outcome.PROPOSED:
             proposal = Proposal(
                 check.rollback_id,
@@ -373,7 +428,7 @@ class InteractionService:
                 )
             reason = "the proposal expired without an approval"
             self._record(
-                target, "expired", reason, actor="recovery-check", request_id=f"expired-{check.rollback_id}"
+                target, "expired", reason, actor="recovery-check", request_id=_expired_id(check.rollback_id)
             )
             self._update(target, "expired", check.rollback_id, None, reason, "recovery-check")
             return InteractionResult("expired", reason, check.rollback_id)
@@ -395,7 +450,7 @@ class InteractionService:
             "recovery_overdue",
             reason,
             actor="recovery-check",
-            request_id=f"overdue-{check.rollback_id}",
+            request_id=_overdue_id(check.rollback_id),
             pagerduty=self._page(target, move.rollback_id, "recovery overdue", reason),
         )
         self._update(target, "recovery_overdue", move.rollback_id, None, reason, "recovery-check")
@@ -426,7 +481,7 @@ class InteractionService:
             "recovered",
             reason,
             actor="recovery-check",
-            request_id=f"recovered-{rollback_id}",
+            request_id=_recovered_id(rollback_id),
             resolved_at=iso_utc(now),
         )
         self._update(target, "recovered", rollback_id, None, reason, "recovery-check")
@@ -446,6 +501,13 @@ class InteractionService:
         return self._pager.resolve(rollback_id) if self._pager is not None else None
 
     # ---- ledger and Slack ------------------------------------------------------------------
+    def _records(self, prompt_key: str, *request_ids: str) -> list[AuditRecord]:
+        """Our records of these request ids, by key (never the newest N: a flood of clicks cannot
+        push a rollback out of sight)."""
+        return [
+            r for request_id in request_ids for r in ours(self._ledger.of_request(prompt_key, request_id))
+        ]
+
     def _tell(self, action: Action, text: str) -> None:
         """Only the person who clicked sees it; the CLI prints the result instead."""
         if action.slack_user:
@@ -464,13 +526,14 @@ class InteractionService:
         outcome: str,
         reason: str,
         paged: PagerReport | None = None,
+        request_id: str = "",
     ) -> None:
         self._record(
             target,
             outcome,
             reason,
             actor=action.actor,
-            request_id=action.action_id,
+            request_id=request_id or action.action_id,
             click=action.click.value,
             pagerduty=paged,
             provenance=provenance,

@@ -11,7 +11,6 @@ import boto3
 
 from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
-from prompt_rollback.domain.production_order import previous_production
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.ports import Observer
 from prompt_rollback.settings import LangfuseSettings
@@ -21,8 +20,6 @@ from prompt_rollback.watcher.service import IntakeSignalSender
 STATE_TABLE_VARIABLE = "WATCH_STATE_TABLE_NAME"
 CONFIG_VARIABLE = "WATCHER_CONFIG"
 LEDGER_VARIABLE = "AUDIT_TABLE_NAME"
-# The newest records of a prompt's chain the baseline is looked up in.
-LEDGER_DEPTH = 100
 
 
 def utc_now() -> datetime:
@@ -77,10 +74,11 @@ def ledger_previous_production(prompt_name: str, version: int) -> int | None:
     """The version `version` replaced in production, as the audit ledger knows it (None: unknown,
     or the ledger could not be read: the baseline is then the highest lower version, and says so)."""
     try:
-        records = wiring.audit_ledger().recent(f"langfuse#{prompt_name}", LEDGER_DEPTH)
+        # The head's guard summary holds the prompt's whole history of moves, not its newest records.
+        guards = wiring.audit_ledger().head(f"langfuse#{prompt_name}").guards
     except Exception:  # a ledger hiccup must not stop the watch
         return None
-    return previous_production([r.to_item() for r in records], version)
+    return guards.previous_production(version)
 
 
 def reset() -> None:
