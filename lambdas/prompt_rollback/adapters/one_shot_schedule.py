@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,34 +17,32 @@ def schedule_name(prefix: str, key: str) -> str:
     return prefix + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
+@dataclass(frozen=True)
 class OneShotQueueSchedules:
-    def __init__(
-        self, client: Any, group_name: str, queue_arn: str, role_arn: str, *, dead_letter_arn: str = ""
-    ) -> None:
-        self._client = client
-        self._group = group_name
-        self._queue_arn = queue_arn
-        self._role_arn = role_arn
-        self._dead_letter_arn = dead_letter_arn
+    client: Any  # boto3's "scheduler" client
+    group_name: str
+    queue_arn: str
+    role_arn: str  # what Scheduler sends with
+    dead_letter_arn: str = ""  # where Scheduler parks a message it could not deliver
 
     def put_at(self, due: datetime, message: BaseModel, *, name: str, message_group_id: str) -> None:
         """Create the schedule `name`; idempotent: a retry finds it there already."""
         at = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         target: dict[str, Any] = {
-            "Arn": self._queue_arn,
-            "RoleArn": self._role_arn,
+            "Arn": self.queue_arn,
+            "RoleArn": self.role_arn,
             "Input": message.model_dump_json(),
             "SqsParameters": {"MessageGroupId": message_group_id},
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
         }
-        if self._dead_letter_arn:
+        if self.dead_letter_arn:
             # Without it a message that could not be delivered is dropped, and nobody is told.
-            target["DeadLetterConfig"] = {"Arn": self._dead_letter_arn}
+            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
         # A ConflictException: created by an earlier attempt of the same request.
-        with contextlib.suppress(self._client.exceptions.ConflictException):
-            self._client.create_schedule(
+        with contextlib.suppress(self.client.exceptions.ConflictException):
+            self.client.create_schedule(
                 Name=name,
-                GroupName=self._group,
+                GroupName=self.group_name,
                 ScheduleExpression=f"at({at})",
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
