@@ -8,18 +8,16 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.encryption import let_service_use_key, rotating_key
 from infra.functions import AppFunction, Asset, FunctionFactory, FunctionSpec
 from infra.monitoring import page_on, queue_depth
-from infra.nag import acknowledge
+from infra.parking import parking_queue
 from infra.platform import Platform, RollbackQueue
 from infra.secrets import generated_secret, random_text
 
@@ -65,20 +63,16 @@ class AlertSources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._platform = platform
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = parking_queue(
             self,
             "DeadLetterQueue",
             # SQS-managed encryption: SNS and EventBridge can write to it without a key policy for
             # them, and it holds alert payloads, not secrets.
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the alert-events function, its SNS "
-            "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies.",
+            key=None,
+            nag_reason=(
+                "This queue is itself the dead-letter queue of the alert-events function, its SNS "
+                "subscription and its EventBridge target; cdk-nag only recognises SQS redrive policies."
+            ),
         )
         self.function = self._alert_events(platform.functions, rollback_queue)
         self._amp_topic(platform.config)
@@ -100,26 +94,11 @@ class AlertSources(Construct):
     def _alert_events(self, functions: FunctionFactory, rollback_queue: RollbackQueue) -> AppFunction:
         function = functions.create(self, "AlertEvents", ALERT_EVENTS, rollback_queue.environment)
         function.allow(*rollback_queue.send_statements())
-        # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
-        lambda_.CfnEventInvokeConfig(
-            self,
-            "AsyncInvokeConfig",
-            function_name=function.function.function_name,
-            qualifier="$LATEST",
-            maximum_retry_attempts=ASYNC_RETRY_ATTEMPTS,
-            maximum_event_age_in_seconds=int(Duration.hours(6).to_seconds()),
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
-                    destination=self.dead_letter_queue.queue_arn
-                )
-            ),
-        )
-        function.allow(
-            iam.PolicyStatement(
-                sid="ParkFailedEvents",
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-            )
+        function.park_failed_events(
+            self.dead_letter_queue,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=Duration.hours(6),
+            scope=self,
         )
         return function
 

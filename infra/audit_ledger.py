@@ -4,13 +4,14 @@ Its key schema is the worker's own (lambdas/prompt_rollback/domain/ledger_schema
 
 from __future__ import annotations
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 from prompt_rollback.domain import ledger_schema
 
 from infra.encryption import rotating_key
+from infra.permissions import use_key_through
 
 AUDIT_INDEX_NAME = ledger_schema.BY_PROMPT_TIME_INDEX
 REQUEST_ID_INDEX_NAME = ledger_schema.BY_REQUEST_ID_INDEX
@@ -75,11 +76,11 @@ class AuditLedger(Construct):
                 actions=["dynamodb:Query"],
                 resources=[f"{self.table.table_arn}/index/{REQUEST_ID_INDEX_NAME}"],
             ),
-            iam.PolicyStatement(
+            use_key_through(
+                "dynamodb",
+                self.key,
+                ["kms:Decrypt", "kms:DescribeKey"],
                 sid="DecryptAuditIndexThroughDynamoDB",
-                actions=["kms:Decrypt", "kms:DescribeKey"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
             ),
         ]
 
@@ -97,11 +98,11 @@ class AuditLedger(Construct):
                 # by time for the auditor; by request id for a request's own records (the guards)
                 resources=[self.index_arn, f"{self.table.table_arn}/index/{REQUEST_ID_INDEX_NAME}"],
             ),
-            iam.PolicyStatement(
+            use_key_through(
+                "dynamodb",
+                self.key,
+                ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
                 sid="UseAuditLedgerKeyThroughDynamoDB",
-                actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
             ),
         ]
 
@@ -113,10 +114,5 @@ class AuditLedger(Construct):
                 actions=["dynamodb:Query"],
                 resources=[self.table.table_arn],
             ),
-            iam.PolicyStatement(
-                sid="ReadAuditLedgerKeyThroughDynamoDB",
-                actions=["kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com"}},
-            ),
+            use_key_through("dynamodb", self.key, ["kms:Decrypt"], sid="ReadAuditLedgerKeyThroughDynamoDB"),
         ]

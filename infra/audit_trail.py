@@ -19,6 +19,7 @@ from infra.config import DeploymentConfig
 from infra.encryption import let_service_use_key, rotating_key
 from infra.functions import AppFunction
 from infra.nag import acknowledge
+from infra.permissions import use_key_through
 
 ARCHIVE_AFTER = Duration.days(90)
 # Chain heads of the audit ledger, one write-once object per (prompt, seq)
@@ -200,10 +201,7 @@ class AuditTrail(Construct):
             "the wildcard is limited to the anchor prefix and to s3:PutObject and s3:GetObject.",
         )
         function.allow(
-            iam.PolicyStatement(
-                sid="EncryptAnchorsThroughS3",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            use_key_through(
+                "s3", self.key, ["kms:GenerateDataKey", "kms:Decrypt"], sid="EncryptAnchorsThroughS3"
             )
         )

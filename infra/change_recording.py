@@ -12,14 +12,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.encryption import let_service_use_key
 from infra.functions import AppFunction, FunctionSpec
 from infra.monitoring import page_on
-from infra.nag import acknowledge
+from infra.parking import parking_queue
 from infra.permissions import decrypt_secrets, use_idempotency_records
 from infra.platform import Platform
 from infra.rollback_worker import RollbackWorker
@@ -126,20 +125,15 @@ class ChangeRecording(Construct):
             decrypt_secrets(key),
         )
         self.cloudtrail_changes = self._cloudtrail_changes(platform, own_roles=[worker.function.role])
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = parking_queue(
             self,
             "CloudTrailChangesDeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ) "
-            "and the function's on-failure destination, which cdk-nag does not recognise because it "
-            "only looks for SQS redrive policies.",
+            key=key,
+            nag_reason=(
+                "This queue is a dead-letter queue: of the EventBridge rule's Lambda target (a target DLQ) "
+                "and the function's on-failure destination, which cdk-nag does not recognise because it "
+                "only looks for SQS redrive policies."
+            ),
         )
         # EventBridge's DLQ only takes events it could not deliver; an event the function fails
         # on after Lambda's own retries is parked here too.

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -18,6 +18,7 @@ from constructs import Construct
 from infra.bundling import TargetPlatform
 from infra.config import DeploymentConfig
 from infra.nag import XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON, acknowledge
+from infra.permissions import use_key_through
 
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag L1 checks for exactly that).
 LAMBDA_TARGET = TargetPlatform(runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64)
@@ -134,12 +135,19 @@ class AppFunction(Construct):
         acknowledge(tracing, XRAY_WILDCARD_FINDING, XRAY_WILDCARD_REASON)
 
     def park_failed_events(
-        self, dead_letter_queue: sqs.IQueue, *, retry_attempts: int, max_event_age: Duration
+        self,
+        dead_letter_queue: sqs.IQueue,
+        *,
+        retry_attempts: int,
+        max_event_age: Duration,
+        scope: Construct | None = None,
     ) -> None:
         """Asynchronous invocations that still fail after Lambda's retries, or grow too old, go to
-        `dead_letter_queue` (an on-failure destination) instead of being dropped."""
+        `dead_letter_queue` (an on-failure destination) instead of being dropped. `scope`: the
+        construct the invoke configuration is created in (this function's when not given)."""
+        # The L1 resource: CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl.
         lambda_.CfnEventInvokeConfig(
-            self,
+            scope or self,
             "AsyncInvokeConfig",
             function_name=self.function.function_name,
             qualifier="$LATEST",
@@ -163,11 +171,11 @@ class AppFunction(Construct):
         )
         if dead_letter_queue.encryption_master_key is not None:
             self.allow(
-                iam.PolicyStatement(
+                use_key_through(
+                    "sqs",
+                    dead_letter_queue.encryption_master_key,
+                    ["kms:GenerateDataKey", "kms:Decrypt"],
                     sid="EncryptParkedEventsThroughSqs",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[dead_letter_queue.encryption_master_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
                 )
             )
 

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.functions import Asset, FunctionSpec
 from infra.monitoring import app_metric, page_on, queue_depth
 from infra.nag import acknowledge
+from infra.parking import parking_queue
 from infra.platform import Platform
 
 ANCHORS = FunctionSpec(
@@ -47,19 +48,14 @@ class LedgerAnchors(Construct):
         super().__init__(scope, construct_id)
         ledger = platform.ledger
         self.function = platform.functions.create(self, "Function", ANCHORS, {})
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = parking_queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=platform.app_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the on-failure destination of the ledger stream's event source mapping, "
-            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+            key=platform.app_key,
+            nag_reason=(
+                "This queue is the on-failure destination of the ledger stream's event source mapping, "
+                "which cdk-nag does not recognise because it only looks for SQS redrive policies."
+            ),
         )
         # Adds stream reading (and kms:Decrypt on the table's key) to the role; no item access at all.
         self.function.function.add_event_source(

@@ -20,23 +20,33 @@ def send_to_encrypted_queue(
             actions=["sqs:SendMessage"],
             resources=[queue.queue_arn],
         ),
-        iam.PolicyStatement(
+        use_key_through(
+            "sqs",
+            queue_key,
+            ["kms:GenerateDataKey", "kms:Decrypt"],
             sid="EncryptQueuedMessagesThroughSqs" if with_sids else None,
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[queue_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
         ),
     ]
+
+
+def use_key_through(
+    service: str, key: kms.IKey, actions: list[str], *, sid: str | None
+) -> iam.PolicyStatement:
+    """`actions` on `key`, only when `service` (its endpoint prefix: sqs, s3, dynamodb, ...) asks on
+    the principal's behalf: the key does nothing for a direct call."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=actions,
+        resources=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}},
+    )
 
 
 def decrypt_secrets(secrets_key: kms.IKey) -> iam.PolicyStatement:
     """kms:Decrypt on the secrets' key, only when Secrets Manager asks on the function's behalf
     (GetSecretValue of a secret encrypted with that key)."""
-    return iam.PolicyStatement(
-        sid="DecryptSecretsThroughSecretsManager",
-        actions=["kms:Decrypt"],
-        resources=[secrets_key.key_arn],
-        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+    return use_key_through(
+        "secretsmanager", secrets_key, ["kms:Decrypt"], sid="DecryptSecretsThroughSecretsManager"
     )
 
 

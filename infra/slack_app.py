@@ -9,12 +9,12 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import Asset, FunctionSpec
 from infra.monitoring import page_on, queue_depth
-from infra.nag import acknowledge, acknowledge_handler_authorization
+from infra.nag import acknowledge_handler_authorization
+from infra.parking import parking_queue
 from infra.permissions import decrypt_secrets, send_to_encrypted_queue, use_idempotency_records
 from infra.platform import Platform, RollbackQueue
 from infra.rollback_worker import RollbackWorker
@@ -114,19 +114,15 @@ class RecoveryChecks(Construct):
         self.group_name = self.group.ref
         # Scheduler parks a check it could not deliver after its retries here (the schedule's
         # DeadLetterConfig), instead of dropping it: nobody would be told the rollback did not recover.
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = parking_queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=rollback_queue.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the recovery-check schedules (their DeadLetterConfig), "
-            "which cdk-nag does not recognise because it only looks for SQS redrive policies.",
+            key=rollback_queue.key,
+            nag_reason=(
+                "This queue is the dead-letter queue of the recovery-check schedules (their "
+                "DeadLetterConfig), which cdk-nag does not recognise because it only looks for SQS "
+                "redrive policies."
+            ),
         )
         self.role = iam.Role(
             self,

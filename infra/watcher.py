@@ -11,13 +11,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DeploymentConfig
 from infra.functions import AppFunction, Asset, FunctionSpec
 from infra.monitoring import app_metric, page_on, queue_depth
-from infra.nag import acknowledge
+from infra.parking import parking_queue
 from infra.permissions import decrypt_secrets
 from infra.platform import Platform, RollbackQueue
 
@@ -81,19 +80,14 @@ class Watcher(Construct):
         )
         # Scheduler invokes asynchronously: a run that fails is not retried (the next run replaces
         # it) but parked, so its event is there to read.
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = parking_queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=platform.app_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is the watcher's on-failure destination (a Lambda destination), which cdk-nag "
-            "does not recognise because it only looks for SQS redrive policies.",
+            key=platform.app_key,
+            nag_reason=(
+                "This queue is the watcher's on-failure destination (a Lambda destination), which cdk-nag "
+                "does not recognise because it only looks for SQS redrive policies."
+            ),
         )
         self.function.park_failed_events(
             self.dead_letter_queue,

@@ -12,9 +12,9 @@ import threading
 from datetime import datetime
 from types import FrameType
 
-from langfuse.api.client import LangfuseAPI
 from prometheus_client import CollectorRegistry, disable_created_metrics, start_http_server
 from prompt_rollback.measurements import Measurements, measure
+from prompt_rollback.measurements.client import langfuse_api
 from pydantic import ValidationError
 
 from prompt_rollback_exporter.collector import PromptCollector
@@ -27,13 +27,12 @@ EXIT_LANGFUSE_UNUSABLE = 3
 
 def build(settings: ExporterSettings) -> tuple[CollectorRegistry, Refresher]:
     """The registry /metrics serves and the refresher feeding it (not started)."""
-    api = LangfuseAPI(
-        base_url=settings.langfuse_host.rstrip("/"),
-        username=settings.langfuse_public_key,
-        password=settings.langfuse_secret_key.get_secret_value(),
-        x_langfuse_public_key=settings.langfuse_public_key,
-        x_langfuse_sdk_name="prompt-rollback-exporter",
-        timeout=settings.request_timeout.total_seconds(),
+    api = langfuse_api(
+        settings.langfuse_host,
+        settings.langfuse_public_key,
+        settings.langfuse_secret_key.get_secret_value(),
+        sdk_name="prompt-rollback-exporter",
+        timeout_seconds=settings.request_timeout.total_seconds(),
     )
     measurement_settings = settings.measurement_settings()
     # `*_created` series only add noise to an exporter's counters.

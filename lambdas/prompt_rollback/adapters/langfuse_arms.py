@@ -9,6 +9,7 @@ from typing import Any
 from prompt_rollback.errors import RegistryUnavailable
 from prompt_rollback.measurements import MeasurementError
 from prompt_rollback.measurements.arms import ArmScores, measure_arms
+from prompt_rollback.measurements.client import langfuse_api
 from prompt_rollback.ports import ArmsRead, PromptRef
 
 
@@ -21,15 +22,8 @@ class LangfuseArmReader:
     def connect(
         cls, host: str, public_key: str, secret_key: str, timeout_seconds: float
     ) -> LangfuseArmReader:
-        from langfuse.api.client import LangfuseAPI
-
-        api = LangfuseAPI(
-            base_url=host.rstrip("/"),
-            username=public_key,
-            password=secret_key,
-            x_langfuse_public_key=public_key,
-            x_langfuse_sdk_name="prompt-rollback-rollout",
-            timeout=timeout_seconds,
+        api = langfuse_api(
+            host, public_key, secret_key, sdk_name="prompt-rollback-rollout", timeout_seconds=timeout_seconds
         )
         return cls(api)
 

@@ -3,41 +3,21 @@ FIFO message group when it is due, then deletes itself. FIFO queues take no per-
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules, schedule_name
 from prompt_rollback.domain.requests import message_group_id
 from prompt_rollback.domain.rollout_messages import RolloutTick
 
 
 class EventBridgeTickScheduler:
     def __init__(self, client: Any, group_name: str, queue_arn: str, role_arn: str) -> None:
-        self._client = client
-        self._group = group_name
-        self._queue_arn = queue_arn
-        self._role_arn = role_arn
+        self._schedules = OneShotQueueSchedules(client, group_name, queue_arn, role_arn)
 
     def schedule_tick(self, tick: RolloutTick, due: datetime) -> str:
         """Idempotent per tick: a retry finds the schedule there already."""
-        key = f"{tick.rollout_id}:{tick.step}:{tick.tick}"
-        name = "tick-" + hashlib.sha256(key.encode()).hexdigest()[:40]
-        at = due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        with contextlib.suppress(self._client.exceptions.ConflictException):
-            self._client.create_schedule(
-                Name=name,
-                GroupName=self._group,
-                ScheduleExpression=f"at({at})",
-                ScheduleExpressionTimezone="UTC",
-                FlexibleTimeWindow={"Mode": "OFF"},
-                ActionAfterCompletion="DELETE",
-                Target={
-                    "Arn": self._queue_arn,
-                    "RoleArn": self._role_arn,
-                    "Input": tick.model_dump_json(),
-                    "SqsParameters": {"MessageGroupId": message_group_id(tick.provider, tick.prompt_name)},
-                    "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
-                },
-            )
+        name = schedule_name("tick-", f"{tick.rollout_id}:{tick.step}:{tick.tick}")
+        group = message_group_id(tick.provider, tick.prompt_name)
+        self._schedules.put_at(due, tick, name=name, message_group_id=group)
         return name

@@ -4,6 +4,9 @@ paths and Slack, so path-traversal segments, control characters and absurd lengt
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 MAX_PROMPT_NAME_LENGTH = 200
 _ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:@+\-/]*$")
@@ -23,3 +26,14 @@ def prompt_name_problem(name: str) -> str | None:
     if name != name.strip():
         return "prompt_name has leading or trailing spaces"
     return None
+
+
+def _acceptable(name: str) -> str:
+    problem = prompt_name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+# A model field holding a prompt name: refused with the reason above, as a pydantic validation error.
+PromptName = Annotated[str, AfterValidator(_acceptable)]

@@ -6,9 +6,9 @@ import hashlib
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from prompt_rollback.domain.prompt_names import prompt_name_problem
+from prompt_rollback.domain.prompt_names import PromptName
 from prompt_rollback.domain.provenance import Provenance
 from prompt_rollback.domain.times import WireTime
 
@@ -94,7 +94,7 @@ class RollbackRequest(BaseModel):
     message_type: Literal["rollback_request"] = Field(default="rollback_request", exclude=True)
     request_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     provider: Provider = "langfuse"
-    prompt_name: str
+    prompt_name: PromptName
     alerted_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     rollback_to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     environment: str = Field(default="", max_length=MAX_NAME_LENGTH)
@@ -113,14 +113,6 @@ class RollbackRequest(BaseModel):
     # Only on a person's move, built inside the worker (slack/service.py); never queued, and the
     # worker refuses a queued request that carries one (worker/provenance.py).
     provenance: Provenance | None = Field(default=None, exclude=True)
-
-    @field_validator("prompt_name")
-    @classmethod
-    def _valid_prompt_name(cls, value: str) -> str:
-        problem = prompt_name_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @model_validator(mode="after")
     def _forward_only_when_forced(self) -> RollbackRequest:

@@ -7,9 +7,9 @@ import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from prompt_rollback.domain.prompt_names import prompt_name_problem
+from prompt_rollback.domain.prompt_names import PromptName
 from prompt_rollback.domain.requests import MAX_VERSION
 
 RolloutCommandName = Literal[
@@ -21,15 +21,7 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: Literal["langfuse", "bedrock"] = "langfuse"
-    prompt_name: str = Field(min_length=1, max_length=400)
-
-    @field_validator("prompt_name")
-    @classmethod
-    def _valid_prompt_name(cls, value: str) -> str:
-        problem = prompt_name_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+    prompt_name: PromptName = Field(min_length=1, max_length=400)
 
     @property
     def prompt_key(self) -> str:

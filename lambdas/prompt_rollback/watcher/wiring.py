@@ -51,20 +51,18 @@ def signal_sender() -> IntakeSignalSender:
 
 @cache
 def observer() -> Observer:
-    from langfuse.api.client import LangfuseAPI
-
+    from prompt_rollback.measurements.client import langfuse_api
     from prompt_rollback.watcher.observer import LangfuseWatchObserver
 
     credentials = wiring.langfuse_credentials()
-    api = LangfuseAPI(
-        base_url=credentials.host.rstrip("/"),
-        username=credentials.public_key,
-        password=credentials.secret_key,
-        x_langfuse_public_key=credentials.public_key,
-        x_langfuse_sdk_name="prompt-rollback-watcher",
+    api = langfuse_api(
+        credentials.host,
+        credentials.public_key,
+        credentials.secret_key,
+        sdk_name="prompt-rollback-watcher",
         # Per request (LANGFUSE_TIMEOUT_SECONDS, as the worker's); the measurement code turns
         # the SDK's retries off, so a run is at most a few such waits within its 2-minute timeout.
-        timeout=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
+        timeout_seconds=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
     )
     has_ledger = bool(os.environ.get(LEDGER_VARIABLE, "").strip())
     return LangfuseWatchObserver(api, watcher_config(), ledger_previous_production if has_ledger else None)
