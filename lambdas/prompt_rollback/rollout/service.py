@@ -254,7 +254,7 @@ class RolloutService:
     def start_from_label(self, message: RolloutLabelStart) -> RolloutAnswer:
         """The candidate label added in Langfuse's UI: the default plan, if the version still holds
         the label and is not production (a webhook can arrive after the label moved on)."""
-        rollout, _, _ = self._read(message.prompt_key)
+        rollout, _ = self._read(message.prompt_key)
         if rollout is not None and rollout.active and rollout.candidate == message.version:
             return RolloutAnswer("stale", f"v{message.version} is rolling out already ({rollout.rollout_id})")
         plan = self._plans.plan_for(message.prompt_name)
@@ -277,7 +277,7 @@ class RolloutService:
     def click(self, click: RolloutClick, verified: bool, sender: str = "") -> RolloutAnswer:
         """A button on the rollout's Slack message. A click nobody vouches for (not queued by the
         Slack actions function) is recorded as refused and not acted on; its clicker is not told."""
-        rollout, head, _ = self._read(click.prompt_key)
+        rollout, head = self._read(click.prompt_key)
         if rollout is None or rollout.rollout_id != click.rollout_id:
             return _error(f"{click.rollout_id} is not the rollout of {click.prompt_name} on record")
         now = self._clock()
