@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from prompt_rollback.domain.audit import ChainAnchor
-from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord
+from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord
 from prompt_rollback.domain.canary.analysis import ArmObservations
-from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
@@ -20,7 +19,6 @@ from prompt_rollback.domain.postmortem import VersionRecord
 from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.rollout_messages import RolloutTick
-from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
 
@@ -90,16 +88,7 @@ class AuditLedger(Protocol):
         """The records of one prompt from `seq` to the head, oldest first."""
         ...
 
-    @overload
-    def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
-
-    @overload
-    def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
-
-    @overload
-    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
-
-    def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
+    def append(self, record: SameLedgerRecord, after: LedgerRecord | None) -> SameLedgerRecord:
         """Append `record` right after `after` (the head the caller decided on) and return it
         sealed (seq, prev_hash, hash); `LedgerConflict` if someone else appended first."""
         ...

@@ -27,6 +27,8 @@ from prompt_rollback.settings import (
 )
 
 if TYPE_CHECKING:  # imported where they are built: a function loads only the adapters it uses
+    from langfuse.api.client import LangfuseAPI
+
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
@@ -157,6 +159,21 @@ def langfuse_credentials() -> LangfuseCredentials:
         raise ConfigurationError("LANGFUSE_SECRET_KEY", "is not set")
     return LangfuseCredentials(
         config.langfuse_host, config.langfuse_public_key, config.langfuse_secret_key.get_secret_value()
+    )
+
+
+def langfuse_metrics_api(sdk_name: str) -> LangfuseAPI:
+    """Langfuse's REST client for metrics reads, with the credentials and LANGFUSE_TIMEOUT_SECONDS
+    in force; `sdk_name` tells Langfuse which of our functions is asking."""
+    from prompt_rollback.measurements.client import langfuse_api
+
+    credentials = langfuse_credentials()
+    return langfuse_api(
+        credentials.host,
+        credentials.public_key,
+        credentials.secret_key,
+        sdk_name=sdk_name,
+        timeout_seconds=environment(LangfuseSettings).langfuse_timeout_seconds,
     )
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
-from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, record_from_item
-from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord, record_from_item
 from prompt_rollback.domain.guard_summary import GUARDS_FIELD, GuardSummary, advance, summarize
 from prompt_rollback.domain.ledger_schema import (
     BY_PROMPT_TIME_INDEX,
@@ -24,7 +23,6 @@ from prompt_rollback.domain.ledger_schema import (
     REQUEST_ID_KEY,
     SORT_KEY,
 )
-from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.errors import LedgerConflict, LedgerRejected, LedgerUnavailable
 from prompt_rollback.ports import LedgerHead
 
@@ -151,16 +149,7 @@ class DynamoDBAuditLedger:
         item = self._get(after.prompt_key, after.seq)
         return self._remember(item) if item is not None else GuardSummary()
 
-    @overload
-    def append(self, record: AuditRecord, after: LedgerRecord | None) -> AuditRecord: ...
-
-    @overload
-    def append(self, record: ProductionChange, after: LedgerRecord | None) -> ProductionChange: ...
-
-    @overload
-    def append(self, record: RolloutRecord, after: LedgerRecord | None) -> RolloutRecord: ...
-
-    def append(self, record: LedgerRecord, after: LedgerRecord | None) -> LedgerRecord:
+    def append(self, record: SameLedgerRecord, after: LedgerRecord | None) -> SameLedgerRecord:
         seq = after.seq + 1 if after else 1
         prev_hash = after.hash if after else GENESIS_HASH
         item = {**record.bounded().to_item(), "seq": seq}

@@ -3,6 +3,9 @@ each with its own small adapter; the request's target labels say which (docs/bed
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
 from prompt_rollback.adapters.bedrock_agent_registry import BedrockAgentAliasRegistry
 from prompt_rollback.adapters.bedrock_flow_registry import BedrockFlowAliasRegistry
 from prompt_rollback.adapters.bedrock_prompt_pointer_registry import BedrockPromptPointerRegistry
@@ -27,6 +30,37 @@ def target_of(ref: PromptRef) -> BedrockTarget:
     return target
 
 
+Target = TypeVar("Target", AgentAliasTarget, FlowAliasTarget, PromptParameterTarget)
+Target_contra = TypeVar("Target_contra", contravariant=True)
+
+
+class _PointerAdapter(Protocol[Target_contra]):
+    """What each kind of pointer's adapter does for its own kind of target."""
+
+    def read_state(self, target: Target_contra) -> RegistryState: ...
+
+    def read_production(self, target: Target_contra) -> int | None: ...
+
+    def move_production(self, target: Target_contra, version: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class _Pointer(Generic[Target]):
+    """One target with the adapter of its kind."""
+
+    adapter: _PointerAdapter[Target]
+    target: Target
+
+    def read_state(self) -> RegistryState:
+        return self.adapter.read_state(self.target)
+
+    def read_production(self) -> int | None:
+        return self.adapter.read_production(self.target)
+
+    def move_production(self, version: int) -> str:
+        return self.adapter.move_production(self.target, version)
+
+
 class BedrockRegistry:
     """The `PromptRegistry` port for provider "bedrock": each call goes to the pointer's adapter."""
 
@@ -42,29 +76,24 @@ class BedrockRegistry:
         self._flow_aliases = flow_aliases
         self._prompt_pointers = prompt_pointers
 
-    def read_state(self, ref: PromptRef) -> RegistryState:
+    def _pointer(
+        self, ref: PromptRef
+    ) -> _Pointer[AgentAliasTarget] | _Pointer[FlowAliasTarget] | _Pointer[PromptParameterTarget]:
         target = target_of(ref)
         if isinstance(target, AgentAliasTarget):
-            return self._agent_aliases.read_state(target)
+            return _Pointer(self._agent_aliases, target)
         if isinstance(target, FlowAliasTarget):
-            return self._flow_aliases.read_state(target)
-        return self._prompt_pointers.read_state(target)
+            return _Pointer(self._flow_aliases, target)
+        return _Pointer(self._prompt_pointers, target)
+
+    def read_state(self, ref: PromptRef) -> RegistryState:
+        return self._pointer(ref).read_state()
 
     def read_production(self, ref: PromptRef) -> int | None:
-        target = target_of(ref)
-        if isinstance(target, AgentAliasTarget):
-            return self._agent_aliases.read_production(target)
-        if isinstance(target, FlowAliasTarget):
-            return self._flow_aliases.read_production(target)
-        return self._prompt_pointers.read_production(target)
+        return self._pointer(ref).read_production()
 
     def move_production(self, ref: PromptRef, version: int) -> str:
-        target = target_of(ref)
-        if isinstance(target, AgentAliasTarget):
-            return self._agent_aliases.move_production(target, version)
-        if isinstance(target, FlowAliasTarget):
-            return self._flow_aliases.move_production(target, version)
-        return self._prompt_pointers.move_production(target, version)
+        return self._pointer(ref).move_production(version)
 
     # ---- progressive delivery: only the SSM prompt pointer can split -----------------------------
     def _splittable(self, ref: PromptRef) -> PromptParameterTarget:

@@ -117,18 +117,22 @@ class LangfuseRegistry:
         except httpx.HTTPError as error:
             raise RegistryUnavailable(f"Langfuse {what}: {type(error).__name__}") from error
 
-    def read_production(self, ref: PromptRef) -> int | None:
-        """The read-back after a move: one GET of the production label (read_state takes two)."""
+    def _holding(self, prompt_name: str, label: str, what: str) -> Any | None:
+        """The version that holds `label`, or None when none does (Langfuse answers 404)."""
         try:
-            prompt = self._call(
-                "get production",
+            return self._call(
+                what,
                 lambda: self._api.prompts.get(
-                    _path_segment(ref.name), label=PRODUCTION_LABEL, request_options=self._request_options
+                    _path_segment(prompt_name), label=label, request_options=self._request_options
                 ),
             )
         except NotFound:
             return None
-        return int(prompt.version)
+
+    def read_production(self, ref: PromptRef) -> int | None:
+        """The read-back after a move: one GET of the production label (read_state takes two)."""
+        prompt = self._holding(ref.name, PRODUCTION_LABEL, "get production")
+        return None if prompt is None else int(prompt.version)
 
     def read_version(self, ref: PromptRef, version: int) -> VersionRecord:
         """One version's commit message and labels, and the gate's verdict when its config holds one."""
@@ -155,16 +159,8 @@ class LangfuseRegistry:
         versions = frozenset(v for meta in listing.data if meta.name == prompt_name for v in meta.versions)
         if not versions:
             return RegistryState(production_version=None, versions=versions)
-        try:
-            prompt = self._call(
-                "get production",
-                lambda: self._api.prompts.get(
-                    _path_segment(prompt_name), label=PRODUCTION_LABEL, request_options=self._request_options
-                ),
-            )
-        except NotFound:
-            return RegistryState(production_version=None, versions=versions)
-        return RegistryState(production_version=int(prompt.version), versions=versions)
+        production = self.read_production(ref)
+        return RegistryState(production_version=production, versions=versions)
 
     def move_production(self, ref: PromptRef, version: int) -> str:
         return self.move_and_read_back(ref, version)[0]
@@ -191,14 +187,8 @@ class LangfuseRegistry:
     def read_rollout(self, ref: PromptRef, candidate_label: str) -> RolloutPointer:
         """Production, the versions, and the version holding the candidate label with its share."""
         state = self.read_state(ref)
-        try:
-            candidate = self._call(
-                "get candidate",
-                lambda: self._api.prompts.get(
-                    _path_segment(ref.name), label=candidate_label, request_options=self._request_options
-                ),
-            )
-        except NotFound:
+        candidate = self._holding(ref.name, candidate_label, "get candidate")
+        if candidate is None:
             return RolloutPointer(state.production_version, state.versions, None, 0)
         share = candidate_share(candidate.labels, candidate_label)
         return RolloutPointer(state.production_version, state.versions, int(candidate.version), share)

@@ -43,22 +43,18 @@ class SqsRollbackQueue:
     def enqueue_action(self, message: SlackAction | RolloutClick) -> None:
         """A click, on its prompt's message group: after (never beside) the rollback it is
         about, one at a time with that prompt's other requests."""
-        click = _outgoing(message, message.action_id)
-        self._client.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=click.body,
-            MessageGroupId=click.group_id,
-            MessageDeduplicationId=click.deduplication_id,
-        )
+        self._send_one(_outgoing(message, message.action_id))
 
     def enqueue_rollout_start(self, message: RolloutLabelStart) -> None:
         """A rollout start from the candidate label, on its prompt's group, once per Langfuse event."""
-        start = _outgoing(message, message.deduplication_id)
+        self._send_one(_outgoing(message, message.deduplication_id))
+
+    def _send_one(self, message: OutgoingMessage) -> None:
         self._client.send_message(
             QueueUrl=self._queue_url,
-            MessageBody=start.body,
-            MessageGroupId=start.group_id,
-            MessageDeduplicationId=start.deduplication_id,
+            MessageBody=message.body,
+            MessageGroupId=message.group_id,
+            MessageDeduplicationId=message.deduplication_id,
         )
 
     def enqueue_resolutions(self, signals: Sequence[ResolutionSignal]) -> None:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prompt_rollback.changes.recorder import ProductionReader
-from prompt_rollback.domain.changes import UNKNOWN, ProductionNow
+from prompt_rollback.changes.recorder import ProductionReader, production_now
 from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.intake import triage
 from prompt_rollback.domain.langfuse_monitors import (
@@ -54,7 +53,7 @@ class MonitorAlertIntake:
             return _skipped(named)
         prompt_name = named[0]
         guards = self._ledger.head(f"langfuse#{prompt_name}").guards
-        verdict = decide(event, moves_on_record(guards), self._production_now(prompt_name))
+        verdict = decide(event, moves_on_record(guards), production_now(self._production_reader, prompt_name))
         if isinstance(verdict, MonitorSkipped):
             return _skipped(verdict)
         intake = triage(as_alertmanager_body(event, verdict), received_at=self._clock())
@@ -72,14 +71,6 @@ class MonitorAlertIntake:
             verdict.version,
             request.request_id,
         )
-
-    def _production_now(self, prompt_name: str) -> ProductionNow:
-        if self._production_reader is None:
-            return UNKNOWN
-        try:
-            return self._production_reader(prompt_name)
-        except Exception:  # the registry down: the ledger alone decides (the worker re-checks anyway)
-            return UNKNOWN
 
 
 def moves_on_record(guards: GuardSummary) -> list[ProductionMove]:

@@ -34,6 +34,17 @@ APPEND_ATTEMPTS = 5
 ProductionReader = Callable[[str], int | None]
 
 
+def production_now(reader: ProductionReader | None, prompt_name: str) -> ProductionNow:
+    """Where production is now, or UNKNOWN without a reader or while the registry is down: the
+    ledger alone decides then (a lost event is recorded by the gainer's, the worker re-checks)."""
+    if reader is None:
+        return UNKNOWN
+    try:
+        return reader(prompt_name)
+    except Exception:
+        return UNKNOWN
+
+
 class LedgerBusy(Exception):
     """The prompt's chain kept changing under us: answer 5xx so the sender retries."""
 
@@ -69,7 +80,7 @@ class ChangeRecorder:
             if isinstance(first, Ignored) and first.reason.startswith("production left"):
                 # Only a loser's event gets here: ask where production went, so a label removed
                 # without a new holder is on the record too.
-                now = self._production_now(event.prompt.name)
+                now = production_now(self._production_reader, event.prompt.name)
                 return langfuse_change(event, view, now, received_at=received_at)
             return first
 
@@ -110,14 +121,6 @@ class ChangeRecorder:
                 continue
             return Recorded("recorded", _describe(sealed), sealed.seq, sealed)
         raise LedgerBusy(f"{prompt_key}: ledger kept changing while recording a change")
-
-    def _production_now(self, prompt_name: str) -> ProductionNow:
-        if self._production_reader is None:
-            return UNKNOWN
-        try:
-            return self._production_reader(prompt_name)
-        except Exception:  # the registry being down must not lose the event: the gainer's records it
-            return UNKNOWN
 
 
 def _describe(change: ProductionChange) -> str:

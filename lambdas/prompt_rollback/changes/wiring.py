@@ -3,6 +3,7 @@ intake, event recording answered once per event id, and what the CloudTrail reco
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import cache
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import Field, Json
 from prompt_rollback import wiring
 from prompt_rollback.changes.canary_label import CanaryLabelStarts
 from prompt_rollback.changes.monitor_intake import MonitorAlertIntake
-from prompt_rollback.changes.recorder import ChangeRecorder
+from prompt_rollback.changes.recorder import ChangeRecorder, ProductionReader
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.domain.langfuse_monitors import MonitorAlertEvent
 from prompt_rollback.domain.rollout_plan import RolloutPlans
@@ -20,7 +21,6 @@ from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
 from prompt_rollback.ports import PromptRef
 from prompt_rollback.settings import (
     EnvironmentModel,
-    IdempotencySettings,
     LangfuseSettings,
     LangfuseWebhookSettings,
     OwnRoleSettings,
@@ -62,36 +62,28 @@ def _production_now(prompt_name: str) -> int | None:
     return wiring.registry_for("langfuse").read_production(PromptRef(prompt_name))
 
 
+def _production_reader() -> ProductionReader | None:
+    """Langfuse's production, where Langfuse credentials are configured."""
+    return _production_now if wiring.environment(LangfuseSettings).has_credentials else None
+
+
 @cache
 def change_recorder() -> ChangeRecorder:
     """Records production changes made outside the worker. With Langfuse credentials configured it
     also asks Langfuse where production went when only the losing version's event has arrived."""
-    has_langfuse = wiring.environment(LangfuseSettings).has_credentials
-    return ChangeRecorder(wiring.audit_ledger(), _production_now if has_langfuse else None)
+    return ChangeRecorder(wiring.audit_ledger(), _production_reader())
 
 
 @cache
 def monitor_alert_intake() -> MonitorAlertIntake:
     """Langfuse monitor alerts: the ledger's moves decide, the rollback queue takes the request."""
-    has_langfuse = wiring.environment(LangfuseSettings).has_credentials
-    return MonitorAlertIntake(
-        wiring.audit_ledger(), wiring.rollback_queue(), _production_now if has_langfuse else None
-    )
+    return MonitorAlertIntake(wiring.audit_ledger(), wiring.rollback_queue(), _production_reader())
 
 
 def _record(event: LangfuseEvent) -> dict[str, Any]:
     if isinstance(event, MonitorAlertEvent):
         alert = monitor_alert_intake().receive(event)
-        return {
-            "event_id": event.id,
-            "type": event.type,
-            "status": alert.status,
-            "detail": alert.detail,
-            "prompt_name": alert.prompt_name,
-            "version": alert.version,
-            "request_id": alert.request_id,
-            "misconfigured": alert.misconfigured,
-        }
+        return {"event_id": event.id, "type": event.type, **asdict(alert)}
     outcome = change_recorder().record_langfuse(event)
     rollout = canary_label_starts().consider(event)
     return {
@@ -116,10 +108,8 @@ def langfuse_event_recording() -> AnsweredOnce[LangfuseEvent]:
     return answered_once(
         _record,
         name="langfuse-event",
-        table_name=wiring.environment(IdempotencySettings).idempotency_table_name,
         key="id",
         expires_after_seconds=LANGFUSE_EVENT_MEMORY_SECONDS,
-        boto_config=wiring.AWS_CLIENT_CONFIG,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from prompt_rollback.domain.audit import canonical_json
 from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionChange
@@ -280,6 +280,8 @@ def _optional_int(value: Any) -> int | None:
 
 # What a prompt's chain holds: our intents and decisions, the changes people made, and rollouts.
 LedgerRecord = AuditRecord | ProductionChange | RolloutRecord
+# One of them, where what comes back is the same kind of record that went in (the ledger's append).
+SameLedgerRecord = TypeVar("SameLedgerRecord", AuditRecord, ProductionChange, RolloutRecord)
 
 
 def ours(records: Sequence[LedgerRecord]) -> list[AuditRecord]:

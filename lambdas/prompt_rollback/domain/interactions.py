@@ -45,28 +45,34 @@ class Click(StrEnum):
     UNDO = "undo"
 
 
-class SlackAction(BaseModel):
+class SlackClicker(BaseModel):
+    """Who clicked a button on one of our Slack messages, as POST /slack/actions verified it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
+    user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
+    user_name: str = Field(default="", max_length=200)
+    channel_id: str = Field(default="", max_length=40)
+
+    @property
+    def actor(self) -> str:
+        """As the record shows it; the approvers list is compared with the user id."""
+        return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
+
+
+class SlackAction(SlackClicker):
     """A button click, as queued by POST /slack/actions on the prompt's FIFO message group.
 
     `prompt_key` is not from the client: the handler looked the rollback id up in the ledger.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     message_type: Literal["slack_action"] = "slack_action"
-    action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     click: Click
     rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     provider: str = Field(min_length=1, max_length=40)
     prompt_name: str = Field(min_length=1, max_length=400)
-    user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
-    user_name: str = Field(default="", max_length=200)
-    channel_id: str = Field(default="", max_length=40)
     clicked_at: WireTime
-
-    @property
-    def actor(self) -> str:
-        return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
 
     @property
     def slack_user(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prompt_rollback.domain.interactions import SlackClicker
 from prompt_rollback.domain.prompt_names import PromptName
 from prompt_rollback.domain.requests import MAX_VERSION
 
@@ -55,23 +56,14 @@ class RolloutLabelStart(_Message):
 RolloutClickName = Literal["rollout_approve", "rollout_abort", "rollout_promote_full"]
 
 
-class RolloutClick(_Message):
+class RolloutClick(_Message, SlackClicker):
     """A button on a rollout's Slack message, queued by POST /slack/actions on the prompt's group.
     The prompt is what our ledger says of the rollout id, never taken from the click."""
 
     message_type: Literal["rollout_click"] = "rollout_click"
-    action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     click: RolloutClickName
     rollout_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
-    user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
-    user_name: str = Field(default="", max_length=200)
-    channel_id: str = Field(default="", max_length=40)
     clicked_at: datetime
-
-    @property
-    def actor(self) -> str:
-        """As the record shows it; the approvers list is compared with the user id."""
-        return f"slack:{self.user_id}" + (f" ({self.user_name})" if self.user_name else "")
 
 
 class RolloutCommand(_Message):

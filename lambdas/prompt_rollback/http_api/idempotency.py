@@ -11,7 +11,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from botocore.config import Config
+
+from prompt_rollback import wiring
+from prompt_rollback.settings import IdempotencySettings
 
 T = TypeVar("T")
 
@@ -36,18 +38,17 @@ def answered_once(
     work: Callable[[T], dict[str, Any]],
     *,
     name: str,
-    table_name: str,
     key: str,
     expires_after_seconds: int,
-    boto_config: Config,
     payload_validation: str | None = None,
 ) -> AnsweredOnce[T]:
-    """`work` behind an idempotency record keyed on the `key` path of its argument.
+    """`work` behind an idempotency record in IDEMPOTENCY_TABLE_NAME, keyed on the `key` path of its argument.
 
     `name` prefixes the stored keys, so moving the code does not forget what was answered. With
     `payload_validation`, a repeated key with other such fields is refused (IdempotencyValidationError).
     """
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto_config=boto_config)
+    table_name = wiring.environment(IdempotencySettings).idempotency_table_name
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto_config=wiring.AWS_CLIENT_CONFIG)
     config = IdempotencyConfig(
         event_key_jmespath=key,
         payload_validation_jmespath=payload_validation or "",

@@ -47,11 +47,9 @@ def manual_rollbacks() -> AnsweredOnce[RollbackRequest]:
     return answered_once(
         _manual_rollback,
         name="manual-rollback",
-        table_name=config.idempotency_table_name,
         key="request_id",
         payload_validation=MANUAL_PAYLOAD_FIELDS,
         expires_after_seconds=config.idempotency_expiry_seconds,
-        boto_config=wiring.AWS_CLIENT_CONFIG,
     )
 
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from prompt_rollback import wiring
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.http_api.idempotency import AnsweredOnce, answered_once
-from prompt_rollback.settings import IdempotencySettings
 
 if TYPE_CHECKING:
     from prompt_rollback.adapters.langfuse_version_errors import LangfuseVersionErrors
@@ -43,10 +42,8 @@ def replay_guard() -> AnsweredOnce[dict[str, str]]:
     return answered_once(
         _admit,
         name="slack-signature",
-        table_name=wiring.environment(IdempotencySettings).idempotency_table_name,
         key="signature",
         expires_after_seconds=REPLAY_MEMORY_SECONDS,
-        boto_config=wiring.AWS_CLIENT_CONFIG,
     )
 
 
@@ -76,21 +73,9 @@ def interaction_service(run_rollback: RunRollback) -> InteractionService:
 @cache
 def version_errors() -> LangfuseVersionErrors:
     """The production version's errors for a version-scoped recovery check, from Langfuse's metrics."""
-    from langfuse.api.client import LangfuseAPI
-
     from prompt_rollback.adapters.langfuse_version_errors import LangfuseVersionErrors
-    from prompt_rollback.settings import LangfuseSettings
 
-    credentials = wiring.langfuse_credentials()
-    api = LangfuseAPI(
-        base_url=credentials.host.rstrip("/"),
-        username=credentials.public_key,
-        password=credentials.secret_key,
-        x_langfuse_public_key=credentials.public_key,
-        x_langfuse_sdk_name="prompt-rollback",
-        timeout=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
-    )
-    return LangfuseVersionErrors(api)
+    return LangfuseVersionErrors(wiring.langfuse_metrics_api(sdk_name="prompt-rollback"))
 
 
 _PEOPLE_METRICS = {

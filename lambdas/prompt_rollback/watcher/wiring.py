@@ -13,7 +13,6 @@ from prompt_rollback import wiring
 from prompt_rollback.adapters.watch_state_store import DynamoDBWatchStateStore
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.ports import Observer
-from prompt_rollback.settings import LangfuseSettings
 from prompt_rollback.watcher.config import WatcherConfig
 from prompt_rollback.watcher.service import IntakeSignalSender
 
@@ -51,19 +50,11 @@ def signal_sender() -> IntakeSignalSender:
 
 @cache
 def observer() -> Observer:
-    from prompt_rollback.measurements.client import langfuse_api
     from prompt_rollback.watcher.observer import LangfuseWatchObserver
 
-    credentials = wiring.langfuse_credentials()
-    api = langfuse_api(
-        credentials.host,
-        credentials.public_key,
-        credentials.secret_key,
-        sdk_name="prompt-rollback-watcher",
-        # Per request (LANGFUSE_TIMEOUT_SECONDS, as the worker's); the measurement code turns
-        # the SDK's retries off, so a run is at most a few such waits within its 2-minute timeout.
-        timeout_seconds=wiring.environment(LangfuseSettings).langfuse_timeout_seconds,
-    )
+    # LANGFUSE_TIMEOUT_SECONDS per request, as the worker's; the measurement code turns the SDK's
+    # retries off, so a run is at most a few such waits within its 2-minute timeout.
+    api = wiring.langfuse_metrics_api(sdk_name="prompt-rollback-watcher")
     has_ledger = bool(os.environ.get(LEDGER_VARIABLE, "").strip())
     return LangfuseWatchObserver(api, watcher_config(), ledger_previous_production if has_ledger else None)
 
