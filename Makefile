@@ -25,7 +25,7 @@ lock: $(VENV)/.installed
 	$(UV) pip compile --quiet --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
 
 run: $(VENV)/.installed  ## the service on http://127.0.0.1:8080 with embedded moto, Langfuse and Slack
-	$(PY) -m local_mode
+	$(PY) -m local_mode $(ARGS)
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

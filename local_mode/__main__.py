@@ -12,6 +12,7 @@ from pathlib import Path
 
 from local_mode.loopback import PortInUse
 from local_mode.service import DEMO_TOKEN, LocalService, LocalSettings
+from local_mode.traffic_file import TrafficError, TrafficFile, load_traffic
 
 
 def _arguments() -> argparse.Namespace:
@@ -39,7 +40,34 @@ def _arguments() -> argparse.Namespace:
         metavar="SECONDS",
         help="run the watcher (Langfuse regressions, no Prometheus) every SECONDS, e.g. 15",
     )
-    return parser.parse_args()
+    parser.add_argument(
+        "--traffic",
+        metavar="FILE",
+        help="simulate traffic through the rollout client: a YAML file, or `demo` (docs/rollout.md)",
+    )
+    parser.add_argument(
+        "--step-seconds",
+        type=float,
+        metavar="S",
+        help="with --traffic: rollout steps of S seconds (at least 1), ticked every S seconds",
+    )
+    args = parser.parse_args()
+    if args.step_seconds is not None and not args.traffic:
+        parser.error("--step-seconds needs --traffic (the requests a step is judged on)")
+    if args.step_seconds is not None and not 1 <= args.step_seconds <= 3600:
+        parser.error("--step-seconds must be between 1 and 3600")
+    return args
+
+
+def _traffic(source: str | None) -> TrafficFile | None:
+    """The traffic file, read before anything starts: a bad one exits 2 having changed nothing."""
+    if not source:
+        return None
+    try:
+        return load_traffic(source)
+    except TrafficError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _slack(service: LocalService) -> str:
@@ -80,6 +108,7 @@ def _banner(service: LocalService, args: argparse.Namespace) -> str:
     langfuse_secret = service.langfuse.secret_key if service.langfuse else "<your LANGFUSE_SECRET_KEY>"
     # The console script installed beside this interpreter (make builds .venv with the project in it).
     cli = Path(sys.executable).with_name("prompt-rollback")
+    traffic, rollouts = _traffic_lines(service, args), _rollout_commands(service, cli)
     return f"""
 prompt-rollback local mode
   webhook   POST {service.url}/alerts   (Authorization: Bearer {args.token})
@@ -88,7 +117,7 @@ prompt-rollback local mode
   Langfuse  {langfuse}
   Slack     {slack}
   PagerDuty {pagerduty}
-  Watcher   {watching}
+  Watcher   {watching}{traffic}
 
 Fire the demo alert (support-answer v7 regressed; the worker rolls it back to v6):
   curl -sS -H 'Authorization: Bearer {args.token}' -H 'Content-Type: application/json' \\
@@ -104,13 +133,47 @@ and also IDEMPOTENCY_TABLE_NAME and LANGFUSE_* for rollback --in-process:
     AUDIT_TABLE_NAME={service.resources.audit_table} \\
     IDEMPOTENCY_TABLE_NAME={service.resources.idempotency_table} \\
     LANGFUSE_HOST={os.environ["LANGFUSE_HOST"]} LANGFUSE_PUBLIC_KEY={os.environ["LANGFUSE_PUBLIC_KEY"]} \\
-    LANGFUSE_SECRET_KEY={langfuse_secret}{_slack_app_settings(service)}
+    LANGFUSE_SECRET_KEY={langfuse_secret}{_slack_app_settings(service)}{_rollout_settings()}
   {cli} audit --prompt support-answer      # changes and decisions, who/when/why
   {cli} history --prompt support-answer    # who held production when
   {cli} rollback --prompt support-answer --to 4 \\
-    --reason drill --actor you@example.com --in-process   # a forced rollback from v5
+    --reason drill --actor you@example.com --in-process   # a forced rollback from v5{rollouts}
 Ctrl-C stops.
 """
+
+
+def _traffic_lines(service: LocalService, args: argparse.Namespace) -> str:
+    """The simulated traffic, the rollout plan, and the commands that roll out the file's candidates."""
+    if service.traffic is None or args.traffic is None:
+        return ""
+    lines = [f"\n  Traffic   {line}" for line in service.traffic.describe()]
+    if service.created_versions:
+        lines.append(f"\n            created: {', '.join(service.created_versions)}")
+    steps = (
+        f"steps and ticks of {args.step_seconds:g} s (ROLLOUT_PLANS), approvals at 5 % (sre) and 50 % "
+        "(product-owner); the Slack user U0LOCALDEV may approve both"
+        if args.step_seconds
+        else "the default plan; ticks every tick_interval"
+    )
+    lines.append(f"\n  Rollouts  {steps}; each step printed as [rollout]")
+    return "".join(lines)
+
+
+def _rollout_commands(service: LocalService, cli: Path) -> str:
+    """With --traffic: the command that rolls out each prompt's newest version in the file."""
+    traffic = service.settings.traffic
+    if traffic is None:
+        return ""
+    return "".join(
+        f"\n  {cli} rollout start --prompt {name} --version {max(prompt.versions)} --actor you --in-process"
+        for name, prompt in traffic.prompts.items()
+    )
+
+
+def _rollout_settings() -> str:
+    """--step-seconds: the CLI's in-process worker starts rollouts with the same fast plan."""
+    plans = os.environ.get("ROLLOUT_PLANS")
+    return f" \\\n    ROLLOUT_PLANS={shlex.quote(plans)}" if plans else ""
 
 
 def _slack_app_settings(service: LocalService) -> str:
@@ -148,10 +211,15 @@ def main() -> None:
                 webhook_token=args.token,
                 verbose=args.verbose,
                 watch_every_seconds=args.watch_every,
+                traffic=_traffic(args.traffic),
+                step_seconds=args.step_seconds,
             )
         ).start()
     except PortInUse as busy:
         sys.exit(f"error: {busy}; {_other_port_hint(busy, args)}")
+    except TrafficError as error:  # the file does not fit the store: nothing was created
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
     print(_banner(service, args), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -4,6 +4,7 @@ query builder does (web/src/features/query in langfuse/langfuse)."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import random
@@ -60,7 +61,7 @@ class View:
     high_cardinality: frozenset[str]
     time: Getter
     time_field: str
-    records: Callable[[MetricsStore], list[Any]]
+    records: Callable[[MetricsStore, datetime, datetime], list[Any]]
 
 
 def _obs(attribute: str) -> Getter:
@@ -87,7 +88,7 @@ _OBSERVATIONS = View(
     high_cardinality=frozenset({"id", "traceId", "userId", "sessionId", "parentObservationId"}),
     time=lambda o: o.start_time,
     time_field="startTime",
-    records=lambda store: store.observations(),
+    records=lambda store, start, end: store.observations(start, end),
 )
 _SCORE_DIMENSIONS: dict[str, Getter] = {
     "environment": lambda s: s.environment,
@@ -112,7 +113,7 @@ _SCORES_NUMERIC = View(
     high_cardinality=_SCORE_HIGH_CARDINALITY,
     time=lambda s: s.timestamp,
     time_field="timestamp",
-    records=lambda store: store.scores(),
+    records=lambda store, start, end: store.scores(start, end),
 )
 _SCORES_BOOLEAN = View(
     name="scores-boolean",
@@ -121,7 +122,7 @@ _SCORES_BOOLEAN = View(
     high_cardinality=_SCORE_HIGH_CARDINALITY,
     time=lambda s: s.timestamp,
     time_field="timestamp",
-    records=lambda store: [s for s in store.scores() if s.data_type == "BOOLEAN"],
+    records=lambda store, start, end: [s for s in store.scores(start, end) if s.data_type == "BOOLEAN"],
 )
 VIEWS = {view.name: view for view in (_OBSERVATIONS, _SCORES_NUMERIC, _SCORES_BOOLEAN)}
 
@@ -131,12 +132,15 @@ class MetricsQueryError(Exception):
 
 
 class MetricsStore:
-    """Generations and the scores on them; thread-safe."""
+    """Generations and the scores on them; thread-safe. While records arrive in time order (seeding,
+    the traffic simulator) a time window is found by bisection, so a query reads only its window."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._observations: list[StoredObservation] = []
         self._scores: list[StoredScore] = []
+        self._observations_in_order = True
+        self._scores_in_order = True
 
     def add_generation(
         self,
@@ -162,6 +166,8 @@ class MetricsStore:
             total_cost=total_cost,
         )
         with self._lock:
+            if self._observations and start_time < self._observations[-1].start_time:
+                self._observations_in_order = False
             self._observations.append(observation)
         return observation
 
@@ -186,21 +192,41 @@ class MetricsStore:
             environment=observation.environment if observation else "default",
         )
         with self._lock:
+            if self._scores and score.timestamp < self._scores[-1].timestamp:
+                self._scores_in_order = False
             self._scores.append(score)
         return score
 
-    def observations(self) -> list[StoredObservation]:
+    def observations(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[StoredObservation]:
+        """All observations, or (when given) at least those that started within [start, end]."""
         with self._lock:
-            return list(self._observations)
+            if start is None or end is None or not self._observations_in_order:
+                return list(self._observations)
+            return _window(self._observations, start, end, _observed_at)
 
-    def scores(self) -> list[StoredScore]:
+    def scores(self, start: datetime | None = None, end: datetime | None = None) -> list[StoredScore]:
+        """All scores, or (when given) at least those stamped within [start, end]."""
         with self._lock:
-            return list(self._scores)
+            if start is None or end is None or not self._scores_in_order:
+                return list(self._scores)
+            return _window(self._scores, start, end, _scored_at)
+
+    def prune(self, since: datetime, before: datetime) -> int:
+        """Forget the records of [since, before): a long-running simulation keeps its recent past only.
+        Returns how many observations went."""
+        with self._lock:
+            before_count = len(self._observations)
+            self._observations = [o for o in self._observations if not since <= o.start_time < before]
+            self._scores = [s for s in self._scores if not since <= s.timestamp < before]
+            return before_count - len(self._observations)
 
     def clear(self) -> None:
         with self._lock:
             self._observations.clear()
             self._scores.clear()
+            self._observations_in_order = self._scores_in_order = True
 
     # ---- the query API -------------------------------------------------------------------
     # The query is one JSON object in `query`: view, dimensions[{field}], metrics[{measure, aggregation}],
@@ -240,7 +266,7 @@ class MetricsStore:
         row_limit = _row_limit(query)
 
         groups: dict[tuple[Any, ...], list[Any]] = {}
-        for record in view.records(self):
+        for record in view.records(self, start, end):
             if not start <= view.time(record) <= end:
                 continue
             if not all(match(record) for match in matches):
@@ -258,6 +284,21 @@ class MetricsStore:
             rows.append(row)
         _order(rows, query.get("orderBy"), dimensions, metrics)
         return rows[:row_limit]
+
+
+def _observed_at(observation: StoredObservation) -> datetime:
+    return observation.start_time
+
+
+def _scored_at(score: StoredScore) -> datetime:
+    return score.timestamp
+
+
+def _window(records: list[Any], start: datetime, end: datetime, time: Callable[[Any], datetime]) -> list[Any]:
+    """The records of a time-ordered list within [start, end], in their order."""
+    low = bisect.bisect_left(records, start, key=time)
+    high = bisect.bisect_right(records, end, key=time)
+    return records[low:high]
 
 
 def _parse(raw_query: str | None) -> dict[str, Any]:

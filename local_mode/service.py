@@ -5,11 +5,14 @@ SLACK_WEBHOOK_URL, SLACK_BOT_TOKEN, LANGFUSE_WEBHOOK_SECRET, PAGERDUTY_EVENTS_UR
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import IO, Any
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -29,8 +32,11 @@ from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_promp
 from local_mode.langfuse_webhooks import WebhookSender
 from local_mode.loopback import LoopbackServer
 from local_mode.pagerduty_events_server import PagerDutyEventsServer, ReceivedEvent, describe
+from local_mode.rollout_ticks import RolloutTicker, fast_plans
 from local_mode.slack_api_server import ChannelMessage, SlackApiServer
 from local_mode.slack_click import LOCAL_APPROVER, show
+from local_mode.traffic import TrafficSimulator, prepare_versions
+from local_mode.traffic_file import TrafficError, TrafficFile
 from local_mode.watcher import WatcherSchedule, start_watcher
 
 API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
@@ -54,6 +60,9 @@ class LocalSettings:
     # Run the watcher (Langfuse regressions without Prometheus) every this many seconds; None: off.
     watch_every_seconds: float | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    # Simulated traffic (--traffic) and rollout steps of this many seconds (--step-seconds).
+    traffic: TrafficFile | None = None
+    step_seconds: float | None = None
 
 
 class LocalService:
@@ -74,6 +83,10 @@ class LocalService:
         self._invocations = threading.Lock()
         self._saved_environment: dict[str, str] | None = None
         self.webhooks: WebhookSender | None = None
+        self.traffic: TrafficSimulator | None = None
+        self.ticker: RolloutTicker | None = None
+        self.created_versions: list[str] = []
+        self._slack_shapes: dict[tuple[str, str], Any] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalService:
@@ -90,6 +103,10 @@ class LocalService:
     def _start_parts(self, env: Any) -> None:
         env.update(self.settings.environment)
         self._set_lambda_defaults(env)
+        if self.settings.step_seconds:
+            env["ROLLOUT_PLANS"] = fast_plans(self.settings.step_seconds).model_dump_json(
+                exclude_defaults=True
+            )
         if not env.get("AWS_ENDPOINT_URL"):
             self._start_moto(env)
         if not env.get("LANGFUSE_HOST"):
@@ -107,6 +124,47 @@ class LocalService:
             self.webhooks = WebhookSender()
             self.webhooks.subscribe(f"{self.url}{LANGFUSE_EVENTS_PATH}", env["LANGFUSE_WEBHOOK_SECRET"])
             self.langfuse.store.webhooks = self.webhooks
+        if self.settings.traffic is not None:
+            self._start_traffic(self.settings.traffic, env)
+
+    def _start_traffic(self, traffic: TrafficFile, env: Any) -> None:
+        """The file's versions made, then its requests through the client library, and the ticks."""
+        if self.langfuse is None:
+            raise TrafficError("--traffic writes into the embedded Langfuse store: unset LANGFUSE_HOST")
+        from langfuse import Langfuse
+        from prompt_rollback import wiring
+
+        if not self.settings.verbose:  # the SDK warns of every candidate it looks for and finds absent
+            logging.getLogger("langfuse").setLevel(logging.ERROR)
+        client = Langfuse(
+            public_key=env["LANGFUSE_PUBLIC_KEY"],
+            secret_key=env["LANGFUSE_SECRET_KEY"],
+            host=env["LANGFUSE_HOST"],
+            tracing_enabled=False,
+        )
+        self.created_versions = prepare_versions(client, traffic)
+        step = self.settings.step_seconds
+        fast = step is not None
+        self.traffic = TrafficSimulator(
+            traffic,
+            client,
+            self.langfuse.metrics,
+            self._say,
+            speed=traffic.speed_for(step),
+            # A step or an abort reaches the simulated applications within one prompt-cache TTL.
+            cache_ttl_seconds=max(1, round(step / 2)) if step else None,
+            retention=timedelta(minutes=2 if fast else 360),
+        ).start()
+        assert self.resources is not None
+        self.ticker = RolloutTicker(
+            wiring.audit_ledger(),
+            list(traffic.prompts),
+            self.resources.queue_url,
+            self._say,
+            cli=str(Path(sys.executable).with_name("prompt-rollback")),
+            slack_in_console=not env.get("SLACK_BOT_TOKEN") and not env.get("SLACK_WEBHOOK_URL"),
+            stage=self.settings.stage,
+        ).start()
 
     def _set_lambda_defaults(self, env: Any) -> None:
         """What the Lambda runtime and the stack would set, unless the developer set it."""
@@ -199,11 +257,20 @@ class LocalService:
         self._say(describe(event))
 
     def _show_slack(self, message: ChannelMessage) -> None:
+        if message.text.startswith("Rollout of "):
+            # Every tick updates a rollout's message with its numbers: shown again only when its
+            # state or its buttons change (the [rollout] lines carry the numbers).
+            shape = (message.blocks[0].get("text"), [b.get("action_id") for b in message.buttons()])
+            if self._slack_shapes.get((message.channel, message.ts)) == shape:
+                return
+            self._slack_shapes[(message.channel, message.ts)] = shape
         self._say(show(message, f"{self.url}/slack/actions", os.environ["SLACK_SIGNING_SECRET"]))
 
     def stop(self) -> None:
         # Senders first, then what they send to, each only if it was started.
         for started in (
+            self.traffic,
+            self.ticker,
             self.webhooks,
             self.slack_api,
             self.watcher,
