@@ -81,6 +81,14 @@ class AppStack:
         [message] = self.slack_api.top_level(CHANNEL)
         return message
 
+    def rolled_back(self, firing_body: dict[str, Any], prompt: str = "support-answer") -> str:
+        """Post the firing alert and run the worker: support-answer v7 -> v6; the rollback id."""
+        assert self.stack.post(firing_body)[0] == 202
+        self.stack.drain()
+        [decision] = self.stack.decisions(prompt)
+        assert decision["outcome"] == "rolled_back" and self.stack.production(prompt) == 6
+        return str(decision["request_id"])
+
 
 def reset_app_wiring() -> None:
     wiring.reset()

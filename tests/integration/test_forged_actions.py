@@ -20,14 +20,6 @@ PROMPT = "support-answer"
 SLACK_ACTIONS_ROLE_ID = "AROAEXAMPLESLACKACTNS"
 
 
-def _rolled_back(app: AppStack, firing_body) -> str:
-    assert app.stack.post(firing_body)[0] == 202
-    app.stack.drain()
-    [decision] = app.stack.decisions(PROMPT)
-    assert decision["outcome"] == "rolled_back" and app.stack.production(PROMPT) == 6
-    return str(decision["request_id"])
-
-
 def _send_straight_to_the_queue(app: AppStack, body: str, dedup: str) -> None:
     boto3.client("sqs").send_message(
         QueueUrl=app.stack.resources.queue_url,
@@ -52,7 +44,7 @@ def _forged_undo(rollback_id: str) -> SlackAction:
 
 
 def test_a_click_sent_straight_to_the_queue_moves_nothing_and_is_audited(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     app_stack.stack.monkeypatch.setenv("SLACK_ACTIONS_ROLE_ID", SLACK_ACTIONS_ROLE_ID)
     reset_app_wiring()
     moves = app_stack.stack.label_moves()
@@ -78,7 +70,7 @@ def test_a_click_sent_straight_to_the_queue_moves_nothing_and_is_audited(app_sta
 
 
 def test_a_forced_request_sent_straight_to_the_queue_moves_nothing(app_stack, firing_body):
-    _rolled_back(app_stack, firing_body)
+    app_stack.rolled_back(firing_body)
     moves = app_stack.stack.label_moves()
     forced = RollbackRequest(
         request_id="forged-forced-1",
@@ -97,7 +89,7 @@ def test_a_forced_request_sent_straight_to_the_queue_moves_nothing(app_stack, fi
 
 
 def test_a_click_through_the_slack_actions_function_records_who_vouched_for_it(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     assert app_stack.click(rollback_id, "undo")[0] == 200
     app_stack.stack.drain()
     assert app_stack.stack.production(PROMPT) == 7
@@ -109,7 +101,7 @@ def test_a_click_through_the_slack_actions_function_records_who_vouched_for_it(a
 
 
 def test_the_cli_acts_only_for_an_approver(app_stack, firing_body, capsys):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--in-process"]
 
     assert cli.main([*undo, "--actor", "jane"]) == 1

@@ -10,16 +10,8 @@ from tests.integration.slack_app_stack import APPROVER, STRANGER, AppStack
 PROMPT = "support-answer"
 
 
-def _rolled_back(app: AppStack, firing_body) -> str:
-    assert app.stack.post(firing_body)[0] == 202
-    app.stack.drain()
-    [decision] = app.stack.decisions(PROMPT)
-    assert decision["outcome"] == "rolled_back" and app.stack.production(PROMPT) == 6
-    return str(decision["request_id"])
-
-
 def test_a_hundred_refused_undo_clicks_leave_the_approvers_undo_working(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     for click in range(100):
         assert (
             app_stack.click(rollback_id, "undo", user=STRANGER, action_ts=f"1700000000.{click:06d}")[0] == 200
@@ -36,7 +28,7 @@ def test_a_hundred_refused_undo_clicks_leave_the_approvers_undo_working(app_stac
 
 def _undone_then_moved_back_by_a_person(app: AppStack, firing_body) -> str:
     """v7 rolled back to v6; Alice undoes it (v7 again); Bob puts v6 in production by hand."""
-    rollback_id = _rolled_back(app, firing_body)
+    rollback_id = app.rolled_back(firing_body)
     app.click(rollback_id, "undo", user=APPROVER)
     app.stack.drain()
     assert app.stack.production(PROMPT) == 7

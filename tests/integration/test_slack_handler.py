@@ -24,16 +24,8 @@ from tests.integration.slack_app_stack import (
 PROMPT = "support-answer"
 
 
-def _rolled_back(app: AppStack, firing_body) -> str:
-    assert app.stack.post(firing_body)[0] == 202
-    app.stack.drain()
-    [decision] = app.stack.decisions(PROMPT)
-    assert decision["outcome"] == "rolled_back" and app.stack.production(PROMPT) == 6
-    return str(decision["request_id"])
-
-
 def test_a_rollback_is_one_message_with_undo_and_undo_moves_production_back(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     message = app_stack.incident()
     assert [(b["action_id"], b["value"]) for b in message.buttons()] == [("undo", rollback_id)]
 
@@ -54,7 +46,7 @@ def test_a_rollback_is_one_message_with_undo_and_undo_moves_production_back(app_
 
 
 def test_undo_of_an_undo_rolls_back_again(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     app_stack.click(rollback_id, "undo")
     app_stack.stack.drain()
     [undo_button] = app_stack.incident().buttons()
@@ -67,7 +59,7 @@ def test_undo_of_an_undo_rolls_back_again(app_stack, firing_body):
 
 
 def test_double_and_concurrent_clicks_move_production_once(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     moves_before = app_stack.stack.label_moves()
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = list(
@@ -84,7 +76,7 @@ def test_double_and_concurrent_clicks_move_production_once(app_stack, firing_bod
 
 
 def test_a_click_by_someone_not_allowed_is_refused_privately_and_audited(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     app_stack.click(rollback_id, "undo", user=STRANGER)
     app_stack.stack.drain()
     assert app_stack.stack.production(PROMPT) == 6
@@ -100,14 +92,14 @@ def test_a_click_by_someone_not_allowed_is_refused_privately_and_audited(app_sta
 
 
 def test_a_member_of_the_approvers_user_group_may_click(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     app_stack.click(rollback_id, "undo", user="U0BOB")
     app_stack.stack.drain()
     assert app_stack.stack.production(PROMPT) == 7
 
 
 def test_forged_unsigned_expired_and_replayed_clicks_get_401_and_change_nothing(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     assert app_stack.click(rollback_id, "undo", secret="not-the-signing-secret")[0] == 401
     assert app_stack.click(rollback_id, "undo", signature="")[0] == 401
     assert app_stack.click(rollback_id, "undo", timestamp=int(time.time()) - 6 * 60)[0] == 401
@@ -124,7 +116,7 @@ def test_forged_unsigned_expired_and_replayed_clicks_get_401_and_change_nothing(
 
 
 def test_signed_but_malformed_clicks_are_4xx_and_change_nothing(app_stack, firing_body):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     assert app_stack.click(rollback_id, "undo", body="payload=not-json")[0] == 400
     assert app_stack.click(rollback_id, "launch_missiles")[0] == 400
     assert app_stack.click("<!channel>", "undo")[0] == 400
@@ -201,7 +193,7 @@ def test_approving_a_stale_proposal_changes_nothing_and_says_why(app_stack, firi
 
 def test_no_cascade_the_version_we_rolled_back_to_alerting_too_needs_a_person(app_stack, firing_body):
     set_policy(app_stack, approvers=[APPROVER], cooldown_minutes=0)
-    _rolled_back(app_stack, firing_body)
+    app_stack.rolled_back(firing_body)
     second = copy.deepcopy(firing_body)  # the same alert, now about v6, the version we went back to
     for alert in second["alerts"]:
         alert["fingerprint"] = "0123456789abcdef"
@@ -224,7 +216,7 @@ def test_no_cascade_the_version_we_rolled_back_to_alerting_too_needs_a_person(ap
 
 
 def test_people_outside_slack_undo_and_approve_from_the_cli(app_stack, firing_body, capsys):
-    rollback_id = _rolled_back(app_stack, firing_body)
+    rollback_id = app_stack.rolled_back(firing_body)
     # The actor is an approver's Slack user id: the CLI acts for approvers only.
     undo = ["undo", "--prompt", PROMPT, "--rollback-id", rollback_id, "--actor", APPROVER, "--in-process"]
     assert cli.main(undo) == 0

@@ -15,25 +15,9 @@ from prompt_rollback.rollback.attempts import run_attempt
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.fakes import InMemoryLedger, InMemoryNotifier, InMemoryRegistry
 from tests.unit.test_rollback_service import FIRST, NOW, Clock, request
 
 KEY = "langfuse#support-answer"
-
-
-@pytest.fixture
-def registry() -> InMemoryRegistry:
-    return InMemoryRegistry()
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger()
-
-
-@pytest.fixture
-def notifier() -> InMemoryNotifier:
-    return InMemoryNotifier()
 
 
 @pytest.fixture

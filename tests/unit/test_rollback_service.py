@@ -21,7 +21,7 @@ from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLette
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.fakes import InMemoryLedger, InMemoryNotifier, InMemoryRegistry
+from tests.unit.fakes import InMemoryLedger
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 FIRST, LAST = Attempt(final=False, from_queue=True), Attempt(final=True, from_queue=True)
@@ -33,21 +33,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def registry() -> InMemoryRegistry:
-    return InMemoryRegistry()
-
-
-@pytest.fixture
-def ledger() -> InMemoryLedger:
-    return InMemoryLedger()
-
-
-@pytest.fixture
-def notifier() -> InMemoryNotifier:
-    return InMemoryNotifier()
 
 
 @pytest.fixture
