@@ -180,6 +180,34 @@ def test_a_redelivered_tick_changes_nothing_twice(rollouts):
     assert rollouts.stack.audit(PROMPT) == before
 
 
+def test_an_approval_that_meets_another_write_is_decided_again_after_it(rollouts, monkeypatch):
+    """The CLI invokes the worker directly, outside the queue's order, so an approval can reach the
+    chain just after another writer (here a stranger's refused click): it must land, not crash."""
+    rollouts.command("start", version=rollouts.candidate, actor="jane", plan=small_plan())
+    rollouts.traffic(15, 5, GOOD)
+    rollouts.tick()
+    from prompt_rollback import wiring
+    from prompt_rollback.domain.rollout_state import fold, new_record
+
+    ledger, key = wiring.audit_ledger(), f"langfuse#{PROMPT}"
+    rollout = fold(ledger.since(key, ledger.head(key).guards.rollout_from))
+    assert rollout is not None
+    winner = new_record(rollout, "rejected", T0, "mallory", "not allowed", detail={"refused": True})
+    append = type(ledger).append
+
+    def someone_else_first(self: Any, record: Any, after: Any) -> Any:
+        monkeypatch.setattr(type(ledger), "append", append)
+        append(self, winner, after)
+        return append(self, record, after)  # after is stale now: the store refuses it
+
+    monkeypatch.setattr(type(ledger), "append", someone_else_first)
+    approved = rollouts.command("approve", actor="sre")
+
+    assert approved["outcome"] == "changed", approved
+    assert approved["rollout"]["share"] == 25 and "canary-25" in rollouts.labels(rollouts.candidate)
+    assert rollouts.kinds()[-3:] == ["rejected", "approved", "step"]
+
+
 def test_a_tick_reads_both_arms_in_three_langfuse_calls(rollouts):
     rollouts.command("start", version=rollouts.candidate, actor="jane", plan=small_plan())
     rollouts.traffic(15, 5, GOOD)

@@ -27,9 +27,8 @@ from prompt_rollback.domain.cloudtrail_changes import (
 )
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.errors import LedgerConflict
-from prompt_rollback.ports import AuditLedger
+from prompt_rollback.ports import APPEND_ATTEMPTS, AuditLedger
 
-APPEND_ATTEMPTS = 5
 # Where production is now, by prompt name: the Langfuse registry in the Lambda; None when nothing holds it.
 ProductionReader = Callable[[str], int | None]
 

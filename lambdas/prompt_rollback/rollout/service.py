@@ -40,7 +40,9 @@ from prompt_rollback.domain.rollout_transitions import (
     tick_due,
     tick_key,
 )
+from prompt_rollback.errors import LedgerConflict
 from prompt_rollback.ports import (
+    APPEND_ATTEMPTS,
     ArmReader,
     AuditLedger,
     PromptRef,
@@ -75,6 +77,18 @@ class RolloutAnswer:
 
 def _error(answer: str, **extra: Any) -> RolloutAnswer:
     return RolloutAnswer("error", answer, extra=extra)
+
+
+def _decided_on_the_newest_head(decide: Callable[[], RolloutAnswer]) -> RolloutAnswer:
+    """Run `decide` (read, decide, append) again when another writer appended in between."""
+    # The queue keeps one prompt's messages in order, but the CLI invokes the worker directly, so
+    # an approval can meet a tick: the loser decides again on what the winner wrote.
+    for _ in range(APPEND_ATTEMPTS - 1):
+        try:
+            return decide()
+        except LedgerConflict:
+            continue
+    return decide()
 
 
 class RolloutService:
@@ -183,6 +197,9 @@ class RolloutService:
             return self.start(command)
         if command.command == "list":
             return _listing(self._ledger.recent(command.prompt_key, HISTORY_DEPTH))
+        return _decided_on_the_newest_head(lambda: self._command(command))
+
+    def _command(self, command: RolloutCommand) -> RolloutAnswer:
         rollout, head = self._read(command.prompt_key)
         if rollout is None:
             return _error(f"no rollout of {command.prompt_name} on record")
@@ -246,10 +263,28 @@ class RolloutService:
         channel, ts = self._announce(started(record))
         record = replace(record, slack_channel=channel, slack_ts=ts)
         first = started(record)
-        head = self._ledger.append(record, head)
+        refused = self._append_start(record, head)
+        if refused is not None:
+            return refused
         self._move(first, RegistryMove("share", record.share))
         self._schedule(first, 1)
         return RolloutAnswer("started", f"v{record.candidate} at {record.share} %", first.status_view())
+
+    def _append_start(self, record: RolloutRecord, head: LedgerRecord | None) -> RolloutAnswer | None:
+        """Write the start after whatever else reached the chain first, unless that was another start."""
+        for _ in range(APPEND_ATTEMPTS):
+            try:
+                self._ledger.append(record, head)
+                return None
+            except LedgerConflict:
+                rollout, head = self._read(record.prompt_key)
+                if rollout is not None and rollout.active:
+                    return _error(
+                        f"{rollout.prompt_name} started rolling out v{rollout.candidate} "
+                        f"({rollout.rollout_id}) meanwhile: abort or finish it first",
+                        rollout=rollout.status_view(),
+                    )
+        raise LedgerConflict(f"{record.prompt_key}: the chain kept changing while starting the rollout")
 
     def start_from_label(self, message: RolloutLabelStart) -> RolloutAnswer:
         """The candidate label added in Langfuse's UI: the default plan, if the version still holds
@@ -277,6 +312,9 @@ class RolloutService:
     def click(self, click: RolloutClick, verified: bool, sender: str = "") -> RolloutAnswer:
         """A button on the rollout's Slack message. A click nobody vouches for (not queued by the
         Slack actions function) is recorded as refused and not acted on; its clicker is not told."""
+        return _decided_on_the_newest_head(lambda: self._click(click, verified, sender))
+
+    def _click(self, click: RolloutClick, verified: bool, sender: str) -> RolloutAnswer:
         rollout, head = self._read(click.prompt_key)
         if rollout is None or rollout.rollout_id != click.rollout_id:
             return _error(f"{click.rollout_id} is not the rollout of {click.prompt_name} on record")
@@ -300,6 +338,9 @@ class RolloutService:
 
     # ---- ticks --------------------------------------------------------------------------------
     def tick(self, tick: RolloutTick) -> RolloutAnswer:
+        return _decided_on_the_newest_head(lambda: self._tick(tick))
+
+    def _tick(self, tick: RolloutTick) -> RolloutAnswer:
         rollout, head = self._read(tick.prompt_key)
         if rollout is None or rollout.rollout_id != tick.rollout_id or not rollout.active:
             return RolloutAnswer("stale", "no such active rollout")
