@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,6 +144,19 @@ def test_a_persons_move_after_the_start_is_seen_when_folding():
     )  # fmt: skip
     folded = fold([state.last, change])
     assert folded is not None and folded.outside_move == ("alice", 6)
+
+
+def test_a_late_event_of_a_move_made_before_the_start_does_not_stop_the_rollout():
+    """Langfuse's webhook for a move can arrive after the start, which already read production."""
+    state = rollout()
+    change = ProductionChange(
+        prompt_key="langfuse#p", prompt_name="p", provider="langfuse", change="moved", from_version=8,
+        to_version=7, actor="seed", changed_at=T0 - timedelta(seconds=2), source="langfuse-webhook",
+        source_event_ids=("e",),
+    )  # fmt: skip
+    assert fold([state.last, change]).outside_move is None
+    elsewhere = replace(change, to_version=6)  # it left production on another version than the start saw
+    assert fold([state.last, elsewhere]).outside_move == ("seed", 6)
 
 
 def test_pause_then_resume_starts_a_new_tick_chain_above_every_earlier_tick():

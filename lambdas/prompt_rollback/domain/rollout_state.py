@@ -169,9 +169,11 @@ _STATUS_AFTER: dict[str, RolloutStatus] = {
 }
 
 
-def _outside_move(record: LedgerRecord) -> tuple[str, int | None] | None:
+def _outside_move(record: LedgerRecord, rollout: Rollout) -> tuple[str, int | None] | None:
     """A production move not made by this rollout: a person's change, or an alert's rollback."""
     if isinstance(record, ProductionChange):
+        if record.changed_at < rollout.started_at and record.to_version == rollout.stable:
+            return None  # made before the start, which read production after it: its event came late
         return record.actor or "someone", record.to_version
     if isinstance(record, AuditRecord) and record.is_decision and record.outcome == Outcome.ROLLED_BACK:
         return f"rollback {record.request_id} ({record.actor})", record.to_version
@@ -188,7 +190,7 @@ def fold(records_oldest_first: Iterable[LedgerRecord]) -> Rollout | None:
             elif rollout is not None and record.rollout_id == rollout.rollout_id:
                 rollout = applied(rollout, record)
         elif rollout is not None and rollout.active and rollout.outside_move is None:
-            moved = _outside_move(record)
+            moved = _outside_move(record, rollout)
             if moved is not None:
                 rollout = replace(rollout, outside_move=moved)
     return rollout
