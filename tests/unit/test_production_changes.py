@@ -168,6 +168,16 @@ def test_first_events_for_an_unknown_prompt_record_the_move_from_the_losing_vers
     assert (moved.change, moved.from_version, moved.to_version) == ("moved", 6, 7)
 
 
+def test_a_label_added_to_a_newer_version_right_after_a_prompt_is_created_is_not_a_move():
+    # A prompt created with production, then at once a newer version labelled `canary`: that
+    # version did not exist when production was created, so it cannot be the one that lost it.
+    records: list[dict[str, Any]] = []
+    [created] = feed([event("evt_v1", 1, ["production", "latest"], action="created")], records)
+    assert (created.change, created.to_version) == ("created_in_production", 1)
+    assert feed([event("evt_v2", 2, ["latest", "canary", "canary-5"])], records) == []
+    assert ledger_view(records).production == 1
+
+
 def test_untrusted_text_is_cut_so_the_record_fits():
     long = event("evt_long", 7, ["production"], commit_message="x" * 100_000)
     fields = langfuse_change(long, ledger_view([])).fields(T0)  # type: ignore[union-attr]

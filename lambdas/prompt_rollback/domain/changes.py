@@ -375,6 +375,9 @@ def _lost(
     if near is not None:
         if near.from_version == version:
             return Ignored(f"the move from v{version} is already on record")
+        created = near.to_version if near.change == "created_in_production" else None
+        if created is not None and version > created:
+            return Ignored(f"v{version} is newer than v{created}, created in production: it never held it")
         # The gainer's half came first and could not know where production came from.
         return _from_event(event, "left", version, near.to_version, version)
     before = view.holder_at(at)
