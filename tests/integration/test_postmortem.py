@@ -16,6 +16,7 @@ from prompt_rollback import cli, wiring
 from prompt_rollback.changes.recorder import ChangeRecorder
 from prompt_rollback.domain.audit import iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, SlackReport
+from prompt_rollback.domain.gate_evidence import gate_record
 from prompt_rollback.domain.interactions import FollowupOutcome
 from prompt_rollback.domain.langfuse_events import PromptVersionEvent
 from prompt_rollback.domain.paging import PagerReport
@@ -105,6 +106,9 @@ def recovered_ledger(stack: Stack) -> Stack:
             PROMPT, f"Analyse v{version}", ["production"], gate, commit_message=message
         )
     stack.langfuse.store.set_labels(PROMPT, 6, ["production"])  # where the rollback below left it
+    # The gate passed v7 on the chain too, before carol put it live (`prompt-gate … --record`).
+    gate = gate_record("langfuse", PROMPT, 7, "APPROVE", "ci", T0 - timedelta(hours=1), {"report": "run 512"})
+    wiring.audit_ledger().append(gate, None)
     _person_moves(T0, "evt_v7", 7, 6, "carol@example.com", "shorter answers, new model")
     intent_at = T0 + timedelta(minutes=21)
     _append(_record("intent", Outcome.ROLLED_BACK, intent_at))
@@ -227,6 +231,8 @@ def test_the_draft_says_who_put_the_bad_version_live_and_escapes_what_the_alert_
     assert impact["left_at"] == "2026-04-17T14:21:02Z"
     assert draft["version_record"]["commit_message"] == "shorter answers, new model"
     assert draft["version_record"]["gate_verdict"] == "APPROVE"
+    gate = draft["gate_on_chain"]
+    assert (gate["verdict"], gate["seq"], gate["recorded_by"]) == ("APPROVE", 1, "ci")
     markdown = _draft(ROLLBACK_ID, "markdown", capsys)
     assert "<b>" not in markdown and "&lt;b&gt;" in markdown
     assert "javascript:" not in markdown  # only http(s) links are shown as links, and that one is not

@@ -16,6 +16,7 @@ from prompt_rollback.domain import timeline
 from prompt_rollback.domain.audit import parse_iso_utc
 from prompt_rollback.domain.audit_record import AuditRecord, LedgerRecord, record_from_item
 from prompt_rollback.domain.changes import ProductionChange
+from prompt_rollback.domain.gate_evidence import latest_gate
 from prompt_rollback.domain.interactions import Click, derived_request_id
 from prompt_rollback.domain.paging import PagerReport
 from prompt_rollback.domain.production_order import record_time
@@ -65,6 +66,17 @@ class TimelineEvent(BaseModel):
     links: tuple[str, ...] = ()
 
 
+class GateOnChain(BaseModel):
+    """The newest regression-gate record of the bad version on its prompt's chain (`prompt-gate --record`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: str
+    seq: int
+    recorded_at: str
+    recorded_by: str
+
+
 class Postmortem(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -77,6 +89,7 @@ class Postmortem(BaseModel):
     timeline: tuple[TimelineEvent, ...]
     version_record: VersionRecord | None
     version_record_note: str
+    gate_on_chain: GateOnChain | None = None
     cause: str = ""
     prevention: str = ""
 
@@ -302,7 +315,16 @@ def build(
         timeline=tuple(events),
         version_record=version_record,
         version_record_note=version_record_note,
+        gate_on_chain=_gate_on_chain(records, impact.version),
     )
+
+
+def _gate_on_chain(records_oldest_first: Sequence[LedgerRecord], version: int | None) -> GateOnChain | None:
+    gate = None if version is None else latest_gate(reversed(records_oldest_first), version)
+    if gate is None:
+        return None
+    verdict = str(gate.detail.get("verdict", UNKNOWN))
+    return GateOnChain(verdict=verdict, seq=gate.seq, recorded_at=gate.recorded_at, recorded_by=gate.actor)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -347,7 +369,19 @@ def _impact_rows(impact: ImpactWindow) -> list[str]:
     return ["| | |", "|---|---|", *(f"| {name} | {_md(value)} |" for name, value in rows)]
 
 
+def _gate_line(postmortem: Postmortem) -> str:
+    gate = postmortem.gate_on_chain
+    if gate is None:
+        return "- gate record on the audit chain: none (`prompt-gate … --record` writes one)"
+    by = f"{_md(gate.recorded_at)} by {_md(gate.recorded_by)}"
+    return f"- gate record on the audit chain: {_md(gate.verdict)} (seq {gate.seq}, {by})"
+
+
 def _version_lines(postmortem: Postmortem) -> list[str]:
+    return [*_registry_lines(postmortem), _gate_line(postmortem)]
+
+
+def _registry_lines(postmortem: Postmortem) -> list[str]:
     record = postmortem.version_record
     if record is None:
         return [f"Not read from the registry: {_md(postmortem.version_record_note or UNKNOWN)}."]
@@ -357,7 +391,7 @@ def _version_lines(postmortem: Postmortem) -> list[str]:
     return [
         f"- version: v{record.version}",
         f"- commit message: {commit}",
-        f"- gate verdict: {verdict}",
+        f"- gate verdict in the version's config: {verdict}",
         f"- labels now: {labels}",
     ]
 
