@@ -17,7 +17,6 @@ from prompt_rollback.domain.langfuse_monitors import (
     RollBackHeldVersion,
     as_alertmanager_body,
     decide,
-    production_moves,
     window_length,
 )
 
@@ -33,17 +32,9 @@ def fixture(**payload: Any) -> MonitorAlertEvent:
 
 
 def change(
-    at: datetime, from_version: int | None, to_version: int | None, actor: str = "alice"
-) -> dict[str, Any]:
-    return {
-        "kind": "change",
-        "change": "moved",
-        "changed_at": at.isoformat(),
-        "from_version": from_version,
-        "to_version": to_version,
-        "actor": actor,
-        "source": "langfuse-webhook",
-    }
+    at: datetime, from_version: int | None, to_version: int | None, by: str = "alice"
+) -> ProductionMove:
+    return ProductionMove(at, from_version, to_version, by)
 
 
 def test_the_fixture_parses_as_langfuse_sends_it():
@@ -56,7 +47,7 @@ def test_the_fixture_parses_as_langfuse_sends_it():
 
 
 def test_one_version_for_the_whole_window_is_rolled_back():
-    moves = production_moves([change(WINDOW_START - timedelta(hours=3), 5, 6)])
+    moves = [change(WINDOW_START - timedelta(hours=3), 5, 6)]
     verdict = decide(fixture(), moves, production_now=6)
     assert verdict == RollBackHeldVersion(
         "support-answer", 6, WINDOW_START, WINDOW_START - timedelta(hours=3)
@@ -64,12 +55,10 @@ def test_one_version_for_the_whole_window_is_rolled_back():
 
 
 def test_a_move_inside_the_window_is_skipped_with_when_and_what():
-    moves = production_moves(
-        [
-            change(datetime(2026, 11, 30, 14, 20, tzinfo=UTC), 6, 7),
-            change(WINDOW_START - timedelta(days=1), 5, 6),
-        ]
-    )
+    moves = [
+        change(datetime(2026, 11, 30, 14, 20, tzinfo=UTC), 6, 7),
+        change(WINDOW_START - timedelta(days=1), 5, 6),
+    ]
     verdict = decide(fixture(), moves, production_now=7)
     assert isinstance(verdict, MonitorSkipped)
     assert "production moved from v6 to v7 at 2026-11-30T14:20Z" in verdict.reason
@@ -78,17 +67,11 @@ def test_a_move_inside_the_window_is_skipped_with_when_and_what():
 
 
 def test_our_own_rollback_inside_the_window_counts_as_a_move():
-    records = [
-        {
-            "kind": "decision",
-            "outcome": "rolled_back",
-            "from_version": 7,
-            "to_version": 6,
-            "recorded_at": "2026-11-30T14:00:00+00:00",
-        },
+    moves = [
+        change(datetime(2026, 11, 30, 14, 0, tzinfo=UTC), 7, 6, "prompt-rollback"),
         change(WINDOW_START - timedelta(days=1), 6, 7),
     ]
-    verdict = decide(fixture(), production_moves(records), production_now=6)
+    verdict = decide(fixture(), moves, production_now=6)
     assert isinstance(verdict, MonitorSkipped)
     assert "from v7 to v6" in verdict.reason and "prompt-rollback" in verdict.reason
 
@@ -101,7 +84,7 @@ def test_no_change_record_at_all_is_skipped_with_what_to_do():
 
 
 def test_the_registry_disagreeing_with_the_ledger_is_skipped():
-    moves = production_moves([change(WINDOW_START - timedelta(hours=3), 5, 6)])
+    moves = [change(WINDOW_START - timedelta(hours=3), 5, 6)]
     verdict = decide(fixture(), moves, production_now=8)
     assert isinstance(verdict, MonitorSkipped) and "Langfuse shows v8 now" in verdict.reason
     # The registry unreachable: the ledger alone decides.
@@ -130,7 +113,7 @@ def test_the_registry_disagreeing_with_the_ledger_is_skipped():
     ],
 )
 def test_alerts_that_cannot_name_the_held_version_are_skipped(payload: dict[str, Any], expected: str):
-    moves = production_moves([change(WINDOW_START - timedelta(hours=3), 5, 6)])
+    moves = [change(WINDOW_START - timedelta(hours=3), 5, 6)]
     verdict = decide(fixture(**payload), moves, production_now=6)
     assert isinstance(verdict, MonitorSkipped)
     assert expected in verdict.reason
@@ -138,7 +121,7 @@ def test_alerts_that_cannot_name_the_held_version_are_skipped(payload: dict[str,
 
 def test_the_window_falls_back_to_timestamp_minus_window_without_from_and_to():
     event = fixture(fromTimestamp=None, toTimestamp=None, window="2h")
-    moves = production_moves([change(datetime(2026, 11, 30, 13, 0, tzinfo=UTC), 5, 6)])
+    moves = [change(datetime(2026, 11, 30, 13, 0, tzinfo=UTC), 5, 6)]
     verdict = decide(event, moves, production_now=6)
     assert isinstance(verdict, MonitorSkipped) and "inside the monitor's 2h window" in verdict.reason
 
@@ -158,10 +141,3 @@ def test_the_alert_becomes_one_request_whose_id_every_retry_shares():
         != request.request_id
     )
     assert request.trigger is not None and request.trigger.labels["monitor_id"] == "mon_01JX2B8C4D6E"
-
-
-def test_moves_are_read_newest_first_whatever_order_the_ledger_gives():
-    older, newer = WINDOW_START - timedelta(days=2), WINDOW_START - timedelta(days=1)
-    moves = production_moves([change(older, 4, 5), change(newer, 5, 6)])
-    assert [m.to_version for m in moves] == [6, 5]
-    assert moves[0] == ProductionMove(newer, 5, 6, "alice")

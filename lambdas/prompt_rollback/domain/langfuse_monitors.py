@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -14,8 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
-from prompt_rollback.domain.audit import parse_iso_utc
-from prompt_rollback.domain.changes import CHANGE_RECORD_KIND, ProductionNow, _Unknown
+from prompt_rollback.domain.changes import ProductionNow, _Unknown
 from prompt_rollback.domain.requests import cut
 from prompt_rollback.domain.times import WireTime
 
@@ -112,36 +111,6 @@ class ProductionMove:
     from_version: int | None
     to_version: int | None
     by: str
-
-
-# A monitor names a prompt but rarely a version; the ledger's production moves (change records
-# and our own rollbacks) say which version held production since when.
-def production_moves(records_newest_first: Sequence[Mapping[str, Any]]) -> list[ProductionMove]:
-    """Every move of production the ledger records: changes made elsewhere and our own rollbacks."""
-    moves: list[ProductionMove] = []
-    for record in records_newest_first:
-        kind = record.get("kind")
-        if kind == CHANGE_RECORD_KIND and record.get("change") != "version_deleted":
-            at, by = str(record.get("changed_at", "")), str(record.get("actor", "") or "someone")
-        elif kind == "decision" and record.get("outcome") == "rolled_back":
-            at, by = str(record.get("recorded_at", "")), "prompt-rollback"
-        else:
-            continue
-        if not at:
-            continue
-        moves.append(
-            ProductionMove(
-                parse_iso_utc(at),
-                _int_or_none(record.get("from_version")),
-                _int_or_none(record.get("to_version")),
-                by,
-            )
-        )
-    return sorted(moves, key=lambda m: m.at, reverse=True)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
