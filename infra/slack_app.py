@@ -150,9 +150,10 @@ class RecoveryChecks(Construct):
             self,
             "UndeliveredChecks",
             description=(
-                "A recovery check (or an approval's expiry) could not be put on the rollback queue and "
-                "is parked in the recovery checks' dead-letter queue: nobody was told whether the "
-                "rollback recovered. Send its body to the rollback queue again, or check by hand."
+                "A recovery check, an approval's expiry or a rollout tick could not be put on the "
+                "rollback queue and is parked in the schedules' dead-letter queue: a rollback's recovery "
+                "is unchecked, or a rollout waits. Send its body to the rollback queue again (on the "
+                "prompt's message group), or check by hand."
             ),
             metric=queue_depth(self.dead_letter_queue),
             topic=topic,

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # imported where they are built: a function loads only the ad
     from prompt_rollback.adapters.audit_store import DynamoDBAuditLedger
     from prompt_rollback.adapters.bedrock_registry import BedrockRegistry
     from prompt_rollback.adapters.langfuse_registry import LangfuseRegistry
+    from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules
     from prompt_rollback.adapters.rollback_index import DynamoDBRollbackIndex
     from prompt_rollback.adapters.rollback_queue import SqsRollbackQueue
     from prompt_rollback.adapters.slack_app import SlackAppNotifier
@@ -289,6 +290,28 @@ def _pager_for(routing_key: str, events_url: str, ca_file: str) -> Pager:
     if not usable_routing_key(routing_key):
         return UnconfiguredPager()
     return PagerDutyPager(routing_key, events_url, ca_file=ca_file)
+
+
+def one_shot_schedules() -> OneShotQueueSchedules | None:
+    """Where the worker's timed messages wait (recovery checks, rollout ticks); None without a
+    schedule group (local mode and tests drive them by hand). Features keep what they build on it."""
+    group = os.environ.get("RECOVERY_SCHEDULE_GROUP", "").strip()
+    if not group:
+        return None
+    from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules
+
+    queue, role, parked = (
+        _required(name)
+        for name in ("ROLLBACK_QUEUE_ARN", "RECOVERY_SCHEDULER_ROLE_ARN", "RECOVERY_DEAD_LETTER_QUEUE_ARN")
+    )
+    return OneShotQueueSchedules(aws_client("scheduler"), group, queue, role, dead_letter_arn=parked)
+
+
+def _required(variable: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ConfigurationError(variable, "is not set")
+    return value
 
 
 def reset() -> None:

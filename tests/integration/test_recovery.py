@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
+from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules
 from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
 from prompt_rollback.domain.interactions import RecoveryCheck
 from prompt_rollback.domain.requests import message_group_id
@@ -128,9 +129,8 @@ def test_each_rollback_gets_one_one_shot_schedule_onto_its_prompts_queue_group(a
         "prompt_name": PROMPT,
     }
     # A retry of the same request finds its schedule there and does not fail.
-    adapter = EventBridgeRecoveryScheduler(
-        scheduler, "recovery", target["Arn"], target["RoleArn"], dead_letter_arn=dead_letters
-    )
+    schedules = OneShotQueueSchedules(scheduler, "recovery", target["Arn"], target["RoleArn"], dead_letters)
+    adapter = EventBridgeRecoveryScheduler(schedules)
     check = RecoveryCheck(rollback_id=rollback_id, provider="langfuse", prompt_name=PROMPT)
     assert adapter.schedule(check, due) == listed["Name"]
     assert CHANNEL in {m.channel for m in app_stack.slack_api.top_level()}

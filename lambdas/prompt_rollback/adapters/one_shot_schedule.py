@@ -23,7 +23,9 @@ class OneShotQueueSchedules:
     group_name: str
     queue_arn: str
     role_arn: str  # what Scheduler sends with
-    dead_letter_arn: str = ""  # where Scheduler parks a message it could not deliver
+    # Where Scheduler parks a message it could not deliver: without it the message is dropped, and
+    # nobody is told (a rollout would wait for its tick forever, a rollback's recovery go unchecked).
+    dead_letter_arn: str
 
     def put_at(self, due: datetime, message: BaseModel, *, name: str, message_group_id: str) -> None:
         """Create the schedule `name`; idempotent: a retry finds it there already."""
@@ -34,10 +36,8 @@ class OneShotQueueSchedules:
             "Input": message.model_dump_json(),
             "SqsParameters": {"MessageGroupId": message_group_id},
             "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+            "DeadLetterConfig": {"Arn": self.dead_letter_arn},
         }
-        if self.dead_letter_arn:
-            # Without it a message that could not be delivered is dropped, and nobody is told.
-            target["DeadLetterConfig"] = {"Arn": self.dead_letter_arn}
         # A ConflictException: created by an earlier attempt of the same request.
         with contextlib.suppress(self.client.exceptions.ConflictException):
             self.client.create_schedule(

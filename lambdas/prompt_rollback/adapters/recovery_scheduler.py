@@ -5,7 +5,6 @@ message group at the minute the window ends, then deletes itself (docs/slack-app
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules, schedule_name
 from prompt_rollback.domain.interactions import RecoveryCheck
@@ -13,12 +12,8 @@ from prompt_rollback.domain.requests import message_group_id
 
 
 class EventBridgeRecoveryScheduler:
-    def __init__(
-        self, client: Any, group_name: str, queue_arn: str, role_arn: str, *, dead_letter_arn: str
-    ) -> None:
-        self._schedules = OneShotQueueSchedules(
-            client, group_name, queue_arn, role_arn, dead_letter_arn=dead_letter_arn
-        )
+    def __init__(self, schedules: OneShotQueueSchedules) -> None:
+        self._schedules = schedules
 
     def schedule(self, check: RecoveryCheck, due: datetime) -> str:
         """Create the schedule (idempotent: a retry finds it there already); returns its name."""

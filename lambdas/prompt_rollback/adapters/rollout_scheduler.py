@@ -4,7 +4,6 @@ FIFO message group when it is due, then deletes itself. FIFO queues take no per-
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from prompt_rollback.adapters.one_shot_schedule import OneShotQueueSchedules, schedule_name
 from prompt_rollback.domain.requests import message_group_id
@@ -12,8 +11,8 @@ from prompt_rollback.domain.rollout_messages import RolloutTick
 
 
 class EventBridgeTickScheduler:
-    def __init__(self, client: Any, group_name: str, queue_arn: str, role_arn: str) -> None:
-        self._schedules = OneShotQueueSchedules(client, group_name, queue_arn, role_arn)
+    def __init__(self, schedules: OneShotQueueSchedules) -> None:
+        self._schedules = schedules
 
     def schedule_tick(self, tick: RolloutTick, due: datetime) -> str:
         """Idempotent per tick: a retry finds the schedule there already."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -71,19 +70,13 @@ def arm_reader() -> ArmReader:
 
 @cache
 def tick_scheduler() -> TickScheduler | None:
-    """The recovery checks' schedule group and role, reused; none configured: ticks are driven by hand."""
-    group = os.environ.get("RECOVERY_SCHEDULE_GROUP", "")
-    if not group:
+    """The worker's one-shot schedules, shared with the recovery checks; none: ticks are driven by hand."""
+    schedules = wiring.one_shot_schedules()
+    if schedules is None:
         return None
     from prompt_rollback.adapters.rollout_scheduler import EventBridgeTickScheduler
 
-    queue_arn = os.environ.get("ROLLBACK_QUEUE_ARN", "")
-    role_arn = os.environ.get("RECOVERY_SCHEDULER_ROLE_ARN", "")
-    if not queue_arn or not role_arn:
-        raise ConfigurationError(
-            "ROLLBACK_QUEUE_ARN" if not queue_arn else "RECOVERY_SCHEDULER_ROLE_ARN", "is not set"
-        )
-    return EventBridgeTickScheduler(wiring.aws_client("scheduler"), group, queue_arn, role_arn)
+    return EventBridgeTickScheduler(schedules)
 
 
 def is_approver(actor: str, approvers: tuple[str, ...]) -> bool:

@@ -4,7 +4,6 @@ The app notifier (bot token, channels) is adapter composition and lives in the s
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -93,27 +92,14 @@ def people_metric(outcome: str) -> str:
     return _PEOPLE_METRICS.get(outcome, "SlackActionsNoChange")
 
 
-def _required(variable: str) -> str:
-    value = os.environ.get(variable, "").strip()
-    if not value:
-        raise ConfigurationError(variable, "is not set")
-    return value
-
-
 @cache
 def _recovery_scheduler() -> EventBridgeRecoveryScheduler | None:
+    schedules = wiring.one_shot_schedules()
+    if schedules is None:
+        return None  # local mode and tests without a scheduler: no timed check
     from prompt_rollback.adapters.recovery_scheduler import EventBridgeRecoveryScheduler
 
-    group = os.environ.get("RECOVERY_SCHEDULE_GROUP", "")
-    if not group:
-        return None  # local mode and tests without a scheduler: no timed check
-    return EventBridgeRecoveryScheduler(
-        wiring.aws_client("scheduler"),
-        group,
-        queue_arn=_required("ROLLBACK_QUEUE_ARN"),
-        role_arn=_required("RECOVERY_SCHEDULER_ROLE_ARN"),
-        dead_letter_arn=_required("RECOVERY_DEAD_LETTER_QUEUE_ARN"),
-    )
+    return EventBridgeRecoveryScheduler(schedules)
 
 
 def schedule_check(request: RollbackRequest, outcome: str) -> str:
