@@ -120,7 +120,7 @@ class PromptStore:
             doomed = [
                 v
                 for v in versions
-                if (version is None or v.version == version) and (label is None or label in self._labels(name, v))
+                if version in (None, v.version) and (label is None or label in self._labels(name, v))
             ]
             notices = [("deleted", self._webhook_prompt(name, v)) for v in doomed]
             self._prompts[name] = [v for v in versions if v not in doomed]
