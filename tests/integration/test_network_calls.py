@@ -1,8 +1,6 @@
-"""How many network calls one warm rollback makes: 8 when the ledger names the version that held
-production before, 9 when the target must be chosen from the registry's list (docs/architecture.md
-says which and why), counted where they arrive: botocore's before-call event (moto), the
-Langfuse-compatible server's request log, the Slack server's attempts. SQS receive/delete belong to
-the event source."""
+"""Network calls of one warm rollback: 8 when the ledger names the previous production, 9 when it
+lists versions (docs/architecture.md), counted where they arrive: botocore's before-call event (moto),
+the Langfuse server's request log, the Slack server's attempts (SQS belongs to the event source)."""
 
 from __future__ import annotations
 
