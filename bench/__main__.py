@@ -223,6 +223,45 @@ class NetworkCalls:
         return ", ".join(f"{count}x {kind}" for kind, count in kinds.items())
 
 
+def _rollback_with_previous_on_record(store: Any, handle: Callable[[str], None]) -> Row:
+    """The network calls of the same rollback when a change record names the version before
+    production (a person's move, heard from Langfuse's webhooks): the version list is not read."""
+    for version in (1, 2, 3):
+        store.create("bench-recorded", f"v{version}", labels=["production"])
+    store.set_labels("bench-recorded", 2, ["production"])
+    _person_moves_production(store, "bench-recorded", 3)
+    with NetworkCalls() as recorded:
+        handle("bench-recorded")
+    assert store.production_version("bench-recorded") == 2
+    NOTES.append(f"network calls, previous production on record: {recorded.summary()}")
+    return Row(
+        "  the same, previous production on record (a person's move)",
+        f"{len(recorded.calls)}",
+        f"<= {MAX_NETWORK_CALLS}",
+        verdict(len(recorded.calls) <= MAX_NETWORK_CALLS),
+    )
+
+
+WEBHOOK_SECRET = "lf-whsec_" + "be" * 32
+
+
+def _person_moves_production(store: Any, prompt: str, version: int) -> None:
+    """Someone moves production to `version` in Langfuse: its two signed webhooks reach the handler."""
+    from prompt_rollback.changes import langfuse_handler
+
+    from local_mode.lambda_runtime import LocalLambdaContext, api_gateway_event
+    from tests.langfuse_webhooks import prompt_event, serialize, sign
+
+    before = store.production_version(prompt)
+    store.set_labels(prompt, version, ["production"])
+    for changed, labels in ((version, ["production"]), (before, [])):
+        body = serialize(prompt_event(f"evt_{uuid.uuid4().hex}", prompt, changed, labels))
+        headers = {"Content-Type": "application/json", "x-langfuse-signature": sign(body, WEBHOOK_SECRET)}
+        event = api_gateway_event("POST", "/langfuse/events", headers, body)
+        result = langfuse_handler.lambda_handler(event, LocalLambdaContext("langfuse-events"))
+        assert result["statusCode"] == 200, result
+
+
 class EmbeddedAws:
     """Seconds spent in botocore's sends, which moto answers in-process: a warm row shows them apart
     from the product's own time (a deployed function waits on the real service instead)."""
@@ -309,6 +348,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
             LANGFUSE_HOST=langfuse.url,
             LANGFUSE_PUBLIC_KEY=langfuse.public_key,
             LANGFUSE_SECRET_KEY=langfuse.secret_key,
+            LANGFUSE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         )
         os.environ["SLACK_WEBHOOK_URL"] = slack.url
         from prompt_rollback import wiring
@@ -342,13 +382,12 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         for index in range(prompts):
             for version in (1, 2, 3):
                 langfuse.store.create(f"bench-{index}", f"v{version}", labels=["production"])
-        counter = iter(range(prompts))
+        names = (f"bench-{index}" for index in range(prompts))
 
-        def handle_one() -> None:
-            index = next(counter)
+        def handle(prompt_name: str) -> None:
             request = RollbackRequest(
-                request_id=f"rb-bench-{index}",
-                prompt_name=f"bench-{index}",
+                request_id=f"rb-{prompt_name}",
+                prompt_name=prompt_name,
                 alerted_version=3,
                 received_at=datetime.now(UTC),
             )
@@ -356,7 +395,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "bench",
                 "body": request.model_dump_json(),
-                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": f"bench-{index}"},
+                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": prompt_name},
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
@@ -366,9 +405,9 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
             result = worker.lambda_handler({"Records": [record]}, LocalLambdaContext("worker"))
             assert result == {"batchItemFailures": []}, result
 
-        totals, aws = _timed_apart(handle_one, worker_records, warmup=warmup)
+        totals, aws = _timed_apart(lambda: handle(next(names)), worker_records, warmup=warmup)
         with NetworkCalls() as network:  # one more, warm: what a rollback sends
-            handle_one()
+            handle(next(names))
         store = langfuse.store
         assert all(store.production_version(f"bench-{i}") == 2 for i in range(prompts))
         assert len(slack.messages) == prompts
@@ -384,6 +423,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
             )
         )
         NOTES.append(f"network calls of one warm rollback: {network.summary()}")
+        rows.append(_rollback_with_previous_on_record(langfuse.store, handle))
         wiring.reset()
     slack.stop()
     os.environ.pop("SLACK_WEBHOOK_URL", None)

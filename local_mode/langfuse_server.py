@@ -77,7 +77,8 @@ class PromptStore:
             versions = self._prompts.setdefault(name, [])
             new_labels = [label for label in dict.fromkeys(labels) if label != RESERVED_LABEL]
             losers = self._take_labels(versions, new_labels, keep=None)
-            stored = StoredVersion(len(versions) + 1, prompt, new_labels, config or {}, commit_message)
+            number = max((v.version for v in versions), default=0) + 1  # a deleted number is not reused
+            stored = StoredVersion(number, prompt, new_labels, config or {}, commit_message)
             versions.append(stored)
             if tags is not None:
                 self._tags[name] = list(tags)
@@ -111,6 +112,22 @@ class PromptStore:
             notices = [("updated", self._webhook_prompt(name, v)) for v in (target, *losers)]
         self._notify(notices)
         return rendered
+
+    def delete(self, name: str, version: int | None = None, label: str | None = None) -> bool:
+        """Delete the versions matching `version` and `label` (neither: all); False when none did."""
+        with self._lock:
+            versions = self._prompts.get(name, [])
+            doomed = [
+                v
+                for v in versions
+                if version in (None, v.version) and (label is None or label in self._labels(name, v))
+            ]
+            notices = [("deleted", self._webhook_prompt(name, v)) for v in doomed]
+            self._prompts[name] = [v for v in versions if v not in doomed]
+            if not self._prompts[name]:
+                del self._prompts[name]
+        self._notify(notices)
+        return bool(doomed)
 
     @staticmethod
     def _take_labels(
@@ -250,7 +267,7 @@ class LangfuseCompatibleApp:
         parts = urlsplit(raw_path)
         self.requests.append((method, parts.path))
         status, body, headers = self._dispatch(method, parts.path, parts.query, environ)
-        payload = json.dumps(body).encode()
+        payload = b"" if status == 204 else json.dumps(body).encode()
         start_response(
             f"{status} {_REASONS.get(status, 'Status')}",
             [("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *headers],
@@ -287,6 +304,8 @@ class LangfuseCompatibleApp:
                 return self._create(_json_body(environ))
             if len(rest) == 1 and method == "GET":
                 return self._get(unquote(rest[0]), params)
+            if len(rest) == 1 and method == "DELETE":
+                return self._delete(unquote(rest[0]), params)
             if len(rest) == 3 and rest[1] == "versions" and method == "PATCH":
                 return self._patch(unquote(rest[0]), rest[2], _json_body(environ))
         except _BadRequest as error:
@@ -350,6 +369,12 @@ class LangfuseCompatibleApp:
             return 404, {"message": f"Prompt not found: '{name}'"}, []
         return 200, found, []
 
+    def _delete(self, name: str, params: dict[str, str]) -> tuple[int, Any, list[tuple[str, str]]]:
+        version = _int_param(params, "version", 0) or None
+        if not self.store.delete(name, version=version, label=params.get("label")):
+            return 404, {"message": f"Prompt not found: '{name}'"}, []
+        return 204, None, []
+
     def _patch(self, name: str, raw_version: str, body: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         if not raw_version.isdigit():
             raise _BadRequest("version must be an integer")
@@ -394,6 +419,7 @@ class _BadRequest(Exception):
 _REASONS = {
     200: "OK",
     201: "Created",
+    204: "No Content",
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",

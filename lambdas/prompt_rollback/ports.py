@@ -59,6 +59,17 @@ class MoveReadsBack(Protocol):
         ...
 
 
+@runtime_checkable
+class ListsVersions(Protocol):
+    """A registry that lists its versions in a call of its own and answers a move to a version
+    that does not exist with NotFound, moving nothing (Langfuse): when the ledger names the
+    target, production alone is read, and the list only when a decision needs it."""
+
+    def list_versions(self, ref: PromptRef) -> frozenset[int]:
+        """Every version of the prompt (none: the prompt does not exist)."""
+        ...
+
+
 # How often a writer re-reads the head and appends again when others keep appending first.
 APPEND_ATTEMPTS = 5
 

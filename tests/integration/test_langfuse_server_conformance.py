@@ -60,7 +60,7 @@ def langfuse():
 def test_routes_we_serve_are_routes_of_the_spec(spec):
     paths = spec["paths"]
     assert {"get", "post"} <= set(paths["/api/public/v2/prompts"])
-    assert "get" in paths["/api/public/v2/prompts/{promptName}"]
+    assert {"get", "delete"} <= set(paths["/api/public/v2/prompts/{promptName}"])
     assert "patch" in paths["/api/public/v2/prompts/{name}/versions/{version}"]
 
 
@@ -103,6 +103,21 @@ def test_create_answers_201_with_a_new_version(spec, langfuse):
     assert response.status_code == 201
     validate(spec, "Prompt", response.json())
     assert response.json()["version"] == 8
+
+
+def test_delete_of_a_version_answers_204_and_its_number_is_not_reused(spec, langfuse):
+    _, client = langfuse
+    assert "204" in spec["paths"]["/api/public/v2/prompts/{promptName}"]["delete"]["responses"]
+    response = client.delete("/api/public/v2/prompts/support-answer", params={"version": 6})
+    assert (response.status_code, response.content) == (204, b"")
+    listed = client.get("/api/public/v2/prompts", params={"name": "support-answer"}).json()["data"]
+    assert listed[0]["versions"] == [1, 2, 3, 4, 5, 7]
+    assert client.get("/api/public/v2/prompts/support-answer", params={"version": 6}).status_code == 404
+    assert client.delete("/api/public/v2/prompts/support-answer", params={"version": 6}).status_code == 404
+    created = client.post(
+        "/api/public/v2/prompts", json={"name": "support-answer", "prompt": "v8", "type": "text"}
+    )
+    assert created.json()["version"] == 8
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
-"""How many network calls one warm rollback makes: 9 (docs/architecture.md says which and why),
-counted where they arrive: botocore's before-call event (moto), the Langfuse-compatible server's
-request log, the Slack server's attempts. SQS receive/delete belong to the event source."""
+"""Network calls of one warm rollback: 8 when the ledger names the previous production, 9 when it
+lists versions (docs/architecture.md), counted where they arrive: botocore's before-call event (moto),
+the Langfuse server's request log, the Slack server's attempts (SQS belongs to the event source)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,36 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
+import pytest
+from prompt_rollback.domain.policy import GUESSED_TARGET
 from prompt_rollback.domain.requests import RollbackRequest
 
 from local_mode.lambda_runtime import sqs_event
-from tests.integration.conftest import Stack, reset_wiring
+from tests.integration.conftest import Stack
+from tests.integration.person_moves import hear_langfuse_webhooks, person_moves_production
+
+PROMPTS = "/api/public/v2/prompts"  # GET: the version list (`?name=`)
+PRODUCTION = "/api/public/v2/prompts/support-answer"  # GET: `?label=production`
+MOVE = "/api/public/v2/prompts/support-answer/versions/6"  # PATCH: its answer is the read-back
 
 
-def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
+@pytest.mark.parametrize(
+    ("on_record", "langfuse_calls", "total"),
+    [
+        # Alice's move v6 -> v7 is on record: v6 held production before, the list adds nothing.
+        (True, [("GET", PRODUCTION), ("PATCH", MOVE)], 8),
+        # Nothing names v7's predecessor: the target is chosen from the versions Langfuse lists.
+        (False, [("GET", PROMPTS), ("GET", PRODUCTION), ("PATCH", MOVE)], 9),
+    ],
+)
+def test_one_warm_rollback_makes_eight_network_calls_when_the_ledger_names_the_target(
+    stack: Stack, on_record: bool, langfuse_calls: list[tuple[str, str]], total: int
+):
     # As deployed, where the Object Lock bucket exists: its anchors are written off the hot path
-    # (the ledger stream's consumer), no longer by the worker (two PutObject more, 12 calls).
+    # (the ledger stream's consumer), no longer by the worker (two PutObject more).
     boto3.client("s3").create_bucket(Bucket="trail-bucket", ObjectLockEnabledForBucket=True)
     stack.monkeypatch.setenv("ANCHOR_BUCKET_NAME", "trail-bucket")
-    reset_wiring()
+    hear_langfuse_webhooks(stack)
     aws: Counter[str] = Counter()
     session = boto3.session.Session()  # the default session the adapters' clients come from
     stack.monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
@@ -41,6 +59,9 @@ def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
             sqs_event([message], "arn:aws:sqs:us-east-1:000000000000:q.fifo", "us-east-1")
         )
 
+    if on_record:
+        stack.langfuse.store.set_labels("support-answer", 6, ["production"])
+        person_moves_production(stack, "support-answer", 7)
     for version in range(3):
         stack.langfuse.store.create("warm-up", f"v{version + 1}", labels=["production"])
     rollback("rb-warm-up", "warm-up", 3)  # builds the clients: a warm worker has them
@@ -49,13 +70,16 @@ def test_one_warm_rollback_makes_nine_network_calls(stack: Stack):
 
     assert rollback("rb-counted", "support-answer", 7)["batchItemFailures"] == []
     assert stack.production() == 6
-    langfuse = [method for method, _ in stack.langfuse.app.requests[langfuse_before:]]
+    langfuse = stack.langfuse.app.requests[langfuse_before:]
     # The head with its guard summary; this request's records by its id (a re-delivery gets its
     # decision back); intent; the compare-before-swap (did a person's change land after our
     # intent? then their move wins); decision.
     assert dict(aws) == {"dynamodb.Query": 3, "dynamodb.PutItem": 2}
-    # Versions (no change record names v7's predecessor), production; the move, whose answer is
-    # the read-back (a label lives on one version at a time).
-    assert langfuse == ["GET", "GET", "PATCH"]
+    # The versions only when no record names v7's predecessor, production, and the move, whose
+    # answer is the read-back (a label lives on one version at a time).
+    assert langfuse == langfuse_calls
     assert stack.slack.attempts - slack_before == 1
-    assert sum(aws.values()) + len(langfuse) + 1 == 9
+    assert sum(aws.values()) + len(langfuse) + 1 == total
+    [decision] = stack.decisions()
+    assert (decision["outcome"], decision["to_version"]) == ("rolled_back", 6)
+    assert (GUESSED_TARGET in decision["basis"]) is not on_record

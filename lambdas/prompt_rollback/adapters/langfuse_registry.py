@@ -130,7 +130,7 @@ class LangfuseRegistry:
             return None
 
     def read_production(self, ref: PromptRef) -> int | None:
-        """The read-back after a move: one GET of the production label (read_state takes two)."""
+        """One GET of the production label (read_state takes two: the list, then this)."""
         prompt = self._holding(ref.name, PRODUCTION_LABEL, "get production")
         return None if prompt is None else int(prompt.version)
 
@@ -150,13 +150,16 @@ class LangfuseRegistry:
             labels=tuple(str(label) for label in prompt.labels or ()),
         )
 
-    def read_state(self, ref: PromptRef) -> RegistryState:
+    def list_versions(self, ref: PromptRef) -> frozenset[int]:
         prompt_name = ref.name
         listing = self._call(
             "list versions",
             lambda: self._api.prompts.list(name=prompt_name, limit=50, request_options=self._request_options),
         )
-        versions = frozenset(v for meta in listing.data if meta.name == prompt_name for v in meta.versions)
+        return frozenset(v for meta in listing.data if meta.name == prompt_name for v in meta.versions)
+
+    def read_state(self, ref: PromptRef) -> RegistryState:
+        versions = self.list_versions(ref)
         if not versions:
             return RegistryState(production_version=None, versions=versions)
         production = self.read_production(ref)

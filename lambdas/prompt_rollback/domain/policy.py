@@ -30,6 +30,19 @@ class RegistryState:
     # Versions that held production before, newest first, when the registry itself keeps that
     # history (Bedrock alias history, SSM parameter history); Langfuse keeps none.
     previous_production: tuple[int, ...] = ()
+    # False when only production was read (needs_version_list): `versions` is then empty, as the
+    # registry said nothing about them, and `recorded` holds the versions the ledger names as
+    # earlier holders of production. They may have been deleted since: the move then finds out.
+    listed: bool = True
+    recorded: frozenset[int] = frozenset()
+
+    @classmethod
+    def production_only(cls, production: int, recorded: frozenset[int]) -> RegistryState:
+        return cls(production, frozenset(), listed=False, recorded=recorded)
+
+    def known(self, version: int) -> bool:
+        """Listed by the registry, or (versions not listed) named by the ledger."""
+        return version in (self.versions if self.listed else self.recorded)
 
 
 @dataclass(frozen=True)
@@ -128,12 +141,34 @@ def rolled_back_versions(history: Sequence[PastDecision]) -> frozenset[int]:
     )
 
 
+def recorded_before(
+    current: int, history: Sequence[PastDecision], changes: Sequence[PastChange]
+) -> frozenset[int]:
+    """The versions the ledger names as having held production before `current`."""
+    return frozenset(version for version, _ in held_before(current, changes, history))
+
+
+def needs_version_list(
+    ask: Ask, production: int | None, history: Sequence[PastDecision], changes: Sequence[PastChange]
+) -> bool:
+    """Whether deciding this ask needs the registry's list of versions, or production alone will
+    do: it will when no `rollback_to` is asked for and the ledger names a version that held
+    production before this one and may be a target (older, never rolled back). The list adds
+    nothing then; a version deleted since is caught by the move itself (Langfuse answers 404)."""
+    if ask.rollback_to is not None or production is None:
+        return True
+    bad = rolled_back_versions(history) | {production}
+    return not any(v < production and v not in bad for v, _ in held_before(production, changes, history))
+
+
 def _explicit_problem(
     explicit: int, current: int, state: RegistryState, bad: frozenset[int], forced: bool, forward: bool
 ) -> str | None:
     """Why `rollback_to` cannot be the target, or None when it can."""
     if explicit == current:
         return "it is the version in production"
+    if not state.listed:
+        raise ValueError("a rollback_to is judged on the registry's list of versions")
     if explicit not in state.versions:
         return "it does not exist"
     if explicit > current and not forward:
@@ -158,7 +193,7 @@ def _earlier_target(
     """The policy's own choice: only ever an existing version older than production."""
 
     def usable(version: int | None) -> bool:
-        return version is not None and version < current and version not in bad and version in state.versions
+        return version is not None and version < current and version not in bad and state.known(version)
 
     for earlier, basis in held_before(current, changes, history):
         if usable(earlier):
@@ -174,6 +209,8 @@ def _earlier_target(
         ):
             if candidate is not None and usable(candidate):
                 return candidate, f"held production before (audit ledger, {past.recorded_at:%Y-%m-%d %H:%M}Z)"
+    if not state.listed:
+        raise ValueError(f"no recorded version before v{current} to go back to: needs the version list")
     lower = [v for v in state.versions if usable(v)]
     if lower:
         return max(lower), f"{UNKNOWN_PREVIOUS}: {GUESSED_TARGET}"
@@ -287,7 +324,7 @@ def decide(
     current = state.production_version
     if not ask.forced and not config.allows(ask.prompt_name):
         return _skip("prompt is not in the allow-list of automatic rollbacks", current)
-    if not state.versions:
+    if state.listed and not state.versions:
         return _skip("prompt does not exist in the registry", current)
     if current is None:
         return _skip("no version carries the production label", current)

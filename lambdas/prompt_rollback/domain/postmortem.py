@@ -207,11 +207,14 @@ def _pager_event(at: str, report: PagerReport, seq: int) -> TimelineEvent:
     return TimelineEvent(at=at, what="pagerduty", detail=detail, ref=report.dedup_key, seq=seq)
 
 
-def _our_events(record: AuditRecord) -> list[TimelineEvent]:
+def _our_events(record: AuditRecord, retarget: bool = False) -> list[TimelineEvent]:
     at = _when(parse_iso_utc(record.recorded_at))
     moved = f"{_v(record.from_version)} → {_v(record.to_version)}"
     reason = _one_line(record.reason)
-    if record.kind == "intent":
+    if record.kind == "intent" and retarget:
+        text = f"rollback {moved} instead: {_one_line(record.basis)}"
+        events = [TimelineEvent(at=at, what="intent", detail=text, ref=record.request_id, seq=record.seq)]
+    elif record.kind == "intent":
         text = f"rollback {moved} requested by {_one_line(record.actor, 200)} ({record.mode}); the lock taken"
         events = [TimelineEvent(at=at, what="intent", detail=text, ref=record.request_id, seq=record.seq)]
     elif record.kind == "decision":
@@ -258,11 +261,15 @@ def _timeline(
     start = since or min((parse_iso_utc(r.recorded_at) for r in ours), default=None)
     end = max((parse_iso_utc(r.recorded_at) for r in ours), default=None)
     events: list[TimelineEvent] = []
-    for record in ours:
-        if record.kind == "intent" and record.request_id == rollback_id:
+    intended: set[str] = set()
+    for record in sorted(ours, key=lambda r: r.seq):
+        # A second intent of the same request replaces a target that no longer existed: one alert.
+        retarget = record.kind == "intent" and record.request_id in intended
+        if record.kind == "intent" and record.request_id == rollback_id and not retarget:
             alert = _alert_event(record)
             events.extend([alert] if alert else [])
-        events.extend(_our_events(record))
+        intended |= {record.request_id} if record.kind == "intent" else set()
+        events.extend(_our_events(record, retarget))
     for other in records:
         if isinstance(other, ProductionChange):
             event, at = _change_event(other), record_time(other.to_item())

@@ -7,8 +7,9 @@ from dataclasses import replace
 from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.move import move_and_verify, stopped_by_drift
+from prompt_rollback.rollback.move import stopped_by_drift
 from prompt_rollback.rollback.records import RollbackResult, decision_of_intent, prompt_ref
+from prompt_rollback.rollback.retarget import move_or_retarget
 
 AUDIT_COMPLETED_ON_RETRY = " (audit completed on retry)"
 
@@ -22,6 +23,6 @@ def resume(journal: Journal, request: RollbackRequest, intent: AuditRecord) -> R
         slack = journal.notify(request, resumed)
         return journal.record_decision(request, resumed, slack, intent, observed=production)
     if production == decision.from_version:
-        return move_and_verify(journal, request, decision, intent)
+        return move_or_retarget(journal, request, decision, intent)
     guards = journal.ledger.head(request.prompt_key).guards
     return stopped_by_drift(journal, request, decision, intent, production, guards)

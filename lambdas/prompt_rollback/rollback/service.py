@@ -4,16 +4,17 @@ at any point (RollbackService.handle)."""
 from __future__ import annotations
 
 from prompt_rollback.domain.audit_record import LedgerRecord, ours
-from prompt_rollback.domain.policy import Ask, Outcome, decide
+from prompt_rollback.domain.policy import Outcome, decide
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress
 from prompt_rollback.ports import SlackOutcome
 from prompt_rollback.rollback import failure, lock
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.move import move_and_verify
 from prompt_rollback.rollback.oversight import oversee
-from prompt_rollback.rollback.records import RollbackResult, prompt_ref, result_of, settled_decision
+from prompt_rollback.rollback.records import RollbackResult, result_of, settled_decision
+from prompt_rollback.rollback.registry_state import ask_of, read_for
 from prompt_rollback.rollback.resume import resume
+from prompt_rollback.rollback.retarget import move_or_retarget
 
 
 def own_records(journal: Journal, request: RollbackRequest, head: LedgerRecord | None) -> list[LedgerRecord]:
@@ -30,9 +31,11 @@ class RollbackService:
         self.journal = journal
 
     def handle(self, request: RollbackRequest) -> RollbackResult:
-        """1. read the ledger (once) and the registry; 2. decide (pure, domain/policy.py);
-        3. for a rollback: append the intent (the per-prompt lock), move production, read it back,
-        announce, append the decision; 4. for anything else: announce when people need to know,
+        """1. read the ledger (once) and the registry (production alone when the ledger names the
+        target: registry_state.py); 2. decide (pure, domain/policy.py);
+        3. for a rollback: append the intent (the per-prompt lock), move production (a target
+        deleted since is replaced by a second intent: retarget.py), read it back, announce, append
+        the decision; 4. for anything else: announce when people need to know,
         append the decision. A re-delivery whose decision stands gets that decision back (the
         ledger is the idempotency record of the queue); one that finds its own unfinished intent
         resumes it."""
@@ -47,15 +50,8 @@ class RollbackService:
         pending = lock.own_pending_intent(own, guards, request, journal.clock())
         if pending is not None:
             return resume(journal, request, pending)
-        state = journal.registry(request).read_state(prompt_ref(request))
-        ask = Ask(
-            prompt_name=request.prompt_name,
-            alerted_version=request.alerted_version,
-            rollback_to=request.rollback_to,
-            forced=request.forced,
-            dry_run=request.dry_run,
-            allow_forward=request.allow_forward,
-        )
+        ask = ask_of(request)
+        state = read_for(journal, request, ask, guards)
         decision = decide(
             ask, state, guards.history(), journal.policy, journal.clock(), changes=guards.changes
         )
@@ -64,7 +60,7 @@ class RollbackService:
             slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
             return journal.record_decision(request, decision, slack, head, observed=state.production_version)
         intent = lock.take(journal, request, decision, head, state.production_version)
-        result = move_and_verify(journal, request, decision, intent)
+        result = move_or_retarget(journal, request, decision, intent)
         if result.outcome == Outcome.ROLLED_BACK.value and _failed_before(own, request.request_id):
             journal.resolve(request.request_id)  # a redrive from the DLQ did it: the incident is over
         return result
