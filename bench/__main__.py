@@ -80,9 +80,11 @@ LANGFUSE_CLIENT = (
     "\nfrom prompt_rollback.adapters.langfuse_registry import LangfuseRegistry\n"
     "LangfuseRegistry('http://127.0.0.1:9', 'pk', 'sk')"
 )
-# The Lambda assets have no numpy (the development venv has, for the regression gate), and
-# langfuse's serializer imports it when it can: measured as in the asset, without it.
-AS_IN_THE_ASSET = "import sys\nsys.modules['numpy'] = None\n"
+# What the development venv has and the worker's asset has not, though libraries import it when
+# they can: numpy (the regression gate's; langfuse's serializer) and httpx's command line (click,
+# pygments, rich). Measured as in the asset, without them.
+NOT_IN_THE_ASSET = ("numpy", "click", "pygments", "rich")
+AS_IN_THE_ASSET = f"import sys\nsys.modules.update(dict.fromkeys({NOT_IN_THE_ASSET!r}))\n"
 
 
 @dataclass(frozen=True)
