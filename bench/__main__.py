@@ -80,9 +80,11 @@ LANGFUSE_CLIENT = (
     "\nfrom prompt_rollback.adapters.langfuse_registry import LangfuseRegistry\n"
     "LangfuseRegistry('http://127.0.0.1:9', 'pk', 'sk')"
 )
-# The Lambda assets have no numpy (the development venv has, for the regression gate), and
-# langfuse's serializer imports it when it can: measured as in the asset, without it.
-AS_IN_THE_ASSET = "import sys\nsys.modules['numpy'] = None\n"
+# What the development venv has and the worker's asset has not, though libraries import it when
+# they can: numpy (the regression gate's; langfuse's serializer) and httpx's command line (click,
+# pygments, rich). Measured as in the asset, without them.
+NOT_IN_THE_ASSET = ("numpy", "click", "pygments", "rich")
+AS_IN_THE_ASSET = f"import sys\nsys.modules.update(dict.fromkeys({NOT_IN_THE_ASSET!r}))\n"
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ IMPORT_CASES = (
 )
 
 
-def cold_import_seconds(case: ImportCase) -> float:
+def cold_import_seconds(case: ImportCase, bytecode_cache: Path) -> float:
     timed = f"{case.prelude}{case.statement}"
     code = f"import time\n_s = time.perf_counter()\n{timed}\nprint(time.perf_counter() - _s)"
     environment = {
@@ -113,6 +115,10 @@ def cold_import_seconds(case: ImportCase) -> float:
     }
     environment["PYTHONPATH"] = os.pathsep.join([str(REPO / "lambdas"), str(REPO)])
     environment["AWS_DEFAULT_REGION"] = "us-east-1"
+    # With bytecode, as Lambda runs the assets (they ship .pyc): PYTHONDONTWRITEBYTECODE would
+    # make every run compile every module from source. The cache lives outside the checkout.
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    environment["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
     completed = subprocess.run(  # noqa: PLW1510 - checked below
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=REPO
     )
@@ -124,12 +130,14 @@ def cold_import_seconds(case: ImportCase) -> float:
 # Each handler module's cold import as a ratio to `import boto3` in the same run: a fresh
 # interpreter per measurement, median of N, the runs interleaved.
 def bench_imports(runs: int) -> list[Row]:
-    for case in IMPORT_CASES:  # warm the bytecode cache; not measured
-        cold_import_seconds(case)
-    samples: dict[str, list[float]] = {case.label: [] for case in IMPORT_CASES}
-    for _ in range(runs):  # interleaved, so a noisy moment spreads over all of them
-        for case in IMPORT_CASES:
-            samples[case.label].append(cold_import_seconds(case))
+    with tempfile.TemporaryDirectory(prefix="bench-pycache-") as folder:
+        cache = Path(folder)
+        for case in IMPORT_CASES:  # warm the bytecode cache; not measured
+            cold_import_seconds(case, cache)
+        samples: dict[str, list[float]] = {case.label: [] for case in IMPORT_CASES}
+        for _ in range(runs):  # interleaved, so a noisy moment spreads over all of them
+            for case in IMPORT_CASES:
+                samples[case.label].append(cold_import_seconds(case, cache))
     medians = {label: statistics.median(values) for label, values in samples.items()}
     baseline = medians[IMPORT_CASES[0].label]
     rows = []

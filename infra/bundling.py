@@ -32,8 +32,15 @@ WEBHOOK_REQUIREMENTS_FILE = REPO_ROOT / "requirements-webhook.txt"
 # ~30 MB and shadow the runtime's patched version. Should a dependency ever pull them in, they
 # are removed after installing.
 RUNTIME_PROVIDED_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer")
+# Installed as dependencies of dependencies, imported by none of our functions, so left out (tests/
+# infra/test_asset_runtime.py imports every module of the package from the asset alone):
+# requests (with its charset_normalizer) only for the OTLP exporter of Langfuse's tracing client
+# `Langfuse()`, which the worker never builds (it uses LangfuseAPI); wrapt only for langfuse.openai.
+UNIMPORTED_DISTRIBUTIONS = ("requests", "charset_normalizer", "wrapt")
+# Typing stubs: read by type checkers, never by the import system.
+TYPING_STUB_PATTERNS = ("*.pyi", "*-stubs")
 # Changing how the bundle is built must change the asset hash; bump this with such a change.
-BUNDLER_REVISION = "3"
+BUNDLER_REVISION = "4"
 IGNORED_SOURCE_PATTERNS = ("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 
 
@@ -83,12 +90,18 @@ def is_ignored_source(name: str) -> bool:
 
 
 def remove_runtime_provided_distributions(site_dir: Path) -> None:
-    for name in RUNTIME_PROVIDED_DISTRIBUTIONS:
+    for name in (*RUNTIME_PROVIDED_DISTRIBUTIONS, *UNIMPORTED_DISTRIBUTIONS):
         shutil.rmtree(site_dir / name, ignore_errors=True)
         for metadata_dir in site_dir.glob(f"{name}-*.dist-info"):
             shutil.rmtree(metadata_dir, ignore_errors=True)
     # Console scripts whose shebang names the synth machine's interpreter: useless in Lambda.
     shutil.rmtree(site_dir / "bin", ignore_errors=True)
+    for pattern in TYPING_STUB_PATTERNS:
+        for path in list(site_dir.rglob(pattern)):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def bytecode_interpreter(python_version: str) -> str | None:
@@ -246,9 +259,10 @@ def lambda_code(target: TargetPlatform, requirements_file: Path = REQUIREMENTS_F
             "rm -rf "
             + " ".join(
                 f"/asset-output/{name} /asset-output/{name}-*.dist-info"
-                for name in RUNTIME_PROVIDED_DISTRIBUTIONS
+                for name in (*RUNTIME_PROVIDED_DISTRIBUTIONS, *UNIMPORTED_DISTRIBUTIONS)
             )
             + " /asset-output/bin",
+            "find /asset-output \\( -name '*.pyi' -o -name '*-stubs' \\) -prune -exec rm -rf {} +",
             f"cp -r /asset-input/{PACKAGE_NAME} /asset-output/",
             f"find /asset-output/{PACKAGE_NAME} -name __pycache__ -prune -exec rm -rf {{}} +",
             # The build image's python is the runtime's version.

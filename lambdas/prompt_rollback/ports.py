@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord
-from prompt_rollback.domain.canary.analysis import ArmObservations
 from prompt_rollback.domain.guard_summary import GuardSummary
 from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
@@ -20,6 +19,9 @@ from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.domain.rollout_messages import RolloutTick
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
+
+if TYPE_CHECKING:  # only rollouts read arms: the rollback path need not load the canary statistics
+    from prompt_rollback.domain.canary.analysis import ArmObservations
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ provides (boto3), so a missing or unwanted dependency shows up as it would in La
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import platform
 import re
 import subprocess
@@ -15,12 +17,14 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+import infra
 from infra.bundling import (
     REQUIREMENTS_FILE,
     WEBHOOK_REQUIREMENTS_FILE,
     LocalPipBundler,
     TargetPlatform,
 )
+from infra.functions import Asset, FunctionSpec
 from local_mode.langfuse_server import LangfuseCompatibleServer, seed_demo_prompt
 
 REPO = Path(__file__).resolve().parents[2]
@@ -205,3 +209,67 @@ def test_worker_asset_runs_the_watcher_measurements(built):
         result = run_isolated([built["worker"], built["runtime"]], WATCHER_CODE, *credentials)
     assert result["breaching"] == ["support-answer v7 exact_match"]
     assert result["langfuse_calls"] == 7
+
+
+def deployed_handlers(asset: Asset) -> list[str]:
+    """Every function the stack deploys from `asset` (the FunctionSpecs of infra/), as module paths."""
+    handlers = set()
+    for module_info in pkgutil.iter_modules(infra.__path__, "infra."):
+        for value in vars(importlib.import_module(module_info.name)).values():
+            if isinstance(value, FunctionSpec) and value.asset is asset:
+                handlers.add(value.handler.rsplit(".", 1)[0])
+    return sorted(handlers)
+
+
+EVERY_MODULE_CODE = """
+import importlib, json, pkgutil, sys
+import prompt_rollback
+
+failed = {}
+for handler in json.loads(sys.argv[1]):
+    try:
+        assert callable(importlib.import_module(handler).lambda_handler)
+    except Exception as error:
+        failed[handler] = repr(error)
+if sys.argv[2] == "every-module":
+    for module in pkgutil.walk_packages(prompt_rollback.__path__, "prompt_rollback."):
+        # The developer's rule and dashboard generator (python -m prompt_rollback.detection, with
+        # grafana-foundation-sdk from requirements-dev.txt): no function imports it.
+        if not module.name.startswith("prompt_rollback.detection"):
+            try:
+                importlib.import_module(module.name)
+            except Exception as error:
+                failed[module.name] = repr(error)
+print(json.dumps({"failed": failed}))
+"""
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_every_deployed_handler_imports_from_its_asset_alone(built):
+    """What the bundler leaves out is never imported: every entry point the stack deploys imports
+    from its asset, and from the worker's, every module of the package (all adapters included)."""
+    for asset, scope in ((Asset.WEBHOOK, "handlers"), (Asset.WORKER, "every-module")):
+        handlers = deployed_handlers(asset)
+        assert handlers, asset
+        result = run_isolated(
+            [built[asset.value], built["runtime"]], EVERY_MODULE_CODE, json.dumps(handlers), scope
+        )
+        assert result["failed"] == {}, asset
+
+
+@needs_pypi
+@pytest.mark.timeout(600)
+def test_worker_asset_leaves_out_what_no_function_imports(built):
+    worker = built["worker"]
+    # Typing stubs are read by type checkers, never by the import system.
+    assert not list(worker.rglob("*.pyi"))
+    assert not list(worker.glob("*-stubs"))
+    # requests (with charset_normalizer) serves only the OTLP exporter of Langfuse's tracing
+    # client, which the worker never builds; wrapt only langfuse.openai.
+    for package in ("requests", "charset_normalizer", "wrapt"):
+        assert not (worker / package).exists(), package
+        assert not list(worker.glob(f"{package}-*.dist-info")), package
+    # What the worker's Langfuse client does import stays.
+    for package in ("langfuse", "opentelemetry", "httpx", "httpx2", "truststore", "anyio"):
+        assert (worker / package).is_dir(), package

@@ -4,7 +4,7 @@ clicks, resolutions and recovery checks to the interaction service (whose moves 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -23,10 +23,12 @@ from prompt_rollback.rollback import wiring as rollback_wiring
 from prompt_rollback.rollback.accounting import account
 from prompt_rollback.rollback.attempts import Attempt, ParkedInDeadLetterQueue, run_attempt
 from prompt_rollback.rollback.records import UNDO_PREFIX
-from prompt_rollback.rollout import wiring as rollout_wiring
 from prompt_rollback.slack import wiring as slack_wiring
 from prompt_rollback.slack.service import InteractionResult, InteractionService
 from prompt_rollback.worker.messages import WorkerMessage
+
+if TYPE_CHECKING:
+    from prompt_rollback.rollout.service import RolloutService
 
 
 def dispatch(
@@ -51,7 +53,7 @@ def dispatch(
         case RolloutClick():
             logger.append_keys(action_id=message.action_id, rollout_id=message.rollout_id)
             vouched = provenance or Provenance(authority=Authority.UNVERIFIED)
-            answer = rollout_wiring.rollout_service().click(message, vouched.verified, vouched.caller)
+            answer = _rollout_service().click(message, vouched.verified, vouched.caller)
             logger.info("rollout click handled", extra={"outcome": answer.outcome, "answer": answer.answer})
             return answer.as_dict()
         case _:
@@ -97,10 +99,18 @@ def _answer(results: Sequence[InteractionResult]) -> dict[str, Any]:
     return results[0].as_dict() if len(results) == 1 else {"results": [r.as_dict() for r in results]}
 
 
+def _rollout_service() -> RolloutService:
+    # Imported on the first rollout message: a container that only rolls back never loads the
+    # rollout plans and canary statistics.
+    from prompt_rollback.rollout import wiring as rollout_wiring
+
+    return rollout_wiring.rollout_service()
+
+
 def _rollout(message: RolloutTick | RolloutCommand | RolloutLabelStart) -> dict[str, Any]:
     """A tick or a person's command, on the prompt's message group like its rollbacks and clicks."""
     logger.append_keys(prompt_name=message.prompt_name)
-    service = rollout_wiring.rollout_service()
+    service = _rollout_service()
     if isinstance(message, RolloutTick):
         answer = service.tick(message)
     elif isinstance(message, RolloutLabelStart):
