@@ -89,6 +89,23 @@ def test_anyone_else_is_not_allowed_and_the_refusal_is_on_the_record(rollouts, a
     assert len(told) == 3 and all(e.text.startswith("not allowed") for e in told)
 
 
+def test_a_step_may_name_a_slack_user_group_whose_members_approve(rollouts, app_stack):
+    app_stack.slack_api.user_groups["S0RELEASE"] = ["U0BOB", APPROVER]
+    plan = slack_plan()
+    plan["steps"][0]["approval"] = {"approvers": ["S0RELEASE"]}
+    rollouts.command("start", version=rollouts.candidate, actor="jane", plan=plan)
+    rollouts.traffic(15, 5, GOOD)
+    rollouts.tick()
+    rollout_id = str(rollouts.status()["rollout_id"])
+
+    click(app_stack, rollout_id, "rollout_approve", user=STRANGER)
+    assert rollouts.status()["share"] == 5  # not in the group
+    click(app_stack, rollout_id, "rollout_approve")
+    assert rollouts.status()["share"] == 25
+    approved = [r for r in rollouts.stack.audit(PROMPT) if r["kind"] == "approved"]
+    assert approved[0]["actor"] == f"slack:{APPROVER} ({APPROVER.lower()})"
+
+
 def test_abort_moves_canary_back_onto_stable(rollouts, app_stack):
     rollout_id = at_checkpoint(rollouts, app_stack)
     click(app_stack, rollout_id, "rollout_abort")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prompt_rollback.domain.canary.analysis import ArmObservations, Proportion, StepWindow
 from prompt_rollback.domain.changes import ProductionChange
-from prompt_rollback.domain.rollout_plan import RolloutPlan, default_plan
+from prompt_rollback.domain.rollout_plan import RolloutPlan, approves, default_plan
 from prompt_rollback.domain.rollout_record import RolloutRecord
 from prompt_rollback.domain.rollout_state import Rollout, applied, fold, new_record, started
 from prompt_rollback.domain.rollout_transitions import (
@@ -165,3 +165,15 @@ def test_pause_then_resume_starts_a_new_tick_chain_above_every_earlier_tick():
     assert paused.status == "paused" and paused.next_tick is None
     resumed = by_hand(paused, "resume", "jane", T0)
     assert resumed.next_tick == 2  # tick 1 was scheduled at the start: it can no longer act
+
+
+def test_an_approver_is_named_or_a_member_of_a_named_slack_user_group():
+    groups = {"S0RELEASE": frozenset({"U0ALICE"})}
+
+    def members_of(group: str) -> frozenset[str]:
+        return groups.get(group, frozenset())
+
+    assert approves("sre", ("sre", "S0RELEASE"), members_of)
+    assert approves("U0ALICE", ("sre", "S0RELEASE"), members_of)
+    assert not approves("U0MALLORY", ("sre", "S0RELEASE"), members_of)
+    assert not approves("U0ALICE", ("sre", "product-owner"), members_of)  # names are not groups

@@ -4,6 +4,8 @@ and the bake after 100 %. Validated when loaded; an error names the field (docs/
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Literal, Self
@@ -16,6 +18,7 @@ from prompt_rollback.domain.rollout_split import DEFAULT_CANDIDATE_LABEL
 FULL_SHARE = 100
 MAX_STEPS = 20
 TEXT_LIMIT = 2000
+SLACK_USER_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
 
 
 class _Frozen(BaseModel):
@@ -27,6 +30,15 @@ class Approval(_Frozen):
 
     approvers: tuple[str, ...] = Field(min_length=1, max_length=50)
     expires_after: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
+
+
+def approves(actor: str, approvers: Sequence[str], members_of: Callable[[str], frozenset[str]]) -> bool:
+    """Whether `actor` is one of `approvers`: named (a name, a Slack user id), or a member of a
+    named Slack user group (`S…`, expanded by `members_of`; a group Slack cannot expand lets nobody in)."""
+    if actor in approvers:
+        return True
+    groups = (group for group in approvers if SLACK_USER_GROUP_ID.fullmatch(group))
+    return any(actor in members_of(group) for group in groups)
 
 
 class PlanStep(_Frozen):

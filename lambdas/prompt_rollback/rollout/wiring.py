@@ -12,7 +12,7 @@ from pydantic import Field, Json
 
 from prompt_rollback import wiring
 from prompt_rollback.domain.bedrock_rollout import rollout_target
-from prompt_rollback.domain.rollout_plan import RolloutPlans
+from prompt_rollback.domain.rollout_plan import RolloutPlans, approves
 from prompt_rollback.errors import ConfigurationError
 from prompt_rollback.settings import EnvironmentModel, LangfuseSettings, StageSettings
 
@@ -80,7 +80,14 @@ def tick_scheduler() -> TickScheduler | None:
 
 
 def is_approver(actor: str, approvers: tuple[str, ...]) -> bool:
-    return actor in approvers
+    """Named, or in a named Slack user group (the Slack app's usergroups.users.list; without the app
+    a group names nobody)."""
+    members_of = wiring.app_notifier().members_of if wiring.bot_token() else _nobody
+    return approves(actor, approvers, members_of)
+
+
+def _nobody(_group: str) -> frozenset[str]:
+    return frozenset()
 
 
 def rollout_service() -> RolloutService:
