@@ -79,6 +79,15 @@ def _error(answer: str, **extra: Any) -> RolloutAnswer:
     return RolloutAnswer("error", answer, extra=extra)
 
 
+def _busy(rollout: Rollout, what: str) -> RolloutAnswer:
+    """A start refused: the prompt has an active rollout (one rollout per prompt at a time)."""
+    return _error(
+        f"{rollout.prompt_name} {what} v{rollout.candidate} ({rollout.rollout_id}, {rollout.status}): "
+        "abort or finish it first",
+        rollout=rollout.status_view(),
+    )
+
+
 def _decided_on_the_newest_head(decide: Callable[[], RolloutAnswer]) -> RolloutAnswer:
     """Run `decide` (read, decide, append) again when another writer appended in between."""
     # The queue keeps one prompt's messages in order, but the CLI invokes the worker directly, so
@@ -238,11 +247,7 @@ class RolloutService:
                 return _error(str(error))
         rollout, head = self._read(command.prompt_key)
         if rollout is not None and rollout.active:
-            return _error(
-                f"{command.prompt_name} is already rolling out v{rollout.candidate} ({rollout.rollout_id}, "
-                f"{rollout.status}): abort or finish it first",
-                rollout=rollout.status_view(),
-            )
+            return _busy(rollout, "is already rolling out")
         ref = PromptRef(command.prompt_name, command.target)
         pointer = self._registries(command.provider).read_rollout(ref, plan.candidate_label)
         if command.version not in pointer.versions:
@@ -279,11 +284,7 @@ class RolloutService:
             except LedgerConflict:
                 rollout, head = self._read(record.prompt_key)
                 if rollout is not None and rollout.active:
-                    return _error(
-                        f"{rollout.prompt_name} started rolling out v{rollout.candidate} "
-                        f"({rollout.rollout_id}) meanwhile: abort or finish it first",
-                        rollout=rollout.status_view(),
-                    )
+                    return _busy(rollout, "has meanwhile started rolling out")
         raise LedgerConflict(f"{record.prompt_key}: the chain kept changing while starting the rollout")
 
     def start_from_label(self, message: RolloutLabelStart) -> RolloutAnswer:
