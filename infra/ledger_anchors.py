@@ -6,6 +6,7 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
@@ -27,6 +28,7 @@ ANCHORS = FunctionSpec(
 # The stream keeps records 24 hours; a batch that still fails after these is parked.
 STREAM_RETRY_ATTEMPTS = 10
 STREAM_BATCH_SIZE = 100
+ANCHORS_BEHIND = Duration.hours(1)  # the stream's iterator age that pages, well before 24 hours
 
 
 @jsii.implements(lambda_.IEventSourceDlq)
@@ -105,6 +107,7 @@ class LedgerAnchors(Construct):
                 metric=queue_depth(self.dead_letter_queue),
                 topic=topic,
             ),
+            self._behind_alarm(topic),
             page_on(
                 self,
                 "AnchorsErrors",
@@ -113,3 +116,26 @@ class LedgerAnchors(Construct):
                 topic=topic,
             ),
         ]
+
+    def _behind_alarm(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """The stream keeps records 24 hours: a consumer stuck that long loses them unanchored."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "AnchorsBehind",
+            alarm_description=(
+                f"The anchors function is {ANCHORS_BEHIND.to_minutes():g} minutes or more behind the "
+                "ledger stream, which keeps records 24 hours: records older than that are never anchored. "
+                "The function's errors and throttles say why; `prompt-rollback verify` lists what is "
+                "unanchored meanwhile."
+            ),
+            metric=self.function.function.metric(
+                "IteratorAge", statistic="Maximum", period=Duration.minutes(5)
+            ),
+            threshold=ANCHORS_BEHIND.to_milliseconds(),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
+        return alarm

@@ -162,6 +162,18 @@ def test_only_the_anchors_function_writes_anchors_from_the_ledger_stream(synthes
     assert {"AnchorWriteFailures", "LedgerRewrites"} <= metrics
 
 
+def test_an_anchors_function_falling_behind_the_ledger_stream_pages_long_before_records_expire(
+    synthesized: Synthesized,
+) -> None:
+    """The stream keeps records 24 hours: a consumer stuck longer loses them, and their chain heads
+    are never anchored. Its iterator age pages at an hour."""
+    anchors_id = synthesized.logical_id(synthesized.stack.anchors.function.function)
+    [behind] = [a for a in alarms_on(synthesized, anchors_id) if a.get("MetricName") == "IteratorAge"]
+    assert behind["Statistic"] == "Maximum" and behind["Threshold"] == 3_600_000  # milliseconds
+    assert behind["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert behind["AlarmActions"] and behind["TreatMissingData"] == "notBreaching"
+
+
 def test_each_route_has_its_own_throttle(synthesized: Synthesized) -> None:
     _, stage = synthesized.only("AWS::ApiGateway::Stage")
     by_route = {
