@@ -48,6 +48,7 @@ def _rss_mb(pid: int) -> float:
 
 def bench_exporter(refreshes: int = 5) -> list[Figure]:
     from langfuse.api.client import LangfuseAPI
+    from prompt_rollback.domain.rollout_split import DEFAULT_CANDIDATE_LABEL
     from prompt_rollback.measurements import MeasurementSettings, measure
 
     figures: list[Figure] = []
@@ -60,7 +61,8 @@ def bench_exporter(refreshes: int = 5) -> list[Figure]:
             for _ in range(refreshes):
                 server.app.requests.clear()
                 started = time.perf_counter()
-                measure(api, MeasurementSettings(), datetime.now(UTC))
+                # As the exporter reads by default: rollouts too (no prompt here holds the label).
+                measure(api, MeasurementSettings(candidate_label=DEFAULT_CANDIDATE_LABEL), datetime.now(UTC))
                 durations.append(time.perf_counter() - started)
             requests = server.app.requests
             metrics = sum(1 for _, path in requests if path == "/api/public/v2/metrics")

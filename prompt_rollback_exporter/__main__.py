@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Settings are environment variables: LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY, LANGFUSE_SECRET_KEY "
         "and PROMPT_ROLLBACK_EXPORTER_* (LISTEN, REFRESH_INTERVAL, EXACT_MATCH_SCORE, FEEDBACK_SCORE, "
         "THUMBS_DOWN_VALUE, OBSERVATION_WINDOW, SCORE_WINDOW, BASELINE_WINDOW, ENVIRONMENT, "
-        "REQUEST_TIMEOUT); see docs/detection.md. Exit 2: bad settings; 3: Langfuse cannot serve it.",
+        "REQUEST_TIMEOUT, CANDIDATE_LABEL); see docs/detection.md. "
+        "Exit 2: bad settings; 3: Langfuse cannot serve it.",
     )
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -46,6 +46,9 @@ class PromptCollector(Collector):
         )
         thumbs_down = family(m.FEEDBACK_DOWN_COUNT, "Thumbs-down feedback in the score window", [m.SCORE])
         production = family(m.PRODUCTION, "1 for the version holding the production label")
+        rollout_share = family(
+            m.ROLLOUT_SHARE, "On a rollout's candidate: its share of units in percent (its canary-N label)"
+        )
 
         for prompt in measurements.prompts:
             labels = [prompt.prompt_name, str(prompt.prompt_version), *env]
@@ -64,6 +67,8 @@ class PromptCollector(Collector):
                 score_baseline.add_metric([*labels, label], baseline.value)
             if prompt.in_production:
                 production.add_metric(labels, 1)
+            if prompt.rollout_share > 0:
+                rollout_share.add_metric(labels, prompt.rollout_share)
         yield from (
             observations,
             latency,
@@ -73,4 +78,5 @@ class PromptCollector(Collector):
             score_baseline,
             thumbs_down,
             production,
+            rollout_share,
         )

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from prompt_rollback.detection.triggers import DEFAULT_BASELINE_WINDOW
+from prompt_rollback.domain.rollout_split import DEFAULT_CANDIDATE_LABEL
 from prompt_rollback.measurements import MeasurementSettings
 from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +67,9 @@ class ExporterSettings(BaseSettings):
     score_window: Duration = _DEFAULTS.score_window
     baseline_window: Duration = DEFAULT_BASELINE_WINDOW
     environment: str | None = Field(default=None, min_length=1)
+    # The rollout plans' `candidate_label` (a plan's label must match it to be seen); empty: rollouts
+    # are not read, which saves the prompts-list page that reads them.
+    candidate_label: str = Field(default=DEFAULT_CANDIDATE_LABEL, pattern=r"^([a-z][a-z0-9_.]{0,35})?$")
 
     @model_validator(mode="after")
     def _consistent(self) -> ExporterSettings:
@@ -102,6 +106,7 @@ class ExporterSettings(BaseSettings):
             score_window=self.score_window,
             baseline_window=self.baseline_window,
             environment=self.environment,
+            candidate_label=self.candidate_label or None,
         )
 
 

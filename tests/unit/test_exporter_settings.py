@@ -64,3 +64,16 @@ def test_inconsistent_windows_are_refused(monkeypatch):
 def test_the_same_score_name_for_both_roles_is_refused(monkeypatch):
     with pytest.raises(ValidationError, match="different Langfuse score names"):
         settings(monkeypatch, PROMPT_ROLLBACK_EXPORTER_FEEDBACK_SCORE="exact_match")
+
+
+def test_the_candidate_label_is_the_plans_default_and_a_bad_one_is_refused(monkeypatch):
+    assert settings(monkeypatch).measurement_settings().candidate_label == "canary"
+    assert (
+        settings(monkeypatch, PROMPT_ROLLBACK_EXPORTER_CANDIDATE_LABEL="")
+        .measurement_settings()
+        .candidate_label
+        is None
+    )
+    with pytest.raises(ValidationError) as raised:
+        settings(monkeypatch, PROMPT_ROLLBACK_EXPORTER_CANDIDATE_LABEL="Canary 5")
+    assert "  PROMPT_ROLLBACK_EXPORTER_CANDIDATE_LABEL: " in describe(raised.value)

@@ -12,8 +12,8 @@ SCORE_COUNT = "langfuse_prompt_score_count"  # + score
 SCORE_BASELINE = "langfuse_prompt_score_baseline"  # + score
 FEEDBACK_DOWN_COUNT = "langfuse_prompt_feedback_down_count"  # + score; ratings equal to the thumbs-down value
 PRODUCTION = "langfuse_prompt_production"  # 1 on the version holding the `production` label
-# Not exported yet: the rollout candidate's share in percent (its `canary-N` label), on that version.
-# The dashboard's canary panels and rollout-step annotations read it under this name.
+# The rollout candidate's share in percent (its `canary-N` label), on that version, only while it
+# splits traffic with production. The dashboard's canary panels and rollout-step annotations read it.
 ROLLOUT_SHARE = "langfuse_prompt_rollout_share"
 
 # The exporter's own health.

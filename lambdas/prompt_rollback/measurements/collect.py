@@ -1,6 +1,6 @@
 """One refresh of measurements through the `langfuse` SDK's REST client (`LangfuseAPI`): six grouped
-queries plus one prompts-list page per 100 production prompts; a full answer is split by prompt name
-(docs/detection.md, "Cost and failure behaviour")."""
+queries plus one prompts-list page per 100 prompts holding production (and, to read rollouts, per 100
+holding the candidate label); a full answer is split by prompt name (docs/detection.md, "Cost")."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ from prompt_rollback.measurements.records import (
     PromptMeasurement,
     ScoreMeasurement,
 )
+from prompt_rollback.measurements.rollout_shares import rollout_shares
 
 if TYPE_CHECKING:
+    from langfuse.api import PromptMeta
     from langfuse.api.client import LangfuseAPI
     from langfuse.api.core.request_options import RequestOptions
 
@@ -63,6 +65,8 @@ def measure(
     version it replaced rather than with the highest lower one."""
     reader = _Reader(api, settings, now, on_call)
     production = reader.production_versions()
+    label = settings.candidate_label
+    shares = rollout_shares(reader.labelled(label), production, label) if label else {}
     names = sorted(production)
     levels, latency, scores, thumbs, baseline_latency, baseline_scores = (
         reader.rows(query, names) for query in refresh_queries(settings)
@@ -77,7 +81,7 @@ def measure(
     score_history = _score_history(baseline_scores, settings)
 
     prompts = []
-    for name, prompt_version in sorted({*by_level, *p99, *score_values, *production.items()}):
+    for name, prompt_version in sorted({*by_level, *p99, *score_values, *production.items(), *shares}):
         in_production = production.get(name) == prompt_version
         key = (name, prompt_version)
         known = previous_production(name, prompt_version) if previous_production and in_production else None
@@ -97,6 +101,7 @@ def measure(
                 score_baselines=_score_baselines(key, score_history, settings, known)
                 if in_production
                 else {},
+                rollout_share=shares.get(key, 0),
             )
         )
     return Measurements(
@@ -205,23 +210,26 @@ class _Reader:
         self.truncated = 0
 
     def production_versions(self) -> dict[str, int]:
-        """Prompt name -> the version holding `production` (prompts list, label filter, all pages)."""
-        found: dict[str, int] = {}
+        """Prompt name -> the version holding `production`."""
+        return {meta.name: max(meta.versions) for meta in self.labelled("production") if meta.versions}
+
+    def labelled(self, label: str) -> list[PromptMeta]:
+        """The prompts-list entries of the prompts with a version holding `label` (all pages); each
+        entry's versions and labels are those of the versions holding it."""
+        found: list[PromptMeta] = []
         page, pages = 1, 1
         while page <= pages:
             response = self._call(
                 PROMPTS_ENDPOINT,
                 partial(
                     self._api.prompts.list,
-                    label="production",
+                    label=label,
                     page=page,
                     limit=self._settings.prompt_page_size,
                     request_options=NO_RETRIES,
                 ),
             )
-            for meta in response.data:
-                if meta.versions:
-                    found[meta.name] = max(meta.versions)
+            found.extend(response.data)
             pages = int(response.meta.total_pages or 1)
             page += 1
         return found

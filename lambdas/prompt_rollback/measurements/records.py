@@ -27,6 +27,9 @@ class MeasurementSettings:
     score_window: timedelta = field(default=max(EXACT_MATCH.window, THUMBS_DOWN.window))
     baseline_window: timedelta = DEFAULT_BASELINE_WINDOW
     environment: str | None = None  # a Langfuse environment to filter on
+    # The rollout candidate's label (domain/rollout_split.py) whose version and share to read; None:
+    # no rollout is read (one prompts-list page per 100 prompts holding it is saved).
+    candidate_label: str | None = None
     baseline_min_scores: int = EXACT_MATCH.min_samples
     baseline_min_generations: int = LATENCY_P99.min_samples
     row_limit: int = 1000  # the most rows one metrics query may return (Langfuse allows 1..1000)
@@ -74,6 +77,7 @@ class PromptMeasurement:
     scores: Mapping[str, ScoreMeasurement] = field(default_factory=dict)  # by `score` label
     latency_p99_baseline: BaselineValue | None = None  # production versions only
     score_baselines: Mapping[str, BaselineValue] = field(default_factory=dict)  # production only
+    rollout_share: int = 0  # percent of units served this version as a rollout's candidate; 0: none
 
     @property
     def observations(self) -> int:
