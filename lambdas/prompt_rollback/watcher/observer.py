@@ -1,6 +1,6 @@
-"""The watcher's view of Langfuse: the exporter's own measurement code, then the triggers.
-A run costs one exporter refresh (7 calls for up to 100 prompts). Any Langfuse failure (429, 5xx,
-timeout, rejected query) is NoData: the run decides nothing, which the handler logs and counts."""
+"""The watcher's view of Langfuse: the exporter's measurement code (7 calls for up to 100 prompts,
+no rollout page), then the triggers. Any Langfuse failure (429, 5xx, timeout, rejected query) is
+NoData: the run decides nothing, which the handler logs and counts."""
 
 from __future__ import annotations
 
