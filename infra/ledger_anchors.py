@@ -6,7 +6,6 @@ from __future__ import annotations
 import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
@@ -119,10 +118,10 @@ class LedgerAnchors(Construct):
 
     def _behind_alarm(self, topic: sns.ITopic) -> cloudwatch.Alarm:
         """The stream keeps records 24 hours: a consumer stuck that long loses them unanchored."""
-        alarm = cloudwatch.Alarm(
+        return page_on(
             self,
             "AnchorsBehind",
-            alarm_description=(
+            description=(
                 f"The anchors function is {ANCHORS_BEHIND.to_minutes():g} minutes or more behind the "
                 "ledger stream, which keeps records 24 hours: records older than that are never anchored. "
                 "The function's errors and throttles say why; `prompt-rollback verify` lists what is "
@@ -131,11 +130,6 @@ class LedgerAnchors(Construct):
             metric=self.function.function.metric(
                 "IteratorAge", statistic="Maximum", period=Duration.minutes(5)
             ),
+            topic=topic,
             threshold=ANCHORS_BEHIND.to_milliseconds(),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-        alarm.add_ok_action(cloudwatch_actions.SnsAction(topic))
-        return alarm

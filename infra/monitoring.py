@@ -87,15 +87,16 @@ def page_on(
     topic: sns.ITopic,
     runs_in_a_row: int | None = None,
     notify_ok: bool = True,
+    threshold: float = 1,
 ) -> cloudwatch.Alarm:
-    """An alarm on the alarm topic that fires when `metric` is 1 or more: on the first occurrence,
-    or in each of `runs_in_a_row` periods. Missing data is the absence of what it counts."""
+    """An alarm on the alarm topic that fires when `metric` reaches `threshold` (one occurrence by
+    default): at once, or in each of `runs_in_a_row` periods. Missing data is the absence of it."""
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
         alarm_description=description,
         metric=metric,
-        threshold=1,
+        threshold=threshold,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluation_periods=runs_in_a_row or 1,
         datapoints_to_alarm=runs_in_a_row,
