@@ -334,6 +334,20 @@ def _spread_rows(
     ]
 
 
+def _alert_request(prompt_name: str, alerted_version: int) -> Any:
+    """A request as the webhook queues an alert: its id made from its fingerprint and startsAt."""
+    from prompt_rollback.domain.requests import RollbackRequest, Trigger, alert_request_id
+
+    now = datetime.now(UTC)
+    return RollbackRequest(
+        request_id=alert_request_id("langfuse", prompt_name, prompt_name, now),
+        prompt_name=prompt_name,
+        alerted_version=alerted_version,
+        trigger=Trigger(alertname="PromptRegression", fingerprint=prompt_name, starts_at=now),
+        received_at=now,
+    )
+
+
 # Warm p50/p99 in-process (moto): the webhook on the captured Alertmanager body; the worker on one SQS
 # record, each a first rollback of its own prompt, against the Langfuse-compatible server and a Slack
 # incoming-webhook server over loopback, with the network calls one such rollback makes, by client.
@@ -360,7 +374,6 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         )
         os.environ["SLACK_WEBHOOK_URL"] = slack.url
         from prompt_rollback import wiring
-        from prompt_rollback.domain.requests import RollbackRequest
         from prompt_rollback.sources import webhook_handler as webhook
         from prompt_rollback.worker import handler as worker
 
@@ -393,12 +406,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         names = (f"bench-{index}" for index in range(prompts))
 
         def handle(prompt_name: str) -> None:
-            request = RollbackRequest(
-                request_id=f"rb-{prompt_name}",
-                prompt_name=prompt_name,
-                alerted_version=3,
-                received_at=datetime.now(UTC),
-            )
+            request = _alert_request(prompt_name, alerted_version=3)
             record = {
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": "bench",

@@ -97,6 +97,10 @@ class AuditLedger(Protocol):
         """Every record of one request id (its intent, decisions, or a followup), newest first."""
         ...
 
+    def read(self, prompt_key: str, seq: int) -> LedgerRecord | None:
+        """One record by its seq, read consistently (None: no such record)."""
+        ...
+
     def since(self, prompt_key: str, seq: int) -> list[LedgerRecord]:
         """The records of one prompt from `seq` to the head, oldest first."""
         ...

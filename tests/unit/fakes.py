@@ -66,6 +66,10 @@ class InMemoryLedger:
         stored = self.items.get(prompt_key, [])
         return [record_from_item(item) for item in reversed(stored) if item.get("request_id") == request_id]
 
+    def read(self, prompt_key: str, seq: int) -> LedgerRecord | None:
+        stored = self.items.get(prompt_key, [])
+        return record_from_item(stored[seq - 1]) if 0 < seq <= len(stored) else None
+
     def append(self, record: Any, after: LedgerRecord | None) -> Any:
         if isinstance(record, AuditRecord):
             self.before_append(record)

@@ -11,6 +11,7 @@ from prompt_rollback.domain.audit import iso_utc, verify_chain
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.guard_summary import GuardSummary, summarize
 from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.domain.request_index import KEEP_LISTED
 from prompt_rollback.rollback.attempts import run_attempt
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.service import RollbackService
@@ -107,11 +108,16 @@ def test_the_second_alert_of_one_body_is_an_echo_of_our_rollback_audited_not_pos
 def test_the_guard_summary_grows_with_moves_not_with_alerts(service, registry, ledger, clock):
     registry.versions, registry.production = frozenset({1, 2, 3, 4, 5}), 4
     run_attempt(service, request("rb-v4", alerted_version=4), FIRST)
+    # The list of the newest requests' records fills once, to its bound, and then holds its size.
+    for flap in range(KEEP_LISTED):
+        clock.now += timedelta(minutes=1)
+        run_attempt(service, request(f"rb-fill-{flap:02}", alerted_version=4), FIRST)
     after_one = len(json.dumps(ledger.items[KEY][-1]["guards"]))
     for flap in range(300):
         clock.now += timedelta(minutes=1)
         run_attempt(service, request(f"rb-flap-{flap}", alerted_version=4), FIRST)
     assert len(json.dumps(ledger.items[KEY][-1]["guards"])) < after_one + 200
+    assert len(ledger.items[KEY][-1]["guards"]["requests"]) == KEEP_LISTED
     assert verify_chain(ledger.chain(KEY)) == []
     # A chain written before summaries were carried is summarized once, to the same answer.
     assert summarize(ledger.chain(KEY)) == GuardSummary.from_item(ledger.items[KEY][-1]["guards"])

@@ -104,6 +104,10 @@ class DynamoDBAuditLedger:
         items = (self._get(prompt_key, seq) for seq in seqs)
         return [record_from_item(item) for item in items if item is not None]
 
+    def read(self, prompt_key: str, seq: int) -> LedgerRecord | None:
+        item = self._get(prompt_key, seq)
+        return record_from_item(item) if item is not None else None
+
     def since(self, prompt_key: str, seq: int) -> list[LedgerRecord]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key(PARTITION_KEY).eq(prompt_key) & Key(SORT_KEY).gte(seq),

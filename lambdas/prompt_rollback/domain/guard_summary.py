@@ -5,7 +5,7 @@ Folded in record by record, so a decision reads it from the head instead of scan
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from prompt_rollback.domain.production_order import (
     move_from,
     record_time,
 )
+from prompt_rollback.domain.request_index import RequestIndex
 from prompt_rollback.domain.rollout_record import ROLLOUT_KINDS
 
 GUARDS_FIELD = "guards"  # the item attribute that holds it (hashed with the record)
@@ -92,6 +93,7 @@ class GuardSummary:
     pending_lefts: tuple[Mapping[str, Any], ...] = ()  # losing halves whose gaining half is not on record
     event_ids: tuple[str, ...] = ()  # of the newest change records, newest first
     rollout_from: int = 0  # the seq of the newest rollout's first record (0: never one)
+    requests: RequestIndex = field(default_factory=RequestIndex)  # the newest records of ours by request id
 
     @property
     def changes(self) -> tuple[PastChange, ...]:
@@ -144,6 +146,7 @@ class GuardSummary:
             "pending_lefts": [dict(left) for left in self.pending_lefts],
             "event_ids": list(self.event_ids),
             "rollout_from": self.rollout_from,
+            **self.requests.to_item(),
         }
 
     @classmethod
@@ -159,11 +162,13 @@ class GuardSummary:
             pending_lefts=tuple(dict(left) for left in item.get("pending_lefts") or ()),
             event_ids=tuple(str(i) for i in item.get("event_ids") or ()),
             rollout_from=int(item.get("rollout_from") or 0),
+            requests=RequestIndex.from_item(item),
         )
 
 
 def advance(summary: GuardSummary, item: Mapping[str, Any]) -> GuardSummary:
     """The summary once `item` (a stored record with its seq, any kind) is appended."""
+    summary = replace(summary, requests=summary.requests.advanced(item))
     kind, seq = item.get("kind"), int(item.get("seq") or 0)
     if kind == "change":
         return _changed(summary, item, seq)

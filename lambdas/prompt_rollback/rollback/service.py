@@ -11,19 +11,11 @@ from prompt_rollback.ports import SlackOutcome
 from prompt_rollback.rollback import failure, lock
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.oversight import oversee
+from prompt_rollback.rollback.own_records import own_records
 from prompt_rollback.rollback.records import RollbackResult, result_of, settled_decision
 from prompt_rollback.rollback.registry_state import ask_of, read_for
 from prompt_rollback.rollback.resume import resume
 from prompt_rollback.rollback.retarget import move_or_retarget
-
-
-def own_records(journal: Journal, request: RollbackRequest, head: LedgerRecord | None) -> list[LedgerRecord]:
-    """This request's records by its id, newest first; the head too, which the index may not show yet."""
-    own = journal.ledger.of_request(request.prompt_key, request.request_id)
-    mine = head is not None and getattr(head, "request_id", None) == request.request_id
-    if head is not None and mine and (not own or own[0].seq < head.seq):
-        own = [head, *own]
-    return own
 
 
 class RollbackService:
@@ -42,7 +34,7 @@ class RollbackService:
         journal = self.journal
         # By key, never by depth: the head carries what the guards need of the whole chain.
         newest = journal.ledger.head(request.prompt_key)
-        own = own_records(journal, request, newest.record)
+        own = own_records(journal, request, newest)
         settled = settled_decision(own, request.request_id)
         if settled is not None:
             return result_of(settled, replayed=True)
