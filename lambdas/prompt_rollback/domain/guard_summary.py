@@ -32,6 +32,10 @@ UNDO_PREFIX = "undo-"  # domain/interactions.derived_request_id of an Undo click
 # version, which is all the target choice reads: the summary grows with versions, not with alerts.
 DAY = timedelta(days=1)
 KEEP_NEWEST = 32
+# However long the history, the summary rides on every item, which DynamoDB caps at 400 KB: past
+# this many entries the oldest moves go (about 40 KB each list; a version rolled back this many
+# distinct moves ago could be chosen as a target again).
+MAX_KEPT = 200
 # A losing half (`left`) waits here for its gaining half, which comes within seconds if at all.
 PENDING_LEFTS = 8
 # Event ids of the newest change records: a re-delivered event is known by its id.
@@ -294,7 +298,8 @@ def _observed(summary: GuardSummary, decision: PastDecision) -> GuardSummary:
 def _pruned(
     entries: Sequence[T], at: Callable[[T], datetime], move: Callable[[T], Hashable]
 ) -> tuple[T, ...]:
-    """Newest first: the last day and the newest few, then the newest entry of each move."""
+    """Newest first: the last day and the newest few, then the newest entry of each move; at most
+    MAX_KEPT in all."""
     if not entries:
         return ()
     newest: datetime = at(entries[0])
@@ -303,6 +308,8 @@ def _pruned(
         key = move(entry)
         if index < KEEP_NEWEST or newest - at(entry) < DAY or key not in moves:
             kept.append(entry)
+            if len(kept) == MAX_KEPT:
+                break
         moves.add(key)
     return tuple(kept)
 
