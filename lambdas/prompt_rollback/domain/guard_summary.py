@@ -33,8 +33,8 @@ UNDO_PREFIX = "undo-"  # domain/interactions.derived_request_id of an Undo click
 DAY = timedelta(days=1)
 KEEP_NEWEST = 32
 # However long the history, the summary rides on every item, which DynamoDB caps at 400 KB: past
-# this many entries the oldest moves go (about 40 KB each list; a version rolled back this many
-# distinct moves ago could be chosen as a target again).
+# this many entries the oldest moves (and versions seen) go, about 40 KB a list at most; a version
+# rolled back this many distinct moves ago could be chosen as a target again.
 MAX_KEPT = 200
 # A losing half (`left`) waits here for its gaining half, which comes within seconds if at all.
 PENDING_LEFTS = 8
@@ -291,7 +291,7 @@ def _observed(summary: GuardSummary, decision: PastDecision) -> GuardSummary:
     if version is None:
         return summary
     seen = replace(decision, from_version=None, to_version=None, request_id="")
-    observed = (seen, *(d for d in summary.observed if d.observed_production != version))
+    observed = (seen, *(d for d in summary.observed if d.observed_production != version))[:MAX_KEPT]
     return _resolved(replace(summary, observed=observed), _observed_holding(seen))
 
 
