@@ -59,6 +59,13 @@ class Journal:
     def resolve(self, rollback_id: str) -> PagerReport | None:
         return self.pager.resolve(rollback_id) if self.pager is not None else None
 
+    def record_without_move(
+        self, request: RollbackRequest, decision: Decision, after: LedgerRecord | None, observed: int | None
+    ) -> RollbackResult:
+        """A decision that moves nothing: announced when people need to know, then recorded."""
+        slack = self.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
+        return self.record_decision(request, decision, slack, after, observed=observed)
+
     def record_decision(
         self,
         request: RollbackRequest,

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from prompt_rollback.domain.guard_summary import UNDO_PREFIX
+from prompt_rollback.domain.guard_summary import UNDO_PREFIX, GuardSummary
 from prompt_rollback.domain.interactions import Move, needs_a_person
-from prompt_rollback.domain.policy import Decision, Outcome, PastDecision
+from prompt_rollback.domain.policy import Decision, Outcome, PastDecision, RegistryState, decide
 from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.rollback.journal import Journal
+from prompt_rollback.rollback.registry_state import ask_of
 
 
 def automatic_moves(rollbacks: Sequence[PastDecision]) -> list[Move]:
@@ -55,3 +57,12 @@ def oversee(
             decision.basis,
         )
     return decision
+
+
+def decide_overseen(
+    journal: Journal, request: RollbackRequest, state: RegistryState, guards: GuardSummary
+) -> Decision:
+    """The policy's decision on what the registry and the ledger say, with people in the loop."""
+    now = journal.clock()
+    decision = decide(ask_of(request), state, guards.history(), journal.policy, now, changes=guards.changes)
+    return oversee(request, decision, guards.rollbacks, journal.policy, now)

@@ -6,16 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from prompt_rollback.domain.audit_record import AuditRecord
-from prompt_rollback.domain.policy import Decision, decide
+from prompt_rollback.domain.policy import Decision
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import NotFound
-from prompt_rollback.ports import SlackOutcome
 from prompt_rollback.rollback import lock
 from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.move import move_and_verify, stopped_by_drift
-from prompt_rollback.rollback.oversight import oversee
+from prompt_rollback.rollback.oversight import decide_overseen
 from prompt_rollback.rollback.records import RollbackResult, prompt_ref
-from prompt_rollback.rollback.registry_state import ask_of
 
 
 def move_or_retarget(
@@ -33,14 +31,9 @@ def move_or_retarget(
     newest = journal.ledger.head(request.prompt_key)
     if state.production_version != decision.from_version:
         return stopped_by_drift(journal, request, decision, intent, state.production_version, newest.guards)
-    guards, now = newest.guards, journal.clock()
-    again = decide(ask_of(request), state, guards.history(), journal.policy, now, changes=guards.changes)
-    again = _because_gone(oversee(request, again, guards.rollbacks, journal.policy, now), gone)
+    again = _because_gone(decide_overseen(journal, request, state, newest.guards), gone)
     if not again.acts:
-        slack = journal.notify(request, again) if again.notify else SlackOutcome("not_sent", "echo")
-        return journal.record_decision(
-            request, again, slack, newest.record, observed=state.production_version
-        )
+        return journal.record_without_move(request, again, newest.record, state.production_version)
     # Our own intent is the head: the new one follows it, and the request's decision follows that.
     retargeted = lock.take(journal, request, again, newest.record, state.production_version)
     return move_and_verify(journal, request, again, retargeted)

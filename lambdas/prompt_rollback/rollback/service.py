@@ -4,13 +4,12 @@ at any point (RollbackService.handle)."""
 from __future__ import annotations
 
 from prompt_rollback.domain.audit_record import LedgerRecord, ours
-from prompt_rollback.domain.policy import Outcome, decide
+from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import RollbackInProgress
-from prompt_rollback.ports import SlackOutcome
 from prompt_rollback.rollback import failure, lock
 from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.oversight import oversee
+from prompt_rollback.rollback.oversight import decide_overseen
 from prompt_rollback.rollback.own_records import own_records
 from prompt_rollback.rollback.records import RollbackResult, result_of, settled_decision
 from prompt_rollback.rollback.registry_state import ask_of, read_for
@@ -42,15 +41,10 @@ class RollbackService:
         pending = lock.own_pending_intent(own, guards, request, journal.clock())
         if pending is not None:
             return resume(journal, request, pending)
-        ask = ask_of(request)
-        state = read_for(journal, request, ask, guards)
-        decision = decide(
-            ask, state, guards.history(), journal.policy, journal.clock(), changes=guards.changes
-        )
-        decision = oversee(request, decision, guards.rollbacks, journal.policy, journal.clock())
+        state = read_for(journal, request, ask_of(request), guards)
+        decision = decide_overseen(journal, request, state, guards)
         if not decision.acts:
-            slack = journal.notify(request, decision) if decision.notify else SlackOutcome("not_sent", "echo")
-            return journal.record_decision(request, decision, slack, head, observed=state.production_version)
+            return journal.record_without_move(request, decision, head, state.production_version)
         intent = lock.take(journal, request, decision, head, state.production_version)
         result = move_or_retarget(journal, request, decision, intent)
         if result.outcome == Outcome.ROLLED_BACK.value and _failed_before(own, request.request_id):
