@@ -148,6 +148,42 @@ class PersonMovesRightAfterOurIntent:
         return sealed
 
 
+class PersonMovesUnheardRightAfterOurIntent(PersonMovesRightAfterOurIntent):
+    """The same move, with Langfuse's webhooks for it still on their way (they are asynchronous)."""
+
+    def append(self, record: Any, after: Any) -> Any:
+        sealed = self._ledger.append(record, after)
+        if record.kind == "intent" and not self.fired:
+            self.fired = True
+            self._stack.langfuse.store.set_labels("support-answer", self._to_version, ["production"])
+        return sealed
+
+
+def test_a_persons_move_made_as_our_intent_is_written_stands_before_its_webhook_arrives(
+    events_stack: Stack, firing_body
+):
+    from functools import cache
+
+    from prompt_rollback import wiring
+
+    stack = events_stack
+    stack.set_policy(dry_run=False, allowed_prompts=["*"])
+    racing = PersonMovesUnheardRightAfterOurIntent(wiring.audit_ledger(), stack, to_version=4)
+    stack.monkeypatch.setattr(wiring, "audit_ledger", cache(lambda: racing))
+    reset_wiring()
+    assert stack.post(firing_body)[0] == 202
+    stack.drain()
+    assert racing.fired
+    assert stack.production() == 4  # production is read after the intent: nothing overrides it
+    assert stack.label_moves() == 0
+    kinds = [(r["kind"], r.get("from_version"), r.get("to_version")) for r in stack.audit()]
+    assert kinds == [("intent", 7, 6), ("decision", 4, None)]
+    [decision] = stack.decisions()
+    assert decision["outcome"] == "skipped"
+    assert decision["reason"] == "already moved: production is v4, the alert was about v7"
+    assert verify_chain(stack.audit()) == []
+
+
 def test_a_persons_move_racing_our_rollback_stops_it_and_slack_says_who(events_stack: Stack, firing_body):
     from functools import cache
 

@@ -58,10 +58,10 @@ def test_a_persons_move_recorded_between_our_read_and_our_intent_wins(
 ):
     """The compare-before-swap without a second ledger read: the intent follows the head the
     worker read, so a change recorded after that read takes its place and nothing moves."""
-    read_state = LangfuseRegistry.read_state
+    list_versions = LangfuseRegistry.list_versions  # nothing on record: the list is read first
 
     def then_a_person_moves_it(registry: LangfuseRegistry, ref: PromptRef) -> Any:
-        state = read_state(registry, ref)
+        state = list_versions(registry, ref)
         if stack.production(PROMPT) == 7:  # once: the webhook of their move is recorded at once
             stack.langfuse.store.set_labels(PROMPT, 5, ["production"])
             ledger = wiring.audit_ledger()
@@ -82,7 +82,7 @@ def test_a_persons_move_recorded_between_our_read_and_our_intent_wins(
             ledger.append(move.stamped(datetime.now(UTC)), head[0] if head else None)
         return state
 
-    stack.monkeypatch.setattr(LangfuseRegistry, "read_state", then_a_person_moves_it)
+    stack.monkeypatch.setattr(LangfuseRegistry, "list_versions", then_a_person_moves_it)
     stack.post(firing_body)
     stack.drain()
     assert stack.label_moves() == 0  # none of ours: theirs went to the store directly

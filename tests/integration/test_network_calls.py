@@ -1,4 +1,4 @@
-"""Network calls of one warm rollback of an alert: 7 when the ledger names the previous production, 8
+"""Network calls of one warm rollback of an alert: 6 when the ledger names the previous production, 7
 when it lists versions (docs/architecture.md), counted where they arrive: botocore's before-call event
 (moto), the Langfuse server's request log, the Slack server's attempts (SQS belongs to the event source)."""
 
@@ -49,12 +49,12 @@ def rollback(stack: Stack, fingerprint: str, prompt: str, alerted: int) -> dict:
     ("on_record", "langfuse_calls", "total"),
     [
         # Alice's move v6 -> v7 is on record: v6 held production before, the list adds nothing.
-        (True, [("GET", PRODUCTION), ("PATCH", MOVE)], 7),
+        (True, [("GET", PRODUCTION), ("PATCH", MOVE)], 6),
         # Nothing names v7's predecessor: the target is chosen from the versions Langfuse lists.
-        (False, [("GET", PROMPTS), ("GET", PRODUCTION), ("PATCH", MOVE)], 8),
+        (False, [("GET", PROMPTS), ("GET", PRODUCTION), ("PATCH", MOVE)], 7),
     ],
 )
-def test_one_warm_rollback_makes_seven_network_calls_when_the_ledger_names_the_target(
+def test_one_warm_rollback_makes_six_network_calls_when_the_ledger_names_the_target(
     stack: Stack, on_record: bool, langfuse_calls: list[tuple[str, str]], total: int
 ):
     # As deployed, where the Object Lock bucket exists: its anchors are written off the hot path
@@ -89,12 +89,12 @@ def test_one_warm_rollback_makes_seven_network_calls_when_the_ledger_names_the_t
     assert stack.production() == 6
     langfuse = stack.langfuse.app.requests[langfuse_before:]
     # The head with its guard summary, whose list of requests shows this one has no records yet
-    # (a re-delivery gets its decision back); intent; the compare-before-swap (did a person's
-    # change land after our intent? then their move wins); decision.
-    assert dict(aws) == {"dynamodb.Query": 2, "dynamodb.PutItem": 2}
-    assert len(indexes) == 2 and BY_REQUEST_ID_INDEX not in indexes
-    # The versions only when no record names v7's predecessor, production, and the move, whose
-    # answer is the read-back (a label lives on one version at a time).
+    # (a re-delivery gets its decision back); intent; decision.
+    assert dict(aws) == {"dynamodb.Query": 1, "dynamodb.PutItem": 2}
+    assert len(indexes) == 1 and BY_REQUEST_ID_INDEX not in indexes
+    # The versions only when no record names v7's predecessor; production, read after the intent
+    # (the compare before the swap: a person's move wins); the move, whose answer is the read-back
+    # (a label lives on one version at a time).
     assert langfuse == langfuse_calls
     assert stack.slack.attempts - slack_before == 1
     assert sum(aws.values()) + len(langfuse) + 1 == total

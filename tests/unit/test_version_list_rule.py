@@ -13,6 +13,7 @@ from prompt_rollback.domain.policy import (
     PastChange,
     PastDecision,
     RegistryState,
+    assumed_production,
     decide,
     needs_version_list,
     recorded_before,
@@ -97,3 +98,12 @@ def test_the_policy_refuses_to_guess_or_judge_a_rollback_to_without_the_list():
         decide(ask(), state, [], PolicyConfig(), NOW)
     with pytest.raises(ValueError, match="list of versions"):
         decide(ask(rollback_to=5), RegistryState.production_only(7, frozenset({5})), [], PolicyConfig(), NOW)
+
+
+def test_production_is_taken_from_the_alert_only_when_the_ledger_agrees_or_knows_nothing():
+    assert assumed_production(ask(alerted=7), on_record=7) == 7
+    assert assumed_production(ask(alerted=7), on_record=None) == 7
+    # A re-sent alert after our rollback to v6: read first, and skip without taking the lock.
+    assert assumed_production(ask(alerted=7), on_record=6) is None
+    manual = Ask("support-answer", None, None, forced=True, dry_run=None)
+    assert assumed_production(manual, on_record=7) is None  # nothing alerted: production is read

@@ -35,10 +35,16 @@ class RegistryState:
     # earlier holders of production. They may have been deleted since: the move then finds out.
     listed: bool = True
     recorded: frozenset[int] = frozenset()
+    # False when production was not read yet but taken from the alert, with which the ledger
+    # agrees (assumed_production): the rollback reads it after taking its intent, just before the
+    # move, so that one read is both the decision's input and the check that nobody moved it.
+    confirmed: bool = True
 
     @classmethod
-    def production_only(cls, production: int, recorded: frozenset[int]) -> RegistryState:
-        return cls(production, frozenset(), listed=False, recorded=recorded)
+    def production_only(
+        cls, production: int, recorded: frozenset[int], confirmed: bool = True
+    ) -> RegistryState:
+        return cls(production, frozenset(), listed=False, recorded=recorded, confirmed=confirmed)
 
     def known(self, version: int) -> bool:
         """Listed by the registry, or (versions not listed) named by the ledger."""
@@ -146,6 +152,15 @@ def recorded_before(
 ) -> frozenset[int]:
     """The versions the ledger names as having held production before `current`."""
     return frozenset(version for version, _ in held_before(current, changes, history))
+
+
+def assumed_production(ask: Ask, on_record: int | None) -> int | None:
+    """The version a rollback may take as production before reading it: the alerted one, when
+    the ledger last saw it there or saw nothing. None (read first) when they disagree, which is
+    most often a re-sent alert after a rollback, to be skipped without taking the lock."""
+    if ask.alerted_version is None or on_record not in (None, ask.alerted_version):
+        return None
+    return ask.alerted_version
 
 
 def needs_version_list(

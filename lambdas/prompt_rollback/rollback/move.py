@@ -4,30 +4,35 @@ from __future__ import annotations
 
 from prompt_rollback.domain.audit_record import AuditRecord
 from prompt_rollback.domain.guard_summary import GuardSummary
-from prompt_rollback.domain.policy import Decision, Outcome
+from prompt_rollback.domain.policy import Decision, Outcome, RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import VerificationFailed
 from prompt_rollback.ports import MoveReadsBack
+from prompt_rollback.rollback import registry_state
 from prompt_rollback.rollback.journal import Journal
+from prompt_rollback.rollback.oversight import decide_overseen
 from prompt_rollback.rollback.records import RollbackResult, prompt_ref
 
 
 def move_and_verify(
-    journal: Journal, request: RollbackRequest, decision: Decision, intent: AuditRecord
+    journal: Journal,
+    request: RollbackRequest,
+    decision: Decision,
+    intent: AuditRecord,
+    assumed: RegistryState | None = None,
 ) -> RollbackResult:
-    """Move production to the decision's target and confirm it, unless a person moved it while our
-    intent was open (then their move stands). A resumed intent reads production first (resume.py)."""
+    """Move production to the decision's target and confirm it. When production was `assumed`
+    (not read before the intent), it is read now: anything but the version we move from stops us,
+    as a person's move stands. A resumed intent reads production first (resume.py)."""
     if decision.to_version is None:
         raise ValueError("a rollback decision names its target version")
     registry, ref = journal.registry(request), prompt_ref(request)
-    # Compare before the swap: our intent must still be the chain's head. A change record after
-    # it means a person moved production meanwhile (Langfuse webhook, CloudTrail); if the
-    # registry confirms it, their change wins. (Langfuse has no conditional label update.)
-    guards = journal.ledger.head(request.prompt_key).guards
-    if guards.last_change_seq > intent.seq:
+    if assumed is not None:
+        # Compare before the swap, as late as it can be (Langfuse has no conditional label update):
+        # our intent holds the prompt against our own requests, not against people.
         now = registry.read_production(ref)
         if now != decision.from_version:
-            return stopped_by_drift(journal, request, decision, intent, now, guards)
+            return _not_as_assumed(journal, request, decision, intent, assumed, now)
     if isinstance(registry, MoveReadsBack):  # the move's own answer is the read-back
         registry_request_id, production = registry.move_and_read_back(ref, decision.to_version)
     else:
@@ -39,6 +44,27 @@ def move_and_verify(
     return journal.record_decision(
         request, decision, slack, intent, observed=production, registry_request_id=registry_request_id
     )
+
+
+def _not_as_assumed(
+    journal: Journal,
+    request: RollbackRequest,
+    decision: Decision,
+    intent: AuditRecord,
+    assumed: RegistryState,
+    production: int | None,
+) -> RollbackResult:
+    """Production is not the alerted version our intent moves from. A person's move recorded since
+    the intent stopped us; otherwise the alert was stale, or their move is not on record yet: the
+    policy decides again on production as it is (and skips), closing our intent."""
+    guards = journal.ledger.head(request.prompt_key).guards
+    if guards.last_change_seq > intent.seq:
+        return stopped_by_drift(journal, request, decision, intent, production, guards)
+    state = registry_state.with_production(journal, request, guards, assumed, production)
+    again = decide_overseen(journal, request, state, guards)
+    if again.acts:  # never the policy's answer for a version other than the alerted one
+        return stopped_by_drift(journal, request, decision, intent, production, guards)
+    return journal.record_without_move(request, again, intent, production)
 
 
 def stopped_by_drift(

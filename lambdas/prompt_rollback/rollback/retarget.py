@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from prompt_rollback.domain.audit_record import AuditRecord
-from prompt_rollback.domain.policy import Decision
+from prompt_rollback.domain.policy import Decision, RegistryState
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import NotFound
 from prompt_rollback.rollback import lock
@@ -17,13 +17,17 @@ from prompt_rollback.rollback.records import RollbackResult, prompt_ref
 
 
 def move_or_retarget(
-    journal: Journal, request: RollbackRequest, decision: Decision, intent: AuditRecord
+    journal: Journal,
+    request: RollbackRequest,
+    decision: Decision,
+    intent: AuditRecord,
+    assumed: RegistryState | None = None,
 ) -> RollbackResult:
     """Move as `move_and_verify` does; when the registry answers 404 and its list confirms the
     target is gone (deleted since the ledger named it), decide once more, announcing only the end."""
     gone = decision.to_version
     try:
-        return move_and_verify(journal, request, decision, intent)
+        return move_and_verify(journal, request, decision, intent, assumed)
     except NotFound:
         state = journal.registry(request).read_state(prompt_ref(request))
         if gone is None or gone in state.versions:
