@@ -473,6 +473,11 @@ def bench_local_mode(alerts: int) -> list[Row]:
                 for index in range(alerts + 2):
                     prompt = f"local-bench-{index}"
                     seed_demo_prompt(service.langfuse.store, prompt)  # v7 in production, as the demo
+                    # Untimed: the 13 prompt-version webhooks of the seeding (and the 2 of the last
+                    # move) are recorded first. Local mode runs one invocation at a time, and they
+                    # come faster than it records them: the alert would queue behind a backlog.
+                    if not (service.webhooks and service.webhooks.wait_idle(30)):
+                        raise RuntimeError(f"{prompt}'s prompt-version webhooks not recorded within 30 s")
                     body = copy.deepcopy(firing_body())
                     body["alerts"][0]["labels"]["prompt_name"] = prompt
                     body["alerts"][0]["fingerprint"] = uuid.uuid4().hex[:16]

@@ -62,11 +62,13 @@ class WebhookSender:
                 (subscription, json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
             )
 
-    def wait_idle(self, timeout: float = 10.0) -> None:
-        """Block until every queued delivery has been attempted (tests, the demo)."""
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until every queued delivery has been attempted (tests, the demo, the bench);
+        False when some were still waiting after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.02)
+        return not self._queue.unfinished_tasks
 
     def stop(self) -> None:
         self._queue.put(None)
