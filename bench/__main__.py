@@ -476,8 +476,7 @@ def bench_local_mode(alerts: int) -> list[Row]:
                     # Untimed: the 13 prompt-version webhooks of the seeding (and the 2 of the last
                     # move) are recorded first. Local mode runs one invocation at a time, and they
                     # come faster than it records them: the alert would queue behind a backlog.
-                    if not (service.webhooks and service.webhooks.wait_idle(30)):
-                        raise RuntimeError(f"{prompt}'s prompt-version webhooks not recorded within 30 s")
+                    _webhooks_recorded(service, prompt)
                     body = copy.deepcopy(firing_body())
                     body["alerts"][0]["labels"]["prompt_name"] = prompt
                     body["alerts"][0]["fingerprint"] = uuid.uuid4().hex[:16]
@@ -585,6 +584,7 @@ def bench_local_mode_clicks(clicks: int) -> list[Row]:
                     timeout=30,
                 ).json()["accepted"][0]
                 _wait_for_production(store, prompt, 6)
+                _webhooks_recorded(service, prompt)  # as for the alert row: no backlog ahead of the click
                 form = click_body(
                     accepted["rollback_id"], "undo", LOCAL_APPROVER, "C0LOCALDEV", f"{time.time():.6f}"
                 )
@@ -622,6 +622,11 @@ def bench_local_mode_clicks(clicks: int) -> list[Row]:
             f"p50 {percentile(moves, 0.5) * 1000:.0f} ms, p99 {percentile(moves, 0.99) * 1000:.0f} ms",
         ),
     ]
+
+
+def _webhooks_recorded(service: Any, prompt: str, seconds: float = 30) -> None:
+    if not (service.webhooks and service.webhooks.wait_idle(seconds)):
+        raise RuntimeError(f"{prompt}'s prompt-version webhooks not recorded within {seconds:.0f} s")
 
 
 def _wait_for_production(store: Any, prompt: str, version: int, seconds: float = 30) -> None:
