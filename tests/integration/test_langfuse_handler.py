@@ -159,21 +159,27 @@ class PersonMovesUnheardRightAfterOurIntent(PersonMovesRightAfterOurIntent):
         return sealed
 
 
-def test_a_persons_move_made_as_our_intent_is_written_stands_before_its_webhook_arrives(
-    events_stack: Stack, firing_body
-):
+def _roll_back_while_a_person_moves(
+    stack: Stack, firing_body: dict[str, Any], racing_ledger: type[PersonMovesRightAfterOurIntent]
+) -> None:
     from functools import cache
 
     from prompt_rollback import wiring
 
-    stack = events_stack
     stack.set_policy(dry_run=False, allowed_prompts=["*"])
-    racing = PersonMovesUnheardRightAfterOurIntent(wiring.audit_ledger(), stack, to_version=4)
+    racing = racing_ledger(wiring.audit_ledger(), stack, to_version=4)
     stack.monkeypatch.setattr(wiring, "audit_ledger", cache(lambda: racing))
     reset_wiring()
     assert stack.post(firing_body)[0] == 202
     stack.drain()
     assert racing.fired
+
+
+def test_a_persons_move_made_as_our_intent_is_written_stands_before_its_webhook_arrives(
+    events_stack: Stack, firing_body
+):
+    stack = events_stack
+    _roll_back_while_a_person_moves(stack, firing_body, PersonMovesUnheardRightAfterOurIntent)
     assert stack.production() == 4  # production is read after the intent: nothing overrides it
     assert stack.label_moves() == 0
     kinds = [(r["kind"], r.get("from_version"), r.get("to_version")) for r in stack.audit()]
@@ -185,18 +191,8 @@ def test_a_persons_move_made_as_our_intent_is_written_stands_before_its_webhook_
 
 
 def test_a_persons_move_racing_our_rollback_stops_it_and_slack_says_who(events_stack: Stack, firing_body):
-    from functools import cache
-
-    from prompt_rollback import wiring
-
     stack = events_stack
-    stack.set_policy(dry_run=False, allowed_prompts=["*"])
-    racing = PersonMovesRightAfterOurIntent(wiring.audit_ledger(), stack, to_version=4)
-    stack.monkeypatch.setattr(wiring, "audit_ledger", cache(lambda: racing))
-    reset_wiring()
-    assert stack.post(firing_body)[0] == 202
-    stack.drain()
-    assert racing.fired
+    _roll_back_while_a_person_moves(stack, firing_body, PersonMovesRightAfterOurIntent)
     assert stack.production() == 4  # the person's choice stands
     assert stack.label_moves() == 0  # we never PATCHed: the PATCH in the store was the person's
     kinds = [(r["kind"], r.get("from_version"), r.get("to_version")) for r in stack.audit()]
