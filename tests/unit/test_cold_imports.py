@@ -8,23 +8,38 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def modules_loaded_by(module: str) -> set[str]:
-    code = f"import json, sys\nimport {module}\nprint(json.dumps(sorted(sys.modules)))"
+def in_a_fresh_interpreter(module: str, expression: str) -> Any:
+    """`expression` (JSON) evaluated in a fresh interpreter right after `import module`."""
+    code = f"import json, sys\nimport {module}\nprint(json.dumps({expression}))"
     environment = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "PAGERDUTY_"))},
         "PYTHONPATH": os.pathsep.join([str(REPO / "lambdas"), str(REPO)]),
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
     )
-    return set(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def modules_loaded_by(module: str) -> set[str]:
+    return set(in_a_fresh_interpreter(module, "sorted(sys.modules)"))
+
+
+# The models of prompt_rollback's loaded modules whose validator is built.
+BUILT_MODELS = """sorted(
+    f"{c.__module__}.{c.__qualname__}"
+    for m in list(sys.modules.values()) if m and m.__name__.startswith("prompt_rollback")
+    for c in vars(m).values()
+    if isinstance(c, type) and getattr(c, "__pydantic_complete__", False) and c.__module__ == m.__name__
+)"""
 
 
 @pytest.mark.parametrize(
@@ -43,3 +58,12 @@ def test_a_cold_start_leaves_one_branch_features_for_their_branch(
     loaded = modules_loaded_by(handler)
     assert handler in loaded
     assert not loaded & left_for_later
+
+
+@pytest.mark.parametrize(
+    "handler", ["prompt_rollback.sources.webhook_handler", "prompt_rollback.worker.handler"]
+)
+def test_a_cold_start_builds_a_model_when_it_is_first_used_not_when_imported(handler: str) -> None:
+    # Each handler imports far more models than its requests validate (the policy, every queue
+    # message kind, the Slack and rollout ones): building them all cost every cold start.
+    assert in_a_fresh_interpreter(handler, BUILT_MODELS) == []

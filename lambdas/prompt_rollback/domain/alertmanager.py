@@ -19,7 +19,8 @@ AlertStatus = Literal["firing", "resolved"]
 
 
 class AlertmanagerModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class Alert(AlertmanagerModel):
