@@ -67,3 +67,13 @@ def test_a_cold_start_builds_a_model_when_it_is_first_used_not_when_imported(han
     # Each handler imports far more models than its requests validate (the policy, every queue
     # message kind, the Slack and rollout ones): building them all cost every cold start.
     assert in_a_fresh_interpreter(handler, BUILT_MODELS) == []
+
+
+def test_a_rollback_without_a_pagerduty_key_never_loads_the_pagerduty_client() -> None:
+    # Most deployments keep the CDK app's placeholder key: loading the client cost their first
+    # rollback about a tenth of `import boto3`.
+    pager = in_a_fresh_interpreter(
+        "prompt_rollback.wiring",
+        "[type(prompt_rollback.wiring.pager()).__name__, 'pagerduty' in sys.modules]",
+    )
+    assert pager == ["UnconfiguredPager", False]
