@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from prompt_rollback.domain.audit import ChainAnchor
 from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord
 from prompt_rollback.domain.guard_summary import GuardSummary
-from prompt_rollback.domain.interactions import ResolutionSignal
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.domain.postmortem import VersionRecord
 from prompt_rollback.domain.recovery import ErrorCount
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.resolutions import ResolutionSignal
 from prompt_rollback.domain.rollout_messages import RolloutTick
 from prompt_rollback.domain.watch import Observation, Signal, WatchState
 

@@ -50,6 +50,11 @@ BUILT_MODELS = """sorted(
             "prompt_rollback.worker.handler",
             {"prompt_rollback.rollout.wiring", "prompt_rollback.domain.canary.analysis"},
         ),
+        # Queueing alerts needs neither the people in the loop nor the watcher's states.
+        (
+            "prompt_rollback.sources.webhook_handler",
+            {"prompt_rollback.domain.interactions", "prompt_rollback.domain.watch"},
+        ),
     ],
 )
 def test_a_cold_start_leaves_one_branch_features_for_their_branch(

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
+from prompt_rollback.domain.interactions import SlackAction
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.domain.resolutions import ResolutionSignal
 from prompt_rollback.domain.rollout_messages import RolloutClick, RolloutLabelStart
 from prompt_rollback.errors import EnqueueFailed
 

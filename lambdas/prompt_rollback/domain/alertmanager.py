@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prompt_rollback.domain.times import WireTime
 
+# What the trigger table's Prometheus rules (detection/rules.py), and the watcher, name every alert.
+ALERT_NAME = "PromptRegression"
 # A count we only report (in the answer, a metric): an absurd one is capped, not refused.
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
