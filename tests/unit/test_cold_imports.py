@@ -50,6 +50,16 @@ BUILT_MODELS = """sorted(
             "prompt_rollback.worker.handler",
             {"prompt_rollback.rollout.wiring", "prompt_rollback.domain.canary.analysis"},
         ),
+        # A rollback, its Langfuse registry included, needs neither the watcher's states, the
+        # alert intake nor the postmortem draft.
+        (
+            "prompt_rollback.worker.handler, prompt_rollback.adapters.langfuse_registry",
+            {
+                "prompt_rollback.domain.watch",
+                "prompt_rollback.domain.intake",
+                "prompt_rollback.domain.postmortem",
+            },
+        ),
         # Queueing alerts needs neither the people in the loop nor the watcher's states.
         (
             "prompt_rollback.sources.webhook_handler, prompt_rollback.adapters.rollback_queue",
