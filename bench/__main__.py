@@ -105,9 +105,8 @@ IMPORT_CASES = (
 )
 
 
-def cold_import_seconds(case: ImportCase, bytecode_cache: Path) -> float:
-    timed = f"{case.prelude}{case.statement}"
-    code = f"import time\n_s = time.perf_counter()\n{timed}\nprint(time.perf_counter() - _s)"
+def fresh_environment(bytecode_cache: Path) -> dict[str, str]:
+    """A fresh interpreter's environment: none of this one's AWS, Powertools, Langfuse or Slack."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -119,6 +118,13 @@ def cold_import_seconds(case: ImportCase, bytecode_cache: Path) -> float:
     # make every run compile every module from source. The cache lives outside the checkout.
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
     environment["PYTHONPYCACHEPREFIX"] = str(bytecode_cache)
+    return environment
+
+
+def cold_import_seconds(case: ImportCase, bytecode_cache: Path) -> float:
+    timed = f"{case.prelude}{case.statement}"
+    code = f"import time\n_s = time.perf_counter()\n{timed}\nprint(time.perf_counter() - _s)"
+    environment = fresh_environment(bytecode_cache)
     completed = subprocess.run(  # noqa: PLW1510 - checked below
         [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=REPO
     )
@@ -155,6 +161,102 @@ def bench_imports(runs: int) -> list[Row]:
             )
         )
     return rows
+
+
+# A cold start as Lambda runs one: a fresh interpreter imports the handler, then answers its first
+# request (the webhook: the captured Alertmanager body; the worker: one SQS record, the first
+# rollback of its own prompt against the Langfuse-compatible server and a Slack incoming-webhook
+# server over loopback). Both timed together (bench/cold_start.py), as ratios to `import boto3`
+# in the same run: a cost moved from the import to the first request is still counted.
+def bench_cold_starts(runs: int) -> list[Row]:
+    samples = _cold_start_samples(runs)
+    baseline = statistics.median(imported for imported, _ in samples["boto3"])
+    rows = []
+    for name, module in (("webhook", WEBHOOK), ("worker", WORKER)):
+        total = statistics.median(imported + answered for imported, answered in samples[module])
+        request = statistics.median(answered for _, answered in samples[module])
+        figure = f"{total * 1000:.0f} ms = {total / baseline:.2f}x boto3 (request {request * 1000:.0f} ms)"
+        rows.append(Row(f"cold start {name}: import + first request", figure))
+    NOTES.append(
+        f"cold starts: fresh interpreter, median of {runs}, boto3 {baseline * 1000:.0f} ms alongside"
+    )
+    return rows
+
+
+_FUNCTION_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_SERVICE_NAME": "prompt-rollback",
+    "POWERTOOLS_METRICS_NAMESPACE": "PromptRollback",
+    "STAGE": "bench",
+}
+
+
+def _cold_start_samples(runs: int) -> dict[str, list[tuple[float, float]]]:
+    """(import, first request) seconds per run of boto3 (no request), the webhook and the worker."""
+    from local_mode.lambda_runtime import api_gateway_event
+    from local_mode.langfuse_server import LangfuseCompatibleServer
+    from tests.integration.slack_server import SlackWebhookServer
+
+    token = uuid.uuid4().hex
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    alert = api_gateway_event("POST", "/alerts", headers, json.dumps(firing_body()).encode())
+    spec = {"prefix": "bench-cold", "webhook_token": token, "absent_modules": list(NOT_IN_THE_ASSET)}
+    samples: dict[str, list[tuple[float, float]]] = {"boto3": [], WEBHOOK: [], WORKER: []}
+    slack = SlackWebhookServer().start()
+    with LangfuseCompatibleServer() as langfuse, tempfile.TemporaryDirectory(prefix="bench-cold-") as folder:
+        cache = Path(folder) / "pycache"
+        environment = {
+            **fresh_environment(cache),
+            **_FUNCTION_ENVIRONMENT,
+            "LANGFUSE_HOST": langfuse.url,
+            "LANGFUSE_PUBLIC_KEY": langfuse.public_key,
+            "LANGFUSE_SECRET_KEY": langfuse.secret_key,
+            "SLACK_WEBHOOK_URL": slack.url,
+        }
+        for run in range(runs + 1):  # the first warms the bytecode cache; not measured
+            prompt = f"bench-cold-{run}"
+            for version in (1, 2, 3):
+                langfuse.store.create(prompt, f"v{version}", labels=["production"])
+            record = _sqs_record(_alert_request(prompt, alerted_version=3))
+            measured = {
+                "boto3": (cold_import_seconds(IMPORT_CASES[0], cache), 0.0),
+                WEBHOOK: _cold_start(
+                    {**spec, "module": WEBHOOK, "function": "webhook", "event": alert},
+                    {"statusCode": 202},
+                    environment,
+                ),
+                WORKER: _cold_start(
+                    {**spec, "module": WORKER, "function": "worker", "event": {"Records": [record]}},
+                    {"batchItemFailures": []},
+                    environment,
+                ),
+            }
+            assert langfuse.store.production_version(prompt) == 2, f"{prompt} was not rolled back"
+            for key, value in measured.items():
+                samples[key] += [value] if run else []
+    slack.stop()
+    return samples
+
+
+def _cold_start(
+    spec: dict[str, Any], expect: dict[str, Any], environment: dict[str, str]
+) -> tuple[float, float]:
+    """(import, first request) seconds of one fresh interpreter."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench-cold-") as file:
+        json.dump({**spec, "expect": expect}, file)
+        file.flush()
+        completed = subprocess.run(  # noqa: PLW1510 - checked below
+            [sys.executable, "-m", "bench.cold_start", file.name],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=REPO,
+        )
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr or completed.stdout)
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    return float(measured["import"]), float(measured["request"])
 
 
 # ---- 2./3. warm in-process latency --------------------------------------------------------------
@@ -348,6 +450,21 @@ def _alert_request(prompt_name: str, alerted_version: int) -> Any:
     )
 
 
+def _sqs_record(request: Any) -> dict[str, Any]:
+    """The request as the worker receives it from the queue, delivered once."""
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "bench",
+        "body": request.model_dump_json(),
+        "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": request.prompt_name},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
+        "awsRegion": "us-east-1",
+    }
+
+
 # Warm p50/p99 in-process (moto): the webhook on the captured Alertmanager body; the worker on one SQS
 # record, each a first rollback of its own prompt, against the Langfuse-compatible server and a Slack
 # incoming-webhook server over loopback, with the network calls one such rollback makes, by client.
@@ -406,18 +523,7 @@ def bench_in_process(webhook_calls: int, worker_records: int) -> list[Row]:
         names = (f"bench-{index}" for index in range(prompts))
 
         def handle(prompt_name: str) -> None:
-            request = _alert_request(prompt_name, alerted_version=3)
-            record = {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "bench",
-                "body": request.model_dump_json(),
-                "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": prompt_name},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
-                "awsRegion": "us-east-1",
-            }
+            record = _sqs_record(_alert_request(prompt_name, alerted_version=3))
             result = worker.lambda_handler({"Records": [record]}, LocalLambdaContext("worker"))
             assert result == {"batchItemFailures": []}, result
 
@@ -762,6 +868,7 @@ def main() -> None:
     print(f"prompt-rollback benchmark: {machine()}", flush=True)
     started = machine()
     rows = bench_imports(runs)
+    rows += bench_cold_starts(runs)
     # The handlers log and emit metrics to stdout, local mode's worker from its own thread.
     with stdout_discarded():
         rows += bench_in_process(calls, records)

@@ -8,20 +8,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from prompt_rollback.domain.audit import ChainAnchor
-from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord
-from prompt_rollback.domain.guard_summary import GuardSummary
-from prompt_rollback.domain.interactions import ResolutionSignal
-from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
-from prompt_rollback.domain.policy import RegistryState
-from prompt_rollback.domain.postmortem import VersionRecord
-from prompt_rollback.domain.recovery import ErrorCount
-from prompt_rollback.domain.requests import RollbackRequest
-from prompt_rollback.domain.rollout_messages import RolloutTick
-from prompt_rollback.domain.watch import Observation, Signal, WatchState
-
-if TYPE_CHECKING:  # only rollouts read arms: the rollback path need not load the canary statistics
+# Annotations only: a function loads the domain modules its own path uses, not every port's
+# (the canary statistics, the watcher's states, the postmortem draft).
+if TYPE_CHECKING:
+    from prompt_rollback.domain.audit import ChainAnchor
+    from prompt_rollback.domain.audit_record import LedgerRecord, SameLedgerRecord
     from prompt_rollback.domain.canary.analysis import ArmObservations
+    from prompt_rollback.domain.guard_summary import GuardSummary
+    from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
+    from prompt_rollback.domain.policy import RegistryState
+    from prompt_rollback.domain.postmortem import VersionRecord
+    from prompt_rollback.domain.recovery import ErrorCount
+    from prompt_rollback.domain.requests import RollbackRequest
+    from prompt_rollback.domain.resolutions import ResolutionSignal
+    from prompt_rollback.domain.rollout_messages import RolloutTick
+    from prompt_rollback.domain.watch import Observation, Signal, WatchState
 
 
 @dataclass(frozen=True)

@@ -77,14 +77,22 @@ def aws_client(service: str) -> Any:
     return boto3.client(service, config=AWS_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
+@cache
+def _secrets() -> parameters.SecretsProvider:
+    # Powertools' default provider (`get_secret`) starts a botocore session of its own, which
+    # loads the endpoint data and service models again: about as long as a cold start's first
+    # client takes. This one is that provider's client (no config of ours) on the shared session.
+    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+
+
 def secret(name: str) -> str:
-    return str(parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS))
+    return str(_secrets().get(name, max_age=SECRET_CACHE_SECONDS))
 
 
 @cache
 def _previous_secret_versions() -> parameters.SecretsProvider:
     # A provider of its own: Powertools caches by secret name only, not by version stage.
-    return parameters.SecretsProvider(boto_config=AWS_CLIENT_CONFIG)
+    return parameters.SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 def previous_secret(name: str, max_age: int = SECRET_CACHE_SECONDS) -> str | None:
@@ -141,7 +149,7 @@ def langfuse_credentials() -> LangfuseCredentials:
     """From the secret (LANGFUSE_SECRET_NAME, JSON) when set, else LANGFUSE_HOST/_PUBLIC_KEY/_SECRET_KEY."""
     config = environment(LangfuseSettings)
     if config.langfuse_secret_name:
-        stored: Any = parameters.get_secret(
+        stored: Any = _secrets().get(
             config.langfuse_secret_name, transform="json", max_age=SECRET_CACHE_SECONDS
         )
         try:
@@ -326,6 +334,7 @@ def reset() -> None:
         _bedrock_registry,
         _notifier_for,
         _pager_for,
+        _secrets,
         _previous_secret_versions,
     ):
         factory.cache_clear()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
+import botocore.session
 import pytest
 from moto import mock_aws
 from prompt_rollback import wiring
@@ -155,6 +156,24 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         finally:
             slack.stop()
             reset_wiring()
+
+
+@pytest.fixture
+def botocore_sessions(stack: Stack) -> list[object]:
+    """The botocore sessions started from here on, as in a fresh container (no default session, no
+    client built): each loads the endpoint data and service models again, which costs a cold
+    start about as much as its first client does."""
+    stack.monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    reset_wiring()
+    started: list[object] = []
+    initialize = botocore.session.Session.__init__
+
+    def counted(session: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+        started.append(session)
+        initialize(session, *args, **kwargs)
+
+    stack.monkeypatch.setattr(botocore.session.Session, "__init__", counted)
+    return started
 
 
 @pytest.fixture

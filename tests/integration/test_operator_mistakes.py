@@ -58,6 +58,13 @@ def test_a_flood_of_wrong_tokens_makes_no_secrets_manager_calls(
     assert len(calls) == 2  # the current token once, the previous one (or its absence) once
 
 
+def test_a_cold_forced_rollback_reads_writes_and_remembers_it_on_one_botocore_session(
+    stack: Stack, botocore_sessions
+):
+    assert force(stack, request_id="drill-cold")["outcome"] == "rolled_back"
+    assert len(botocore_sessions) == 1
+
+
 def test_reusing_a_manual_request_id_with_other_parameters_is_refused(stack: Stack, capsys):
     assert force(stack, request_id="drill-7")["outcome"] == "rolled_back"
     again = force(stack, request_id="drill-7")

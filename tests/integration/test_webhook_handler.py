@@ -125,6 +125,14 @@ def test_unreachable_queue_is_503_so_alertmanager_retries(stack: Stack, firing_b
     assert stack.post(firing_body)[0] == 503
 
 
+def test_a_cold_start_reads_the_token_and_queues_on_one_botocore_session(
+    stack: Stack, firing_body, botocore_sessions
+):
+    assert stack.post(firing_body)[0] == 202
+    assert len(botocore_sessions) == 1
+    assert len(queued(stack)) == 1
+
+
 def test_unknown_route_is_404(stack: Stack):
     from prompt_rollback.sources import webhook_handler as webhook
 

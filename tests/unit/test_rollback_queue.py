@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from prompt_rollback.adapters.rollback_queue import SQS_BATCH_LIMIT, SqsRollbackQueue
-from prompt_rollback.domain.interactions import ResolutionSignal, ResolvedAlert
 from prompt_rollback.domain.requests import RollbackRequest, message_group_id
+from prompt_rollback.domain.resolutions import ResolutionSignal, ResolvedAlert
 from prompt_rollback.errors import EnqueueFailed
 
 NOW = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)

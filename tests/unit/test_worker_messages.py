@@ -9,11 +9,10 @@ import pytest
 from prompt_rollback.domain.interactions import (
     Click,
     RecoveryCheck,
-    ResolutionSignal,
-    ResolvedAlert,
     SlackAction,
 )
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.resolutions import ResolutionSignal, ResolvedAlert
 from prompt_rollback.worker.messages import parse_queue_message
 from pydantic import ValidationError
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from prompt_rollback import deadline
 from prompt_rollback.domain.policy import RegistryState
-from prompt_rollback.domain.postmortem import VersionRecord, gate_verdict
 from prompt_rollback.domain.retry_after import retry_after_seconds
 from prompt_rollback.domain.rollout_split import candidate_share, share_label
 from prompt_rollback.errors import NotFound, RegistryRejected, RegistryUnavailable
 from prompt_rollback.ports import PromptRef, RolloutPointer
+
+if TYPE_CHECKING:
+    from prompt_rollback.domain.postmortem import VersionRecord
 
 PRODUCTION_LABEL = "production"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -136,6 +138,9 @@ class LangfuseRegistry:
 
     def read_version(self, ref: PromptRef, version: int) -> VersionRecord:
         """One version's commit message and labels, and the gate's verdict when its config holds one."""
+        # Only `prompt-rollback postmortem` reads a version's record: a rollback never loads the draft.
+        from prompt_rollback.domain.postmortem import VersionRecord, gate_verdict
+
         prompt = self._call(
             "get version",
             lambda: self._api.prompts.get(

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import re
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from pagerduty import EventsApiV2Client
-from pagerduty import errors as pagerduty_errors
 
 from prompt_rollback.domain.paging import ChangeEvent, Incident, PagerReport
 from prompt_rollback.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from pagerduty import errors as pagerduty_errors
 
 EVENTS_API_URL = "https://events.pagerduty.com"
 # An Events API v2 integration (routing) key is 32 letters and digits; the CDK app's placeholder
@@ -40,6 +41,10 @@ class PagerDutyPager:
         ca_file: str = "",
         first_wait_seconds: float = FIRST_WAIT_SECONDS,
     ) -> None:
+        # Loaded only where a usable key is: a deployment that keeps the CDK app's placeholder
+        # (UnconfiguredPager) never pays for the client on its first rollback.
+        from pagerduty import EventsApiV2Client
+
         # A private CA (local mode's stand-in) is trusted through the client's own `verify`:
         # the client accepts https base URLs only.
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca_file) if ca_file else True
@@ -78,6 +83,8 @@ class PagerDutyPager:
         )
 
     def _send(self, done: str, dedup_key: str, call: Any) -> PagerReport:
+        from pagerduty import errors as pagerduty_errors  # loaded by __init__ already
+
         try:
             answered = call()
         except pagerduty_errors.Error as error:

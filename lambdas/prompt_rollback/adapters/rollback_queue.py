@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prompt_rollback.domain.interactions import ResolutionSignal, SlackAction
-from prompt_rollback.domain.requests import RollbackRequest, message_group_id
-from prompt_rollback.domain.rollout_messages import RolloutClick, RolloutLabelStart
+from prompt_rollback.domain.requests import message_group_id
 from prompt_rollback.errors import EnqueueFailed
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the webhook queues requests and resolutions, never the other kinds
     from mypy_boto3_sqs.client import SQSClient
+
+    from prompt_rollback.domain.interactions import SlackAction
+    from prompt_rollback.domain.requests import RollbackRequest
+    from prompt_rollback.domain.resolutions import ResolutionSignal
+    from prompt_rollback.domain.rollout_messages import RolloutClick, RolloutLabelStart
 
 SQS_BATCH_LIMIT = 10
 # SendMessageBatch refuses a batch whose bodies add up to more than this many bytes (1 MiB today,

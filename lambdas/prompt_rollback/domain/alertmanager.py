@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prompt_rollback.domain.times import WireTime
 
+# What the trigger table's Prometheus rules (detection/rules.py), and the watcher, name every alert.
+ALERT_NAME = "PromptRegression"
 # A count we only report (in the answer, a metric): an absurd one is capped, not refused.
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
@@ -19,7 +21,8 @@ AlertStatus = Literal["firing", "resolved"]
 
 
 class AlertmanagerModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class Alert(AlertmanagerModel):

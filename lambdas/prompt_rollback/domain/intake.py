@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
 from prompt_rollback.domain.bedrock_targets import TARGET_LABELS, target_labels_problem
-from prompt_rollback.domain.interactions import MAX_RESOLVED_PER_SIGNAL, ResolutionSignal, ResolvedAlert
 from prompt_rollback.domain.prompt_names import prompt_name_problem
 from prompt_rollback.domain.requests import (
     MAX_NAME_LENGTH,
@@ -28,6 +27,7 @@ from prompt_rollback.domain.requests import (
     cut_labels,
     version_number,
 )
+from prompt_rollback.domain.resolutions import MAX_RESOLVED_PER_SIGNAL, ResolutionSignal, ResolvedAlert
 
 PROVIDER_TARGET_LABEL_PREFIXES = ("bedrock_", "prompt_parameter")
 # Kept first when an alert's labels must be cut: the ones that say what to roll back.

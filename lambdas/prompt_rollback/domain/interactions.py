@@ -5,15 +5,14 @@ what our own ledger says about that id."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from prompt_rollback.domain.policy_config import Oversight
 from prompt_rollback.domain.times import WireTime
@@ -48,7 +47,8 @@ class Click(StrEnum):
 class SlackClicker(BaseModel):
     """Who clicked a button on one of our Slack messages, as POST /slack/actions verified it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     action_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
     user_id: str = Field(pattern=r"^[UW][A-Z0-9]{2,20}$")
@@ -101,7 +101,7 @@ class CliAction(BaseModel):
     invoke the worker, and `actor` must be an approver of the prompt (a Slack user id in the
     policy's approvers, or in one of its user groups), as for a click."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     click: Click
     rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
@@ -147,45 +147,6 @@ class CliAction(BaseModel):
     @property
     def prompt_key(self) -> str:
         return f"{self.provider}#{self.prompt}"
-
-
-MAX_RESOLVED_PER_SIGNAL = 100  # ~30 KB of JSON: far inside an SQS message
-
-
-class ResolvedAlert(BaseModel):
-    """One resolved alert: `rollback_id` is the id the same alert's firing got
-    (domain/requests.alert_request_id), so the worker finds the rollback it caused, if any."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
-    alertname: str = Field(default="", max_length=200)
-    fingerprint: str = Field(max_length=64)
-    starts_at: WireTime
-    resolved_at: WireTime
-    # Who said it resolved (alertmanager, grafana, amp, cloudwatch, watcher): the record's actor.
-    source: str = Field(default="alertmanager", pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-
-
-class ResolutionSignal(BaseModel):
-    """Alertmanager's resolved notifications for one prompt, queued on its message group (one
-    message per prompt per webhook body: a storm resolves together)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    message_type: Literal["resolution"] = "resolution"
-    provider: str = Field(min_length=1, max_length=40)
-    prompt_name: str = Field(min_length=1, max_length=400)
-    alerts: list[ResolvedAlert] = Field(min_length=1, max_length=MAX_RESOLVED_PER_SIGNAL)
-
-    @property
-    def prompt_key(self) -> str:
-        return f"{self.provider}#{self.prompt_name}"
-
-    @property
-    def deduplication_id(self) -> str:
-        ids = "\x1f".join(alert.rollback_id for alert in self.alerts)
-        return "resolved-" + hashlib.sha256(ids.encode()).hexdigest()[:40]
 
 
 def action_id(team_id: str, user_id: str, action_ts: str, click: str, rollback_id: str) -> str:
@@ -336,7 +297,7 @@ class RecoveryCheck(BaseModel):
     """Sent by a one-shot EventBridge schedule when a rollback's recovery window (or a
     proposal's approval time) is over: check whether it recovered (or was approved)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     message_type: Literal["recovery_check"] = "recovery_check"
     rollback_id: str = Field(pattern=r"^[A-Za-z0-9_\-:.]{1,128}$")
@@ -346,18 +307,3 @@ class RecoveryCheck(BaseModel):
     @property
     def prompt_key(self) -> str:
         return f"{self.provider}#{self.prompt_name}"
-
-
-PeopleMessage = Annotated[SlackAction | ResolutionSignal | RecoveryCheck, Field(discriminator="message_type")]
-_PEOPLE_MESSAGE: TypeAdapter[SlackAction | ResolutionSignal | RecoveryCheck] = TypeAdapter(PeopleMessage)
-
-
-def parse_people_message(body: str) -> SlackAction | ResolutionSignal | RecoveryCheck | None:
-    """A queued click or resolution, or None for a RollbackRequest (which has no message_type)."""
-    try:
-        decoded = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(decoded, dict) or "message_type" not in decoded:
-        return None
-    return _PEOPLE_MESSAGE.validate_python(decoded)

@@ -18,7 +18,8 @@ MAX_BODY_BYTES = 1_048_576
 # `id` is optional: the dispatcher (langfuse/langfuse worker/src/queues/webhooks.ts) forwards
 # only the user's name and email.
 class LangfuseUser(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     id: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=200)
@@ -30,7 +31,7 @@ class LangfuseUser(BaseModel):
 
 
 class WebhookPrompt(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     id: str = Field(default="", max_length=200)
     name: str = Field(min_length=1, max_length=500)
@@ -51,7 +52,7 @@ class WebhookPrompt(BaseModel):
 class PromptVersionEvent(BaseModel):
     """One delivery. `id` is the same on every attempt of one event (Langfuse's execution id)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     id: str = Field(min_length=1, max_length=200)
     timestamp: WireTime

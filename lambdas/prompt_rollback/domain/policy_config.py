@@ -55,7 +55,8 @@ class Oversight:
 class PromptOverrides(BaseModel):
     """Per-prompt-pattern overrides of the defaults below (the `prompts` object)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dry_run: bool | None = None
     cooldown_minutes: int | None = Field(default=None, ge=0, le=MAX_COOLDOWN_MINUTES)
@@ -69,7 +70,7 @@ class PromptOverrides(BaseModel):
 
 
 class PolicyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     dry_run: bool = False
     allowed_prompts: list[str] = Field(default_factory=lambda: ["*"])

@@ -33,7 +33,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 class VersionRecord(BaseModel):
     """What the registry says of one version; None where it says nothing."""
 
-    model_config = ConfigDict(frozen=True)
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     version: int
     commit_message: str | None = None
@@ -42,7 +43,7 @@ class VersionRecord(BaseModel):
 
 
 class ImpactWindow(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     version: int | None
     went_live_at: str  # ISO-8601 UTC, or "unknown"
@@ -54,7 +55,7 @@ class ImpactWindow(BaseModel):
 
 
 class TimelineEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: str
     what: (
@@ -69,7 +70,7 @@ class TimelineEvent(BaseModel):
 class GateOnChain(BaseModel):
     """The newest regression-gate record of the bad version on its prompt's chain (`prompt-gate --record`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     verdict: str
     seq: int
@@ -78,7 +79,7 @@ class GateOnChain(BaseModel):
 
 
 class Postmortem(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     rollback_id: str
     prompt_name: str

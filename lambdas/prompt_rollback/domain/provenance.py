@@ -24,7 +24,8 @@ class Authority(StrEnum):
 class Provenance(BaseModel):
     """How one person's action came in; stored on each record it leads to."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     authority: Authority
     # The worker invocation's request id: CloudTrail's data events name it for every ledger write.

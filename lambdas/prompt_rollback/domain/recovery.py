@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from prompt_rollback.domain.watch_alerts import ALERT_NAME
+from prompt_rollback.domain.alertmanager import ALERT_NAME
 
 VERSION_SCOPED_RESOLUTION = (
     "a version-scoped alert resolves when its version leaves production: recovery is judged on "

@@ -70,7 +70,8 @@ def version_number(text: str) -> int | None:
 class Trigger(BaseModel):
     """The alert that asked for a rollback, for Slack and the audit trail; long text is cut."""
 
-    model_config = ConfigDict(frozen=True)
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     alertname: str = Field(default="", max_length=MAX_NAME_LENGTH)
     fingerprint: str = Field(max_length=64)
@@ -88,7 +89,7 @@ class Trigger(BaseModel):
 class RollbackRequest(BaseModel):
     """One unit of work for the worker. `request_id` is also the rollback id shown everywhere."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     # Read when a producer writes it, never written: the deployed workers take requests untagged.
     message_type: Literal["rollback_request"] = Field(default="rollback_request", exclude=True)

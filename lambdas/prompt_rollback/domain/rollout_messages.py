@@ -19,7 +19,8 @@ RolloutCommandName = Literal[
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider: Literal["langfuse", "bedrock"] = "langfuse"
     prompt_name: PromptName = Field(min_length=1, max_length=400)

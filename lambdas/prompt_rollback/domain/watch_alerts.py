@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from prompt_rollback.domain.alertmanager import Alert, AlertmanagerWebhook
+from prompt_rollback.domain.alertmanager import ALERT_NAME, Alert, AlertmanagerWebhook
 from prompt_rollback.domain.watch import Signal, SignalKind
 
-ALERT_NAME = "PromptRegression"  # the name the Prometheus rules give every trigger
 SEVERITY = "critical"
 WATCHER_RECEIVER = "prompt-rollback-watcher"
 WATCHER_ACTOR = "watcher"

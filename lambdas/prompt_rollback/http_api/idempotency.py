@@ -48,7 +48,8 @@ def answered_once(
     `payload_validation`, a repeated key with other such fields is refused (IdempotencyValidationError).
     """
     table_name = wiring.environment(IdempotencySettings).idempotency_table_name
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto_config=wiring.AWS_CLIENT_CONFIG)
+    # Given a client on the shared session: one of its own would load the AWS data again (wiring.py).
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=wiring.aws_client("dynamodb"))
     config = IdempotencyConfig(
         event_key_jmespath=key,
         payload_validation_jmespath=payload_validation or "",

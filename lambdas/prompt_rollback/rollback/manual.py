@@ -15,7 +15,8 @@ MAX_VERSION = 1_000_000_000
 
 
 class ManualRollback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a function imports many more models than it validates; each is built when first used.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     prompt: str
     to_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)

@@ -18,8 +18,6 @@ from prompt_rollback.domain.interactions import (
     Move,
     Proposal,
     RecoveryCheck,
-    ResolutionSignal,
-    ResolvedAlert,
     SlackAction,
     Verdict,
     derived_request_id,
@@ -44,6 +42,7 @@ from prompt_rollback.domain.recovery import (
     version_scoped,
 )
 from prompt_rollback.domain.requests import Provider, RollbackRequest, Trigger
+from prompt_rollback.domain.resolutions import ResolutionSignal, ResolvedAlert
 from prompt_rollback.errors import LedgerConflict, RollbackInProgress
 from prompt_rollback.ports import (
     APPEND_ATTEMPTS,

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
+from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, SlackAction
 from prompt_rollback.domain.policy import Outcome
 from prompt_rollback.domain.provenance import Authority, Provenance
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.resolutions import ResolutionSignal
 from prompt_rollback.domain.rollout_messages import (
     RolloutClick,
     RolloutCommand,

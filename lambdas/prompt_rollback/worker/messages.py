@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, ResolutionSignal, SlackAction
+from prompt_rollback.domain.interactions import CliAction, RecoveryCheck, SlackAction
 from prompt_rollback.domain.requests import RollbackRequest
+from prompt_rollback.domain.resolutions import ResolutionSignal
 from prompt_rollback.domain.rollout_messages import (
     RolloutClick,
     RolloutCommand,

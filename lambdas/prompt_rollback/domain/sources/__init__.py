@@ -5,12 +5,13 @@ entries that could not become one, each with a reason a person can act on (docs/
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # settings imports grafana's default header: this package loads no intake for it
+    from pydantic import ValidationError
 
-from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
-from prompt_rollback.domain.intake import SkippedAlert
+    from prompt_rollback.domain.alertmanager import AlertmanagerWebhook
+    from prompt_rollback.domain.intake import SkippedAlert
 
 SourceName = Literal["alertmanager", "amp", "cloudwatch", "grafana"]
 
