@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from prompt_rollback.domain.policy_config import PolicyConfig
+from prompt_rollback.rollback.journal import Journal
+from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.fakes import InMemoryLedger, InMemoryNotifier, InMemoryRegistry
+from tests.unit.fakes import Clock, InMemoryLedger, InMemoryNotifier, InMemoryRegistry
 
 
 @pytest.fixture
@@ -20,3 +23,18 @@ def ledger() -> InMemoryLedger:
 @pytest.fixture
 def notifier() -> InMemoryNotifier:
     return InMemoryNotifier()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(
+    registry: InMemoryRegistry, ledger: InMemoryLedger, notifier: InMemoryNotifier, clock: Clock
+) -> RollbackService:
+    """The rollback service over the in-memory ports, with the default policy."""
+    return RollbackService(
+        Journal(lambda provider: registry, ledger, notifier, PolicyConfig(), "test", clock)
+    )

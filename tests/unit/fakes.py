@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prompt_rollback.domain.audit import GENESIS_HASH, iso_utc, seal
@@ -17,6 +17,18 @@ from prompt_rollback.domain.guard_summary import GUARDS_FIELD, GuardSummary, adv
 from prompt_rollback.domain.policy import RegistryState
 from prompt_rollback.errors import LedgerConflict
 from prompt_rollback.ports import LedgerHead, PromptRef, RollbackNotice, SlackOutcome
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The journal's clock, which a test moves on by setting `now`."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @dataclass

@@ -19,9 +19,9 @@ from prompt_rollback.rollback.journal import Journal
 from prompt_rollback.rollback.service import RollbackService
 
 from tests.langfuse_webhooks import prompt_event
-from tests.unit.fakes import InMemoryLedger, InMemoryNotifier, InMemoryRegistry
+from tests.unit.fakes import Clock, InMemoryLedger, InMemoryNotifier, InMemoryRegistry
 from tests.unit.test_production_change_order import NAME, T0, event, feed, holder
-from tests.unit.test_rollback_service import FIRST, Clock, request
+from tests.unit.test_rollback_service import FIRST, request
 
 KEY = f"langfuse#{NAME}"
 

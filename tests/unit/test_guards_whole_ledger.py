@@ -6,30 +6,16 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
 from prompt_rollback.domain.audit import iso_utc, verify_chain
 from prompt_rollback.domain.changes import ProductionChange
 from prompt_rollback.domain.guard_summary import GuardSummary, summarize
-from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.request_index import KEEP_LISTED
 from prompt_rollback.rollback.attempts import run_attempt
-from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.test_rollback_service import FIRST, NOW, Clock, request
+from tests.unit.fakes import NOW
+from tests.unit.test_rollback_service import FIRST, request
 
 KEY = "langfuse#support-answer"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(registry, ledger, notifier, clock) -> RollbackService:
-    journal = Journal(lambda provider: registry, ledger, notifier, PolicyConfig(), "test", clock)
-    return RollbackService(journal)
 
 
 def a_person_moved(ledger, from_version: int, to_version: int, at, actor: str = "alice") -> None:

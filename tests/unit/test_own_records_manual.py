@@ -5,26 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.request_index import KEEP_LISTED
 from prompt_rollback.rollback.attempts import run_attempt
-from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.test_rollback_service import FIRST, Clock, request
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(registry, ledger, notifier, clock) -> RollbackService:
-    return RollbackService(
-        Journal(lambda provider: registry, ledger, notifier, PolicyConfig(), "test", clock)
-    )
+from tests.unit.test_rollback_service import FIRST, request
 
 
 def test_a_manual_request_used_again_after_the_list_rolled_past_it_gets_its_decision_back(

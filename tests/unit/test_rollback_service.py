@@ -4,11 +4,10 @@ after a crash, and what the last attempt records. No AWS, no HTTP."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from prompt_rollback.domain.audit import verify_chain
-from prompt_rollback.domain.policy_config import PolicyConfig
 from prompt_rollback.domain.requests import RollbackRequest
 from prompt_rollback.errors import (
     ConfigurationError,
@@ -18,40 +17,10 @@ from prompt_rollback.errors import (
     VerificationFailed,
 )
 from prompt_rollback.rollback.attempts import MANUAL, Attempt, ParkedInDeadLetterQueue, run_attempt
-from prompt_rollback.rollback.journal import Journal
-from prompt_rollback.rollback.service import RollbackService
 
-from tests.unit.fakes import InMemoryLedger
+from tests.unit.fakes import NOW, InMemoryLedger
 
-NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 FIRST, LAST = Attempt(final=False, from_queue=True), Attempt(final=True, from_queue=True)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(registry, ledger, notifier, clock) -> RollbackService:
-    return RollbackService(
-        Journal(
-            registries=lambda provider: registry,
-            ledger=ledger,
-            notifier=notifier,
-            policy=PolicyConfig(),
-            stage="test",
-            clock=clock,
-        )
-    )
 
 
 def raising(error: Exception):
